@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every Debian package tokentap needs to build, test and run its demo.
+# Idempotent: packages already present are skipped quickly by apt.
+set -euo pipefail
+PKGS=(
+  # toolchain and BPF
+  build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev
+  # userspace libraries
+  libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev libhttp-parser-dev
+  zlib1g-dev libbrotli-dev libzstd-dev
+  # tests
+  libgtest-dev libgmock-dev
+  # test LLM server, clients and demo
+  python3 python3-h2 python3-brotli python3-zstandard openssl curl nodejs
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then echo "install-deps: run as root (sudo) to install: ${missing[*]}" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,2 @@
+// placeholder, replaced by the BPF loader
+namespace tt::capture {}

@@ -1,0 +1,54 @@
+// Incremental HTTP/1.x parser for one direction of one connection.
+// Wraps nodejs http-parser (Debian libhttp-parser-dev): see docs/design.md.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "protocol/http_message.h"
+
+namespace tt::protocol {
+
+class Http1Parser {
+ public:
+  enum class Kind { Request, Response };
+
+  // max_body: body bytes kept per message; the rest is counted in body_wire_bytes only.
+  Http1Parser(Kind kind, size_t max_body);
+  ~Http1Parser();
+  Http1Parser(const Http1Parser&) = delete;
+  Http1Parser& operator=(const Http1Parser&) = delete;
+
+  // Feeds bytes captured at ts_ns. Every message that completes is appended to out.
+  // Interim 1xx responses (100 Continue) are consumed and never emitted.
+  // On a parse error the in-progress message (if any) is emitted with complete=false
+  // and error set, and the parser skips input until something that looks like the
+  // start of a new message (request line / "HTTP/1.").
+  void feed(std::string_view data, uint64_t ts_ns, std::vector<HttpMessage>& out);
+
+  // n bytes were lost by the capture before the next feed(): the in-progress message
+  // is emitted incomplete (error "capture gap of N bytes"), then resync as above.
+  void gap(uint64_t n, std::vector<HttpMessage>& out);
+
+  // The connection ended. A close-delimited response body completes; any other
+  // in-progress message is emitted with complete=false, error "connection closed".
+  void finish(uint64_t ts_ns, std::vector<HttpMessage>& out);
+
+  // Response parsers only: the method of the request this next response answers,
+  // so a response to HEAD is known to carry no body. Queue order = request order.
+  void push_request_method(std::string_view method);
+
+  uint64_t bytes_skipped() const;  // bytes discarded while resynchronising
+  uint64_t parse_errors() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// True if data starts like an HTTP/1.x request ("GET /", "POST /", ...) or, for
+// Kind::Response, like a status line ("HTTP/1."). Used to pick roles and resync.
+bool looks_like_http1_start(std::string_view data, Http1Parser::Kind kind);
+
+}  // namespace tt::protocol

@@ -1,0 +1,46 @@
+// One parsed HTTP message (request or response), as it crossed the TLS boundary.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tt::protocol {
+
+struct Header {
+  std::string name;  // as received (case preserved)
+  std::string value;
+};
+
+struct HttpMessage {
+  bool is_request = true;
+  // request line
+  std::string method;
+  std::string target;  // path + query, as sent
+  // status line
+  int status = 0;
+  std::string reason;
+  int http_major = 1;
+  int http_minor = 1;
+
+  std::vector<Header> headers;
+
+  // Byte accounting. Bodies are counted as they travelled: after transfer
+  // decoding (chunk framing removed) and before content decoding (still gzip etc).
+  uint64_t header_bytes = 0;     // start line + headers + blank line
+  uint64_t body_wire_bytes = 0;  // content-encoded body length, all of it (even past the cap)
+  uint64_t framing_bytes = 0;    // chunked framing overhead (sizes, CRLFs, trailers)
+  std::string body;              // content-encoded body, at most max_body bytes
+  bool body_truncated = false;   // body_wire_bytes > body.size(): the cap was hit
+
+  bool complete = false;  // message ended per HTTP framing (or connection close for close-delimited)
+  std::string error;      // why it is incomplete: parse error, capture gap, connection closed...
+
+  uint64_t first_ts_ns = 0;  // capture timestamp of the first byte of the message
+  uint64_t last_ts_ns = 0;   // capture timestamp of the last byte seen
+
+  // Case-insensitive lookup; returns nullptr when absent. First match wins.
+  const std::string* header(std::string_view name) const;
+};
+
+}  // namespace tt::protocol

@@ -1,0 +1,78 @@
+// Provider wire formats: recognise an LLM API call and take its token usage.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "protocol/http_message.h"
+
+namespace tt::provider {
+
+enum class Provider { Unknown, Anthropic, OpenAI, Gemini };
+const char* provider_name(Provider p);  // "unknown", "anthropic", "openai", "gemini"
+
+enum class UsageSource { None, Exact, Estimated };
+const char* usage_source_name(UsageSource s);  // "none", "exact", "estimated"
+
+// Token counts. input_tokens is UNCACHED input only, for every provider:
+//   Anthropic: input_tokens as sent (it already excludes cache reads/writes).
+//   OpenAI:    prompt_tokens/input_tokens minus cached_tokens.
+//   Gemini:    promptTokenCount minus cachedContentTokenCount.
+// output_tokens includes reasoning/thinking tokens (Gemini: candidates + thoughts).
+struct Usage {
+  uint64_t input_tokens = 0;
+  uint64_t cache_read_tokens = 0;
+  uint64_t cache_write_tokens = 0;     // all cache creation (= 5m + 1h when broken down)
+  uint64_t cache_write_5m_tokens = 0;  // Anthropic cache_creation.ephemeral_5m_input_tokens
+  uint64_t cache_write_1h_tokens = 0;  // Anthropic cache_creation.ephemeral_1h_input_tokens
+  uint64_t output_tokens = 0;
+  uint64_t reasoning_tokens = 0;  // part of output_tokens, when the provider says
+};
+
+// What the pipeline hands a decoder: one request and (if any) its response, with
+// bodies already content-decoded (resp_body empty when there was no response).
+struct Exchange {
+  const protocol::HttpMessage* request = nullptr;
+  const protocol::HttpMessage* response = nullptr;  // nullptr: no response seen
+  std::string_view request_body;                    // decoded
+  std::string_view response_body;                   // decoded
+  bool response_complete = false;                   // response framing ended cleanly
+};
+
+struct ApiCall {
+  bool is_llm = false;  // false: not an LLM API call (telemetry, auth, static...)
+  Provider provider = Provider::Unknown;
+  // Endpoint kind, stable strings: "messages", "count_tokens", "chat_completions",
+  // "responses", "generate_content", "stream_generate_content", "embeddings",
+  // "completions", "unknown".
+  std::string api;
+  std::string model;
+  bool stream = false;
+  bool billable = true;  // false for count_tokens and similar free calls
+  std::string stop_reason;
+  std::string response_id;  // message id / response id / responseId
+  std::string request_id;   // from response headers: request-id, x-request-id
+  std::string session_id;   // from request headers the harness sends (see provider.cpp)
+  std::string user_agent;
+  Usage usage;
+  UsageSource usage_source = UsageSource::None;
+  std::string error;  // provider error type/message, or why usage is missing
+};
+
+// Cheap check from the request alone (method, path, Host and a peek at the body):
+// is this an LLM API request, and of which provider/api?
+ApiCall classify(const protocol::HttpMessage& request, std::string_view request_body);
+
+// Full decode: classify, then read model/stream from the request body and usage,
+// stop reason and ids from the response (JSON or SSE). Where the response carries
+// no usage (aborted stream, error, unknown provider) and is_llm, estimate it with
+// estimate_usage() and set usage_source = Estimated. Never throws on bad input.
+ApiCall decode(const Exchange& ex);
+
+// Estimation: about 4 bytes of text per token. Input counts the text of every JSON
+// string value in the request body (prompt, system, tools); output counts the text
+// the response streamed back (deltas / message content), or its bytes if unparseable.
+Usage estimate_usage(std::string_view request_body, std::string_view response_body);
+uint64_t estimate_tokens_from_text_bytes(uint64_t bytes);
+
+}  // namespace tt::provider
