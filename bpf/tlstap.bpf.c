@@ -1,1 +1,357 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* tokentap TLS plaintext capture.
+ *
+ * uprobes on the TLS library's read/write entry points stash their arguments
+ * by pid_tgid; the return probes copy the bytes actually transferred into the
+ * ring buffer in chunks. Process lifecycle tracepoints keep the set of traced
+ * processes (a command and all its descendants) in `traced_pids`.
+ */
 #include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "tlstap.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Configured by userspace between open and load. */
+const volatile bool filter_pids = true;       /* only processes in traced_pids */
+const volatile __u32 max_call_bytes = 1u << 26; /* per-call capture cap */
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 64 << 20); /* resized by userspace before load */
+} events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);  /* tgid */
+  __type(value, __u8);
+} traced_pids SEC(".maps");
+
+struct ssl_call {
+  __u64 ssl;
+  __u64 buf;
+  __u64 len_ptr; /* *_ex: size_t *readbytes / *written; 0 otherwise */
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct ssl_call);
+} read_calls SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, struct ssl_call);
+} write_calls SEC(".maps");
+
+struct gap_key {
+  __u64 conn;
+  __u32 pid;
+  __u32 dir;
+};
+
+/* Bytes lost (ring buffer full, cap, fault) per connection+direction, handed to
+ * userspace in the next chunk that does get through. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct gap_key);
+  __type(value, __u64);
+} gaps SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, TT_STAT_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} stats SEC(".maps");
+
+/* Number of entries in `gaps`: lets the fast path skip the hash lookup. */
+volatile __u64 gaps_pending = 0;
+/* Per-call ids: unique enough to tell calls apart in userspace diagnostics. */
+volatile __u64 call_counter = 0;
+
+static __always_inline void stat_add(__u32 idx, __u64 v) {
+  __u64 *p = bpf_map_lookup_elem(&stats, &idx);
+  if (p) *p += v;
+}
+
+static __always_inline bool is_traced(__u32 tgid) {
+  if (!filter_pids) return true;
+  return bpf_map_lookup_elem(&traced_pids, &tgid) != NULL;
+}
+
+static __always_inline void note_gap(__u32 pid, __u64 conn, __u32 dir, __u64 n) {
+  struct gap_key k = {.conn = conn, .pid = pid, .dir = dir};
+  __u64 *v = bpf_map_lookup_elem(&gaps, &k);
+  if (v) {
+    __sync_fetch_and_add(v, n);
+    return;
+  }
+  if (bpf_map_update_elem(&gaps, &k, &n, BPF_NOEXIST) == 0)
+    __sync_fetch_and_add(&gaps_pending, 1);
+  else if ((v = bpf_map_lookup_elem(&gaps, &k)))
+    __sync_fetch_and_add(v, n);
+}
+
+static __always_inline __u32 take_gap(__u32 pid, __u64 conn, __u32 dir) {
+  if (!gaps_pending) return 0;
+  struct gap_key k = {.conn = conn, .pid = pid, .dir = dir};
+  __u64 *v = bpf_map_lookup_elem(&gaps, &k);
+  if (!v) return 0;
+  __u64 n = *v;
+  if (bpf_map_delete_elem(&gaps, &k) == 0) __sync_fetch_and_sub(&gaps_pending, 1);
+  return n > 0xffffffffull ? 0xffffffffu : (__u32)n;
+}
+
+struct emit_ctx {
+  __u64 buf;
+  __u64 conn;
+  __u64 call_seq;
+  __u64 ts;
+  __u64 pid_tgid;
+  __u32 total;    /* bytes to capture (<= cap) */
+  __u32 call_len; /* bytes the call transferred */
+  __u32 flags;
+  __u8 dir;
+};
+
+static __always_inline void fill_header(struct tt_data_event *ev, struct emit_ctx *c, __u32 off, __u32 n) {
+  ev->hdr.kind = TT_EV_DATA;
+  ev->hdr.pid = c->pid_tgid >> 32;
+  ev->hdr.tid = (__u32)c->pid_tgid;
+  ev->hdr.flags = c->flags;
+  ev->hdr.ts_ns = c->ts;
+  ev->conn = c->conn;
+  ev->call_seq = c->call_seq;
+  ev->call_len = c->call_len;
+  ev->offset = off;
+  ev->len = n;
+  ev->dir = c->dir;
+  ev->lib = TT_LIB_OPENSSL;
+  ev->_pad = 0;
+  ev->_pad2 = 0;
+}
+
+static __always_inline __u64 wakeup_flags(void) {
+  /* Batch wakeups: userspace also polls on a short timer, so only wake it when
+   * a good amount is waiting. Keeps the per-call cost near a bare uprobe. */
+  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (256 << 10) ? BPF_RB_FORCE_WAKEUP
+                                                                     : BPF_RB_NO_WAKEUP;
+}
+
+/* One chunk per bpf_loop iteration. Two record sizes keep small reads cheap. */
+static long emit_chunk(__u32 i, void *data) {
+  struct emit_ctx *c = data;
+  __u32 off = i * TT_CHUNK_MAX;
+  if (off >= c->total) return 1;
+  __u32 n = c->total - off;
+  __u32 pid = c->pid_tgid >> 32;
+  long err;
+
+  if (n <= TT_CHUNK_SMALL) {
+    struct tt_data_event_small *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+    if (!ev) goto lost;
+    fill_header((struct tt_data_event *)ev, c, off, n);
+    ev->lost_before = take_gap(pid, c->conn, c->dir);
+    n &= (TT_CHUNK_SMALL << 1) - 1;
+    if (n > TT_CHUNK_SMALL) n = TT_CHUNK_SMALL;
+    err = bpf_probe_read_user(ev->data, n, (void *)(c->buf + off));
+    if (err) {
+      if (ev->lost_before) note_gap(pid, c->conn, c->dir, ev->lost_before);
+      bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
+      stat_add(TT_STAT_READ_FAULTS, 1);
+      goto lost;
+    }
+    bpf_ringbuf_submit(ev, wakeup_flags());
+  } else {
+    if (n > TT_CHUNK_MAX) n = TT_CHUNK_MAX;
+    struct tt_data_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+    if (!ev) goto lost;
+    fill_header(ev, c, off, n);
+    ev->lost_before = take_gap(pid, c->conn, c->dir);
+    n &= (TT_CHUNK_MAX << 1) - 1;
+    if (n > TT_CHUNK_MAX) n = TT_CHUNK_MAX;
+    err = bpf_probe_read_user(ev->data, n, (void *)(c->buf + off));
+    if (err) {
+      if (ev->lost_before) note_gap(pid, c->conn, c->dir, ev->lost_before);
+      bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
+      stat_add(TT_STAT_READ_FAULTS, 1);
+      goto lost;
+    }
+    bpf_ringbuf_submit(ev, wakeup_flags());
+  }
+  stat_add(TT_STAT_EVENTS, 1);
+  stat_add(TT_STAT_BYTES, n);
+  return 0;
+
+lost:
+  stat_add(TT_STAT_LOST_EVENTS, 1);
+  stat_add(TT_STAT_LOST_BYTES, n);
+  note_gap(pid, c->conn, c->dir, n);
+  return 0;
+}
+
+static __always_inline void emit_data(struct ssl_call *call, __u32 len, __u8 dir, __u64 pid_tgid) {
+  struct emit_ctx c = {
+      .buf = call->buf,
+      .conn = call->ssl,
+      .call_seq = __sync_fetch_and_add(&call_counter, 1),
+      .ts = bpf_ktime_get_ns(),
+      .pid_tgid = pid_tgid,
+      .total = len,
+      .call_len = len,
+      .flags = 0,
+      .dir = dir,
+  };
+  if (len > max_call_bytes) {
+    c.total = max_call_bytes;
+    c.flags |= TT_F_CALL_OVER_CAP;
+    stat_add(TT_STAT_OVER_CAP_BYTES, len - max_call_bytes);
+  }
+  __u32 nchunks = (c.total + TT_CHUNK_MAX - 1) / TT_CHUNK_MAX;
+  bpf_loop(nchunks, emit_chunk, &c, 0);
+  if (c.flags & TT_F_CALL_OVER_CAP)
+    note_gap(pid_tgid >> 32, c.conn, dir, len - max_call_bytes);
+}
+
+static __always_inline int stash(void *map, void *ssl, const void *buf, void *len_ptr) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  if (!is_traced(pid_tgid >> 32)) return 0;
+  struct ssl_call call = {.ssl = (__u64)ssl, .buf = (__u64)buf, .len_ptr = (__u64)len_ptr};
+  bpf_map_update_elem(map, &pid_tgid, &call, BPF_ANY);
+  return 0;
+}
+
+static __always_inline int finish(void *map, long rc, __u8 dir) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  struct ssl_call *call = bpf_map_lookup_elem(map, &pid_tgid);
+  if (!call) return 0;
+  __u64 len = 0;
+  if (call->len_ptr) {
+    /* SSL_read_ex / SSL_write_ex: 1 on success, count in *len_ptr. */
+    if (rc == 1) bpf_probe_read_user(&len, sizeof(len), (void *)call->len_ptr);
+  } else if (rc > 0) {
+    len = rc;
+  }
+  if (len > 0 && len <= 0x7fffffffull) emit_data(call, (__u32)len, dir, pid_tgid);
+  bpf_map_delete_elem(map, &pid_tgid);
+  return 0;
+}
+
+SEC("uprobe") /* BPF_KPROBE decodes args the same way for uprobes (libbpf 1.1 has no BPF_UPROBE) */
+int BPF_KPROBE(ssl_write_entry, void *ssl, const void *buf, int num) {
+  return stash(&write_calls, ssl, buf, NULL);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_return, int rc) { return finish(&write_calls, rc, TT_DIR_WRITE); }
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_t *written) {
+  return stash(&write_calls, ssl, buf, written);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_ex_return, int rc) { return finish(&write_calls, rc, TT_DIR_WRITE); }
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_entry, void *ssl, void *buf, int num) {
+  return stash(&read_calls, ssl, buf, NULL);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_return, int rc) { return finish(&read_calls, rc, TT_DIR_READ); }
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_entry, void *ssl, void *buf, size_t num, size_t *readbytes) {
+  return stash(&read_calls, ssl, buf, readbytes);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_ex_return, int rc) { return finish(&read_calls, rc, TT_DIR_READ); }
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_entry, void *ssl) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  if (!ssl || !is_traced(pid_tgid >> 32)) return 0;
+  struct tt_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+  if (!ev) {
+    stat_add(TT_STAT_LOST_PROC_EVENTS, 1);
+    return 0;
+  }
+  ev->hdr.kind = TT_EV_CLOSE;
+  ev->hdr.pid = pid_tgid >> 32;
+  ev->hdr.tid = (__u32)pid_tgid;
+  ev->hdr.flags = 0;
+  ev->hdr.ts_ns = bpf_ktime_get_ns();
+  ev->conn = (__u64)ssl;
+  bpf_ringbuf_submit(ev, wakeup_flags());
+  return 0;
+}
+
+static __always_inline struct tt_proc_event *proc_event(__u32 kind, __u32 pid) {
+  struct tt_proc_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+  if (!ev) {
+    stat_add(TT_STAT_LOST_PROC_EVENTS, 1);
+    return NULL;
+  }
+  __builtin_memset(ev, 0, sizeof(*ev));
+  ev->hdr.kind = kind;
+  ev->hdr.pid = pid;
+  ev->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+  ev->hdr.ts_ns = bpf_ktime_get_ns();
+  bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+  return ev;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
+  __u32 ptgid = BPF_CORE_READ(parent, tgid);
+  __u32 ctgid = BPF_CORE_READ(child, tgid);
+  if (ptgid == ctgid) return 0; /* a new thread, not a new process */
+  if (!filter_pids || !bpf_map_lookup_elem(&traced_pids, &ptgid)) return 0;
+  __u8 one = 1;
+  bpf_map_update_elem(&traced_pids, &ctgid, &one, BPF_ANY);
+  struct tt_proc_event *ev = proc_event(TT_EV_FORK, ctgid);
+  if (!ev) return 0;
+  ev->ppid = ptgid;
+  ev->child_pid = ctgid;
+  bpf_ringbuf_submit(ev, 0);
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
+  __u32 tgid = BPF_CORE_READ(p, tgid);
+  if (!filter_pids || !bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
+  struct tt_proc_event *ev = proc_event(TT_EV_EXEC, tgid);
+  if (!ev) return 0;
+  const char *fn = BPF_CORE_READ(bprm, filename);
+  bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), fn);
+  ev->ppid = BPF_CORE_READ(p, real_parent, tgid);
+  bpf_ringbuf_submit(ev, 0); /* exec must reach userspace promptly: it attaches probes */
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p) {
+  __u32 tgid = BPF_CORE_READ(p, tgid);
+  __u32 pid = BPF_CORE_READ(p, pid);
+  if (pid != tgid) return 0; /* only the thread group leader ends the process */
+  if (!filter_pids || !bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
+  bpf_map_delete_elem(&traced_pids, &tgid);
+  struct tt_proc_event *ev = proc_event(TT_EV_EXIT, tgid);
+  if (!ev) return 0;
+  ev->exit_code = BPF_CORE_READ(p, exit_code);
+  ev->ppid = BPF_CORE_READ(p, real_parent, tgid);
+  bpf_ringbuf_submit(ev, 0);
+  return 0;
+}

@@ -1,1 +1,105 @@
-#pragma once
+/* Events shared between bpf/tlstap.bpf.c and userspace. Plain C, fixed-size
+ * fields only; userspace static_asserts the layout (capture/events.h). */
+#ifndef TOKENTAP_TLSTAP_H
+#define TOKENTAP_TLSTAP_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Plaintext is sent in chunks of at most TT_CHUNK_MAX bytes. Chunks of at most
+ * TT_CHUNK_SMALL bytes use a small ring buffer record so small reads (SSE
+ * events, headers) do not burn a whole 16 KiB slot. */
+#define TT_CHUNK_MAX 16384
+#define TT_CHUNK_SMALL 1024
+#define TT_COMM_LEN 16
+#define TT_PATH_LEN 256
+
+enum tt_event_kind {
+  TT_EV_DATA = 1,  /* TLS plaintext chunk */
+  TT_EV_CLOSE = 2, /* SSL_free / SSL_shutdown */
+  TT_EV_FORK = 3,  /* traced process created a child process */
+  TT_EV_EXEC = 4,  /* traced process called exec */
+  TT_EV_EXIT = 5,  /* traced process (thread group) exited */
+};
+
+enum tt_direction {
+  TT_DIR_WRITE = 0, /* SSL_write: plaintext the process sent */
+  TT_DIR_READ = 1,  /* SSL_read: plaintext the process received */
+};
+
+enum tt_tls_lib {
+  TT_LIB_OPENSSL = 1,
+};
+
+struct tt_event_header {
+  __u32 kind;   /* enum tt_event_kind */
+  __u32 pid;    /* tgid */
+  __u32 tid;
+  __u32 flags;  /* TT_F_* */
+  __u64 ts_ns;  /* bpf_ktime_get_ns() */
+};
+
+#define TT_F_CALL_OVER_CAP 1u /* the call had more bytes than the capture cap */
+
+struct tt_data_event {
+  struct tt_event_header hdr;
+  __u64 conn;        /* SSL* (unique per process while the connection lives) */
+  __u64 call_seq;    /* per-CPU-unique id of the SSL_read/SSL_write call */
+  __u32 call_len;    /* bytes the call transferred (return value) */
+  __u32 offset;      /* offset of this chunk within the call */
+  __u32 len;         /* bytes of data[] that are valid */
+  __u32 lost_before; /* bytes of this connection+direction lost just before this chunk */
+  __u8 dir;          /* enum tt_direction */
+  __u8 lib;          /* enum tt_tls_lib */
+  __u16 _pad;
+  __u32 _pad2;
+  __u8 data[TT_CHUNK_MAX];
+};
+
+/* Same layout with a smaller payload; userspace reads hdr/len either way. */
+struct tt_data_event_small {
+  struct tt_event_header hdr;
+  __u64 conn;
+  __u64 call_seq;
+  __u32 call_len;
+  __u32 offset;
+  __u32 len;
+  __u32 lost_before;
+  __u8 dir;
+  __u8 lib;
+  __u16 _pad;
+  __u32 _pad2;
+  __u8 data[TT_CHUNK_SMALL];
+};
+
+#define TT_DATA_EVENT_HDR_SIZE 64
+
+struct tt_close_event {
+  struct tt_event_header hdr;
+  __u64 conn;
+};
+
+struct tt_proc_event {
+  struct tt_event_header hdr;
+  __u32 ppid;      /* FORK: parent tgid */
+  __u32 child_pid; /* FORK: child tgid */
+  __s32 exit_code; /* EXIT */
+  __u32 _pad;
+  char comm[TT_COMM_LEN];
+  char filename[TT_PATH_LEN]; /* EXEC */
+};
+
+/* Counters in the per-CPU `stats` array. */
+enum tt_stat {
+  TT_STAT_EVENTS = 0,
+  TT_STAT_BYTES = 1,
+  TT_STAT_LOST_EVENTS = 2, /* ring buffer full */
+  TT_STAT_LOST_BYTES = 3,
+  TT_STAT_OVER_CAP_BYTES = 4,
+  TT_STAT_LOST_PROC_EVENTS = 5,
+  TT_STAT_READ_FAULTS = 6, /* bpf_probe_read_user failed (page not resident) */
+  TT_STAT_MAX = 8,
+};
+
+#endif

@@ -1,1 +1,50 @@
-int main() { return 0; }
+// tokentap: see what AI agent harnesses spend in LLM tokens.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tokentap: measure the LLM tokens a program spends, from its TLS traffic, with eBPF"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("tokentap ") + TOKENTAP_VERSION);
+
+  tt::cli::ProfileOptions prof;
+  std::string replay_file;
+  tt::cli::OutputOptions replay_out;
+
+  auto add_output = [](CLI::App* sub, tt::cli::OutputOptions& o) {
+    sub->add_option("--out", o.out, "write records as length-delimited protobuf (schemas/tokentap/v1)");
+    sub->add_option("--json", o.json, "write records as JSON lines");
+    sub->add_option("--report", o.report, "write the report to this file instead of stderr");
+    sub->add_flag("-q,--quiet", o.quiet, "print no report");
+    sub->add_option("--max-body-bytes", o.max_body_bytes, "body bytes kept per HTTP message for decoding")
+        ->capture_default_str();
+  };
+
+  CLI::App* profile = app.add_subcommand("profile", "run a command and report the LLM API calls it and its children make");
+  add_output(profile, prof.output);
+  profile->add_option("--capture", prof.capture, "also write the raw capture (for tokentap replay)");
+  profile->add_option("--ring-buffer-mb", prof.ring_buffer_mb, "BPF ring buffer size in MiB")->capture_default_str();
+  profile->add_option("--max-call-bytes", prof.max_call_bytes, "capture cap per SSL_read/SSL_write call")
+      ->capture_default_str();
+  profile->prefix_command();
+
+  CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
+  add_output(replay, replay_out);
+  replay->add_option("file", replay_file, "capture file written by profile --capture")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (*profile) {
+    // prefix_command: everything after the options (and after "--") is the command.
+    auto rest = profile->remaining();
+    for (auto& r : rest)
+      if (!(prof.command.empty() && r == "--")) prof.command.push_back(r);
+    return tt::cli::run_profile(prof);
+  }
+  if (*replay) return tt::cli::run_replay(replay_file, replay_out);
+  return 2;
+}

@@ -1,2 +1,0 @@
-// placeholder, replaced by the BPF loader
-namespace tt::capture {}

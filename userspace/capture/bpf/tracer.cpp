@@ -1,0 +1,195 @@
+#include "capture/bpf/tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "capture/bpf/elf_symbols.h"
+#include "tlstap.h"
+#include "tlstap.skel.h"
+
+namespace tt::capture {
+
+LinkOwner::~LinkOwner() {
+  if (link_) bpf_link__destroy(link_);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_WARN && getenv("TOKENTAP_DEBUG")) return vfprintf(stderr, fmt, args);
+  if (level == LIBBPF_DEBUG && getenv("TOKENTAP_DEBUG") && strcmp(getenv("TOKENTAP_DEBUG"), "2") == 0)
+    return vfprintf(stderr, fmt, args);
+  return 0;
+}
+
+static int ring_cb(void* ctx, void* data, size_t size) {
+  auto* fn = static_cast<Tracer::RecordFn*>(ctx);
+  (*fn)(data, size);
+  return 0;
+}
+
+Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, RecordFn on_record) {
+  if (geteuid() != 0)
+    return make_error(
+        "tokentap needs root to load BPF programs (CAP_BPF and CAP_PERFMON). Run it with sudo.");
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+    return make_error(
+        "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing). tokentap needs a kernel built "
+        "with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.x).");
+  libbpf_set_print(libbpf_quiet);
+
+  std::unique_ptr<Tracer> t(new Tracer());
+  t->on_record_ = std::move(on_record);
+  t->skel_ = tlstap_bpf__open();
+  if (!t->skel_) return make_error(std::string("cannot open the BPF object: ") + strerror(errno));
+  t->skel_->rodata->filter_pids = opts.filter_pids;
+  t->skel_->rodata->max_call_bytes = opts.max_call_bytes;
+  bpf_map__set_max_entries(t->skel_->maps.events, opts.ring_buffer_bytes);
+  int err = tlstap_bpf__load(t->skel_);
+  if (err) {
+    int e = -err;
+    if (e == EPERM || e == EACCES)
+      return make_error(
+          "the kernel refused to load BPF programs (" + std::string(strerror(e)) +
+          "). Run as root; check kernel.unprivileged_bpf_disabled, lockdown mode and any seccomp/container "
+          "policy that blocks bpf().");
+    return make_error("cannot load the BPF programs: " + std::string(strerror(e)) +
+                      " (set TOKENTAP_DEBUG=1 for the verifier log)");
+  }
+  for (bpf_program* prog : {t->skel_->progs.on_fork, t->skel_->progs.on_exec, t->skel_->progs.on_exit}) {
+    bpf_link* l = bpf_program__attach(prog);
+    if (!l) return make_error(std::string("cannot attach process tracepoints: ") + strerror(errno));
+    t->links_.emplace_back(l);
+  }
+  t->rb_ = ring_buffer__new(bpf_map__fd(t->skel_->maps.events), ring_cb, &t->on_record_, nullptr);
+  if (!t->rb_) return make_error(std::string("cannot open the ring buffer: ") + strerror(errno));
+  return t;
+}
+
+Tracer::~Tracer() {
+  if (rb_) ring_buffer__free(rb_);
+  links_.clear();
+  if (skel_) tlstap_bpf__destroy(skel_);
+}
+
+Result<bool> Tracer::attach_openssl(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return make_error("cannot stat " + path + ": " + strerror(errno));
+  auto id = std::make_pair(st.st_dev, st.st_ino);
+  if (attached_inodes_.count(id)) return true;
+  if (rejected_inodes_.count(id)) return false;
+
+  struct Probe {
+    const char* sym;
+    bpf_program* entry;
+    bpf_program* ret;
+  };
+  const Probe probes[] = {
+      {"SSL_write", skel_->progs.ssl_write_entry, skel_->progs.ssl_write_return},
+      {"SSL_read", skel_->progs.ssl_read_entry, skel_->progs.ssl_read_return},
+      {"SSL_write_ex", skel_->progs.ssl_write_ex_entry, skel_->progs.ssl_write_ex_return},
+      {"SSL_read_ex", skel_->progs.ssl_read_ex_entry, skel_->progs.ssl_read_ex_return},
+      {"SSL_free", skel_->progs.ssl_free_entry, nullptr},
+  };
+  std::vector<std::string> names;
+  for (auto& p : probes) names.push_back(p.sym);
+  auto offs = find_function_offsets(path, names);
+  if (!offs) return Error{offs.error()};
+  if (!offs->count("SSL_write") || !offs->count("SSL_read")) {
+    rejected_inodes_.insert(id);
+    return false;
+  }
+  std::vector<LinkOwner> links;
+  for (auto& p : probes) {
+    auto it = offs->find(p.sym);
+    if (it == offs->end()) continue;
+    for (auto [prog, retprobe] : {std::pair{p.entry, false}, std::pair{p.ret, true}}) {
+      if (!prog) continue;
+      LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe);
+      bpf_link* l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), it->second, &uo);
+      if (!l)
+        return make_error("cannot attach uprobe to " + std::string(p.sym) + " in " + path + ": " +
+                          strerror(errno));
+      links.emplace_back(l);
+    }
+  }
+  for (auto& l : links) links_.push_back(std::move(l));
+  attached_inodes_.insert(id);
+  attached_paths_.push_back(path);
+  return true;
+}
+
+Result<void> Tracer::trace_pid(uint32_t pid) {
+  uint8_t one = 1;
+  if (bpf_map__update_elem(skel_->maps.traced_pids, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY) != 0)
+    return make_error("cannot add pid " + std::to_string(pid) + " to the traced set: " + strerror(errno));
+  return {};
+}
+
+int Tracer::poll(int timeout_ms) {
+  // Probes submit without waking us unless a lot is waiting, so always consume
+  // after the wait as well.
+  int n = ring_buffer__poll(rb_, timeout_ms);
+  int m = ring_buffer__consume(rb_);
+  return (n > 0 ? n : 0) + (m > 0 ? m : 0);
+}
+
+TracerStats Tracer::stats() const {
+  TracerStats s;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return s;
+  std::vector<uint64_t> vals(ncpu);
+  auto sum = [&](uint32_t idx) {
+    uint64_t total = 0;
+    if (bpf_map__lookup_elem(skel_->maps.stats, &idx, sizeof(idx), vals.data(), vals.size() * sizeof(uint64_t),
+                             0) == 0)
+      for (auto v : vals) total += v;
+    return total;
+  };
+  s.events = sum(TT_STAT_EVENTS);
+  s.bytes = sum(TT_STAT_BYTES);
+  s.events_lost = sum(TT_STAT_LOST_EVENTS);
+  s.bytes_lost = sum(TT_STAT_LOST_BYTES);
+  s.bytes_over_cap = sum(TT_STAT_OVER_CAP_BYTES);
+  s.proc_events_lost = sum(TT_STAT_LOST_PROC_EVENTS);
+  s.read_faults = sum(TT_STAT_READ_FAULTS);
+  return s;
+}
+
+std::vector<std::string> system_libssl_paths() {
+  std::vector<std::string> out;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  auto add = [&](const std::string& p) {
+    struct stat st;
+    if (stat(p.c_str(), &st) == 0 && seen.insert({st.st_dev, st.st_ino}).second) out.push_back(p);
+  };
+  // ldconfig -p lines: "\tlibssl.so.3 (libc6,x86-64) => /lib/x86_64-linux-gnu/libssl.so.3"
+  for (const char* ldconfig : {"/sbin/ldconfig", "/usr/sbin/ldconfig"}) {
+    if (access(ldconfig, X_OK) != 0) continue;
+    FILE* f = popen((std::string(ldconfig) + " -p 2>/dev/null").c_str(), "r");
+    if (!f) break;
+    char line[1024];
+    while (fgets(line, sizeof(line), f)) {
+      std::string s(line);
+      if (s.find("libssl.so") == std::string::npos) continue;
+      auto arrow = s.find("=> ");
+      if (arrow == std::string::npos) continue;
+      std::string path = s.substr(arrow + 3);
+      while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
+      add(path);
+    }
+    pclose(f);
+    break;
+  }
+  for (const char* p : {"/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+                        "/lib/aarch64-linux-gnu/libssl.so.3", "/usr/lib64/libssl.so.3", "/usr/lib/libssl.so.3"})
+    add(p);
+  return out;
+}
+
+}  // namespace tt::capture

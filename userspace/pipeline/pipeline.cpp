@@ -1,0 +1,202 @@
+#include "pipeline/pipeline.h"
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/content_encoding.h"
+#include "provider/provider.h"
+
+namespace tt::pipeline {
+
+namespace v1 = ::tokentap::v1;
+using capture::ParseStatus;
+
+Pipeline::Pipeline(PipelineOptions opts, aggregate::Aggregator& agg)
+    : opts_(opts),
+      agg_(agg),
+      conns_([this](const stream::ConnInfo& info) -> std::unique_ptr<stream::StreamConsumer> {
+        return std::make_unique<protocol::Http1Session>(
+            info, opts_.max_body_bytes,
+            [this](protocol::Exchange&& ex, const stream::ConnInfo& c) { on_exchange(std::move(ex), c); },
+            [this](const stream::ConnInfo&, const protocol::SessionStats& s) {
+              auto& cs = agg_.capture_stats();
+              cs.set_bytes_unparsed(cs.bytes_unparsed() + s.bytes_unparsed);
+              cs.set_parse_errors(cs.parse_errors() + s.parse_errors);
+              if (s.non_http) cs.set_non_http_connections(cs.non_http_connections() + 1);
+            });
+      }) {}
+
+Pipeline::~Pipeline() = default;
+
+void Pipeline::on_raw(const void* data, size_t size) {
+  capture::ParsedEvent ev = capture::parse_event(data, size);
+  switch (ev.status) {
+    case ParseStatus::Data:
+      conns_.on_data(ev.data);
+      break;
+    case ParseStatus::Close:
+      conns_.on_close(ev.close.pid, ev.close.conn, ev.close.ts_ns);
+      break;
+    case ParseStatus::Proc: {
+      auto& p = agg_.process(ev.proc.pid);
+      if (ev.proc.kind == TT_EV_FORK) {
+        p.ppid = ev.proc.ppid;
+        p.start_ns = to_unix(ev.proc.ts_ns);
+        p.comm = ev.proc.comm;
+      } else if (ev.proc.kind == TT_EV_EXEC) {
+        if (ev.proc.ppid && !p.ppid) p.ppid = ev.proc.ppid;
+        if (!p.start_ns) p.start_ns = to_unix(ev.proc.ts_ns);
+        p.exe = ev.proc.filename;
+      } else if (ev.proc.kind == TT_EV_EXIT) {
+        if (!p.comm.size()) p.comm = ev.proc.comm;
+        // exit_code is the kernel's wait status: high byte = exit code, low = signal.
+        int32_t st = ev.proc.exit_code;
+        agg_.process_exited(ev.proc.pid, to_unix(ev.proc.ts_ns), (st & 0x7f) ? 128 + (st & 0x7f) : (st >> 8) & 0xff);
+        conns_.close_process(ev.proc.pid, ev.proc.ts_ns);
+      }
+      break;
+    }
+    case ParseStatus::Info:
+      on_info(ev.info.kind, ev.info.pid, ev.info.ts_ns, ev.info.json);
+      break;
+    case ParseStatus::Malformed:
+      ++malformed_;
+      break;
+  }
+}
+
+void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    ++malformed_;
+    return;
+  }
+  auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  auto num = [&](const char* k) -> int64_t { return j.contains(k) && j[k].is_number() ? j[k].get<int64_t>() : 0; };
+  if (kind == capture::TT_EV_PROC_INFO) {
+    auto& p = agg_.process(pid);
+    if (!str("exe").empty()) p.exe = str("exe");
+    if (!str("comm").empty()) p.comm = str("comm");
+    if (num("ppid") && !p.ppid) p.ppid = static_cast<uint32_t>(num("ppid"));
+    if (!p.start_ns && ts) p.start_ns = to_unix(ts);
+  } else if (kind == capture::TT_EV_RUN_INFO) {
+    opts_.mono_to_unix_ns = num("mono_to_unix_ns");
+    if (!str("run_id").empty()) agg_.set_run_id(str("run_id"));
+    facts_.command.clear();
+    if (j.contains("command") && j["command"].is_array())
+      for (auto& c : j["command"])
+        if (c.is_string()) facts_.command.push_back(c.get<std::string>());
+    facts_.start_mono_ns = ts;
+    facts_.have_start = true;
+  } else if (kind == capture::TT_EV_STATS) {
+    auto& cs = agg_.capture_stats();
+    cs.set_events(num("events"));
+    cs.set_bytes_captured(num("bytes"));
+    cs.set_events_lost(num("events_lost") + num("proc_events_lost"));
+    cs.set_bytes_lost(num("bytes_lost"));
+    cs.set_bytes_over_cap(num("bytes_over_cap"));
+    facts_.exit_code = static_cast<int32_t>(num("exit_code"));
+    facts_.end_mono_ns = ts;
+    facts_.have_end = true;
+  }
+}
+
+void Pipeline::finish(uint64_t mono_ts_ns) { conns_.close_all(mono_ts_ns); }
+
+static std::string strip_query(const std::string& target) { return target.substr(0, target.find('?')); }
+
+static void append_error(std::string& e, const std::string& more) {
+  if (more.empty()) return;
+  if (!e.empty()) e += "; ";
+  e += more;
+}
+
+void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn) {
+  const protocol::HttpMessage& req = ex.request;
+  const protocol::HttpMessage* resp = ex.response ? &*ex.response : nullptr;
+  auto& cs = agg_.capture_stats();
+  std::string err;
+
+  // Content decoding. A truncated body (cap hit) or a cut-off stream is decoded
+  // as far as it goes.
+  auto decode = [&](const protocol::HttpMessage& m, const char* what) -> std::string {
+    const std::string* ce = m.header("Content-Encoding");
+    if (!ce || ce->empty()) return m.body;
+    bool partial = m.body_truncated || !m.complete;
+    auto r = protocol::decode_content(m.body, *ce, opts_.max_body_bytes * 4, partial);
+    if (!r) {
+      cs.set_decode_errors(cs.decode_errors() + 1);
+      append_error(err, std::string(what) + " body: " + r.error());
+      return std::string();
+    }
+    return std::move(*r);
+  };
+  std::string req_body = decode(req, "request");
+  std::string resp_body = resp ? decode(*resp, "response") : std::string();
+
+  provider::Exchange pex;
+  pex.request = &req;
+  pex.response = resp;
+  pex.request_body = req_body;
+  pex.response_body = resp_body;
+  pex.response_complete = resp && resp->complete && !resp->body_truncated;
+  provider::ApiCall call = provider::decode(pex);
+
+  uint64_t req_bytes = req.body_wire_bytes, resp_bytes = resp ? resp->body_wire_bytes : 0;
+  if (!call.is_llm) {
+    agg_.add_other_http(conn.pid, req_bytes, resp_bytes);
+    return;
+  }
+
+  v1::ApiRequest r;
+  r.set_pid(conn.pid);
+  r.set_connection_id(conn.id);
+  r.set_sequence_on_connection(ex.sequence);
+  r.set_provider(provider::provider_name(call.provider));
+  r.set_api(call.api);
+  r.set_method(req.method);
+  r.set_path(strip_query(req.target));
+  if (const std::string* h = req.header("Host")) r.set_host(*h);
+  r.set_model(call.model);
+  r.set_stream(call.stream);
+  r.set_billable(call.billable);
+  r.set_status(resp ? resp->status : 0);
+  r.set_stop_reason(call.stop_reason);
+  r.set_request_id(call.request_id);
+  r.set_response_id(call.response_id);
+  r.set_session_id(call.session_id);
+  r.set_user_agent(call.user_agent);
+  r.set_input_tokens(call.usage.input_tokens);
+  r.set_cache_read_tokens(call.usage.cache_read_tokens);
+  r.set_cache_write_tokens(call.usage.cache_write_tokens);
+  r.set_cache_write_5m_tokens(call.usage.cache_write_5m_tokens);
+  r.set_cache_write_1h_tokens(call.usage.cache_write_1h_tokens);
+  r.set_output_tokens(call.usage.output_tokens);
+  r.set_reasoning_tokens(call.usage.reasoning_tokens);
+  r.set_usage_source(call.usage_source == provider::UsageSource::None
+                         ? ""
+                         : provider::usage_source_name(call.usage_source));
+  r.set_request_bytes(req_bytes);
+  r.set_response_bytes(resp_bytes);
+  r.set_request_header_bytes(req.header_bytes);
+  r.set_response_header_bytes(resp ? resp->header_bytes : 0);
+  if (const std::string* h = req.header("Content-Encoding")) r.set_request_content_encoding(*h);
+  if (resp)
+    if (const std::string* h = resp->header("Content-Encoding")) r.set_response_content_encoding(*h);
+  r.set_start_unix_ns(to_unix(req.first_ts_ns));
+  uint64_t end = resp ? resp->last_ts_ns : req.last_ts_ns;
+  r.set_end_unix_ns(to_unix(end));
+  if (req.first_ts_ns && end >= req.first_ts_ns) r.set_latency_ms((end - req.first_ts_ns) / 1e6);
+  if (resp && resp->first_ts_ns >= req.last_ts_ns && req.last_ts_ns)
+    r.set_ttfb_ms((resp->first_ts_ns - req.last_ts_ns) / 1e6);
+  r.set_request_truncated(req.body_truncated);
+  r.set_response_truncated(resp && resp->body_truncated);
+  r.set_complete(req.complete && resp && resp->complete && !req.body_truncated && !resp->body_truncated);
+  append_error(err, req.error.empty() ? "" : "request: " + req.error);
+  if (!resp) append_error(err, "no response captured");
+  else append_error(err, resp->error.empty() ? "" : "response: " + resp->error);
+  append_error(err, call.error);
+  r.set_error(err);
+  agg_.add_request(std::move(r));
+}
+
+}  // namespace tt::pipeline

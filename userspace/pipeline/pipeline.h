@@ -1,0 +1,58 @@
+// The userspace pipeline shared by `profile`, `replay` and (later) the daemon:
+// raw capture records in, records out through the aggregator.
+//   capture record -> stream (per connection) -> protocol (HTTP/1.x exchanges)
+//   -> provider (usage) -> aggregate -> sink
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aggregate/aggregator.h"
+#include "protocol/exchange.h"
+#include "stream/connection_table.h"
+
+namespace tt::pipeline {
+
+struct PipelineOptions {
+  size_t max_body_bytes = 64u << 20;  // per message body kept for decoding
+  int64_t mono_to_unix_ns = 0;        // capture timestamps are CLOCK_MONOTONIC
+};
+
+// What RUN_INFO / STATS records carried (so replay can print what profile did).
+struct RunFacts {
+  std::vector<std::string> command;
+  uint64_t start_mono_ns = 0;
+  uint64_t end_mono_ns = 0;
+  int32_t exit_code = 0;
+  bool have_start = false, have_end = false;
+};
+
+class Pipeline {
+ public:
+  Pipeline(PipelineOptions opts, aggregate::Aggregator& agg);
+  ~Pipeline();
+
+  // One raw record, from the ring buffer or a capture file.
+  void on_raw(const void* data, size_t size);
+  // End of the run: every open connection is closed (its pending requests are
+  // reported incomplete).
+  void finish(uint64_t mono_ts_ns);
+
+  uint64_t to_unix(uint64_t mono_ns) const { return mono_ns ? mono_ns + opts_.mono_to_unix_ns : 0; }
+  void set_mono_to_unix(int64_t off) { opts_.mono_to_unix_ns = off; }
+  const RunFacts& run_facts() const { return facts_; }
+  uint64_t malformed_records() const { return malformed_; }
+
+ private:
+  void on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn);
+  void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
+
+  PipelineOptions opts_;
+  aggregate::Aggregator& agg_;
+  stream::ConnectionTable conns_;
+  RunFacts facts_;
+  uint64_t malformed_ = 0;
+};
+
+}  // namespace tt::pipeline

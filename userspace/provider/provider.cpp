@@ -1,0 +1,285 @@
+// Recognising LLM API calls and taking their usage.
+//
+// Usage is Exact only when the response's final usage record arrived (see
+// ResponseInfo::final_usage); a stream cut off after message_start, or before the
+// OpenAI usage chunk, is Estimated as a whole rather than mixing exact input with
+// guessed output. Estimated calls always say why in `error`: the provider's error if
+// the body had one, else "HTTP <status>", "no response", "stream ended before usage",
+// "response truncated", "response has no usage" or "unknown api".
+#include "provider/provider.h"
+
+#include <array>
+
+#include "provider/decoders.h"
+#include "provider/json_util.h"
+
+namespace tt::provider {
+namespace {
+
+using detail::json;
+
+// The response format a path speaks, independent of which company serves it.
+enum class Wire { None, AnthropicMessages, OpenAIChat, OpenAIResponses, Gemini, Unknown };
+
+struct Route {
+  Wire wire = Wire::None;
+  Provider provider = Provider::Unknown;
+  const char* api = "";
+  bool billable = true;
+  bool stream = false;
+  std::string model;  // Gemini: from the path
+};
+
+// Request headers harnesses use to tag a conversation, most specific first.
+constexpr std::array<std::string_view, 7> kSessionHeaders = {
+    "x-claude-code-session-id", "session_id", "session-id", "x-session-id",
+    "x-session-affinity",       "conversation_id", "x-task-id"};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return out;
+}
+
+Provider provider_for_host(std::string_view host) {
+  std::string h = lower(host.substr(0, host.rfind(':')));  // drop any port
+  if (h == "api.anthropic.com") return Provider::Anthropic;
+  if (h == "api.openai.com") return Provider::OpenAI;
+  if (h == "generativelanguage.googleapis.com" || h == "cloudcode-pa.googleapis.com")
+    return Provider::Gemini;
+  return Provider::Unknown;
+}
+
+// Gemini methods live in the last path segment: ".../models/{model}:{method}", or
+// "/v1internal:{method}" for Code Assist, where the model is in the body.
+Route gemini_route(std::string_view path) {
+  Route r;
+  size_t slash = path.rfind('/');
+  std::string_view seg = path.substr(slash + 1);
+  size_t colon = seg.find(':');
+  if (colon == std::string_view::npos) return r;
+  std::string_view name = seg.substr(0, colon);
+  std::string_view method = seg.substr(colon + 1);
+  if (method == "generateContent") {
+    r.api = "generate_content";
+  } else if (method == "streamGenerateContent") {
+    r.api = "stream_generate_content";
+    r.stream = true;
+  } else if (method == "countTokens") {
+    r.api = "count_tokens";
+    r.billable = false;
+  } else if (method == "embedContent" || method == "batchEmbedContents") {
+    r.api = "embeddings";
+  } else {
+    return r;
+  }
+  if (name != "v1internal") {
+    std::string_view parent = path.substr(0, slash);
+    parent = parent.substr(parent.rfind('/') + 1);
+    if (name.empty() || (parent != "models" && parent != "tunedModels")) return r;
+    r.model = std::string(name);
+  }
+  r.wire = Wire::Gemini;
+  r.provider = Provider::Gemini;
+  return r;
+}
+
+Route route_for_path(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  Route r;
+  auto set = [&](Wire w, Provider p, const char* api, bool billable = true) {
+    r.wire = w;
+    r.provider = p;
+    r.api = api;
+    r.billable = billable;
+  };
+  if (path.ends_with("/v1/messages")) {
+    set(Wire::AnthropicMessages, Provider::Anthropic, "messages");
+  } else if (path.ends_with("/v1/messages/count_tokens")) {
+    set(Wire::AnthropicMessages, Provider::Anthropic, "count_tokens", false);
+  } else if (path.ends_with("/chat/completions")) {
+    set(Wire::OpenAIChat, Provider::OpenAI, "chat_completions");
+  } else if (path.ends_with("/responses")) {
+    set(Wire::OpenAIResponses, Provider::OpenAI, "responses");
+  } else if (path.ends_with("/responses/input_tokens")) {
+    set(Wire::OpenAIResponses, Provider::OpenAI, "count_tokens", false);
+  } else if (path.ends_with("/completions")) {
+    set(Wire::OpenAIChat, Provider::OpenAI, "completions");
+  } else if (path.ends_with("/embeddings")) {
+    set(Wire::OpenAIChat, Provider::OpenAI, "embeddings");
+  } else {
+    r = gemini_route(path);
+  }
+  return r;
+}
+
+// An unrecognised endpoint still looks like an LLM call when its JSON body names a
+// model and carries a prompt in one of the common shapes.
+bool looks_like_llm_body(std::string_view body) {
+  size_t start = body.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos || body[start] != '{') return false;
+  json j = json::parse(body.begin() + start, body.end(), nullptr, false);
+  if (!j.is_object() || !j.contains("model")) return false;
+  for (const char* k : {"messages", "prompt", "input", "contents"})
+    if (j.contains(k)) return true;
+  return false;
+}
+
+ApiCall classify_with_wire(const protocol::HttpMessage& request, std::string_view body,
+                           Wire& wire) {
+  ApiCall c;
+  wire = Wire::None;
+  std::string_view target = request.target;
+  std::string_view host;
+  if (const std::string* h = request.header("Host"))
+    host = *h;
+  else if (const std::string* a = request.header(":authority"))
+    host = *a;
+  // Absolute-form target (sent to proxies): scheme://authority/path.
+  if (size_t scheme = target.find("://"); scheme != std::string_view::npos && target[0] != '/') {
+    std::string_view rest = target.substr(scheme + 3);
+    size_t path_at = std::min(rest.find('/'), rest.size());
+    if (host.empty()) host = rest.substr(0, path_at);
+    target = rest.substr(path_at);
+  }
+  std::string_view path = target.substr(0, std::min(target.find_first_of("?#"), target.size()));
+  Provider by_host = provider_for_host(host);
+  c.provider = by_host;
+  if (request.method != "POST") return c;
+
+  Route r = route_for_path(path);
+  if (r.wire == Wire::None) {
+    if (!looks_like_llm_body(body)) return c;
+    r.wire = Wire::Unknown;
+    r.api = "unknown";
+  }
+  wire = r.wire;
+  c.is_llm = true;
+  // The host names the company (Gemini's OpenAI-compatible endpoint is still Gemini);
+  // the path only says which wire format is spoken.
+  c.provider = by_host != Provider::Unknown ? by_host : r.provider;
+  c.api = r.api;
+  c.billable = r.billable;
+  c.stream = r.stream;
+  c.model = std::move(r.model);
+  return c;
+}
+
+std::string first_header(const protocol::HttpMessage* m, std::initializer_list<const char*> names) {
+  if (!m) return {};
+  for (const char* n : names) {
+    if (const std::string* v = m->header(n); v && !v->empty()) return *v;
+  }
+  return {};
+}
+
+std::string strip_models_prefix(std::string s) {
+  return s.starts_with("models/") ? s.substr(7) : s;
+}
+
+}  // namespace
+
+const char* provider_name(Provider p) {
+  switch (p) {
+    case Provider::Anthropic: return "anthropic";
+    case Provider::OpenAI: return "openai";
+    case Provider::Gemini: return "gemini";
+    case Provider::Unknown: break;
+  }
+  return "unknown";
+}
+
+const char* usage_source_name(UsageSource s) {
+  switch (s) {
+    case UsageSource::Exact: return "exact";
+    case UsageSource::Estimated: return "estimated";
+    case UsageSource::None: break;
+  }
+  return "none";
+}
+
+ApiCall classify(const protocol::HttpMessage& request, std::string_view request_body) {
+  Wire wire;
+  return classify_with_wire(request, request_body, wire);
+}
+
+ApiCall decode(const Exchange& ex) {
+  if (!ex.request) return {};
+  Wire wire;
+  ApiCall c = classify_with_wire(*ex.request, ex.request_body, wire);
+  c.user_agent = first_header(ex.request, {"User-Agent"});
+  for (std::string_view name : kSessionHeaders) {
+    if (const std::string* v = ex.request->header(name); v && !v->empty()) {
+      c.session_id = *v;
+      break;
+    }
+  }
+  c.request_id = first_header(ex.response, {"request-id", "x-request-id"});
+  if (!c.is_llm) return c;
+
+  json req = json::parse(ex.request_body.begin(), ex.request_body.end(), nullptr, false);
+  if (c.model.empty()) {
+    c.model = detail::get_string(req, "model");
+    // Code Assist countTokens nests the model inside "request".
+    if (const json* inner = detail::get_object(req, "request"); inner && c.model.empty())
+      c.model = detail::get_string(*inner, "model");
+    c.model = strip_models_prefix(std::move(c.model));
+  }
+  if (wire != Wire::Gemini) {
+    auto it = req.is_object() ? req.find("stream") : req.end();
+    c.stream = it != req.end() && it->is_boolean() && it->get<bool>();
+  }
+
+  detail::Documents docs;
+  if (ex.response) docs = detail::parse_documents(ex.response_body);
+  detail::ResponseInfo info;
+  switch (wire) {
+    case Wire::AnthropicMessages: info = detail::decode_anthropic_messages(docs); break;
+    case Wire::OpenAIChat: info = detail::decode_openai_chat(docs); break;
+    case Wire::OpenAIResponses: info = detail::decode_openai_responses(docs); break;
+    case Wire::Gemini: info = detail::decode_gemini(docs); break;
+    case Wire::Unknown:
+    case Wire::None:
+      for (const json& doc : docs.docs) {
+        if (std::string err = detail::document_error(doc); !err.empty()) info.error = err;
+      }
+      break;
+  }
+
+  c.error = info.error;
+  if (c.error.empty() && ex.response && ex.response->status >= 400)
+    c.error = "HTTP " + std::to_string(ex.response->status);
+  if (!c.billable) return c;
+
+  c.stop_reason = info.stop_reason;
+  c.response_id = info.response_id;
+  if (!info.model.empty()) {
+    // OpenAI reports the dated snapshot that served the call; elsewhere the request's
+    // model is the name of record and the response only fills a gap.
+    bool prefer_response = wire == Wire::OpenAIChat || wire == Wire::OpenAIResponses;
+    if (prefer_response || c.model.empty()) c.model = info.model;
+  }
+
+  if (info.final_usage) {
+    c.usage = info.usage;
+    c.usage_source = UsageSource::Exact;
+    return c;
+  }
+  c.usage = estimate_usage(ex.request_body, ex.response ? ex.response_body : std::string_view());
+  c.usage_source = UsageSource::Estimated;
+  if (c.error.empty()) {
+    bool streamed = c.stream || docs.format == detail::BodyFormat::Sse ||
+                    docs.format == detail::BodyFormat::JsonArray;
+    if (!ex.response)
+      c.error = "no response";
+    else if (wire == Wire::Unknown)
+      c.error = "unknown api";
+    else if (!ex.response_complete)
+      c.error = streamed ? "stream ended before usage" : "response truncated";
+    else
+      c.error = "response has no usage";
+  }
+  return c;
+}
+
+}  // namespace tt::provider

@@ -1,0 +1,153 @@
+#include "sink/report.h"
+
+#include <cinttypes>
+#include <cstdarg>
+#include <map>
+#include <tuple>
+
+namespace tt::sink {
+
+namespace {
+
+std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string fmt(const char* f, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(buf, sizeof(buf), f, ap);
+  va_end(ap);
+  return buf;
+}
+
+// 1234567 -> "1,234,567"
+std::string num(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+std::string bytes(uint64_t b) {
+  if (b < 10 * 1024) return num(b) + " B";
+  if (b < 10 * 1024 * 1024) return fmt("%.1f KiB", b / 1024.0);
+  return fmt("%.1f MiB", b / 1048576.0);
+}
+
+std::string clip(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "~"; }
+
+struct Sum {
+  uint64_t requests = 0, input = 0, cache_read = 0, cache_write = 0, output = 0, req_bytes = 0, resp_bytes = 0;
+  uint64_t estimated = 0;
+  void add(const aggregate::v1::ApiRequest& r) {
+    requests++;
+    input += r.input_tokens();
+    cache_read += r.cache_read_tokens();
+    cache_write += r.cache_write_tokens();
+    output += r.output_tokens();
+    req_bytes += r.request_bytes();
+    resp_bytes += r.response_bytes();
+    if (r.usage_source() == "estimated") estimated++;
+  }
+};
+
+}  // namespace
+
+std::string render_report(const aggregate::Aggregator& agg, const ReportOptions& opts) {
+  const auto& run = agg.run_summary();
+  const auto& reqs = agg.requests();
+  std::string out;
+  std::string cmd;
+  for (auto& c : run.command()) cmd += (cmd.empty() ? "" : " ") + c;
+  double secs = run.end_unix_ns() > run.start_unix_ns() ? (run.end_unix_ns() - run.start_unix_ns()) / 1e9 : 0;
+  out += fmt("tokentap: %s\n", clip(cmd, 100).c_str());
+  out += fmt("run %s, exit code %d, %.2f s, %" PRIu64 " process(es)\n\n", run.run_id().c_str(), run.exit_code(), secs,
+             run.processes());
+
+  out += fmt("API requests: %" PRIu64 "", run.api_requests());
+  if (run.estimated_requests()) out += fmt(" (%" PRIu64 " with estimated tokens, marked ~)", run.estimated_requests());
+  if (run.other_http_requests()) out += fmt(", plus %" PRIu64 " other HTTP requests", run.other_http_requests());
+  out += "\n";
+  if (!reqs.empty()) {
+    out += fmt("  %3s %7s  %-9s %-22s %-24s %4s %9s %9s %9s %8s %9s %9s %8s %9s\n", "#", "pid", "provider", "api",
+               "model", "http", "input", "cache_rd", "cache_wr", "output", "req_B", "resp_B", "ttfb_ms", "total_ms");
+    size_t i = 0;
+    for (const auto& r : reqs) {
+      if (++i > opts.max_request_rows) break;
+      const char* mark = r.usage_source() == "estimated" ? "~" : " ";
+      out += fmt("  %3zu %7u  %-9s %-22s %-24s %4u %8s%s %9s %9s %8s %9s %9s %8.1f %9.1f%s\n", i, r.pid(),
+                 r.provider().c_str(), clip(r.api() + (r.stream() ? " (sse)" : ""), 22).c_str(),
+                 clip(r.model(), 24).c_str(), r.status(), num(r.input_tokens()).c_str(), mark,
+                 num(r.cache_read_tokens()).c_str(), num(r.cache_write_tokens()).c_str(),
+                 num(r.output_tokens()).c_str(), num(r.request_bytes()).c_str(), num(r.response_bytes()).c_str(),
+                 r.ttfb_ms(), r.latency_ms(), r.complete() ? "" : "  [incomplete]");
+    }
+    if (reqs.size() > opts.max_request_rows)
+      out += fmt("  ... %zu more requests (all of them: --json FILE)\n", reqs.size() - opts.max_request_rows);
+
+    std::map<std::tuple<std::string, std::string, std::string>, Sum> by_model;
+    for (const auto& r : reqs) by_model[{r.provider(), r.api(), r.model()}].add(r);
+    out += "\nBy provider, endpoint and model:\n";
+    for (auto& [k, s] : by_model) {
+      auto& [prov, api, model] = k;
+      out += fmt("  %-9s %-18s %-26s %4" PRIu64 " req  in %s  cache rd %s  cache wr %s  out %s\n", prov.c_str(),
+                 clip(api, 18).c_str(), clip(model.empty() ? "-" : model, 26).c_str(), s.requests,
+                 num(s.input).c_str(), num(s.cache_read).c_str(), num(s.cache_write).c_str(), num(s.output).c_str());
+    }
+  }
+
+  const auto& t = run.totals();
+  uint64_t prompt = t.input_tokens() + t.cache_read_tokens() + t.cache_write_tokens();
+  out += "\nTotals:\n";
+  out += fmt("  input (uncached)  %14s\n", num(t.input_tokens()).c_str());
+  out += fmt("  cache read        %14s\n", num(t.cache_read_tokens()).c_str());
+  out += fmt("  cache write       %14s", num(t.cache_write_tokens()).c_str());
+  if (t.cache_write_1h_tokens())
+    out += fmt("  (5m %s, 1h %s)", num(t.cache_write_5m_tokens()).c_str(), num(t.cache_write_1h_tokens()).c_str());
+  out += "\n";
+  out += fmt("  output            %14s", num(t.output_tokens()).c_str());
+  if (t.reasoning_tokens()) out += fmt("  (reasoning %s)", num(t.reasoning_tokens()).c_str());
+  out += "\n";
+  if (prompt)
+    out += fmt("  prompt tokens served from cache: %.1f%% of %s\n", 100.0 * t.cache_read_tokens() / prompt,
+               num(prompt).c_str());
+  out += fmt("  request bodies %s, response bodies %s\n", bytes(run.request_bytes()).c_str(),
+             bytes(run.response_bytes()).c_str());
+
+  bool any_proc = false;
+  for (const auto& p : agg.process_summaries()) {
+    if (!p.api_requests() && !p.other_http_requests()) continue;
+    if (!any_proc) out += "\nProcesses with HTTP traffic:\n";
+    any_proc = true;
+    uint64_t tok = p.totals().input_tokens() + p.totals().cache_read_tokens() + p.totals().cache_write_tokens() +
+                   p.totals().output_tokens();
+    out += fmt("  %7u %-16s %4" PRIu64 " API req  %s tokens  %s\n", p.pid(), clip(p.comm(), 16).c_str(),
+               p.api_requests(), num(tok).c_str(), clip(p.exe(), 60).c_str());
+  }
+
+  const auto& c = run.capture();
+  out += fmt("\nCapture: %s events, %s of plaintext", num(c.events()).c_str(), bytes(c.bytes_captured()).c_str());
+  bool lossless = !c.events_lost() && !c.bytes_lost() && !c.bytes_over_cap() && !c.bytes_unparsed() &&
+                  !c.parse_errors() && !c.incomplete_requests() && !c.decode_errors();
+  if (lossless) {
+    out += "; nothing lost\n";
+  } else {
+    out += "\n";
+    if (c.events_lost() || c.bytes_lost())
+      out += fmt("  LOST: %s events, %s (ring buffer full: raise --ring-buffer-mb)\n", num(c.events_lost()).c_str(),
+                 bytes(c.bytes_lost()).c_str());
+    if (c.bytes_over_cap())
+      out += fmt("  over the per-call capture cap: %s (raise --max-call-bytes)\n", bytes(c.bytes_over_cap()).c_str());
+    if (c.bytes_unparsed() || c.parse_errors())
+      out += fmt("  unparsed: %s, %s parse error(s)\n", bytes(c.bytes_unparsed()).c_str(),
+                 num(c.parse_errors()).c_str());
+    if (c.incomplete_requests())
+      out += fmt("  incomplete requests: %s (no full response; tokens estimated where usage was missing)\n",
+                 num(c.incomplete_requests()).c_str());
+    if (c.decode_errors()) out += fmt("  body decode errors: %s\n", num(c.decode_errors()).c_str());
+  }
+  if (c.non_http_connections())
+    out += fmt("  %s TLS connection(s) not HTTP/1.x (HTTP/2 and others are not decoded yet)\n",
+               num(c.non_http_connections()).c_str());
+  return out;
+}
+
+}  // namespace tt::sink

@@ -1,0 +1,71 @@
+// Sinks: where records go. One interface so profile, replay and the daemon can
+// send the same records to files, a collector or exporters.
+#pragma once
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "tokentap/v1/records.pb.h"
+
+namespace tt::sink {
+
+namespace v1 = ::tokentap::v1;
+
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void write(const v1::Record& rec) = 0;
+  virtual Result<void> close() { return {}; }
+};
+
+// Length-delimited protobuf records (see schemas/tokentap/v1/records.proto).
+class DelimitedProtoSink : public RecordSink {
+ public:
+  static Result<std::unique_ptr<DelimitedProtoSink>> open(const std::string& path);
+  ~DelimitedProtoSink() override;
+  void write(const v1::Record& rec) override;
+  Result<void> close() override;
+
+ private:
+  DelimitedProtoSink(FILE* f, std::string path) : f_(f), path_(std::move(path)) {}
+  FILE* f_;
+  std::string path_;
+  bool ok_ = true;
+};
+
+// JSON lines: one object per record, "type" = request | process | run, then the
+// message's fields by their proto (snake_case) names. Every scalar field is
+// written, zeros included, and 64-bit integers are JSON numbers.
+class JsonLinesSink : public RecordSink {
+ public:
+  static Result<std::unique_ptr<JsonLinesSink>> open(const std::string& path);
+  ~JsonLinesSink() override;
+  void write(const v1::Record& rec) override;
+  Result<void> close() override;
+
+ private:
+  JsonLinesSink(FILE* f, std::string path) : f_(f), path_(std::move(path)) {}
+  FILE* f_;
+  std::string path_;
+  bool ok_ = true;
+};
+
+std::string record_to_json(const v1::Record& rec);
+
+// Reads a delimited record file back (used by tests and future tools).
+Result<std::vector<v1::Record>> read_delimited_records(const std::string& path);
+
+class MultiSink : public RecordSink {
+ public:
+  void add(RecordSink* s) { sinks_.push_back(s); }
+  void write(const v1::Record& rec) override {
+    for (auto* s : sinks_) s->write(rec);
+  }
+
+ private:
+  std::vector<RecordSink*> sinks_;
+};
+
+}  // namespace tt::sink

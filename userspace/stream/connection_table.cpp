@@ -1,0 +1,70 @@
+#include "stream/connection_table.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace tt::stream {
+
+ConnectionTable::~ConnectionTable() = default;
+
+void ConnectionTable::on_data(const capture::DataEvent& ev) {
+  Key key{ev.pid, ev.conn};
+  auto it = conns_.find(key);
+  if (it == conns_.end()) {
+    Conn c;
+    c.info.id = next_id_++;
+    c.info.pid = ev.pid;
+    c.info.ssl = ev.conn;
+    c.info.first_ts_ns = ev.ts_ns;
+    c.consumer = factory_(c.info);
+    it = conns_.emplace(key, std::move(c)).first;
+  }
+  Conn& c = it->second;
+  DirState& d = c.dir[ev.dir];
+  c.info.last_ts_ns = ev.ts_ns;
+
+  // Losses BPF attributed to this connection, plus chunks missing within a call
+  // (offset jumps), or the tail of the previous call never arriving.
+  uint64_t gap = ev.lost_before;
+  if (ev.offset == 0) {
+    if (d.expect_offset != 0 && d.expect_offset < d.call_len && gap == 0) gap += d.call_len - d.expect_offset;
+  } else if (ev.offset > d.expect_offset) {
+    gap += ev.offset - d.expect_offset;
+  }
+  if (gap) {
+    c.info.lost[ev.dir] += gap;
+    bytes_lost_ += gap;
+    c.consumer->on_gap(ev.dir, gap, ev.ts_ns);
+  }
+  d.call_len = ev.call_len;
+  d.expect_offset = uint64_t{ev.offset} + ev.data.size();
+  c.info.bytes[ev.dir] += ev.data.size();
+  if (!ev.data.empty()) c.consumer->on_bytes(ev.dir, ev.data, ev.ts_ns);
+}
+
+void ConnectionTable::close(std::unordered_map<Key, Conn, KeyHash>::iterator it, uint64_t ts_ns) {
+  it->second.consumer->on_close(ts_ns);
+  conns_.erase(it);
+}
+
+void ConnectionTable::on_close(uint32_t pid, uint64_t ssl, uint64_t ts_ns) {
+  auto it = conns_.find(Key{pid, ssl});
+  if (it != conns_.end()) close(it, ts_ns);
+}
+
+void ConnectionTable::close_process(uint32_t pid, uint64_t ts_ns) {
+  std::vector<Key> keys;
+  for (auto& [k, c] : conns_)
+    if (k.pid == pid) keys.push_back(k);
+  for (auto& k : keys) close(conns_.find(k), ts_ns);
+}
+
+void ConnectionTable::close_all(uint64_t ts_ns) {
+  // Oldest first, so records come out in a stable order.
+  std::vector<std::pair<uint64_t, Key>> keys;
+  for (auto& [k, c] : conns_) keys.emplace_back(c.info.id, k);
+  std::sort(keys.begin(), keys.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  for (auto& [id, k] : keys) close(conns_.find(k), ts_ns);
+}
+
+}  // namespace tt::stream
