@@ -147,6 +147,14 @@ static __always_inline __u64 wakeup_flags(void) {
                                                                      : BPF_RB_NO_WAKEUP;
 }
 
+/* n is in [1, max] (max a power of two); say so in a form the verifier can
+ * follow whatever registers clang picks. */
+static __always_inline __u64 bound_len(__u32 n, __u32 max) {
+  __u64 v = n;
+  asm volatile("" : "+r"(v));
+  return ((v - 1) & (max - 1)) + 1;
+}
+
 /* One chunk per bpf_loop iteration. Two record sizes keep small reads cheap. */
 static long emit_chunk(__u32 i, void *data) {
   struct emit_ctx *c = data;
@@ -161,9 +169,7 @@ static long emit_chunk(__u32 i, void *data) {
     if (!ev) goto lost;
     fill_header((struct tt_data_event *)ev, c, off, n);
     ev->lost_before = take_gap(pid, c->conn, c->dir);
-    n &= (TT_CHUNK_SMALL << 1) - 1;
-    if (n > TT_CHUNK_SMALL) n = TT_CHUNK_SMALL;
-    err = bpf_probe_read_user(ev->data, n, (void *)(c->buf + off));
+    err = bpf_probe_read_user(ev->data, bound_len(n, TT_CHUNK_SMALL), (void *)(c->buf + off));
     if (err) {
       if (ev->lost_before) note_gap(pid, c->conn, c->dir, ev->lost_before);
       bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
@@ -177,9 +183,7 @@ static long emit_chunk(__u32 i, void *data) {
     if (!ev) goto lost;
     fill_header(ev, c, off, n);
     ev->lost_before = take_gap(pid, c->conn, c->dir);
-    n &= (TT_CHUNK_MAX << 1) - 1;
-    if (n > TT_CHUNK_MAX) n = TT_CHUNK_MAX;
-    err = bpf_probe_read_user(ev->data, n, (void *)(c->buf + off));
+    err = bpf_probe_read_user(ev->data, bound_len(n, TT_CHUNK_MAX), (void *)(c->buf + off));
     if (err) {
       if (ev->lost_before) note_gap(pid, c->conn, c->dir, ev->lost_before);
       bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);

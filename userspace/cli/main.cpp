@@ -27,22 +27,30 @@ int main(int argc, char** argv) {
   profile->add_option("--ring-buffer-mb", prof.ring_buffer_mb, "BPF ring buffer size in MiB")->capture_default_str();
   profile->add_option("--max-call-bytes", prof.max_call_bytes, "capture cap per SSL_read/SSL_write call")
       ->capture_default_str();
-  profile->prefix_command();
+  profile->add_option("command", prof.command, "the command to run (put it after --)");
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);
   replay->add_option("file", replay_file, "capture file written by profile --capture")->required();
 
+  // Everything after the first "--" is the command, untouched by option parsing
+  // (its own options must not be mistaken for tokentap's).
+  int parsed_argc = argc;
+  std::vector<std::string> after_dashes;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      parsed_argc = i;
+      after_dashes.assign(argv + i + 1, argv + argc);
+      break;
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   if (*profile) {
-    // prefix_command: everything after the options (and after "--") is the command.
-    auto rest = profile->remaining();
-    for (auto& r : rest)
-      if (!(prof.command.empty() && r == "--")) prof.command.push_back(r);
+    prof.command.insert(prof.command.end(), after_dashes.begin(), after_dashes.end());
     return tt::cli::run_profile(prof);
   }
   if (*replay) return tt::cli::run_replay(replay_file, replay_out);

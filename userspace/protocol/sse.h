@@ -25,7 +25,9 @@ class SseParser {
   SseEvent cur_;
   bool have_data_ = false;
   bool last_was_cr_ = false;
+  bool at_start_ = true;  // a UTF-8 BOM may open the stream
   void process_line(std::string_view line, std::vector<SseEvent>& out);
+  void dispatch(std::vector<SseEvent>& out);
 };
 
 // Convenience: parse a whole body.

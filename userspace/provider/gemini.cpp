@@ -5,7 +5,10 @@
 namespace tt::provider::detail {
 
 const json& unwrap_gemini(const json& doc) {
-  if (const json* inner = get_object(doc, "response"); inner && !doc.contains("candidates"))
+  // Only a Gemini-shaped inner object: OpenAI Responses events also carry "response".
+  const json* inner = get_object(doc, "response");
+  if (inner && (inner->contains("candidates") || inner->contains("usageMetadata") ||
+                inner->contains("promptFeedback")))
     return *inner;
   return doc;
 }

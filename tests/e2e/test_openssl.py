@@ -1,0 +1,211 @@
+"""End-to-end: curl, Python and Node over OpenSSL, traced by real BPF uprobes."""
+
+import os
+import subprocess
+import unittest
+
+from ttutil import E2ETestCase, PY, TOKENTAP, TOKEN_FIELDS
+
+
+class CurlTest(E2ETestCase):
+    def curl(self, path, body_file, *headers):
+        args = ["curl", "--http1.1", "-sS", "-f", "-o", "/dev/null", "--cacert", self.server.ca_path,
+                "-H", "content-type: application/json", "-H", "x-api-key: sk-test", "--data-binary",
+                "@" + body_file]
+        for h in headers:
+            args += ["-H", h]
+        return args + [self.server.base_url + path]
+
+    def write(self, name, text):
+        p = os.path.join(self.tmp.name, name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def test_each_provider_through_a_shell(self):
+        """A shell runs one curl per API: the process tree is followed, every call measured."""
+        anth = self.write("anth.json", '{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,'
+                                       '"system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],'
+                                       '"messages":[{"role":"user","content":"hello there"}]}')
+        chat = self.write("chat.json", '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}')
+        resp = self.write("resp.json", '{"model":"gpt-5-mini","input":"hello","stream":true}')
+        gem = self.write("gem.json", '{"contents":[{"role":"user","parts":[{"text":"hello gemini"}]}]}')
+        cca = self.write("cca.json", '{"model":"gemini-2.5-pro","project":"p","request":'
+                                     '{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}}')
+        cmds = [
+            self.curl("/v1/messages", anth, "x-test-usage: cache_write_5m=100,cache_write_1h=20"),
+            self.curl("/v1/chat/completions", chat),
+            self.curl("/v1/responses", resp, "x-test-usage: reasoning=7"),
+            self.curl("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", gem),
+            self.curl("/v1internal:generateContent", cca),
+        ]
+        script = " && ".join(subprocess.list2cmdline(c) for c in cmds)
+        mark = self.server.mark()
+        prof = self.profile(["/bin/sh", "-c", script])
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 5)
+        self.assert_same_as_server(prof, srv)
+        self.assertEqual(sorted(r["api"] for r in prof.requests),
+                         ["chat_completions", "generate_content", "messages", "responses",
+                          "stream_generate_content"])
+        # Each curl is its own process, a child of the shell.
+        pids = {r["pid"] for r in prof.requests}
+        self.assertEqual(len(pids), 5)
+        shell = [p for p in prof.processes if p["exe"].endswith("/sh") or p["comm"] == "sh"]
+        self.assertTrue(shell, prof.processes)
+        procs = {p["pid"]: p for p in prof.processes}
+        for pid in pids:
+            self.assertEqual(procs[pid]["ppid"], shell[0]["pid"])
+            self.assertEqual(procs[pid]["comm"], "curl")
+        anth_rec = [r for r in prof.requests if r["api"] == "messages"][0]
+        self.assertEqual((anth_rec["cache_write_5m_tokens"], anth_rec["cache_write_1h_tokens"]), (100, 20))
+        self.assertEqual(anth_rec["stop_reason"], "end_turn")
+        self.assertTrue(anth_rec["request_id"].startswith("req_"), anth_rec)
+        self.assertGreater(anth_rec["ttfb_ms"], 0)
+        self.assertGreaterEqual(anth_rec["latency_ms"], anth_rec["ttfb_ms"])
+
+    def test_five_megabyte_body_with_expect_continue(self):
+        """curl sends Expect: 100-continue for a 5 MB body; the body is captured whole."""
+        filler = "x" * (5 * 1024 * 1024)
+        body = self.write("big.json", '{"model":"claude-sonnet-4-5","max_tokens":10,'
+                                      '"messages":[{"role":"user","content":"%s"}]}' % filler)
+        mark = self.server.mark()
+        prof = self.profile(self.curl("/v1/messages", body))
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 1)
+        self.assertGreater(srv[0]["request_body_bytes"], 5 * 1024 * 1024)
+        self.assert_same_as_server(prof, srv)
+        self.assertFalse(prof.requests[0]["request_truncated"])
+
+    def test_exit_code_is_passed_through(self):
+        prof = self.profile(["/bin/sh", "-c", "exit 7"], expect_rc=7)
+        self.assertEqual(prof.run["exit_code"], 7)
+        self.assertEqual(prof.requests, [])
+
+    def test_command_not_found(self):
+        p = subprocess.run([TOKENTAP, "profile", "--", "/nonexistent/tool"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 127)
+        self.assertIn("command not found", p.stderr)
+
+
+class PythonClientTest(E2ETestCase):
+    def test_keep_alive_connection_carries_every_request(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "anthropic", "--stream", "--requests", "4"))
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 4)
+        self.assertEqual(len({r["conn"] for r in srv}), 1, "the client must reuse one connection")
+        self.assert_same_as_server(prof, srv)
+        self.assertEqual(len({r["connection_id"] for r in prof.requests}), 1)
+        self.assertEqual(sorted(r["sequence_on_connection"] for r in prof.requests), [1, 2, 3, 4])
+
+    def test_every_api_non_streaming_and_streaming(self):
+        for api in ("anthropic", "openai-chat", "openai-responses", "gemini", "gemini-cloudcode"):
+            for stream in (False, True):
+                with self.subTest(api=api, stream=stream):
+                    mark = self.server.mark()
+                    args = ["--api", api, "--requests", "2", "--body-bytes", "20000"]
+                    prof = self.profile(self.client("py", *args, *(["--stream"] if stream else [])))
+                    srv = self.server.records(mark)
+                    self.assertEqual(len(srv), 2)
+                    self.assert_same_as_server(prof, srv)
+                    self.assertTrue(all(r["stream"] == stream for r in prof.requests))
+
+    def test_five_megabyte_body(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "openai-chat", "--body-bytes", "5000000"))
+        srv = self.server.records(mark)
+        self.assertGreaterEqual(srv[0]["request_body_bytes"], 5000000)
+        self.assert_same_as_server(prof, srv)
+
+    def test_count_tokens_is_not_billed(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "anthropic-count"))
+        srv = self.server.records(mark)
+        self.assert_same_as_server(prof, srv)
+        r = prof.requests[0]
+        self.assertEqual((r["api"], r["billable"]), ("count_tokens", False))
+        self.assertEqual(sum(r[f] for f in TOKEN_FIELDS), 0)
+
+    def test_aborted_stream_is_estimated_and_flagged(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "anthropic", "--stream", "--body-bytes", "4000",
+                                        "--header", "x-test-abort-after:3"), expect_rc=None)
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 1)
+        self.assertFalse(srv[0]["usage_sent"])
+        self.assertEqual(len(prof.requests), 1)
+        r = prof.requests[0]
+        self.assertEqual(r["usage_source"], "estimated")
+        self.assertFalse(r["complete"])
+        self.assertNotEqual(r["error"], "")
+        # Estimate: about 4 bytes of prompt text per token.
+        self.assertGreater(r["input_tokens"], 500)
+        self.assertLess(r["input_tokens"], 1500)
+        self.assertEqual(prof.run["estimated_requests"], 1)
+
+    def test_provider_error_status(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "anthropic", "--header", "x-test-status:429"),
+                            expect_rc=None)
+        srv = self.server.records(mark)
+        self.assertEqual(len(prof.requests), 1)
+        self.assertEqual(prof.requests[0]["status"], 429)
+        self.assertEqual(prof.requests[0]["response_bytes"], srv[0]["response_body_bytes"])
+
+
+class NodeClientTest(E2ETestCase):
+    def test_keep_alive_streaming_chat(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("node", "--api", "openai-chat", "--stream", "--requests", "3"))
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 3)
+        self.assertEqual(len({r["conn"] for r in srv}), 1)
+        self.assert_same_as_server(prof, srv)
+        self.assertTrue(all(r["comm"] == "node" for r in prof.requests))
+
+    def test_compressed_responses(self):
+        for enc in ("gzip", "deflate", "br", "zstd"):
+            for stream in (False, True):
+                with self.subTest(encoding=enc, stream=stream):
+                    mark = self.server.mark()
+                    prof = self.profile(self.client("node", "--api", "anthropic", "--accept-encoding", enc,
+                                                    "--header", "x-test-encoding:" + enc,
+                                                    *(["--stream"] if stream else [])))
+                    srv = self.server.records(mark)
+                    self.assertEqual(srv[0]["response_content_encoding"], enc)
+                    self.assert_same_as_server(prof, srv)
+                    self.assertEqual(prof.requests[0]["response_content_encoding"], enc)
+
+    def test_gemini_five_megabytes(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("node", "--api", "gemini", "--stream", "--body-bytes", "5000000"))
+        srv = self.server.records(mark)
+        self.assertGreaterEqual(srv[0]["request_body_bytes"], 5000000)
+        self.assert_same_as_server(prof, srv)
+
+
+class ReplayTest(E2ETestCase):
+    def test_replay_reproduces_the_records(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "openai-responses", "--stream", "--requests", "2"))
+        self.assert_same_as_server(prof, self.server.records(mark))
+        out = os.path.join(self.tmp.name, "replay.jsonl")
+        p = subprocess.run([TOKENTAP, "replay", "--json", out, "-q", prof.capture], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        import json
+        with open(out) as f:
+            replayed = [json.loads(line) for line in f]
+        self.assertEqual([r for r in replayed if r["type"] == "request"], prof.requests)
+        self.assertEqual([r for r in replayed if r["type"] == "run"], [prof.run])
+
+    def test_summaries_do_not_repeat_token_fields(self):
+        prof = self.profile(self.client("py", "--api", "anthropic"))
+        for r in prof.records:
+            if r["type"] != "request":
+                self.assertNotIn("input_tokens", r)
+                self.assertNotIn("output_tokens", r)
+
+
+if __name__ == "__main__":
+    unittest.main()

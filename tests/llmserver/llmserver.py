@@ -1,0 +1,1291 @@
+#!/usr/bin/python3
+"""Fake LLM API server for tokentap tests (ground truth).
+
+Speaks TLS with ALPN h2 and http/1.1 and imitates the wire formats of the
+Anthropic Messages API, the OpenAI Chat Completions and Responses APIs, the
+Gemini API and Gemini Code Assist (cloudcode-pa).  Every request is logged as
+one JSON line *before* the last byte of its response is sent, so a client that
+has read its whole response can read the log.  See README.md for details.
+
+Run with /usr/bin/python3 (needs python3-h2, python3-brotli, python3-zstandard).
+"""
+
+import argparse
+import email.utils
+import http
+import itertools
+import json
+import os
+import re
+import select
+import socket
+import ssl
+import sys
+import threading
+import time
+import uuid
+import zlib
+
+import brotli
+import zstandard
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+
+REDACTED_HEADERS = {"authorization", "x-api-key", "x-goog-api-key", "cookie"}
+IDLE_TIMEOUT = 300.0
+
+# --------------------------------------------------------------------------
+# Logging
+# --------------------------------------------------------------------------
+
+
+class RequestLog:
+    def __init__(self, path):
+        self._lock = threading.Lock()
+        # O_APPEND: a test may truncate the file; later writes go to the new end.
+        self._f = open(path, "a", encoding="utf-8")
+
+    def write(self, record):
+        line = json.dumps(record, separators=(",", ":"), sort_keys=False)
+        with self._lock:
+            self._f.write(line + "\n")
+            self._f.flush()
+
+
+LOG = None
+CONN_COUNTER = itertools.count(1)
+REQ_COUNTER = itertools.count(1)
+
+# --------------------------------------------------------------------------
+# Content codings
+# --------------------------------------------------------------------------
+
+KNOWN_ENCODINGS = ("gzip", "deflate", "br", "zstd", "identity")
+
+
+def decode_body(body, encoding_header):
+    """Undo Content-Encoding (possibly a list, applied in order)."""
+    if not encoding_header:
+        return body
+    codings = [c.strip().lower() for c in encoding_header.split(",") if c.strip()]
+    for coding in reversed(codings):
+        if coding in ("identity", ""):
+            continue
+        if coding in ("gzip", "x-gzip"):
+            body = zlib.decompress(body, 47)  # gzip or zlib, auto-detect
+        elif coding == "deflate":
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:
+                body = zlib.decompress(body, -15)  # raw deflate, seen in the wild
+        elif coding == "br":
+            body = brotli.decompress(body)
+        elif coding == "zstd":
+            body = zstandard.ZstdDecompressor().decompressobj().decompress(body)
+        else:
+            raise ValueError("unsupported content-encoding %r" % coding)
+    return body
+
+
+class Encoder:
+    """Incremental compressor: feed(event) returns bytes ready to send after a
+    flush; finish() returns the trailer."""
+
+    def __init__(self, coding):
+        self.coding = coding
+        if coding == "gzip":
+            self._z = zlib.compressobj(6, zlib.DEFLATED, 31)
+        elif coding == "deflate":
+            self._z = zlib.compressobj(6, zlib.DEFLATED, 15)
+        elif coding == "br":
+            self._z = brotli.Compressor()
+        elif coding == "zstd":
+            self._z = zstandard.ZstdCompressor().compressobj()
+        else:
+            self._z = None
+
+    def feed(self, data):
+        if self._z is None:
+            return data
+        if self.coding in ("gzip", "deflate"):
+            return self._z.compress(data) + self._z.flush(zlib.Z_SYNC_FLUSH)
+        if self.coding == "br":
+            return self._z.process(data) + self._z.flush()
+        return self._z.compress(data) + self._z.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+
+    def finish(self):
+        if self._z is None:
+            return b""
+        if self.coding in ("gzip", "deflate"):
+            return self._z.flush(zlib.Z_FINISH)
+        if self.coding == "br":
+            return self._z.finish()
+        return self._z.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH)
+
+
+def compress_whole(data, coding):
+    if coding == "gzip":
+        z = zlib.compressobj(6, zlib.DEFLATED, 31)
+        return z.compress(data) + z.flush()
+    if coding == "deflate":
+        return zlib.compress(data)
+    if coding == "br":
+        return brotli.compress(data)
+    if coding == "zstd":
+        return zstandard.ZstdCompressor().compress(data)
+    return data
+
+
+def accepts_gzip(accept_encoding):
+    for part in (accept_encoding or "").split(","):
+        bits = [b.strip() for b in part.split(";")]
+        if bits[0].lower() in ("gzip", "x-gzip", "*"):
+            q = 1.0
+            for b in bits[1:]:
+                if b.lower().startswith("q="):
+                    try:
+                        q = float(b[2:])
+                    except ValueError:
+                        q = 0.0
+            if q > 0:
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# Requests, replies, usage
+# --------------------------------------------------------------------------
+
+
+class Request:
+    def __init__(self, transport, conn_id, client_port, method, target, headers, body):
+        self.transport = transport
+        self.conn_id = conn_id
+        self.client_port = client_port
+        self.method = method
+        if "?" in target:
+            self.path, self.query = target.split("?", 1)
+        else:
+            self.path, self.query = target, ""
+        self.header_list = headers  # [(lower-name, value)]
+        self.headers = {}
+        for k, v in headers:
+            k = k.lower()
+            if k in self.headers:
+                self.headers[k] += ", " + v
+            else:
+                self.headers[k] = v
+        self.body = body  # as received (content-encoded, no chunk framing)
+
+    def h(self, name, default=None):
+        return self.headers.get(name, default)
+
+
+class Reply:
+    """A fully computed response.  Either `body` (non-streaming) or `events`
+    (streaming; each event is one chunk / DATA write)."""
+
+    def __init__(self, status, content_type, headers=None):
+        self.status = status
+        self.content_type = content_type
+        self.headers = list(headers or [])
+        self.body = None
+        self.events = None
+        self.final_usage_index = None  # index of the first event carrying final usage
+        self.partial_usage_indices = set()  # events carrying partial usage
+        # filled in by finalize():
+        self.encoding = "identity"
+        self.wire_body = None
+        self.wire_events = None
+        self.wire_trailer = b""
+        self.abort_after = None
+        self.delay_s = 0.0
+        self.event_delay_s = 0.0
+
+
+def parse_test_usage(value):
+    out = {}
+    if not value:
+        return out
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        k = k.strip().lower().replace("-", "_")
+        aliases = {"cache_write": "cache_write_5m", "cache_creation": "cache_write_5m",
+                   "input_tokens": "input", "output_tokens": "output"}
+        k = aliases.get(k, k)
+        if k not in ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output", "reasoning"):
+            raise ValueError("unknown x-test-usage key %r" % k)
+        out[k] = max(0, int(v.strip()))
+    return out
+
+
+WORDS = ("the model considered your request carefully and here is a short answer "
+         "about tokens caches streams and the way agents talk to language model "
+         "servers over encrypted connections while counting every byte").split()
+
+
+def reply_text(n_words):
+    words = []
+    for i in range(n_words):
+        w = WORDS[i % len(WORDS)]
+        if i % 9 == 0:
+            w = w.capitalize()
+        if i % 9 == 8 or i == n_words - 1:
+            w += "."
+        words.append(w)
+    return " ".join(words)
+
+
+def split_text(text, words_per_piece=3):
+    """Split text into streaming deltas whose concatenation is text."""
+    words = text.split(" ") if text else []
+    pieces = []
+    for i in range(0, len(words), words_per_piece):
+        chunk = " ".join(words[i:i + words_per_piece])
+        pieces.append(chunk if i == 0 else " " + chunk)
+    return pieces
+
+
+def compute_usage(req, provider, decoded_body, extra_output=0):
+    """Returns the normalised usage dict (tokentap convention)."""
+    over = parse_test_usage(req.h("x-test-usage"))
+    p_total = max(1, len(decoded_body) // 4)
+    if provider == "anthropic":
+        default_read = p_total // 2 if b"cache_control" in decoded_body else 0
+        w5 = over.get("cache_write_5m", 0)
+        w1 = over.get("cache_write_1h", 0)
+    else:
+        default_read = p_total // 3
+        w5 = w1 = 0  # OpenAI / Gemini have no cache-write counters on the wire
+    cache_read = over.get("cache_read", default_read)
+    if "input" in over:
+        inp = over["input"]
+    else:
+        inp = max(0, p_total - cache_read - w5 - w1)
+    n_words = reply_words(req)
+    reasoning = over.get("reasoning", 0)
+    output = over.get("output", n_words + extra_output + reasoning)
+    if provider == "anthropic":
+        reasoning_logged = 0  # the Anthropic wire has no separate thinking counter
+    else:
+        reasoning_logged = min(reasoning, output)
+    return {
+        "input_tokens": inp,
+        "cache_read_tokens": cache_read,
+        "cache_write_tokens": w5 + w1,
+        "cache_write_5m_tokens": w5,
+        "cache_write_1h_tokens": w1,
+        "output_tokens": output,
+        "reasoning_tokens": reasoning_logged,
+    }
+
+
+def zero_usage():
+    return {k: 0 for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens",
+                           "cache_write_5m_tokens", "cache_write_1h_tokens",
+                           "output_tokens", "reasoning_tokens")}
+
+
+def reply_words(req):
+    v = req.h("x-test-reply-words")
+    if v is not None:
+        return max(0, int(v))
+    return 24
+
+
+def sse(event, data, nl="\n"):
+    payload = json.dumps(data, separators=(",", ":")) if not isinstance(data, str) else data
+    if event:
+        return ("event: %s%sdata: %s%s%s" % (event, nl, payload, nl, nl)).encode()
+    return ("data: %s%s%s" % (payload, nl, nl)).encode()
+
+
+def json_bytes(obj, pretty=False):
+    if pretty:
+        return json.dumps(obj, indent=2).encode() + b"\n"
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def rand_id(n=24):
+    return uuid.uuid4().hex[:n]
+
+
+# --------------------------------------------------------------------------
+# Provider implementations.  Each returns (Reply, log_fields)
+# --------------------------------------------------------------------------
+
+
+def anthropic_error(status, rid):
+    kinds = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+             404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+             500: "api_error", 529: "overloaded_error"}
+    body = {"type": "error",
+            "error": {"type": kinds.get(status, "api_error"), "message": "test error %d" % status},
+            "request_id": rid}
+    return json_bytes(body)
+
+
+def openai_error(status):
+    kinds = {400: "invalid_request_error", 401: "invalid_request_error", 429: "rate_limit_exceeded",
+             500: "server_error", 503: "server_error"}
+    body = {"error": {"message": "test error %d" % status, "type": kinds.get(status, "server_error"),
+                      "param": None, "code": kinds.get(status, "server_error")}}
+    return json_bytes(body, pretty=True)
+
+
+def gemini_error(status):
+    names = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+             404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+    body = {"error": {"code": status, "message": "test error %d" % status,
+                      "status": names.get(status, "UNKNOWN")}}
+    return json_bytes(body, pretty=True)
+
+
+def error_reply(provider, status, rid):
+    if provider == "anthropic":
+        body = anthropic_error(status, rid)
+        hdrs = [("request-id", rid)]
+    elif provider == "openai":
+        body = openai_error(status)
+        hdrs = [("x-request-id", rid)]
+    else:
+        body = gemini_error(status)
+        hdrs = []
+    r = Reply(status, "application/json" if provider != "gemini" else "application/json; charset=UTF-8", hdrs)
+    r.body = body
+    return r
+
+
+def parse_tool_use(req):
+    """x-test-tool-use: NAME [JSON-input]  ->  (name, input_obj) or None."""
+    v = (req.h("x-test-tool-use") or "").strip()
+    if not v:
+        return None
+    name, _, rest = v.partition(" ")
+    try:
+        inp = json.loads(rest) if rest.strip() else {}
+    except ValueError as e:
+        raise ValueError("bad x-test-tool-use JSON: %s" % e)
+    return name, inp
+
+
+def do_anthropic_messages(req, j, decoded, rid):
+    model = j.get("model") or "claude-unknown"
+    stream = bool(j.get("stream"))
+    tool = parse_tool_use(req)
+    tool_json = json.dumps(tool[1], separators=(",", ":")) if tool else ""
+    # Tool input counts as output: len(compact input JSON) // 4, at least 1.
+    u = compute_usage(req, "anthropic", decoded, extra_output=max(1, len(tool_json) // 4) if tool else 0)
+    text = reply_text(reply_words(req))
+    msg_id = "msg_" + rand_id(24)
+    stop_reason = "tool_use" if tool else "end_turn"
+    tool_id = "toolu_" + rand_id(24)
+    wire_usage = {
+        "input_tokens": u["input_tokens"],
+        "cache_creation_input_tokens": u["cache_write_tokens"],
+        "cache_read_input_tokens": u["cache_read_tokens"],
+        "cache_creation": {"ephemeral_5m_input_tokens": u["cache_write_5m_tokens"],
+                           "ephemeral_1h_input_tokens": u["cache_write_1h_tokens"]},
+        "output_tokens": u["output_tokens"],
+        "service_tier": "standard",
+    }
+    hdrs = [("request-id", rid), ("anthropic-organization-id", "00000000-0000-0000-0000-000000000000")]
+    if not stream:
+        content = [{"type": "text", "text": text}]
+        if tool:
+            content.append({"type": "tool_use", "id": tool_id, "name": tool[0], "input": tool[1]})
+        body = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
+                "content": content, "stop_reason": stop_reason, "stop_sequence": None,
+                "usage": wire_usage}
+        r = Reply(200, "application/json", hdrs)
+        r.body = json_bytes(body)
+    else:
+        r = Reply(200, "text/event-stream; charset=utf-8", hdrs + [("cache-control", "no-cache")])
+        start_usage = dict(wire_usage)
+        start_usage["output_tokens"] = min(1, u["output_tokens"])
+        ev = [sse("message_start", {"type": "message_start", "message": {
+            "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": start_usage}})]
+        ev.append(sse("content_block_start", {"type": "content_block_start", "index": 0,
+                                              "content_block": {"type": "text", "text": ""}}))
+        ev.append(sse("ping", {"type": "ping"}))
+        for piece in split_text(text):
+            ev.append(sse("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                  "delta": {"type": "text_delta", "text": piece}}))
+        ev.append(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        if tool:
+            ev.append(sse("content_block_start", {"type": "content_block_start", "index": 1,
+                                                  "content_block": {"type": "tool_use", "id": tool_id,
+                                                                    "name": tool[0], "input": {}}}))
+            step = max(1, (len(tool_json) + 2) // 3)
+            for k in range(0, len(tool_json), step):
+                ev.append(sse("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                                      "delta": {"type": "input_json_delta",
+                                                                "partial_json": tool_json[k:k + step]}}))
+            ev.append(sse("content_block_stop", {"type": "content_block_stop", "index": 1}))
+        final_idx = len(ev)
+        ev.append(sse("message_delta", {"type": "message_delta",
+                                        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                                        "usage": {"input_tokens": u["input_tokens"],
+                                                  "cache_creation_input_tokens": u["cache_write_tokens"],
+                                                  "cache_read_input_tokens": u["cache_read_tokens"],
+                                                  "output_tokens": u["output_tokens"]}}))
+        ev.append(sse("message_stop", {"type": "message_stop"}))
+        r.events = ev
+        r.final_usage_index = final_idx
+        r.partial_usage_indices = {0}
+    return r, {"model": model, "stream": stream, "usage": u, "billable": True,
+               "stop_reason": stop_reason, "response_id": msg_id}
+
+
+def do_anthropic_count(req, j, decoded, rid):
+    p_total = max(1, len(decoded) // 4)
+    over = parse_test_usage(req.h("x-test-usage"))
+    n = over.get("input", p_total)
+    r = Reply(200, "application/json", [("request-id", rid)])
+    r.body = json_bytes({"input_tokens": n})
+    u = zero_usage()
+    u["input_tokens"] = n
+    return r, {"model": j.get("model"), "stream": False, "usage": u, "billable": False}
+
+
+def chat_usage_wire(u):
+    prompt = u["input_tokens"] + u["cache_read_tokens"]
+    return {"prompt_tokens": prompt, "completion_tokens": u["output_tokens"],
+            "total_tokens": prompt + u["output_tokens"],
+            "prompt_tokens_details": {"cached_tokens": u["cache_read_tokens"], "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": u["reasoning_tokens"], "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0}}
+
+
+def do_openai_chat(req, j, decoded, rid):
+    model = j.get("model") or "gpt-unknown"
+    stream = bool(j.get("stream"))
+    include_usage = bool((j.get("stream_options") or {}).get("include_usage"))
+    u = compute_usage(req, "openai", decoded)
+    text = reply_text(reply_words(req))
+    cid = "chatcmpl-" + rand_id(29)
+    created = int(time.time())
+    hdrs = [("x-request-id", rid), ("openai-processing-ms", "7"), ("openai-version", "2020-10-01")]
+    usage_sent = True
+    if not stream:
+        body = {"id": cid, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text,
+                                                     "refusal": None, "annotations": []},
+                             "logprobs": None, "finish_reason": "stop"}],
+                "usage": chat_usage_wire(u), "service_tier": "default",
+                "system_fingerprint": "fp_test0001"}
+        r = Reply(200, "application/json", hdrs)
+        r.body = json_bytes(body, pretty=True)
+    else:
+        r = Reply(200, "text/event-stream; charset=utf-8", hdrs)
+
+        def chunk(delta, finish=None, choices=True):
+            c = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                 "service_tier": "default", "system_fingerprint": "fp_test0001",
+                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+            if include_usage:
+                c["usage"] = None
+            return c
+
+        ev = [sse(None, chunk({"role": "assistant", "content": "", "refusal": None}))]
+        for piece in split_text(text):
+            ev.append(sse(None, chunk({"content": piece})))
+        ev.append(sse(None, chunk({}, "stop")))
+        if include_usage:
+            last = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "service_tier": "default", "system_fingerprint": "fp_test0001",
+                    "choices": [], "usage": chat_usage_wire(u)}
+            r.final_usage_index = len(ev)
+            ev.append(sse(None, last))
+        else:
+            usage_sent = False
+            r.final_usage_index = len(ev)  # abort withholds [DONE]
+        ev.append(sse(None, "[DONE]"))
+        r.events = ev
+    return r, {"model": model, "stream": stream, "usage": u, "billable": True,
+               "usage_sent": usage_sent, "stop_reason": "stop", "response_id": cid}
+
+
+def do_openai_responses(req, j, decoded, rid):
+    model = j.get("model") or "gpt-unknown"
+    stream = bool(j.get("stream"))
+    u = compute_usage(req, "openai", decoded)
+    text = reply_text(reply_words(req))
+    resp_id = "resp_" + rand_id(32)
+    item_id = "msg_" + rand_id(32)
+    created = int(time.time())
+    hdrs = [("x-request-id", rid), ("openai-processing-ms", "9"), ("openai-version", "2020-10-01")]
+    prompt = u["input_tokens"] + u["cache_read_tokens"]
+    wire_usage = {"input_tokens": prompt,
+                  "input_tokens_details": {"cached_tokens": u["cache_read_tokens"]},
+                  "output_tokens": u["output_tokens"],
+                  "output_tokens_details": {"reasoning_tokens": u["reasoning_tokens"]},
+                  "total_tokens": prompt + u["output_tokens"]}
+    part = {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+    item = {"id": item_id, "type": "message", "status": "completed", "content": [part], "role": "assistant"}
+
+    def response(status, output, usage):
+        return {"id": resp_id, "object": "response", "created_at": created, "status": status,
+                "background": False, "error": None, "incomplete_details": None,
+                "instructions": j.get("instructions"), "max_output_tokens": j.get("max_output_tokens"),
+                "model": model, "output": output, "parallel_tool_calls": True,
+                "previous_response_id": j.get("previous_response_id"),
+                "reasoning": {"effort": None, "summary": None}, "store": j.get("store", True),
+                "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto",
+                "tools": [], "top_p": 1.0, "truncation": "disabled", "usage": usage,
+                "user": None, "metadata": {}}
+
+    if not stream:
+        r = Reply(200, "application/json", hdrs)
+        r.body = json_bytes(response("completed", [item], wire_usage), pretty=True)
+    else:
+        r = Reply(200, "text/event-stream; charset=utf-8", hdrs)
+        seq = itertools.count(0)
+        ev = []
+
+        def add(etype, payload):
+            d = {"type": etype, "sequence_number": next(seq)}
+            d.update(payload)
+            ev.append(sse(etype, d))
+
+        add("response.created", {"response": response("in_progress", [], None)})
+        add("response.in_progress", {"response": response("in_progress", [], None)})
+        add("response.output_item.added", {"output_index": 0, "item": {
+            "id": item_id, "type": "message", "status": "in_progress", "content": [], "role": "assistant"}})
+        add("response.content_part.added", {"item_id": item_id, "output_index": 0, "content_index": 0,
+                                            "part": {"type": "output_text", "annotations": [],
+                                                     "logprobs": [], "text": ""}})
+        for piece in split_text(text):
+            add("response.output_text.delta", {"item_id": item_id, "output_index": 0,
+                                               "content_index": 0, "delta": piece, "logprobs": []})
+        add("response.output_text.done", {"item_id": item_id, "output_index": 0, "content_index": 0,
+                                          "text": text, "logprobs": []})
+        add("response.content_part.done", {"item_id": item_id, "output_index": 0, "content_index": 0,
+                                           "part": part})
+        add("response.output_item.done", {"output_index": 0, "item": item})
+        r.final_usage_index = len(ev)
+        add("response.completed", {"response": response("completed", [item], wire_usage)})
+        r.events = ev
+    return r, {"model": model, "stream": stream, "usage": u, "billable": True,
+               "stop_reason": "completed", "response_id": resp_id}
+
+
+def gemini_usage_wire(u, candidates_so_far=None):
+    prompt = u["input_tokens"] + u["cache_read_tokens"]
+    thoughts = u["reasoning_tokens"]
+    cand = u["output_tokens"] - thoughts if candidates_so_far is None else candidates_so_far
+    return {"promptTokenCount": prompt, "candidatesTokenCount": cand,
+            "totalTokenCount": prompt + cand + thoughts,
+            "cachedContentTokenCount": u["cache_read_tokens"],
+            "thoughtsTokenCount": thoughts,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}]}
+
+
+def do_gemini(req, j, decoded, rid, model, method, cloudcode):
+    stream = method == "streamGenerateContent"
+    alt_sse = "alt=sse" in req.query.split("&")
+    u = compute_usage(req, "gemini", decoded)
+    text = reply_text(reply_words(req))
+    response_id = rand_id(22)
+    model_version = model
+    wrap = (lambda x: {"response": x, "traceId": rid}) if cloudcode else (lambda x: x)
+    ctype = "application/json; charset=UTF-8"
+    hdrs = [("x-goog-request-id", rid)] if not cloudcode else []
+    if not stream:
+        body = {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"},
+                                "finishReason": "STOP", "index": 0}],
+                "usageMetadata": gemini_usage_wire(u), "modelVersion": model_version,
+                "responseId": response_id}
+        r = Reply(200, ctype, hdrs)
+        r.body = json_bytes(wrap(body), pretty=True)
+    else:
+        pieces = split_text(text) or [""]
+        nl = "\n" if cloudcode else "\r\n"
+        r = Reply(200, "text/event-stream" if alt_sse else ctype, hdrs)
+        ev = []
+        cand_total = u["output_tokens"] - u["reasoning_tokens"]
+        so_far = 0
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            so_far += len(piece.split())
+            cand = {"content": {"parts": [{"text": piece}], "role": "model"}, "index": 0}
+            if last:
+                cand["finishReason"] = "STOP"
+                um = gemini_usage_wire(u)
+            else:
+                um = gemini_usage_wire(u, candidates_so_far=min(so_far, cand_total))
+            chunk = wrap({"candidates": [cand], "usageMetadata": um, "modelVersion": model_version,
+                          "responseId": response_id})
+            if alt_sse:
+                ev.append(sse(None, chunk, nl))
+            else:
+                data = (b"[" if i == 0 else b",\r\n") + json_bytes(chunk, pretty=True).rstrip()
+                if last:
+                    data += b"]"
+                ev.append(data)
+        r.events = ev
+        r.final_usage_index = len(ev) - 1
+        r.partial_usage_indices = set(range(len(ev) - 1))
+    return r, {"model": model, "stream": stream, "usage": u, "billable": True,
+               "stop_reason": "STOP", "response_id": response_id}
+
+
+def do_gemini_count(req, j, decoded, rid, model):
+    p_total = max(1, len(decoded) // 4)
+    over = parse_test_usage(req.h("x-test-usage"))
+    n = over.get("input", p_total)
+    r = Reply(200, "application/json; charset=UTF-8")
+    r.body = json_bytes({"totalTokens": n, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": n}]},
+                        pretty=True)
+    u = zero_usage()
+    u["input_tokens"] = n
+    return r, {"model": model, "stream": False, "usage": u, "billable": False}
+
+
+GEMINI_RE = re.compile(r"/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$")
+CLOUDCODE_RE = re.compile(r"/v1internal:(generateContent|streamGenerateContent|countTokens)$")
+
+
+def route(path, method):
+    """Returns (provider, api, extra)."""
+    if path == "/health":
+        return "none", "health", None
+    if method == "POST":
+        if path.endswith("/v1/messages/count_tokens"):
+            return "anthropic", "count_tokens", None
+        if path.endswith("/v1/messages"):
+            return "anthropic", "messages", None
+        if path.endswith("/chat/completions"):
+            return "openai", "chat_completions", None
+        if path.endswith("/responses"):
+            return "openai", "responses", None
+        m = CLOUDCODE_RE.search(path)
+        if m:
+            return "gemini", {"generateContent": "generate_content",
+                              "streamGenerateContent": "stream_generate_content",
+                              "countTokens": "count_tokens"}[m.group(1)], ("cloudcode", None, m.group(1))
+        m = GEMINI_RE.search(path)
+        if m:
+            return "gemini", {"generateContent": "generate_content",
+                              "streamGenerateContent": "stream_generate_content",
+                              "countTokens": "count_tokens"}[m.group(2)], ("gemini", m.group(1), m.group(2))
+    return "none", "not_found", None
+
+
+def handle(req):
+    """Computes the Reply and the log record for a request."""
+    rid_prefix = {"anthropic": "req_", "openai": "req_"}
+    provider, api, extra = route(req.path, req.method)
+    rid = rid_prefix.get(provider, "") + rand_id(24)
+    rec = {
+        "ts": time.time(),
+        "seq": next(REQ_COUNTER),
+        "transport": req.transport,
+        "conn": req.conn_id,
+        "client_port": req.client_port,
+        "method": req.method,
+        "path": req.path,
+        "query": req.query,
+        "provider": provider,
+        "api": api,
+        "model": None,
+        "stream": False,
+        "status": 0,
+        "billable": False,
+        "request_id": rid,
+        "response_id": None,
+        "stop_reason": None,
+        "request_body_bytes": len(req.body),
+        "request_body_decoded_bytes": None,
+        "request_content_encoding": (req.h("content-encoding") or "identity").lower(),
+        "response_body_bytes": 0,
+        "response_content_encoding": "identity",
+        "usage_sent": False,
+        "usage_partial_sent": False,
+        "aborted": False,
+        "usage": zero_usage(),
+        "user_agent": req.h("user-agent"),
+        "headers": {k: ("<redacted>" if k in REDACTED_HEADERS else v) for k, v in req.headers.items()},
+        "error": None,
+    }
+    try:
+        decoded = decode_body(req.body, req.h("content-encoding"))
+    except Exception as e:  # noqa: BLE001
+        decoded = None
+        rec["error"] = "bad request body encoding: %s" % e
+    if decoded is not None:
+        rec["request_body_decoded_bytes"] = len(decoded)
+
+    if api == "health":
+        r = Reply(200, "text/plain; charset=utf-8")
+        r.body = b"ok"
+        rec["usage_sent"] = False
+        return r, rec
+    if api == "not_found":
+        r = Reply(404, "application/json")
+        r.body = json_bytes({"error": {"type": "not_found_error",
+                                       "message": "no route for %s %s" % (req.method, req.path)}})
+        return r, rec
+
+    j = None
+    if decoded is not None:
+        try:
+            j = json.loads(decoded) if decoded else {}
+            if not isinstance(j, dict):
+                raise ValueError("body is not a JSON object")
+        except Exception as e:  # noqa: BLE001
+            rec["error"] = "bad JSON body: %s" % e
+            j = None
+    if j is None:
+        r = error_reply(provider, 400, rid)
+        rec["status"] = 400
+        return r, rec
+
+    # Model and stream flag, also for error replies.
+    if provider == "gemini":
+        kind, model, method = extra
+        if kind == "cloudcode":
+            model = j.get("model")
+        rec["model"] = model
+        rec["stream"] = method == "streamGenerateContent"
+    else:
+        rec["model"] = j.get("model")
+        rec["stream"] = bool(j.get("stream")) and api != "count_tokens"
+
+    forced = req.h("x-test-status")
+    if forced and forced.strip() not in ("200", ""):
+        status = int(forced)
+        r = error_reply(provider, status, rid)
+        rec["status"] = status
+        if api != "count_tokens":
+            try:  # what a successful reply would have carried (nothing is billed)
+                rec["usage"] = compute_usage(req, provider, decoded)
+            except ValueError:
+                pass
+        return r, rec
+
+    try:
+        if provider == "anthropic" and api == "messages":
+            r, f = do_anthropic_messages(req, j, decoded, rid)
+        elif provider == "anthropic":
+            r, f = do_anthropic_count(req, j, decoded, rid)
+        elif api == "chat_completions":
+            r, f = do_openai_chat(req, j, decoded, rid)
+        elif api == "responses":
+            r, f = do_openai_responses(req, j, decoded, rid)
+        else:
+            kind, model, method = extra
+            if kind == "cloudcode":
+                model = j.get("model") or "gemini-unknown"
+            if method == "countTokens":
+                r, f = do_gemini_count(req, j, decoded, rid, model)
+            else:
+                r, f = do_gemini(req, j, decoded, rid, model, method, kind == "cloudcode")
+    except ValueError as e:  # bad x-test-* header
+        rec["error"] = str(e)
+        rec["status"] = 400
+        return error_reply(provider, 400, rid), rec
+    rec.update(f)
+    rec["status"] = r.status
+    if "usage_sent" not in f:
+        rec["usage_sent"] = True
+    return r, rec
+
+
+def finalize(req, r, rec):
+    """Chooses the content coding, compresses, applies abort clamping."""
+    forced = (req.h("x-test-encoding") or "").strip().lower()
+    if forced:
+        if forced not in KNOWN_ENCODINGS:
+            forced = "identity"
+        enc = forced
+    elif r.events is None and accepts_gzip(req.h("accept-encoding")):
+        enc = "gzip"
+    else:
+        enc = "identity"
+    r.encoding = enc
+    rec["response_content_encoding"] = enc
+    try:
+        r.delay_s = max(0, int(req.h("x-test-delay-ms", "0"))) / 1000.0
+    except ValueError:
+        r.delay_s = 0.0
+    try:
+        r.event_delay_s = max(0, int(req.h("x-test-event-delay-ms", "0"))) / 1000.0
+    except ValueError:
+        r.event_delay_s = 0.0
+    if r.events is None:
+        r.wire_body = compress_whole(r.body, enc)
+        rec["response_body_bytes"] = len(r.wire_body)
+        return
+    n_events = len(r.events)
+    abort = req.h("x-test-abort-after")
+    if abort is not None and abort.strip() != "":
+        n = max(0, int(abort))
+        if r.final_usage_index is not None:
+            n = min(n, r.final_usage_index)
+        else:
+            n = min(n, n_events - 1)
+        r.abort_after = n
+        n_events = n
+    encoder = Encoder(enc)
+    wire = [encoder.feed(e) for e in r.events[:n_events]]
+    if r.abort_after is None:
+        r.wire_trailer = encoder.finish()
+        if r.wire_trailer:
+            # Compression trailer goes with the last event (same chunk / frame).
+            wire[-1] = wire[-1] + r.wire_trailer
+            r.wire_trailer = b""
+    r.wire_events = [w for w in wire if w]
+    rec["response_body_bytes"] = sum(len(w) for w in r.wire_events)
+    if r.abort_after is not None:
+        rec["aborted"] = True
+        rec["usage_sent"] = False
+        rec["usage_partial_sent"] = any(i < n_events for i in r.partial_usage_indices)
+
+
+def build(req):
+    try:
+        r, rec = handle(req)
+        rec["status"] = r.status
+        finalize(req, r, rec)
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        traceback.print_exc()
+        r = Reply(500, "application/json")
+        r.body = json_bytes({"error": {"message": "llmserver internal error: %s" % e}})
+        r.wire_body = r.body
+        rec = {"ts": time.time(), "seq": next(REQ_COUNTER), "transport": req.transport,
+               "conn": req.conn_id, "client_port": req.client_port, "method": req.method,
+               "path": req.path, "query": req.query, "provider": "none", "api": "not_found",
+               "model": None, "stream": False, "status": 500, "billable": False,
+               "request_body_bytes": len(req.body), "request_content_encoding":
+                   (req.h("content-encoding") or "identity").lower(),
+               "response_body_bytes": len(r.body), "response_content_encoding": "identity",
+               "usage_sent": False, "usage_partial_sent": False, "aborted": False,
+               "usage": zero_usage(), "user_agent": req.h("user-agent"),
+               "headers": {k: ("<redacted>" if k in REDACTED_HEADERS else v)
+                           for k, v in req.headers.items()},
+               "error": "internal: %s" % e}
+    return r, rec
+
+
+def response_headers(r, h2mode):
+    hdrs = [("date", email.utils.formatdate(usegmt=True)), ("content-type", r.content_type)]
+    hdrs += r.headers
+    if r.encoding != "identity":
+        hdrs.append(("content-encoding", r.encoding))
+        hdrs.append(("vary", "Accept-Encoding"))
+    if r.events is None:
+        hdrs.append(("content-length", str(len(r.wire_body))))
+    elif not h2mode:
+        hdrs.append(("transfer-encoding", "chunked"))
+    hdrs.append(("server", "llmserver-test"))
+    return hdrs
+
+
+# --------------------------------------------------------------------------
+# HTTP/1.1
+# --------------------------------------------------------------------------
+
+
+class ClientGone(Exception):
+    pass
+
+
+def serve_http1(sock, conn_id, client_port):
+    rfile = sock.makefile("rb", buffering=1 << 16)
+    try:
+        while True:
+            line = rfile.readline(65537)
+            if not line:
+                return
+            if line in (b"\r\n", b"\n"):
+                continue  # tolerate stray CRLF between requests
+            parts = line.decode("latin-1").strip().split()
+            if len(parts) != 3:
+                sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                return
+            method, target, version = parts
+            headers = []
+            while True:
+                hl = rfile.readline(65537)
+                if not hl:
+                    return
+                if hl in (b"\r\n", b"\n"):
+                    break
+                k, _, v = hl.decode("latin-1").partition(":")
+                headers.append((k.strip().lower(), v.strip()))
+            hd = {}
+            for k, v in headers:
+                hd[k] = hd[k] + ", " + v if k in hd else v
+            if "100-continue" in hd.get("expect", "").lower():
+                sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            te = hd.get("transfer-encoding", "").lower()
+            if "chunked" in te:
+                chunks = []
+                while True:
+                    sl = rfile.readline(65537)
+                    if not sl:
+                        return
+                    size = int(sl.split(b";", 1)[0].strip(), 16)
+                    if size == 0:
+                        # trailers
+                        while True:
+                            tl = rfile.readline(65537)
+                            if not tl or tl in (b"\r\n", b"\n"):
+                                break
+                        break
+                    data = rfile.read(size)
+                    if len(data) != size:
+                        return
+                    chunks.append(data)
+                    rfile.readline(3)  # CRLF
+                body = b"".join(chunks)
+            else:
+                length = int(hd.get("content-length", "0") or "0")
+                body = rfile.read(length) if length else b""
+                if len(body) != length:
+                    return
+            req = Request("http/1.1", conn_id, client_port, method, target, headers, body)
+            keep_alive = "close" not in hd.get("connection", "").lower() and version == "HTTP/1.1"
+            r, rec = build(req)
+            if not send_http1(sock, r, rec, keep_alive):
+                return
+            if not keep_alive:
+                return
+    finally:
+        try:
+            rfile.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def send_http1(sock, r, rec, keep_alive):
+    """Returns False if the connection must be closed."""
+    try:
+        reason = http.HTTPStatus(r.status).phrase
+    except ValueError:
+        reason = "Unknown"
+    head = ["HTTP/1.1 %d %s" % (r.status, reason)]
+    for k, v in response_headers(r, False):
+        if not k.startswith("x-") and k != "request-id":
+            k = "-".join(p.capitalize() for p in k.split("-"))  # Content-Type etc.
+        head.append("%s: %s" % (k, v))
+    head.append("Connection: %s" % ("keep-alive" if keep_alive else "close"))
+    head_b = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+    if r.delay_s:
+        time.sleep(r.delay_s)
+    if r.events is None:
+        LOG.write(rec)
+        sock.sendall(head_b + r.wire_body)
+        return True
+    sock.sendall(head_b)
+    for i, w in enumerate(r.wire_events):
+        if i and r.event_delay_s:
+            time.sleep(r.event_delay_s)
+        sock.sendall(b"%x\r\n" % len(w) + w + b"\r\n")
+    if r.abort_after is not None:
+        LOG.write(rec)
+        abrupt_close(sock)
+        return False
+    LOG.write(rec)
+    sock.sendall(b"0\r\n\r\n")
+    return True
+
+
+def abrupt_close(sock):
+    """Close TCP without a TLS close_notify and without HTTP termination."""
+    try:
+        raw = socket.socket(fileno=os.dup(sock.fileno()))
+        try:
+            raw.shutdown(socket.SHUT_RDWR)
+        finally:
+            raw.close()
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------
+# HTTP/2
+# --------------------------------------------------------------------------
+
+
+class H2Conn:
+    """One thread runs the socket loop (the only thread touching the SSL
+    object); one worker thread per request computes and queues its reply."""
+
+    def __init__(self, sock, conn_id, client_port):
+        self.sock = sock
+        self.conn_id = conn_id
+        self.client_port = client_port
+        cfg = h2.config.H2Configuration(client_side=False, header_encoding="utf-8",
+                                        validate_inbound_headers=False)
+        self.conn = h2.connection.H2Connection(config=cfg)
+        self.cond = threading.Condition(threading.RLock())
+        self.streams = {}  # sid -> {"headers": [...], "body": bytearray}
+        self.reset = set()
+        self.dead = False
+        self.abort_requested = False
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+
+    def wake(self):
+        try:
+            os.write(self.wake_w, b"x")
+        except OSError:
+            pass
+
+    def run(self):
+        c = self.conn
+        with self.cond:
+            c.initiate_connection()
+            c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 24,
+                               h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 128,
+                               h2.settings.SettingCodes.MAX_FRAME_SIZE: 1 << 16})
+            c.increment_flow_control_window((1 << 30))
+        self.sock.setblocking(False)
+        outbuf = bytearray()
+        cur = None  # in-flight write slice (must be retried unchanged)
+        last_activity = time.monotonic()
+        try:
+            while True:
+                with self.cond:
+                    outbuf += self.conn.data_to_send()
+                    abort = self.abort_requested
+                if abort and not outbuf and cur is None:
+                    abrupt_close(self.sock)
+                    return
+                wl = [self.sock] if (outbuf or cur is not None) else []
+                timeout = 0 if self.sock.pending() else 1.0
+                r, w, _ = select.select([self.sock, self.wake_r], wl, [], timeout)
+                if self.wake_r in r:
+                    try:
+                        os.read(self.wake_r, 4096)
+                    except OSError:
+                        pass
+                if self.sock in r or self.sock.pending():
+                    while True:
+                        try:
+                            data = self.sock.recv(1 << 18)
+                        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                            break
+                        if not data:
+                            return
+                        last_activity = time.monotonic()
+                        if not abort and not self._receive(data):
+                            return
+                        if not self.sock.pending():
+                            break
+                if self.sock in w:
+                    if cur is None:
+                        cur = bytes(outbuf[:1 << 18])
+                    try:
+                        n = self.sock.send(cur)
+                        del outbuf[:n]
+                        cur = None
+                        last_activity = time.monotonic()
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        pass
+                if not r and not w and time.monotonic() - last_activity > IDLE_TIMEOUT:
+                    with self.cond:
+                        if not self.streams:
+                            return
+        except (OSError, ssl.SSLError):
+            return
+        finally:
+            with self.cond:
+                self.dead = True
+                self.cond.notify_all()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+
+    def _receive(self, data):
+        with self.cond:
+            try:
+                events = self.conn.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                try:
+                    self.sock.setblocking(True)
+                    self.sock.sendall(self.conn.data_to_send())
+                except Exception:  # noqa: BLE001
+                    pass
+                return False
+            for ev in events:
+                if isinstance(ev, h2.events.RequestReceived):
+                    self.streams[ev.stream_id] = {"headers": list(ev.headers), "body": bytearray()}
+                    for k, v in ev.headers:
+                        if k.lower() == "expect" and "100-continue" in v.lower():
+                            try:
+                                self.conn.send_headers(ev.stream_id, [(":status", "100")])
+                            except h2.exceptions.ProtocolError:
+                                pass
+                elif isinstance(ev, h2.events.DataReceived):
+                    st = self.streams.get(ev.stream_id)
+                    if st is not None:
+                        st["body"] += ev.data
+                    try:
+                        self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
+                        pass
+                elif isinstance(ev, h2.events.StreamEnded):
+                    st = self.streams.get(ev.stream_id)
+                    if st is not None and not st.get("started"):
+                        st["started"] = True
+                        t = threading.Thread(target=self._worker, args=(ev.stream_id, st), daemon=True)
+                        t.start()
+                elif isinstance(ev, h2.events.StreamReset):
+                    self.reset.add(ev.stream_id)
+                    self.streams.pop(ev.stream_id, None)
+                elif isinstance(ev, h2.events.ConnectionTerminated):
+                    self.cond.notify_all()
+                    return False
+            self.cond.notify_all()
+        return True
+
+    def _worker(self, sid, st):
+        hdrs = st["headers"]
+        pseudo = {k: v for k, v in hdrs if k.startswith(":")}
+        regular = [(k.lower(), v) for k, v in hdrs if not k.startswith(":")]
+        if ":authority" in pseudo and not any(k == "host" for k, _ in regular):
+            regular.insert(0, ("host", pseudo[":authority"]))
+        req = Request("h2", self.conn_id, self.client_port, pseudo.get(":method", "GET"),
+                      pseudo.get(":path", "/"), regular, bytes(st["body"]))
+        r, rec = build(req)
+        try:
+            if r.delay_s:
+                time.sleep(r.delay_s)
+            out_headers = [(":status", str(r.status))] + response_headers(r, True)
+            with self.cond:
+                self._check(sid)
+                self.conn.send_headers(sid, out_headers, end_stream=False)
+            self.wake()
+            if r.events is None:
+                LOG.write(rec)
+                self._send_data(sid, r.wire_body, True)
+                return
+            for i, w in enumerate(r.wire_events):
+                if i and r.event_delay_s:
+                    time.sleep(r.event_delay_s)
+                self._send_data(sid, w, False)
+            LOG.write(rec)
+            if r.abort_after is not None:
+                with self.cond:
+                    self.abort_requested = True
+                self.wake()
+                return
+            self._send_data(sid, b"", True)
+        except ClientGone:
+            pass
+        finally:
+            with self.cond:
+                self.streams.pop(sid, None)
+
+    def _check(self, sid):
+        if self.dead or sid in self.reset:
+            raise ClientGone()
+
+    def _send_data(self, sid, data, end_stream):
+        off = 0
+        total = len(data)
+        while True:
+            with self.cond:
+                while True:
+                    self._check(sid)
+                    try:
+                        window = self.conn.local_flow_control_window(sid)
+                    except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                        raise ClientGone()
+                    if window > 0 or off == total:
+                        break
+                    self.cond.wait(1.0)
+                n = min(window, self.conn.max_outbound_frame_size, total - off)
+                last = off + n == total
+                try:
+                    self.conn.send_data(sid, data[off:off + n], end_stream=end_stream and last)
+                except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                    raise ClientGone()
+                off += n
+            self.wake()
+            if off == total:
+                return
+
+
+# --------------------------------------------------------------------------
+# Server
+# --------------------------------------------------------------------------
+
+
+def serve_conn(ctx, raw, addr):
+    conn_id = next(CONN_COUNTER)
+    client_port = addr[1]
+    try:
+        raw.settimeout(30)
+        sock = ctx.wrap_socket(raw, server_side=True)
+    except (OSError, ssl.SSLError):
+        raw.close()
+        return
+    try:
+        sock.settimeout(IDLE_TIMEOUT)
+        proto = sock.selected_alpn_protocol()
+        if proto == "h2":
+            H2Conn(sock, conn_id, client_port).run()
+        else:
+            serve_http1(sock, conn_id, client_port)
+    except (OSError, ssl.SSLError, ClientGone, ValueError):
+        pass
+    finally:
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+def main(argv=None):
+    global LOG
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cert-dir", required=True, help="directory with server.pem and server.key")
+    ap.add_argument("--log", required=True, help="JSON-lines log file (appended)")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--ready-file", help="write the listening port here once ready")
+    args = ap.parse_args(argv)
+
+    LOG = RequestLog(args.log)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(os.path.join(args.cert_dir, "server.pem"), os.path.join(args.cert_dir, "server.key"))
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    ls = socket.socket(family, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((args.host, args.port))
+    ls.listen(256)
+    port = ls.getsockname()[1]
+    if args.ready_file:
+        tmp = args.ready_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.replace(tmp, args.ready_file)
+    print("llmserver listening on https://%s:%d" % (args.host, port), file=sys.stderr, flush=True)
+    try:
+        while True:
+            raw, addr = ls.accept()
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=serve_conn, args=(ctx, raw, addr), daemon=True).start()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,824 @@
+#!/usr/bin/python3
+"""Self-test of llmserver.py: a raw HTTP/1.1 TLS client and `curl --http2`
+against every endpoint and knob; checks that the log equals what the client
+received.  Run: /usr/bin/python3 tests/llmserver/test_llmserver.py  (< 60 s)."""
+
+import gzip
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import zlib
+
+import brotli
+import zstandard
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from serverctl import LlmServer  # noqa: E402
+
+CLIENTS = os.path.join(os.path.dirname(HERE), "clients")
+
+
+# ------------------------------------------------------------------ helpers
+
+
+class Resp:
+    def __init__(self):
+        self.status = 0
+        self.headers = {}
+        self.body = b""        # as received: content-encoded, chunk framing removed
+        self.chunks = []       # chunk sizes (HTTP/1.1 chunked)
+        self.complete = False
+        self.informational = []
+
+
+class H1Client:
+    """Minimal HTTP/1.1 client on one TLS connection (ALPN http/1.1)."""
+
+    def __init__(self, port, ca):
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.set_alpn_protocols(["http/1.1"])
+        raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        assert self.sock.selected_alpn_protocol() == "http/1.1"
+        self.f = self.sock.makefile("rb")
+        self.local_port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
+    def _read_head(self, r):
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise EOFError("connection closed")
+            status = int(line.split()[1])
+            headers = {}
+            while True:
+                hl = self.f.readline()
+                if hl in (b"\r\n", b"\n", b""):
+                    break
+                k, _, v = hl.decode("latin-1").partition(":")
+                headers[k.strip().lower()] = v.strip()
+            if 100 <= status < 200:
+                r.informational.append(status)
+                continue
+            r.status, r.headers = status, headers
+            return
+
+    def request(self, method, path, headers=None, body=b"", chunked=False, expect=False, chunk_size=65536):
+        hdrs = {"host": "127.0.0.1", "user-agent": "llmserver-selftest"}
+        hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
+        if chunked:
+            hdrs["transfer-encoding"] = "chunked"
+        elif body or method == "POST":
+            hdrs["content-length"] = str(len(body))
+        if expect:
+            hdrs["expect"] = "100-continue"
+        head = "%s %s HTTP/1.1\r\n" % (method, path) + "".join("%s: %s\r\n" % kv for kv in hdrs.items()) + "\r\n"
+        self.sock.sendall(head.encode())
+        r = Resp()
+        if expect:
+            line = self.f.readline()
+            assert line.startswith(b"HTTP/1.1 100"), line
+            assert self.f.readline() == b"\r\n"
+            r.informational.append(100)
+        if chunked:
+            for i in range(0, len(body), chunk_size):
+                c = body[i:i + chunk_size]
+                self.sock.sendall(b"%x\r\n" % len(c) + c + b"\r\n")
+            self.sock.sendall(b"0\r\n\r\n")
+        elif body:
+            self.sock.sendall(body)
+        self._read_head(r)
+        if r.headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                line = self.f.readline()
+                if not line:
+                    break  # aborted
+                size = int(line.strip(), 16)
+                if size == 0:
+                    self.f.readline()
+                    r.complete = True
+                    break
+                data = self.f.read(size)
+                parts.append(data)
+                r.chunks.append(size)
+                if len(data) < size:
+                    break
+                self.f.readline()
+            r.body = b"".join(parts)
+        else:
+            n = int(r.headers.get("content-length", "0"))
+            r.body = self.f.read(n)
+            r.complete = len(r.body) == n
+        return r
+
+
+def curl_h2(base_url, ca, path, headers=None, body=None, tmp=None):
+    """Runs curl --http2; returns Resp (body as received, no decoding)."""
+    out = os.path.join(tmp, "curl.body")
+    hdr = os.path.join(tmp, "curl.headers")
+    cmd = ["curl", "-sS", "--http2", "--cacert", ca, "-o", out, "-D", hdr,
+           "-w", "%{http_version} %{local_port}", base_url + path]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", "%s: %s" % (k, v)]
+    if body is not None:
+        bf = os.path.join(tmp, "curl.req")
+        with open(bf, "wb") as f:
+            f.write(body)
+        cmd += ["--data-binary", "@" + bf]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    r = Resp()
+    version, _, port = p.stdout.strip().partition(" ")
+    r.http_version = version
+    r.local_port = int(port or 0)
+    r.curl_rc = p.returncode
+    r.complete = p.returncode == 0
+    with open(hdr, "rb") as f:
+        for line in f.read().decode("latin-1").split("\r\n"):
+            if line.startswith("HTTP/"):
+                r.status = int(line.split()[1])
+                if 100 <= r.status < 200:
+                    r.informational.append(r.status)
+                r.headers = {}
+            elif ":" in line:
+                k, _, v = line.partition(":")
+                r.headers[k.strip().lower()] = v.strip()
+    try:
+        with open(out, "rb") as f:
+            r.body = f.read()
+    except FileNotFoundError:
+        r.body = b""
+    return r
+
+
+def decode(data, enc):
+    enc = (enc or "identity").lower()
+    if enc == "gzip":
+        return zlib.decompressobj(31).decompress(data)
+    if enc == "deflate":
+        return zlib.decompressobj(15).decompress(data)
+    if enc == "br":
+        d = brotli.Decompressor()
+        return d.process(data)
+    if enc == "zstd":
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    return data
+
+
+def sse_events(text):
+    """[(event, data_str)] from an SSE body (LF or CRLF)."""
+    text = text.replace("\r\n", "\n")
+    out = []
+    for block in text.split("\n\n"):
+        ev, data = None, []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                ev = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+        if data:
+            out.append((ev, "\n".join(data)))
+    return out
+
+
+def usage_from_body(api_kind, stream, text):
+    """Independent decoder: the normalised usage a client would compute, or None."""
+    u = None
+    if api_kind == "anthropic":
+        if not stream:
+            w = json.loads(text)["usage"]
+        else:
+            w = {}
+            final = False
+            for ev, data in sse_events(text):
+                d = json.loads(data)
+                assert d["type"] == ev, (d["type"], ev)
+                if ev == "message_start":
+                    w.update(d["message"]["usage"])
+                elif ev == "message_delta":
+                    w.update(d["usage"])
+                    final = True
+            if not final:
+                return None
+        cc = w.get("cache_creation") or {}
+        u = {"input_tokens": w["input_tokens"], "cache_read_tokens": w.get("cache_read_input_tokens", 0),
+             "cache_write_tokens": w.get("cache_creation_input_tokens", 0),
+             "cache_write_5m_tokens": cc.get("ephemeral_5m_input_tokens", 0),
+             "cache_write_1h_tokens": cc.get("ephemeral_1h_input_tokens", 0),
+             "output_tokens": w["output_tokens"], "reasoning_tokens": 0}
+    elif api_kind == "anthropic-count":
+        u = {"input_tokens": json.loads(text)["input_tokens"]}
+    elif api_kind == "chat":
+        if not stream:
+            w = json.loads(text)["usage"]
+        else:
+            w = None
+            evs = sse_events(text)
+            for _, data in evs:
+                if data == "[DONE]":
+                    continue
+                d = json.loads(data)
+                assert d["object"] == "chat.completion.chunk"
+                if d.get("usage"):
+                    assert d["choices"] == []
+                    w = d["usage"]
+            if w is None:
+                return None
+        cached = w["prompt_tokens_details"]["cached_tokens"]
+        u = {"input_tokens": w["prompt_tokens"] - cached, "cache_read_tokens": cached,
+             "output_tokens": w["completion_tokens"],
+             "reasoning_tokens": w["completion_tokens_details"]["reasoning_tokens"]}
+        assert w["total_tokens"] == w["prompt_tokens"] + w["completion_tokens"]
+    elif api_kind == "responses":
+        if not stream:
+            resp = json.loads(text)
+        else:
+            resp = None
+            seqs = []
+            for ev, data in sse_events(text):
+                d = json.loads(data)
+                assert d["type"] == ev
+                seqs.append(d["sequence_number"])
+                if ev == "response.completed":
+                    resp = d["response"]
+            assert seqs == list(range(len(seqs)))
+            if resp is None:
+                return None
+        assert resp["object"] == "response" and resp["status"] == "completed"
+        w = resp["usage"]
+        cached = w["input_tokens_details"]["cached_tokens"]
+        u = {"input_tokens": w["input_tokens"] - cached, "cache_read_tokens": cached,
+             "output_tokens": w["output_tokens"],
+             "reasoning_tokens": w["output_tokens_details"]["reasoning_tokens"]}
+    elif api_kind in ("gemini", "cloudcode"):
+        if not stream:
+            chunks = [json.loads(text)]
+        elif text.lstrip().startswith("["):
+            chunks = json.loads(text)
+        else:
+            chunks = [json.loads(d) for _, d in sse_events(text)]
+        if api_kind == "cloudcode":
+            chunks = [c["response"] for c in chunks]
+        last = chunks[-1]
+        if not last["candidates"][0].get("finishReason"):
+            return None
+        m = last["usageMetadata"]
+        cached = m.get("cachedContentTokenCount", 0)
+        thoughts = m.get("thoughtsTokenCount", 0)
+        assert m["totalTokenCount"] == m["promptTokenCount"] + m["candidatesTokenCount"] + thoughts
+        u = {"input_tokens": m["promptTokenCount"] - cached, "cache_read_tokens": cached,
+             "output_tokens": m["candidatesTokenCount"] + thoughts, "reasoning_tokens": thoughts}
+    elif api_kind == "gemini-count":
+        u = {"input_tokens": json.loads(text)["totalTokens"]}
+    return u
+
+
+def reply_text_from_body(api_kind, stream, text):
+    if api_kind == "anthropic":
+        if not stream:
+            return "".join(b["text"] for b in json.loads(text)["content"] if b["type"] == "text")
+        return "".join(json.loads(d)["delta"].get("text", "") for e, d in sse_events(text)
+                       if e == "content_block_delta")
+    if api_kind == "chat":
+        if not stream:
+            return json.loads(text)["choices"][0]["message"]["content"]
+        out = ""
+        for _, d in sse_events(text):
+            if d != "[DONE]":
+                for c in json.loads(d)["choices"]:
+                    out += c["delta"].get("content") or ""
+        return out
+    if api_kind == "responses":
+        if not stream:
+            return json.loads(text)["output"][0]["content"][0]["text"]
+        return "".join(json.loads(d)["delta"] for e, d in sse_events(text) if e == "response.output_text.delta")
+    if api_kind in ("gemini", "cloudcode"):
+        if not stream:
+            chunks = [json.loads(text)]
+        elif text.lstrip().startswith("["):
+            chunks = json.loads(text)
+        else:
+            chunks = [json.loads(d) for _, d in sse_events(text)]
+        if api_kind == "cloudcode":
+            chunks = [c["response"] for c in chunks]
+        return "".join(p["text"] for c in chunks for p in c["candidates"][0]["content"]["parts"])
+    raise AssertionError(api_kind)
+
+
+def req_body(kind, stream, model, prompt="Hello there, tell me about tokens.", include_usage=True):
+    if kind == "anthropic":
+        return ("/v1/messages?beta=true", {"model": model, "max_tokens": 100, "stream": stream,
+                                           "system": [{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}],
+                                           "messages": [{"role": "user", "content": prompt}]})
+    if kind == "anthropic-count":
+        return ("/v1/messages/count_tokens", {"model": model, "messages": [{"role": "user", "content": prompt}]})
+    if kind == "chat":
+        b = {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": stream}
+        if stream and include_usage:
+            b["stream_options"] = {"include_usage": True}
+        return ("/v1/chat/completions", b)
+    if kind == "responses":
+        return ("/v1/responses", {"model": model, "input": prompt, "stream": stream})
+    gem = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+    if kind == "gemini":
+        return ("/v1beta/models/%s:%s" % (model, "streamGenerateContent?alt=sse" if stream else "generateContent"), gem)
+    if kind == "gemini-count":
+        return ("/v1beta/models/%s:countTokens" % model, gem)
+    if kind == "cloudcode":
+        return ("/v1internal:%s" % ("streamGenerateContent?alt=sse" if stream else "generateContent"),
+                {"model": model, "project": "p", "request": gem})
+    raise AssertionError(kind)
+
+
+PROVIDER = {"anthropic": "anthropic", "anthropic-count": "anthropic", "chat": "openai", "responses": "openai",
+            "gemini": "gemini", "gemini-count": "gemini", "cloudcode": "gemini"}
+API = {"anthropic": "messages", "anthropic-count": "count_tokens", "chat": "chat_completions",
+       "responses": "responses", "gemini": "generate_content", "gemini-count": "count_tokens",
+       "cloudcode": "generate_content"}
+STREAMABLE = ("anthropic", "chat", "responses", "gemini", "cloudcode")
+
+
+# ------------------------------------------------------------------ tests
+
+
+class LlmServerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="llmserver-test-")
+        cls.s = LlmServer(cls.tmp).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.mark = self.s.mark()
+
+    def one_record(self):
+        recs = self.s.records(self.mark)  # no waiting: logged before the last byte
+        self.mark += len(recs)
+        self.assertEqual(len(recs), 1, recs)
+        return recs[0]
+
+    # Core check: what the log says == what the client got.
+    def check(self, kind, stream, r, rec, transport, headers_sent=None, body_sent=b""):
+        self.assertEqual(rec["transport"], transport)
+        self.assertEqual(rec["status"], r.status)
+        self.assertEqual(rec["response_body_bytes"], len(r.body))
+        self.assertEqual(rec["response_content_encoding"], r.headers.get("content-encoding", "identity"))
+        self.assertEqual(rec["request_body_bytes"], len(body_sent))
+        self.assertEqual(rec["provider"], PROVIDER[kind])
+        api = API[kind]
+        if stream and kind in ("gemini", "cloudcode"):
+            api = "stream_generate_content"
+        self.assertEqual(rec["api"], api)
+        self.assertEqual(rec["stream"], stream)
+        self.assertIsInstance(rec["conn"], int)
+        self.assertIsInstance(rec["client_port"], int)
+        for k in ("ts", "method", "path", "query", "model", "billable", "request_content_encoding",
+                  "usage_sent", "aborted", "usage", "user_agent", "headers"):
+            self.assertIn(k, rec)
+        text = decode(r.body, r.headers.get("content-encoding")).decode()
+        if r.status != 200:
+            return text
+        self.assertEqual(rec["billable"], kind not in ("anthropic-count", "gemini-count"))
+        got = usage_from_body(kind, stream, text)
+        if rec["usage_sent"]:
+            self.assertIsNotNone(got, "log says usage was sent but the body has none")
+            for k, v in got.items():
+                self.assertEqual(rec["usage"][k], v, (k, rec["usage"], got))
+        else:
+            self.assertIsNone(got)
+        if kind not in ("anthropic-count", "gemini-count") and rec["usage_sent"]:
+            words = len(reply_text_from_body(kind, stream, text).split())
+            u = rec["usage"]
+            self.assertEqual(u["cache_write_tokens"], u["cache_write_5m_tokens"] + u["cache_write_1h_tokens"])
+            if not (headers_sent or {}).get("x-test-usage") and not (headers_sent or {}).get("x-test-tool-use"):
+                self.assertEqual(u["output_tokens"], words)
+        return text
+
+    def expected_default_usage(self, kind, decoded_len, body):
+        p = max(1, decoded_len // 4)
+        if kind == "anthropic":
+            read = p // 2 if b"cache_control" in body else 0
+        else:
+            read = p // 3
+        return {"input_tokens": p - read, "cache_read_tokens": read}
+
+    # -------------------------------------------------------------- endpoints
+
+    def test_all_endpoints_http1_and_h2(self):
+        models = {"anthropic": "claude-test-1", "anthropic-count": "claude-test-1", "chat": "gpt-test",
+                  "responses": "gpt-resp-test", "gemini": "gemini-test-pro", "gemini-count": "gemini-test-pro",
+                  "cloudcode": "gemini-cc-test"}
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            for kind in models:
+                for stream in ((False, True) if kind in STREAMABLE else (False,)):
+                    path, obj = req_body(kind, stream, models[kind])
+                    body = json.dumps(obj).encode()
+                    hdrs = {"content-type": "application/json", "x-api-key": "secret-key",
+                            "authorization": "Bearer secret", "accept-encoding": "gzip, br"}
+                    with self.subTest(kind=kind, stream=stream, transport="http/1.1"):
+                        r = h1.request("POST", path, hdrs, body)
+                        rec = self.one_record()
+                        self.check(kind, stream, r, rec, "http/1.1", hdrs, body)
+                        self.assertEqual(rec["client_port"], h1.local_port)
+                        self.assertEqual(rec["model"], models[kind])
+                        self.assertEqual(rec["path"], path.split("?")[0])
+                        self.assertEqual(rec["query"], path.partition("?")[2])
+                        self.assertEqual(rec["headers"]["x-api-key"], "<redacted>")
+                        self.assertEqual(rec["headers"]["authorization"], "<redacted>")
+                        self.assertEqual(rec["headers"]["content-type"], "application/json")
+                        self.assertEqual(rec["user_agent"], "llmserver-selftest")
+                        exp = self.expected_default_usage(kind, len(body), body)
+                        for k, v in exp.items():
+                            if kind in ("anthropic-count", "gemini-count"):
+                                self.assertEqual(rec["usage"]["input_tokens"], max(1, len(body) // 4))
+                            else:
+                                self.assertEqual(rec["usage"][k], v, (k, rec["usage"]))
+                        if stream:
+                            self.assertTrue(r.headers["content-type"].startswith("text/event-stream"))
+                            self.assertEqual(r.headers.get("content-encoding", "identity"), "identity")
+                            self.assertGreater(len(r.chunks), 3, "each event should be its own chunk")
+                        else:
+                            self.assertEqual(r.headers["content-encoding"], "gzip")
+                            self.assertIn("content-length", r.headers)
+                        if kind == "anthropic":
+                            self.assertTrue(r.headers["request-id"].startswith("req_"))
+                        if kind in ("chat", "responses"):
+                            self.assertIn("x-request-id", r.headers)
+                    with self.subTest(kind=kind, stream=stream, transport="h2"):
+                        r = curl_h2(self.s.base_url, self.s.ca_path, path, hdrs, body, self.tmp)
+                        self.assertEqual(r.http_version, "2")
+                        rec = self.one_record()
+                        self.check(kind, stream, r, rec, "h2", hdrs, body)
+                        self.assertEqual(rec["client_port"], r.local_port)
+                        self.assertEqual(rec["model"], models[kind])
+            # all HTTP/1.1 requests above shared one connection
+            conns = {x["conn"] for x in self.s.records() if x["transport"] == "http/1.1"
+                     and x["client_port"] == h1.local_port}
+            self.assertEqual(len(conns), 1)
+        finally:
+            h1.close()
+
+    def test_anthropic_wire_shape(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            path, obj = req_body("anthropic", False, "claude-x")
+            r = h1.request("POST", path, {"x-test-usage": "cache_write_5m=7,cache_write_1h=3"}, json.dumps(obj).encode())
+            m = json.loads(r.body)
+            self.assertEqual((m["type"], m["role"], m["model"], m["stop_reason"]), ("message", "assistant", "claude-x", "end_turn"))
+            self.assertTrue(m["id"].startswith("msg_"))
+            self.assertEqual(m["usage"]["cache_creation"], {"ephemeral_5m_input_tokens": 7, "ephemeral_1h_input_tokens": 3})
+            self.assertEqual(m["usage"]["cache_creation_input_tokens"], 10)
+            rec = self.one_record()
+            self.assertEqual(rec["usage"]["cache_write_tokens"], 10)
+            r = h1.request("POST", path.replace("?beta=true", ""), {},
+                           json.dumps(dict(obj, stream=True)).encode())
+            evs = [e for e, _ in sse_events(r.body.decode())]
+            self.assertEqual(evs[:3], ["message_start", "content_block_start", "ping"])
+            self.assertEqual(evs[-3:], ["content_block_stop", "message_delta", "message_stop"])
+            self.assertGreater(evs.count("content_block_delta"), 2)
+            d = json.loads(sse_events(r.body.decode())[-2][1])
+            self.assertEqual(d["delta"]["stop_reason"], "end_turn")
+            for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens"):
+                self.assertIn(k, d["usage"])
+            start = json.loads(sse_events(r.body.decode())[0][1])
+            self.assertLessEqual(start["message"]["usage"]["output_tokens"], 1)
+            self.one_record()
+        finally:
+            h1.close()
+
+    def test_chat_stream_without_include_usage(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            path, obj = req_body("chat", True, "gpt-x", include_usage=False)
+            r = h1.request("POST", path, {}, json.dumps(obj).encode())
+            rec = self.one_record()
+            self.assertFalse(rec["usage_sent"])
+            self.assertFalse(rec["aborted"])
+            self.assertTrue(r.body.endswith(b"data: [DONE]\n\n"))
+            self.assertNotIn(b'"usage"', r.body)
+            self.check("chat", True, r, rec, "http/1.1", {}, json.dumps(obj).encode())
+            self.assertGreater(rec["usage"]["output_tokens"], 0)  # withheld numbers are still logged
+        finally:
+            h1.close()
+
+    def test_gemini_json_array_stream(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            obj = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+            r = h1.request("POST", "/v1beta/models/gemini-a:streamGenerateContent", {}, json.dumps(obj).encode())
+            rec = self.one_record()
+            self.assertTrue(r.headers["content-type"].startswith("application/json"))
+            self.check("gemini", True, r, rec, "http/1.1", {}, json.dumps(obj).encode())
+            self.assertEqual(rec["model"], "gemini-a")
+        finally:
+            h1.close()
+
+    # -------------------------------------------------------------- codings
+
+    def test_response_encodings(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            for enc in ("gzip", "deflate", "br", "zstd", "identity"):
+                for kind in ("anthropic", "chat", "responses", "gemini", "cloudcode"):
+                    for stream in (False, True):
+                        path, obj = req_body(kind, stream, "m-" + enc)
+                        body = json.dumps(obj).encode()
+                        hdrs = {"x-test-encoding": enc}
+                        with self.subTest(enc=enc, kind=kind, stream=stream):
+                            r = h1.request("POST", path, hdrs, body)
+                            rec = self.one_record()
+                            self.assertEqual(r.headers.get("content-encoding", "identity"), enc)
+                            self.check(kind, stream, r, rec, "http/1.1", hdrs, body)
+                            if stream and enc != "identity":
+                                # every chunk decodes on its own (flushed per event)
+                                self.assertGreater(len(r.chunks), 3)
+            # h2 too
+            path, obj = req_body("anthropic", True, "m")
+            body = json.dumps(obj).encode()
+            r = curl_h2(self.s.base_url, self.s.ca_path, path, {"x-test-encoding": "br"}, body, self.tmp)
+            self.check("anthropic", True, r, self.one_record(), "h2", {"x-test-encoding": "br"}, body)
+            # no Accept-Encoding: identity
+            path, obj = req_body("chat", False, "m")
+            r = h1.request("POST", path, {}, json.dumps(obj).encode())
+            self.assertNotIn("content-encoding", r.headers)
+            self.one_record()
+        finally:
+            h1.close()
+
+    def test_stream_flush_per_event(self):
+        """With gzip, each chunk must be decodable as soon as it arrives."""
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            path, obj = req_body("anthropic", True, "m")
+            r = h1.request("POST", path, {"x-test-encoding": "gzip"}, json.dumps(obj).encode())
+            d = zlib.decompressobj(31)
+            off = 0
+            for size in r.chunks:
+                piece = d.decompress(r.body[off:off + size])
+                off += size
+                self.assertTrue(piece.endswith(b"\n\n"), piece[-20:])
+            self.one_record()
+        finally:
+            h1.close()
+
+    def test_request_encodings_chunked_expect(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            path, obj = req_body("chat", False, "m", prompt="x" * 40000)
+            plain = json.dumps(obj).encode()
+            encs = {"gzip": gzip.compress(plain), "deflate": zlib.compress(plain), "br": brotli.compress(plain),
+                    "zstd": zstandard.ZstdCompressor().compress(plain), "identity": plain}
+            for enc, data in encs.items():
+                for chunked in (False, True):
+                    with self.subTest(enc=enc, chunked=chunked):
+                        r = h1.request("POST", path, {"content-encoding": enc}, data, chunked=chunked,
+                                       expect=chunked, chunk_size=7000)
+                        rec = self.one_record()
+                        self.assertEqual(r.status, 200)
+                        self.assertEqual(rec["request_body_bytes"], len(data))
+                        self.assertEqual(rec["request_body_decoded_bytes"], len(plain))
+                        self.assertEqual(rec["request_content_encoding"], enc)
+                        self.assertEqual(rec["usage"]["input_tokens"] + rec["usage"]["cache_read_tokens"],
+                                         len(plain) // 4)
+            # h2 with a compressed body
+            r = curl_h2(self.s.base_url, self.s.ca_path, path, {"content-encoding": "zstd"}, encs["zstd"], self.tmp)
+            rec = self.one_record()
+            self.assertEqual((r.status, rec["request_body_decoded_bytes"]), (200, len(plain)))
+        finally:
+            h1.close()
+
+    def test_large_bodies(self):
+        path, obj = req_body("anthropic", True, "m", prompt="y" * (10 << 20))
+        body = json.dumps(obj).encode()
+        t0 = time.monotonic()
+        r = curl_h2(self.s.base_url, self.s.ca_path, path, {}, body, self.tmp)
+        self.check("anthropic", True, r, self.one_record(), "h2", {}, body)
+        # curl over HTTP/1.1 sends Expect: 100-continue for bodies > 1 MB
+        bf = os.path.join(self.tmp, "big.json")
+        with open(bf, "wb") as f:
+            f.write(body)
+        p = subprocess.run(["curl", "-sS", "--http1.1", "--cacert", self.s.ca_path, "-o", "/dev/null", "-v",
+                            "-w", "%{http_code}", "--data-binary", "@" + bf, self.s.base_url + path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.stdout, "200")
+        self.assertIn("100 Continue", p.stderr)
+        rec = self.one_record()
+        self.assertEqual(rec["request_body_bytes"], len(body))
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            r = h1.request("POST", path, {}, body, chunked=True, chunk_size=1 << 20)
+            rec = self.one_record()
+            self.assertEqual((r.status, rec["request_body_bytes"]), (200, len(body)))
+        finally:
+            h1.close()
+        self.assertLess(time.monotonic() - t0, 15)
+
+    # -------------------------------------------------------------- knobs
+
+    def test_usage_override_and_reply_words(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            hdrs = {"x-test-usage": "input=100,cache_read=20,cache_write_5m=3,cache_write_1h=4,output=50,reasoning=7",
+                    "x-test-reply-words": "11"}
+            for kind in ("anthropic", "chat", "responses", "gemini", "cloudcode"):
+                for stream in (False, True):
+                    with self.subTest(kind=kind, stream=stream):
+                        path, obj = req_body(kind, stream, "m")
+                        body = json.dumps(obj).encode()
+                        r = h1.request("POST", path, hdrs, body)
+                        rec = self.one_record()
+                        text = self.check(kind, stream, r, rec, "http/1.1", hdrs, body)
+                        u = rec["usage"]
+                        self.assertEqual((u["input_tokens"], u["cache_read_tokens"], u["output_tokens"]), (100, 20, 50))
+                        if kind == "anthropic":
+                            self.assertEqual((u["cache_write_5m_tokens"], u["cache_write_1h_tokens"], u["reasoning_tokens"]), (3, 4, 0))
+                        else:
+                            self.assertEqual((u["cache_write_tokens"], u["reasoning_tokens"]), (0, 7))
+                        self.assertEqual(len(reply_text_from_body(kind, stream, text).split()), 11)
+            # reply words only -> output = words (+ reasoning)
+            path, obj = req_body("gemini", True, "m")
+            r = h1.request("POST", path, {"x-test-reply-words": "30", "x-test-usage": "reasoning=5"}, json.dumps(obj).encode())
+            rec = self.one_record()
+            self.assertEqual((rec["usage"]["output_tokens"], rec["usage"]["reasoning_tokens"]), (35, 5))
+            text = decode(r.body, None).decode()
+            self.assertEqual(usage_from_body("gemini", True, text)["output_tokens"], 35)
+        finally:
+            h1.close()
+
+    def test_tool_use(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            for stream in (False, True):
+                path, obj = req_body("anthropic", stream, "m")
+                hdrs = {"x-test-tool-use": 'read_file {"path": "src/a.c"}'}
+                r = h1.request("POST", path, hdrs, json.dumps(obj).encode())
+                rec = self.one_record()
+                self.check("anthropic", stream, r, rec, "http/1.1", hdrs, json.dumps(obj).encode())
+                self.assertEqual(rec["stop_reason"], "tool_use")
+                if stream:
+                    js = "".join(json.loads(d)["delta"].get("partial_json", "") for e, d in sse_events(r.body.decode())
+                                 if e == "content_block_delta")
+                    self.assertEqual(json.loads(js), {"path": "src/a.c"})
+                else:
+                    self.assertEqual(json.loads(r.body)["content"][1]["input"], {"path": "src/a.c"})
+        finally:
+            h1.close()
+
+    def test_error_status(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            for kind in ("anthropic", "chat", "responses", "gemini", "cloudcode"):
+                for status in (429, 500):
+                    path, obj = req_body(kind, True, "m")
+                    r = h1.request("POST", path, {"x-test-status": str(status)}, json.dumps(obj).encode())
+                    rec = self.one_record()
+                    self.assertEqual((r.status, rec["status"]), (status, status))
+                    self.assertFalse(rec["usage_sent"])
+                    self.assertFalse(rec["billable"])
+                    self.assertEqual(rec["response_body_bytes"], len(r.body))
+                    err = json.loads(r.body)
+                    if kind == "anthropic":
+                        self.assertEqual(err["type"], "error")
+                        self.assertIn(err["error"]["type"], ("rate_limit_error", "api_error"))
+                    elif kind in ("chat", "responses"):
+                        self.assertIn("message", err["error"])
+                    else:
+                        self.assertEqual(err["error"]["code"], status)
+        finally:
+            h1.close()
+
+    def test_abort_http1(self):
+        for kind in ("anthropic", "chat", "responses", "gemini", "cloudcode"):
+            for n in (0, 2, 1000):
+                with self.subTest(kind=kind, n=n):
+                    h1 = H1Client(self.s.port, self.s.ca_path)
+                    try:
+                        path, obj = req_body(kind, True, "m")
+                        body = json.dumps(obj).encode()
+                        hdrs = {"x-test-abort-after": str(n), "x-test-encoding": "gzip" if n == 2 else "identity"}
+                        r = h1.request("POST", path, hdrs, body)
+                        rec = self.one_record()
+                        self.assertFalse(r.complete)
+                        self.assertTrue(rec["aborted"])
+                        self.assertFalse(rec["usage_sent"])
+                        self.assertEqual(rec["response_body_bytes"], len(r.body))
+                        if n < 1000:
+                            self.assertEqual(len(r.chunks), n)
+                        text = zlib.decompressobj(31).decompress(r.body).decode() if n == 2 else r.body.decode()
+                        self.assertIsNone(usage_from_body(kind, True, text) if text else None)
+                        self.assertEqual(rec["usage_partial_sent"],
+                                         n > 0 and kind in ("anthropic", "gemini", "cloudcode"))
+                        self.assertEqual(h1.f.read(), b"")  # connection closed
+                    finally:
+                        h1.close()
+
+    def test_abort_h2(self):
+        path, obj = req_body("responses", True, "m")
+        body = json.dumps(obj).encode()
+        r = curl_h2(self.s.base_url, self.s.ca_path, path, {"x-test-abort-after": "5"}, body, self.tmp)
+        rec = self.one_record()
+        self.assertNotEqual(r.curl_rc, 0)
+        self.assertTrue(rec["aborted"])
+        self.assertEqual(rec["transport"], "h2")
+        self.assertEqual(rec["response_body_bytes"], len(r.body))
+        self.assertEqual(len(sse_events(r.body.decode())), 5)
+
+    def test_delay(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            path, obj = req_body("chat", False, "m")
+            t0 = time.monotonic()
+            r = h1.request("POST", path, {"x-test-delay-ms": "300"}, json.dumps(obj).encode())
+            self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+            self.assertEqual(r.status, 200)
+            self.one_record()
+        finally:
+            h1.close()
+
+    def test_health_and_404(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            r = h1.request("GET", "/health", {"cookie": "a=b"})
+            self.assertEqual((r.status, r.body), (200, b"ok"))
+            rec = self.one_record()
+            self.assertEqual((rec["provider"], rec["api"], rec["billable"]), ("none", "health", False))
+            self.assertEqual(rec["headers"]["cookie"], "<redacted>")
+            r = h1.request("POST", "/v1/nope", {"x-goog-api-key": "k"}, b"{}")
+            self.assertEqual(r.status, 404)
+            rec = self.one_record()
+            self.assertEqual((rec["provider"], rec["api"], rec["status"]), ("none", "not_found", 404))
+            self.assertEqual(rec["headers"]["x-goog-api-key"], "<redacted>")
+            self.assertEqual(rec["response_body_bytes"], len(r.body))
+        finally:
+            h1.close()
+        r = curl_h2(self.s.base_url, self.s.ca_path, "/health", tmp=self.tmp)
+        self.assertEqual((r.http_version, r.status, r.body), ("2", 200, b"ok"))
+        self.assertEqual(self.one_record()["transport"], "h2")
+
+    def test_h2_concurrent_streams(self):
+        """Several requests multiplexed on one h2 connection (curl --parallel)."""
+        path, obj = req_body("chat", True, "m")
+        bf = os.path.join(self.tmp, "par.json")
+        with open(bf, "w") as f:
+            json.dump(obj, f)
+        cmd = ["curl", "-sS", "--parallel"]
+        for i in range(4):
+            cmd += ["--http2", "--cacert", self.s.ca_path, "-w", "%{http_version} %{size_download}\n",
+                    "-o", "/dev/null", "--data-binary", "@" + bf, "-H", "x-test-delay-ms: %d" % (100 * (4 - i)),
+                    self.s.base_url + path]
+            if i < 3:
+                cmd.append("--next")
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(p.returncode, 0, p.stderr)
+        recs = self.s.wait_for_records(4, self.mark)
+        self.mark += len(recs)
+        self.assertEqual(len(recs), 4)
+        self.assertEqual(len({x["conn"] for x in recs}), 1, recs)
+        self.assertLess(elapsed, 0.9, "streams were not served concurrently")
+        sizes = sorted(int(line.split()[1]) for line in p.stdout.split("\n") if line.strip())
+        self.assertEqual(sizes, sorted(x["response_body_bytes"] for x in recs))
+
+    def test_clients(self):
+        """tests/clients/{py_client.py,node_client.mjs}: keep-alive, padding, output format."""
+        for prog in (["/usr/bin/python3", os.path.join(CLIENTS, "py_client.py")],
+                     ["/usr/bin/node", os.path.join(CLIENTS, "node_client.mjs")]):
+            if not os.path.exists(prog[0]):
+                continue
+            for api, stream in (("anthropic", True), ("openai-responses", False), ("gemini-cloudcode", True)):
+                with self.subTest(prog=prog[1], api=api):
+                    args = prog + ["--base-url", self.s.base_url, "--ca", self.s.ca_path, "--api", api,
+                                   "--requests", "3", "--body-bytes", "200000", "--accept-encoding", "gzip",
+                                   "--header", "x-test-reply-words: 9"] + (["--stream"] if stream else [])
+                    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    outs = [json.loads(line) for line in p.stdout.splitlines()]
+                    recs = self.s.records(self.mark)
+                    self.mark += len(recs)
+                    self.assertEqual(len(outs), 3)
+                    self.assertEqual(len(recs), 3)
+                    self.assertEqual(len({x["conn"] for x in recs}), 1, "one keep-alive connection")
+                    for o, rec in zip(outs, recs):
+                        self.assertEqual((o["status"], o["body_bytes"]), (rec["status"], rec["response_body_bytes"]))
+                        self.assertLess(abs(rec["request_body_bytes"] - 200000), 50)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,338 @@
+// The userspace pipeline fed synthetic capture records (as BPF would produce
+// them): stream reassembly, gaps, HTTP pairing, provider decoding, aggregation,
+// sinks and capture files, all without the kernel.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "aggregate/aggregator.h"
+#include "capture/events.h"
+#include "capture/file/capture_file.h"
+#include "pipeline/pipeline.h"
+#include "sink/sink.h"
+
+namespace {
+
+using tt::aggregate::Aggregator;
+using tt::pipeline::Pipeline;
+using tt::pipeline::PipelineOptions;
+
+// Builds raw DATA records the way tlstap.bpf.c does: one call split into chunks.
+std::vector<std::string> data_records(uint32_t pid, uint64_t conn, uint8_t dir, std::string_view bytes, uint64_t ts,
+                                      uint32_t lost_before = 0) {
+  std::vector<std::string> out;
+  uint32_t off = 0;
+  do {
+    uint32_t n = std::min<uint32_t>(TT_CHUNK_MAX, bytes.size() - off);
+    tt_data_event_small h{};
+    h.hdr.kind = TT_EV_DATA;
+    h.hdr.pid = pid;
+    h.hdr.tid = pid;
+    h.hdr.ts_ns = ts;
+    h.conn = conn;
+    h.call_len = bytes.size();
+    h.offset = off;
+    h.len = n;
+    h.lost_before = off == 0 ? lost_before : 0;
+    h.dir = dir;
+    std::string rec(reinterpret_cast<const char*>(&h), TT_DATA_EVENT_HDR_SIZE);
+    rec.append(bytes.substr(off, n));
+    out.push_back(rec);
+    off += n;
+  } while (off < bytes.size());
+  return out;
+}
+
+std::string close_record(uint32_t pid, uint64_t conn, uint64_t ts) {
+  tt_close_event c{};
+  c.hdr.kind = TT_EV_CLOSE;
+  c.hdr.pid = pid;
+  c.hdr.ts_ns = ts;
+  c.conn = conn;
+  return std::string(reinterpret_cast<const char*>(&c), sizeof(c));
+}
+
+struct CollectSink : tt::sink::RecordSink {
+  std::vector<tokentap::v1::Record> recs;
+  void write(const tokentap::v1::Record& r) override { recs.push_back(r); }
+};
+
+const char* kAnthropicRequestBody =
+    R"({"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
+
+std::string anthropic_request() {
+  std::string body = kAnthropicRequestBody;
+  return "POST /v1/messages?beta=true HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: sk-secret\r\n"
+         "x-claude-code-session-id: sess-42\r\nUser-Agent: claude-cli/2.0.0\r\n"
+         "Content-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string chunk(std::string_view s) {
+  char hex[16];
+  snprintf(hex, sizeof(hex), "%zx", s.size());
+  return std::string(hex) + "\r\n" + std::string(s) + "\r\n";
+}
+
+std::vector<std::string> anthropic_sse_events() {
+  return {
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\","
+      "\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"usage\":{"
+      "\"input_tokens\":12,\"cache_creation_input_tokens\":300,\"cache_read_input_tokens\":4000,"
+      "\"cache_creation\":{\"ephemeral_5m_input_tokens\":200,\"ephemeral_1h_input_tokens\":100},"
+      "\"output_tokens\":1}}}\n\n",
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+      "\"text_delta\",\"text\":\"Hello\"}}\n\n",
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+      "\"usage\":{\"output_tokens\":25}}\n\n",
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+  };
+}
+
+std::string anthropic_response_head() {
+  return "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nrequest-id: req_abc\r\n"
+         "transfer-encoding: chunked\r\n\r\n";
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  CollectSink sink;
+  Aggregator agg{"run-1", &sink};
+  Pipeline pipe{PipelineOptions{}, agg};
+
+  void feed(const std::vector<std::string>& recs) {
+    for (auto& r : recs) pipe.on_raw(r.data(), r.size());
+  }
+  void one_exchange(uint32_t pid, uint64_t conn, uint64_t t0) {
+    feed(data_records(pid, conn, TT_DIR_WRITE, anthropic_request(), t0));
+    feed(data_records(pid, conn, TT_DIR_READ, anthropic_response_head(), t0 + 1'000'000));
+    uint64_t t = t0 + 2'000'000;
+    for (auto& e : anthropic_sse_events()) feed(data_records(pid, conn, TT_DIR_READ, chunk(e), t += 1'000'000));
+    feed(data_records(pid, conn, TT_DIR_READ, "0\r\n\r\n", t + 1'000'000));
+  }
+  std::vector<tokentap::v1::ApiRequest> requests() {
+    std::vector<tokentap::v1::ApiRequest> out;
+    for (auto& r : sink.recs)
+      if (r.has_request()) out.push_back(r.request());
+    return out;
+  }
+};
+
+TEST_F(PipelineTest, StreamingAnthropicExchangeBecomesOneExactRecord) {
+  one_exchange(100, 0xabc, 1'000'000'000);
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  const auto& r = reqs[0];
+  EXPECT_EQ(r.provider(), "anthropic");
+  EXPECT_EQ(r.api(), "messages");
+  EXPECT_EQ(r.path(), "/v1/messages");
+  EXPECT_EQ(r.model(), "claude-sonnet-4-5");
+  EXPECT_TRUE(r.stream());
+  EXPECT_EQ(r.input_tokens(), 12u);
+  EXPECT_EQ(r.cache_read_tokens(), 4000u);
+  EXPECT_EQ(r.cache_write_tokens(), 300u);
+  EXPECT_EQ(r.cache_write_5m_tokens(), 200u);
+  EXPECT_EQ(r.cache_write_1h_tokens(), 100u);
+  EXPECT_EQ(r.output_tokens(), 25u);
+  EXPECT_EQ(r.usage_source(), "exact");
+  EXPECT_EQ(r.stop_reason(), "end_turn");
+  EXPECT_EQ(r.request_id(), "req_abc");
+  EXPECT_EQ(r.session_id(), "sess-42");
+  EXPECT_EQ(r.request_bytes(), strlen(kAnthropicRequestBody));
+  size_t sse_bytes = 0;
+  for (auto& e : anthropic_sse_events()) sse_bytes += e.size();
+  EXPECT_EQ(r.response_bytes(), sse_bytes);
+  EXPECT_TRUE(r.complete());
+  EXPECT_EQ(r.status(), 200u);
+  EXPECT_DOUBLE_EQ(r.ttfb_ms(), 1.0);
+  EXPECT_DOUBLE_EQ(r.latency_ms(), 7.0);
+  EXPECT_EQ(r.connection_id(), 1u);
+  EXPECT_EQ(r.sequence_on_connection(), 1u);
+  EXPECT_EQ(r.run_id(), "run-1");
+}
+
+TEST_F(PipelineTest, SecretsNeverReachRecords) {
+  one_exchange(100, 0xabc, 1'000'000'000);
+  pipe.finish(2'000'000'000);
+  agg.finish({"x"}, 0, 0, 0);
+  for (auto& rec : sink.recs) EXPECT_EQ(tt::sink::record_to_json(rec).find("sk-secret"), std::string::npos);
+}
+
+TEST_F(PipelineTest, KeepAliveConnectionsAndProcessesAreKeptApart) {
+  one_exchange(100, 0xabc, 1'000'000'000);
+  one_exchange(100, 0xabc, 2'000'000'000);
+  one_exchange(200, 0xabc, 3'000'000'000);  // same SSL* in another process
+  feed({close_record(100, 0xabc, 4'000'000'000)});
+  one_exchange(100, 0xabc, 5'000'000'000);  // SSL* reused after SSL_free: new connection
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 4u);
+  EXPECT_EQ(reqs[0].connection_id(), 1u);
+  EXPECT_EQ(reqs[1].connection_id(), 1u);
+  EXPECT_EQ(reqs[1].sequence_on_connection(), 2u);
+  EXPECT_EQ(reqs[2].connection_id(), 2u);
+  EXPECT_EQ(reqs[2].pid(), 200u);
+  EXPECT_EQ(reqs[3].connection_id(), 3u);
+  EXPECT_EQ(reqs[3].sequence_on_connection(), 1u);
+}
+
+TEST_F(PipelineTest, ProcessExitMidStreamGivesAnEstimatedIncompleteRecord) {
+  uint32_t pid = 300;
+  feed(data_records(pid, 1, TT_DIR_WRITE, anthropic_request(), 10));
+  feed(data_records(pid, 1, TT_DIR_READ, anthropic_response_head(), 20));
+  feed(data_records(pid, 1, TT_DIR_READ, chunk(anthropic_sse_events()[0]), 30));
+  tt_proc_event ex{};
+  ex.hdr.kind = TT_EV_EXIT;
+  ex.hdr.pid = pid;
+  ex.hdr.ts_ns = 40;
+  ex.exit_code = 9;  // killed by SIGKILL
+  pipe.on_raw(&ex, sizeof(ex));
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_FALSE(reqs[0].complete());
+  EXPECT_EQ(reqs[0].usage_source(), "estimated");
+  EXPECT_GT(reqs[0].input_tokens(), 0u);
+  EXPECT_NE(reqs[0].error(), "");
+  agg.finish({}, 0, 0, 0);
+  EXPECT_EQ(agg.run_summary().capture().incomplete_requests(), 1u);
+  ASSERT_EQ(agg.process_summaries().size(), 1u);
+  EXPECT_EQ(agg.process_summaries()[0].exit_code(), 128 + 9);
+}
+
+TEST_F(PipelineTest, CaptureGapInARequestIsCountedNotSilent) {
+  std::string req = anthropic_request();
+  feed(data_records(7, 1, TT_DIR_WRITE, req.substr(0, 40), 10));
+  // 20 bytes lost (ring buffer full), BPF reports them on the next chunk.
+  feed(data_records(7, 1, TT_DIR_WRITE, req.substr(60), 11, /*lost_before=*/20));
+  pipe.finish(100);
+  agg.finish({}, 0, 0, 0);
+  EXPECT_GT(agg.run_summary().capture().bytes_unparsed() + agg.run_summary().capture().parse_errors() +
+                agg.run_summary().capture().incomplete_requests(),
+            0u);
+  for (auto& r : requests()) EXPECT_FALSE(r.complete());
+}
+
+TEST_F(PipelineTest, NonHttpPlaintextIsCountedAsSuch) {
+  feed(data_records(8, 1, TT_DIR_WRITE, std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string(30, '\0'), 1));
+  feed(data_records(8, 2, TT_DIR_WRITE, std::string(64, '\x17'), 1));
+  feed(data_records(8, 2, TT_DIR_READ, std::string(64, '\x01'), 2));
+  pipe.finish(10);
+  agg.finish({}, 0, 0, 0);
+  EXPECT_EQ(agg.run_summary().capture().non_http_connections(), 2u);
+  EXPECT_EQ(requests().size(), 0u);
+}
+
+TEST_F(PipelineTest, MalformedRecordsAreCounted) {
+  std::string junk = "abc";
+  pipe.on_raw(junk.data(), junk.size());
+  tt_data_event_small bad{};
+  bad.hdr.kind = TT_EV_DATA;
+  bad.len = 5000;  // claims more payload than the record has
+  pipe.on_raw(&bad, sizeof(bad));
+  EXPECT_EQ(pipe.malformed_records(), 2u);
+}
+
+TEST_F(PipelineTest, SummariesCarryTokensOnlyInsideTotals) {
+  one_exchange(100, 0xabc, 1'000'000'000);
+  one_exchange(101, 0xdef, 1'000'000'000);
+  pipe.finish(2'000'000'000);
+  agg.finish({"agent", "--go"}, 1, 2, 0);
+  int runs = 0, procs = 0;
+  for (auto& rec : sink.recs) {
+    auto j = nlohmann::json::parse(tt::sink::record_to_json(rec));
+    if (j["type"] == "request") {
+      EXPECT_TRUE(j["input_tokens"].is_number_unsigned());
+      continue;
+    }
+    EXPECT_FALSE(j.contains("input_tokens"));
+    EXPECT_FALSE(j.contains("output_tokens"));
+    EXPECT_EQ(j["totals"]["output_tokens"], j["type"] == "run" ? 50 : 25);
+    runs += j["type"] == "run";
+    procs += j["type"] == "process";
+  }
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(procs, 2);
+  EXPECT_EQ(agg.run_summary().totals().cache_read_tokens(), 8000u);
+  EXPECT_EQ(agg.run_summary().api_requests(), 2u);
+}
+
+TEST(CaptureFile, RoundTripAndReplayEqualsLive) {
+  std::string path = ::testing::TempDir() + "/tt_capture_test.ttcap";
+  std::vector<std::string> recs;
+  auto add = [&](std::vector<std::string> v) { recs.insert(recs.end(), v.begin(), v.end()); };
+  add(data_records(5, 9, TT_DIR_WRITE, anthropic_request(), 100));
+  add(data_records(5, 9, TT_DIR_READ, anthropic_response_head(), 200));
+  for (auto& e : anthropic_sse_events()) add(data_records(5, 9, TT_DIR_READ, chunk(e), 300));
+  add(data_records(5, 9, TT_DIR_READ, "0\r\n\r\n", 400));
+  {
+    auto w = tt::capture::CaptureWriter::open(path);
+    ASSERT_TRUE(w.ok()) << w.error();
+    std::unique_ptr<tt::capture::CaptureWriter> owner(*w);
+    for (auto& r : recs) owner->write(r.data(), r.size());
+  }
+  CollectSink sink;
+  Aggregator agg("r", &sink);
+  Pipeline pipe(PipelineOptions{}, agg);
+  auto n = tt::capture::read_capture(path, [&](const void* d, size_t sz) { pipe.on_raw(d, sz); });
+  ASSERT_TRUE(n.ok()) << n.error();
+  EXPECT_EQ(*n, recs.size());
+  ASSERT_EQ(agg.requests().size(), 1u);
+  EXPECT_EQ(agg.requests()[0].output_tokens(), 25u);
+
+  // A truncated file delivers what it has, then says so.
+  truncate(path.c_str(), 16 + 4 + recs[0].size() + 10);
+  uint64_t seen = 0;
+  auto bad = tt::capture::read_capture(path, [&](const void*, size_t) { ++seen; });
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(seen, 1u);
+  EXPECT_NE(bad.error().find("truncated"), std::string::npos);
+  unlink(path.c_str());
+}
+
+TEST(CaptureFile, RejectsOtherFiles) {
+  std::string path = ::testing::TempDir() + "/tt_not_capture";
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("hello world, not a capture", f);
+  fclose(f);
+  auto r = tt::capture::read_capture(path, [](const void*, size_t) {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("not a tokentap capture"), std::string::npos);
+  unlink(path.c_str());
+}
+
+TEST(ProtoSink, DelimitedRecordsReadBack) {
+  std::string path = ::testing::TempDir() + "/tt_records.pb";
+  {
+    auto s = tt::sink::DelimitedProtoSink::open(path);
+    ASSERT_TRUE(s.ok());
+    tokentap::v1::Record a, b;
+    a.mutable_request()->set_model("m1");
+    a.mutable_request()->set_input_tokens(1ull << 40);
+    b.mutable_run()->mutable_totals()->set_output_tokens(7);
+    (*s)->write(a);
+    (*s)->write(b);
+    ASSERT_TRUE((*s)->close().ok());
+  }
+  auto recs = tt::sink::read_delimited_records(path);
+  ASSERT_TRUE(recs.ok()) << recs.error();
+  ASSERT_EQ(recs->size(), 2u);
+  EXPECT_EQ((*recs)[0].request().input_tokens(), 1ull << 40);
+  EXPECT_EQ((*recs)[1].run().totals().output_tokens(), 7u);
+  unlink(path.c_str());
+}
+
+TEST(JsonSink, SixtyFourBitNumbersStayNumbersAndBadUtf8IsReplaced) {
+  tokentap::v1::Record a;
+  a.mutable_request()->set_input_tokens(1ull << 40);
+  a.mutable_request()->set_comm(std::string("ab\xff\xfe", 4));
+  auto j = nlohmann::json::parse(tt::sink::record_to_json(a));
+  EXPECT_EQ(j["type"], "request");
+  EXPECT_EQ(j["input_tokens"].get<uint64_t>(), 1ull << 40);
+  EXPECT_EQ(j["output_tokens"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(j["comm"].is_string());
+}
+
+}  // namespace
