@@ -1,12 +1,17 @@
 #!/usr/bin/python3
-"""Writes the HTTP/1.1 byte streams used by tests/unit/http1_parser_test.cpp.
+"""Writes the test inputs in this directory.
 
-Each file is one direction of one TLS connection, as the capture would hand it over.
-Deterministic: re-running rewrites identical files (gzip mtime is fixed at 0).
+*.http: one direction of one TLS connection, as the capture hands it over
+(tests/unit/http1_parser_test.cpp). reply.json.*, zeros_8m.br: compressed bodies
+(tests/unit/content_encoding_test.cpp). Deterministic: re-running rewrites identical
+files. Needs Debian python3-brotli and python3-zstandard.
 """
 import gzip
 import json
 import os
+
+import brotli
+import zstandard
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -137,7 +142,7 @@ gz = gzip.compress(reply, mtime=0)
 write("gzip_response.http", head("HTTP/1.1 200 OK", [
     ("Content-Type", "application/json"), ("Content-Encoding", "gzip"),
     ("Content-Length", str(len(gz)))]) + gz)
-write("gzip_response.body", reply)
+write("reply.json", reply)  # the decoded body of gzip_response.http and reply.json.*
 
 # --- Damaged streams ---------------------------------------------------------------------
 anthropic = open(os.path.join(HERE, "anthropic_sse_response.http"), "rb").read()
@@ -145,3 +150,19 @@ write("truncated_response.http", anthropic[:1000])
 write("malformed_chunk_response.http",
       head("HTTP/1.1 200 OK", [("Transfer-Encoding", "chunked")]) + b"5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n"
       + head("HTTP/1.1 204 No Content", [("Date", "Tue, 03 Jun 2025 10:15:05 GMT")]))
+
+# --- Compressed bodies for tests/unit/content_encoding_test.cpp (which builds its zlib
+# and simple zstd cases itself) ---------------------------------------------------------
+write("reply.json.br", brotli.compress(reply))
+write("reply.json.gz.br", brotli.compress(gzip.compress(reply, mtime=0)))  # "gzip, br"
+write("zeros_8m.br", brotli.compress(b"\0" * (8 << 20)))
+# Streaming-style zstd: no content size in the frame header, and two frames back to back.
+nosize = zstandard.ZstdCompressor(write_content_size=False)
+obj = nosize.compressobj()
+write("reply.json.nosize.zst", obj.compress(reply) + obj.flush())
+half = len(reply) // 2
+frames = []
+for part in (reply[:half], reply[half:]):
+    o = nosize.compressobj()
+    frames.append(o.compress(part) + o.flush())
+write("reply.json.2frames.zst", b"".join(frames))
