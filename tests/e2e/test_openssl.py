@@ -88,6 +88,14 @@ class CurlTest(E2ETestCase):
         self.assertIn("command not found", p.stderr)
 
 
+    def test_not_root_is_a_clear_error(self):
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TOKENTAP, "profile",
+                            "--", "/bin/true"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("needs root", p.stderr)
+        self.assertIn("sudo", p.stderr)
+
+
 class PythonClientTest(E2ETestCase):
     def test_keep_alive_connection_carries_every_request(self):
         mark = self.server.mark()
@@ -150,8 +158,13 @@ class PythonClientTest(E2ETestCase):
                             expect_rc=None)
         srv = self.server.records(mark)
         self.assertEqual(len(prof.requests), 1)
-        self.assertEqual(prof.requests[0]["status"], 429)
-        self.assertEqual(prof.requests[0]["response_bytes"], srv[0]["response_body_bytes"])
+        r = prof.requests[0]
+        self.assertEqual(r["status"], 429)
+        self.assertEqual(r["response_bytes"], srv[0]["response_body_bytes"])
+        # A rejected request is not charged: no tokens, not billable, and the error is kept.
+        self.assertFalse(r["billable"])
+        self.assertEqual(sum(r[f] for f in TOKEN_FIELDS), 0)
+        self.assertIn("rate_limit", r["error"])
 
 
 class NodeClientTest(E2ETestCase):

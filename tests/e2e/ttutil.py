@@ -117,7 +117,7 @@ class E2ETestCase(unittest.TestCase):
         self.assertEqual(got, srv, "tokentap records differ from the server log\nreport:\n%s" % prof.report)
         for r in prof.requests:
             self.assertTrue(r["complete"], "incomplete request: %s" % r)
-            self.assertEqual(r["usage_source"], "exact" if r["billable"] else "")
+            self.assertEqual(r["usage_source"], "exact")
         # Totals in the run summary equal the sum of the request records.
         run = prof.run
         for f in TOKEN_FIELDS:

@@ -78,9 +78,9 @@ void expect_usage(const Usage& got, const Usage& want) {
   EXPECT_EQ(got.reasoning_tokens, want.reasoning_tokens) << "reasoning_tokens";
 }
 // Usage{input, cache_read, cache_write, cache_write_5m, cache_write_1h, output, reasoning}
-#define EXPECT_USAGE(got, ...)  \
-  do {                          \
-    SCOPED_TRACE("usage");      \
+#define EXPECT_USAGE(got, ...)             \
+  do {                                     \
+    SCOPED_TRACE("usage");                 \
     expect_usage(got, Usage{__VA_ARGS__}); \
   } while (0)
 
@@ -130,7 +130,8 @@ TEST(ProviderClassify, PathsWorkOnAnyHost) {
       {"/v1/messages", Provider::Anthropic, "messages", true, false, ""},
       {"/v1/messages?beta=true", Provider::Anthropic, "messages", true, false, ""},
       {"/api/anthropic/v1/messages", Provider::Anthropic, "messages", true, false, ""},
-      {"/v1/messages/count_tokens?beta=true", Provider::Anthropic, "count_tokens", false, false, ""},
+      {"/v1/messages/count_tokens?beta=true", Provider::Anthropic, "count_tokens", false, false,
+       ""},
       {"/v1/chat/completions", Provider::OpenAI, "chat_completions", true, false, ""},
       {"/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21", Provider::OpenAI,
        "chat_completions", true, false, ""},
@@ -143,8 +144,8 @@ TEST(ProviderClassify, PathsWorkOnAnyHost) {
        true, false, "gemini-2.5-flash"},
       {"/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", Provider::Gemini,
        "stream_generate_content", true, true, "gemini-2.5-pro"},
-      {"/v1beta/models/gemini-2.5-pro:countTokens", Provider::Gemini, "count_tokens", false,
-       false, "gemini-2.5-pro"},
+      {"/v1beta/models/gemini-2.5-pro:countTokens", Provider::Gemini, "count_tokens", false, false,
+       "gemini-2.5-pro"},
       {"/v1/models/gemini-2.0-flash:generateContent", Provider::Gemini, "generate_content", true,
        false, "gemini-2.0-flash"},
       {"/v1alpha/models/gemini-2.5-flash:streamGenerateContent", Provider::Gemini,
@@ -173,8 +174,8 @@ TEST(ProviderClassify, PathsWorkOnAnyHost) {
 
 TEST(ProviderClassify, HostNamesTheProvider) {
   // Gemini's OpenAI-compatible endpoint: OpenAI wire format, Gemini's bill.
-  ApiCall c = classify(
-      request("/v1beta/openai/chat/completions", "generativelanguage.googleapis.com"), "");
+  ApiCall c =
+      classify(request("/v1beta/openai/chat/completions", "generativelanguage.googleapis.com"), "");
   EXPECT_TRUE(c.is_llm);
   EXPECT_EQ(c.provider, Provider::Gemini);
   EXPECT_EQ(c.api, "chat_completions");
@@ -236,10 +237,9 @@ TEST(ProviderClassify, NonLlmTraffic) {
 }
 
 TEST(ProviderClassify, UnknownProviderFromBody) {
-  for (const char* body : {R"({"model":"llama3.1","prompt":"hi"})",
-                           R"({"model":"qwen","messages":[]})",
-                           R"(  {"input":"x","model":"m"})",
-                           R"({"model":"m","contents":[]})"}) {
+  for (const char* body :
+       {R"({"model":"llama3.1","prompt":"hi"})", R"({"model":"qwen","messages":[]})",
+        R"(  {"input":"x","model":"m"})", R"({"model":"m","contents":[]})"}) {
     SCOPED_TRACE(body);
     ApiCall c = classify(request("/api/generate", "127.0.0.1:11434"), body);
     EXPECT_TRUE(c.is_llm);
@@ -248,8 +248,7 @@ TEST(ProviderClassify, UnknownProviderFromBody) {
     EXPECT_TRUE(c.billable);
   }
   for (const char* body : {R"({"prompt":"no model"})", R"({"model":"m"})",
-                           R"([{"model":"m","prompt":"p"}])", "model prompt", "{\"model\":",
-                           ""}) {
+                           R"([{"model":"m","prompt":"p"}])", "model prompt", "{\"model\":", ""}) {
     SCOPED_TRACE(body);
     EXPECT_FALSE(classify(request("/api/generate"), body).is_llm);
   }
@@ -261,8 +260,8 @@ TEST(ProviderClassify, UnknownProviderFromBody) {
 // ---------------------------------------------------------------------------
 TEST(ProviderAnthropic, NonStreamMessage) {
   const std::string req = R"({"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[]})";
-  ApiCall c = run_ok(request("/v1/messages", "api.anthropic.com"), req,
-                     data("anthropic_message.json"));
+  ApiCall c =
+      run_ok(request("/v1/messages", "api.anthropic.com"), req, data("anthropic_message.json"));
   EXPECT_TRUE(c.is_llm);
   EXPECT_EQ(c.provider, Provider::Anthropic);
   EXPECT_EQ(c.api, "messages");
@@ -276,8 +275,8 @@ TEST(ProviderAnthropic, NonStreamMessage) {
 }
 
 TEST(ProviderAnthropic, StreamTakesMessageDeltaUsage) {
-  ApiCall c = run_ok(request("/v1/messages?beta=true"), kAnthropicReq,
-                     data("anthropic_stream.sse"));
+  ApiCall c =
+      run_ok(request("/v1/messages?beta=true"), kAnthropicReq, data("anthropic_stream.sse"));
   EXPECT_TRUE(c.stream);
   EXPECT_EQ(c.model, "claude-sonnet-4-5");
   EXPECT_EQ(c.stop_reason, "tool_use");
@@ -291,8 +290,8 @@ TEST(ProviderAnthropic, StreamTakesMessageDeltaUsage) {
 
 TEST(ProviderAnthropic, MessageDeltaOverridesMessageStartInput) {
   // Server tools (web search) grow the input after message_start.
-  ApiCall c = run_ok(request("/v1/messages"), kAnthropicReq,
-                     data("anthropic_stream_server_tool.sse"));
+  ApiCall c =
+      run_ok(request("/v1/messages"), kAnthropicReq, data("anthropic_stream_server_tool.sse"));
   EXPECT_EQ(c.stop_reason, "end_turn");
   EXPECT_EQ(c.usage_source, UsageSource::Exact);
   EXPECT_USAGE(c.usage, 8530, 0, 0, 0, 0, 412, 0);
@@ -311,8 +310,8 @@ TEST(ProviderAnthropic, LegacyDeltaWithOnlyOutputTokens) {
 TEST(ProviderAnthropic, TruncatedStreamIsEstimatedWhole) {
   // message_start's exact input is not used: no message_delta means no exact usage.
   // Output text seen: "Here is the plan:" 17 + " first" 6 = 23 bytes -> 6.
-  ApiCall c = run_ok(request("/v1/messages"), kAnthropicReq,
-                     data("anthropic_stream_truncated.sse"), /*complete=*/false);
+  ApiCall c = run_ok(request("/v1/messages"), kAnthropicReq, data("anthropic_stream_truncated.sse"),
+                     /*complete=*/false);
   EXPECT_EQ(c.usage_source, UsageSource::Estimated);
   EXPECT_EQ(c.error, "stream ended before usage");
   EXPECT_EQ(c.response_id, "msg_01Hq6vWqjC8EuSszi3nPf7Ea");
@@ -320,9 +319,19 @@ TEST(ProviderAnthropic, TruncatedStreamIsEstimatedWhole) {
   EXPECT_USAGE(c.usage, kAnthropicReqTokens, 0, 0, 0, 0, 6, 0);
 }
 
+TEST(ProviderAnthropic, CutAfterMessageDeltaIsStillExact) {
+  // The final usage arrived; only message_stop is missing.
+  std::string body = data("anthropic_stream.sse");
+  body.resize(body.find("event: message_stop"));
+  ApiCall c = run_ok(request("/v1/messages"), kAnthropicReq, body, /*complete=*/false);
+  EXPECT_EQ(c.usage_source, UsageSource::Exact);
+  EXPECT_EQ(c.error, "");
+  EXPECT_USAGE(c.usage, 4, 30211, 1840, 1840, 0, 356, 0);
+}
+
 TEST(ProviderAnthropic, ErrorEventMidStream) {
-  ApiCall c = run_ok(request("/v1/messages"), kAnthropicReq,
-                     data("anthropic_stream_overloaded.sse"));
+  ApiCall c =
+      run_ok(request("/v1/messages"), kAnthropicReq, data("anthropic_stream_overloaded.sse"));
   EXPECT_EQ(c.error, "overloaded_error: Overloaded");
   EXPECT_EQ(c.usage_source, UsageSource::Estimated);
   EXPECT_USAGE(c.usage, kAnthropicReqTokens, 0, 0, 0, 0, 0, 0);
@@ -330,20 +339,23 @@ TEST(ProviderAnthropic, ErrorEventMidStream) {
 
 TEST(ProviderAnthropic, HttpErrorBody) {
   HttpMessage resp = response(429, {{"request-id", "req_011CTzRj7dAbPq2k1cQw5v8E"}});
-  ApiCall c = run(request("/v1/messages"), kAnthropicReq, &resp,
-                  data("anthropic_error_rate_limit.json"));
+  ApiCall c =
+      run(request("/v1/messages"), kAnthropicReq, &resp, data("anthropic_error_rate_limit.json"));
   EXPECT_EQ(c.error,
             "rate_limit_error: This request would exceed the rate limit for your organization "
             "(a1b2c3d4-0000-4000-8000-000000000000) of 30,000 input tokens per minute.");
   EXPECT_EQ(c.request_id, "req_011CTzRj7dAbPq2k1cQw5v8E");
-  EXPECT_EQ(c.usage_source, UsageSource::Estimated);
-  EXPECT_USAGE(c.usage, kAnthropicReqTokens, 0, 0, 0, 0, 0, 0);
+  // Rejected requests are not charged: not billable, no estimate.
+  EXPECT_FALSE(c.billable);
+  EXPECT_EQ(c.usage_source, UsageSource::None);
+  EXPECT_USAGE(c.usage, 0, 0, 0, 0, 0, 0, 0);
 
   // An error status with a body that says nothing.
   HttpMessage bare = response(529);
   c = run(request("/v1/messages"), kAnthropicReq, &bare, "");
   EXPECT_EQ(c.error, "HTTP 529");
-  EXPECT_USAGE(c.usage, kAnthropicReqTokens, 0, 0, 0, 0, 0, 0);
+  EXPECT_FALSE(c.billable);
+  EXPECT_USAGE(c.usage, 0, 0, 0, 0, 0, 0, 0);
 }
 
 TEST(ProviderAnthropic, CountTokensIsNotBilled) {
@@ -380,8 +392,8 @@ TEST(ProviderHeaders, IdsAgentAndSession) {
   HttpMessage req = request("/v1/messages?beta=true", "api.anthropic.com",
                             {{"User-Agent", "claude-cli/2.0.14 (external, cli)"},
                              {"X-Claude-Code-Session-Id", "9d3c1f0e-2b4a-4c55-8e6f-7a8b9c0d1e2f"}});
-  HttpMessage resp = response(200, {{"Request-Id", "req_011CU1a2b3c4d5e6f7g8h9i0"},
-                                    {"x-request-id", "other"}});
+  HttpMessage resp =
+      response(200, {{"Request-Id", "req_011CU1a2b3c4d5e6f7g8h9i0"}, {"x-request-id", "other"}});
   ApiCall c = run(req, kAnthropicReq, &resp, data("anthropic_stream.sse"));
   EXPECT_EQ(c.user_agent, "claude-cli/2.0.14 (external, cli)");
   EXPECT_EQ(c.session_id, "9d3c1f0e-2b4a-4c55-8e6f-7a8b9c0d1e2f");
@@ -436,8 +448,8 @@ TEST(ProviderOpenAIChat, NonStream) {
 }
 
 TEST(ProviderOpenAIChat, StreamFinalUsageChunk) {
-  ApiCall c = run_ok(request("/v1/chat/completions"), kOpenAIChatStreamReq,
-                     data("openai_chat_stream.sse"));
+  ApiCall c =
+      run_ok(request("/v1/chat/completions"), kOpenAIChatStreamReq, data("openai_chat_stream.sse"));
   EXPECT_TRUE(c.stream);
   EXPECT_EQ(c.model, "o4-mini-2025-04-16");
   EXPECT_EQ(c.stop_reason, "tool_calls");
@@ -470,30 +482,33 @@ TEST(ProviderOpenAIChat, StreamCutBeforeUsageChunk) {
 
 TEST(ProviderOpenAIChat, QuotaError) {
   HttpMessage resp = response(429, {{"x-request-id", "req_5f1e2d3c4b5a69788796a5b4c3d2e1f0"}});
-  ApiCall c = run(request("/v1/chat/completions"), kOpenAIChatReq, &resp,
-                  data("openai_error_quota.json"));
+  ApiCall c =
+      run(request("/v1/chat/completions"), kOpenAIChatReq, &resp, data("openai_error_quota.json"));
   EXPECT_EQ(c.error,
             "insufficient_quota: You exceeded your current quota, please check your plan and "
             "billing details.");
   EXPECT_EQ(c.request_id, "req_5f1e2d3c4b5a69788796a5b4c3d2e1f0");
   EXPECT_EQ(c.model, "gpt-4o");  // nothing in the response: the request's
-  EXPECT_EQ(c.usage_source, UsageSource::Estimated);
-  EXPECT_USAGE(c.usage, 4, 0, 0, 0, 0, 0, 0);
+  EXPECT_FALSE(c.billable);
+  EXPECT_EQ(c.usage_source, UsageSource::None);
+  EXPECT_USAGE(c.usage, 0, 0, 0, 0, 0, 0, 0);
 }
 
 TEST(ProviderOpenAIChat, CompletionsAndEmbeddings) {
-  ApiCall c = run_ok(request("/v1/completions"), R"({"model":"gpt-3.5-turbo-instruct","prompt":"x"})",
-                     R"({"id":"cmpl-8xYz","object":"text_completion","model":"gpt-3.5-turbo-instruct",)"
-                     R"("choices":[{"text":" hi","index":0,"logprobs":null,"finish_reason":"length"}],)"
-                     R"("usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}})");
+  ApiCall c =
+      run_ok(request("/v1/completions"), R"({"model":"gpt-3.5-turbo-instruct","prompt":"x"})",
+             R"({"id":"cmpl-8xYz","object":"text_completion","model":"gpt-3.5-turbo-instruct",)"
+             R"("choices":[{"text":" hi","index":0,"logprobs":null,"finish_reason":"length"}],)"
+             R"("usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}})");
   EXPECT_EQ(c.api, "completions");
   EXPECT_EQ(c.stop_reason, "length");
   EXPECT_EQ(c.usage_source, UsageSource::Exact);
   EXPECT_USAGE(c.usage, 5, 0, 0, 0, 0, 7, 0);
 
-  c = run_ok(request("/v1/embeddings"), R"({"model":"text-embedding-3-small","input":"hello"})",
-             R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0023,-0.0091]}],)"
-             R"("model":"text-embedding-3-small","usage":{"prompt_tokens":8,"total_tokens":8}})");
+  c = run_ok(
+      request("/v1/embeddings"), R"({"model":"text-embedding-3-small","input":"hello"})",
+      R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0023,-0.0091]}],)"
+      R"("model":"text-embedding-3-small","usage":{"prompt_tokens":8,"total_tokens":8}})");
   EXPECT_EQ(c.api, "embeddings");
   EXPECT_EQ(c.usage_source, UsageSource::Exact);
   EXPECT_USAGE(c.usage, 8, 0, 0, 0, 0, 0, 0);
@@ -508,9 +523,9 @@ TEST(ProviderOpenAIChat, CachedAboveInputClampsToZero) {
 
 // ---------------------------------------------------------------------------
 TEST(ProviderOpenAIResponses, NonStream) {
-  ApiCall c = run_ok(request("/v1/responses", "api.openai.com"),
-                     R"({"model":"gpt-4.1","input":"Tell me a story"})",
-                     data("openai_responses.json"));
+  ApiCall c =
+      run_ok(request("/v1/responses", "api.openai.com"),
+             R"({"model":"gpt-4.1","input":"Tell me a story"})", data("openai_responses.json"));
   EXPECT_EQ(c.api, "responses");
   EXPECT_FALSE(c.stream);
   EXPECT_EQ(c.model, "gpt-4.1-2025-04-14");
@@ -534,8 +549,8 @@ TEST(ProviderOpenAIResponses, StreamCompleted) {
 }
 
 TEST(ProviderOpenAIResponses, StreamIncomplete) {
-  ApiCall c = run_ok(request("/v1/responses"), kResponsesReq,
-                     data("openai_responses_incomplete.sse"));
+  ApiCall c =
+      run_ok(request("/v1/responses"), kResponsesReq, data("openai_responses_incomplete.sse"));
   EXPECT_EQ(c.stop_reason, "max_output_tokens");
   EXPECT_EQ(c.model, "gpt-5-mini-2025-08-07");
   EXPECT_EQ(c.usage_source, UsageSource::Exact);
@@ -617,8 +632,8 @@ TEST(ProviderGemini, TruncatedStreamsAreEstimated) {
   // Two whole chunks arrived: "The" 3 + " quick brown fox" 16 = 19 bytes -> 5.
   for (const char* file : {"gemini_stream_truncated.sse", "gemini_stream_array_truncated.json"}) {
     SCOPED_TRACE(file);
-    ApiCall c = run_ok(request("/v1beta/models/gemini-2.5-flash:streamGenerateContent"),
-                       kGeminiReq, data(file), /*complete=*/false);
+    ApiCall c = run_ok(request("/v1beta/models/gemini-2.5-flash:streamGenerateContent"), kGeminiReq,
+                       data(file), /*complete=*/false);
     EXPECT_EQ(c.usage_source, UsageSource::Estimated);
     EXPECT_EQ(c.error, "stream ended before usage");
     EXPECT_EQ(c.stop_reason, "");
@@ -628,10 +643,11 @@ TEST(ProviderGemini, TruncatedStreamsAreEstimated) {
 }
 
 TEST(ProviderGemini, ArrayCutRightAfterAWholeElement) {
-  ApiCall c = run_ok(request("/v1beta/models/gemini-2.5-flash:streamGenerateContent"), kGeminiReq,
-                     R"([{"candidates":[{"content":{"parts":[{"text":"ok"}]},"finishReason":"STOP"}],)"
-                     R"("usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1}})",
-                     /*complete=*/false);
+  ApiCall c =
+      run_ok(request("/v1beta/models/gemini-2.5-flash:streamGenerateContent"), kGeminiReq,
+             R"([{"candidates":[{"content":{"parts":[{"text":"ok"}]},"finishReason":"STOP"}],)"
+             R"("usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1}})",
+             /*complete=*/false);
   EXPECT_EQ(c.usage_source, UsageSource::Exact);
   EXPECT_USAGE(c.usage, 3, 0, 0, 0, 0, 1, 0);
 }
@@ -641,10 +657,10 @@ TEST(ProviderGemini, CodeAssistStream) {
       R"({"model":"gemini-2.5-pro","project":"wise-ember-123","user_prompt_id":"p-1",)"
       R"("request":{"contents":[{"role":"user","parts":[{"text":"edit main.c"}]}],)"
       R"("session_id":"s-42"}})";
-  ApiCall c = run_ok(
-      request("/v1internal:streamGenerateContent?alt=sse", "cloudcode-pa.googleapis.com",
-              {{"User-Agent", "GeminiCLI/0.1.22 (linux; x64)"}}),
-      req, data("cloudcode_stream.sse"));
+  ApiCall c =
+      run_ok(request("/v1internal:streamGenerateContent?alt=sse", "cloudcode-pa.googleapis.com",
+                     {{"User-Agent", "GeminiCLI/0.1.22 (linux; x64)"}}),
+             req, data("cloudcode_stream.sse"));
   EXPECT_EQ(c.provider, Provider::Gemini);
   EXPECT_EQ(c.api, "stream_generate_content");
   EXPECT_TRUE(c.stream);
@@ -657,8 +673,9 @@ TEST(ProviderGemini, CodeAssistStream) {
 }
 
 TEST(ProviderGemini, CodeAssistGenerateModelFromModelVersion) {
-  ApiCall c = run_ok(request("/v1internal:generateContent", "cloudcode-pa.googleapis.com"),
-                     R"({"project":"p","request":{"contents":[]}})", data("cloudcode_generate.json"));
+  ApiCall c =
+      run_ok(request("/v1internal:generateContent", "cloudcode-pa.googleapis.com"),
+             R"({"project":"p","request":{"contents":[]}})", data("cloudcode_generate.json"));
   EXPECT_EQ(c.api, "generate_content");
   EXPECT_FALSE(c.stream);
   EXPECT_EQ(c.model, "gemini-2.5-flash-lite");
@@ -685,21 +702,24 @@ TEST(ProviderGemini, Errors) {
   EXPECT_EQ(c.error,
             "RESOURCE_EXHAUSTED: You exceeded your current quota, please check your plan and "
             "billing details.");
-  EXPECT_EQ(c.usage_source, UsageSource::Estimated);
-  EXPECT_USAGE(c.usage, 5, 0, 0, 0, 0, 0, 0);
+  EXPECT_FALSE(c.billable);
+  EXPECT_EQ(c.usage_source, UsageSource::None);
+  EXPECT_USAGE(c.usage, 0, 0, 0, 0, 0, 0, 0);
 
   HttpMessage r503 = response(503);
-  c = run(request("/v1beta/models/gemini-2.5-pro:streamGenerateContent"), kGeminiReq, &r503,
-          R"([{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}])");
+  c = run(
+      request("/v1beta/models/gemini-2.5-pro:streamGenerateContent"), kGeminiReq, &r503,
+      R"([{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}])");
   EXPECT_EQ(c.error, "UNAVAILABLE: The model is overloaded.");
-  EXPECT_USAGE(c.usage, 5, 0, 0, 0, 0, 0, 0);
+  EXPECT_FALSE(c.billable);
+  EXPECT_USAGE(c.usage, 0, 0, 0, 0, 0, 0, 0);
 }
 
 TEST(ProviderGemini, BlockedPromptAndMissingCandidateCount) {
-  ApiCall c = run_ok(request("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
-                     kGeminiReq,
-                     "data: {\"promptFeedback\":{\"blockReason\":\"PROHIBITED_CONTENT\"},"
-                     "\"usageMetadata\":{\"promptTokenCount\":12,\"totalTokenCount\":12}}\r\n\r\n");
+  ApiCall c =
+      run_ok(request("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"), kGeminiReq,
+             "data: {\"promptFeedback\":{\"blockReason\":\"PROHIBITED_CONTENT\"},"
+             "\"usageMetadata\":{\"promptTokenCount\":12,\"totalTokenCount\":12}}\r\n\r\n");
   EXPECT_EQ(c.stop_reason, "PROHIBITED_CONTENT");
   EXPECT_EQ(c.usage_source, UsageSource::Exact);
   EXPECT_USAGE(c.usage, 12, 0, 0, 0, 0, 0, 0);
@@ -788,8 +808,8 @@ TEST(ProviderEstimate, OutputFromRecordedBodies) {
 }
 
 TEST(ProviderEstimate, UnrecognisedOutputFallsBackToBytes) {
-  EXPECT_USAGE(estimate_usage("", R"({"foo":"bar"})"), 0, 0, 0, 0, 0, 4, 0);  // 13 bytes
-  EXPECT_USAGE(estimate_usage("", "garbage!!"), 0, 0, 0, 0, 0, 3, 0);        // 9 bytes
+  EXPECT_USAGE(estimate_usage("", R"({"foo":"bar"})"), 0, 0, 0, 0, 0, 4, 0);    // 13 bytes
+  EXPECT_USAGE(estimate_usage("", "garbage!!"), 0, 0, 0, 0, 0, 3, 0);           // 9 bytes
   EXPECT_USAGE(estimate_usage("", "data: not json\n\n"), 0, 0, 0, 0, 0, 4, 0);  // 16 bytes
 }
 
@@ -806,14 +826,16 @@ TEST(ProviderRobustness, WrongTypesReadAsAbsent) {
   EXPECT_EQ(c.model, "claude-sonnet-4-5");
   EXPECT_USAGE(c.usage, 0, 0, 7, 7, 0, 0, 0);
 
-  c = run_ok(request("/v1/messages"), kAnthropicReq,
-             R"({"type":"message","usage":{"input_tokens":1.5,"output_tokens":18446744073709551615}})");
+  c = run_ok(
+      request("/v1/messages"), kAnthropicReq,
+      R"({"type":"message","usage":{"input_tokens":1.5,"output_tokens":18446744073709551615}})");
   EXPECT_USAGE(c.usage, 0, 0, 0, 0, 0, UINT64_MAX, 0);
 
   // Sums saturate instead of wrapping.
-  c = run_ok(request("/v1beta/models/g:generateContent"), kGeminiReq,
-             R"({"usageMetadata":{"promptTokenCount":1,"toolUsePromptTokenCount":18446744073709551615,)"
-             R"("candidatesTokenCount":18446744073709551615,"thoughtsTokenCount":5}})");
+  c = run_ok(
+      request("/v1beta/models/g:generateContent"), kGeminiReq,
+      R"({"usageMetadata":{"promptTokenCount":1,"toolUsePromptTokenCount":18446744073709551615,)"
+      R"("candidatesTokenCount":18446744073709551615,"thoughtsTokenCount":5}})");
   EXPECT_USAGE(c.usage, UINT64_MAX, 0, 0, 0, 0, UINT64_MAX, 5);
 
   // Structure of the wrong kind everywhere.
@@ -853,16 +875,21 @@ TEST(ProviderRobustness, GarbageNeverCrashes) {
     for (char& ch : junk) ch = static_cast<char>(rng());
     bodies.push_back(junk);
     // Recorded bodies cut at random points and with random bytes flipped.
-    for (const char* f : {"anthropic_stream.sse", "openai_responses_stream.sse", "gemini_stream_array.json"}) {
+    for (const char* f :
+         {"anthropic_stream.sse", "openai_responses_stream.sse", "gemini_stream_array.json"}) {
       std::string b = data(f);
       b.resize(rng() % b.size());
       if (!b.empty()) b[rng() % b.size()] = static_cast<char>(rng());
       bodies.push_back(b);
     }
   }
-  const char* targets[] = {"/v1/messages", "/v1/chat/completions", "/v1/responses",
-                           "/v1beta/models/g:streamGenerateContent", "/v1internal:generateContent",
-                           "/v1/messages/count_tokens", "/api/other"};
+  const char* targets[] = {"/v1/messages",
+                           "/v1/chat/completions",
+                           "/v1/responses",
+                           "/v1beta/models/g:streamGenerateContent",
+                           "/v1internal:generateContent",
+                           "/v1/messages/count_tokens",
+                           "/api/other"};
   for (const char* t : targets) {
     for (const auto& b : bodies) {
       ApiCall c = run_ok(request(t), b, b, false);

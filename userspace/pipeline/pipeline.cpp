@@ -172,9 +172,9 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   r.set_cache_write_1h_tokens(call.usage.cache_write_1h_tokens);
   r.set_output_tokens(call.usage.output_tokens);
   r.set_reasoning_tokens(call.usage.reasoning_tokens);
-  r.set_usage_source(call.usage_source == provider::UsageSource::None
-                         ? ""
-                         : provider::usage_source_name(call.usage_source));
+  // Calls that bill nothing (count_tokens, rejected requests) are exactly zero.
+  r.set_usage_source(provider::usage_source_name(
+      call.usage_source == provider::UsageSource::None ? provider::UsageSource::Exact : call.usage_source));
   r.set_request_bytes(req_bytes);
   r.set_response_bytes(resp_bytes);
   r.set_request_header_bytes(req.header_bytes);
@@ -192,8 +192,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   r.set_response_truncated(resp && resp->body_truncated);
   r.set_complete(req.complete && resp && resp->complete && !req.body_truncated && !resp->body_truncated);
   append_error(err, req.error.empty() ? "" : "request: " + req.error);
-  if (!resp) append_error(err, "no response captured");
-  else append_error(err, resp->error.empty() ? "" : "response: " + resp->error);
+  if (resp) append_error(err, resp->error.empty() ? "" : "response: " + resp->error);
   append_error(err, call.error);
   r.set_error(err);
   agg_.add_request(std::move(r));

@@ -51,6 +51,7 @@ Match match_token(std::string_view d, Http1Parser::Kind kind, size_t& end) {
   if (d.empty() || d[0] < 'A' || d[0] > 'Z') return Match::No;
   bool maybe = false;
   for (std::string_view m : kMethods) {
+    if (m[0] != d[0]) continue;
     if (d.size() > m.size()) {
       if (d.substr(0, m.size()) == m && d[m.size()] == ' ') {
         end = m.size() + 1;

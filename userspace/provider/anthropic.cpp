@@ -24,9 +24,12 @@ struct AnthropicUsage {
 
   // Fields present in `later` win (message_delta over message_start).
   void overlay(const AnthropicUsage& later) {
-    for (auto [mine, theirs] : {std::pair{&input, &later.input}, {&cache_read, &later.cache_read},
-                                {&cache_write, &later.cache_write}, {&cache_5m, &later.cache_5m},
-                                {&cache_1h, &later.cache_1h}, {&output, &later.output}}) {
+    for (auto [mine, theirs] : {std::pair{&input, &later.input},
+                                {&cache_read, &later.cache_read},
+                                {&cache_write, &later.cache_write},
+                                {&cache_5m, &later.cache_5m},
+                                {&cache_1h, &later.cache_1h},
+                                {&output, &later.output}}) {
       if (theirs->has_value()) *mine = *theirs;
     }
   }

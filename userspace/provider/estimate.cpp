@@ -13,9 +13,7 @@ using detail::get_object;
 using detail::get_string;
 using detail::json;
 
-uint64_t string_size(const json& obj, std::string_view key) {
-  return get_string(obj, key).size();
-}
+uint64_t string_size(const json& obj, std::string_view key) { return get_string(obj, key).size(); }
 
 // Text a model produced, per document shape; returns false for shapes it does not
 // know, so an unrecognised body falls back to its raw size.
@@ -28,8 +26,8 @@ bool output_text_bytes(const json& raw, uint64_t& bytes) {
   // Anthropic stream events.
   if (type == "content_block_delta") {
     if (const json* d = get_object(doc, "delta"))
-      bytes += string_size(*d, "text") + string_size(*d, "partial_json") +
-               string_size(*d, "thinking");
+      bytes +=
+          string_size(*d, "text") + string_size(*d, "partial_json") + string_size(*d, "thinking");
     return true;
   }
   if (type == "message_start" || type == "content_block_start" || type == "content_block_stop" ||
@@ -59,7 +57,8 @@ bool output_text_bytes(const json& raw, uint64_t& bytes) {
         bytes += string_size(item, "arguments");
         for (const char* list : {"content", "summary"}) {
           if (const json* parts = get_array(item, list)) {
-            for (const json& p : *parts) bytes += string_size(p, "text") + string_size(p, "refusal");
+            for (const json& p : *parts)
+              bytes += string_size(p, "text") + string_size(p, "refusal");
           }
         }
       }

@@ -8,7 +8,10 @@
 // "response truncated", "response has no usage" or "unknown api".
 #include "provider/provider.h"
 
+#include <algorithm>
 #include <array>
+#include <initializer_list>
+#include <string>
 
 #include "provider/decoders.h"
 #include "provider/json_util.h"
@@ -32,7 +35,7 @@ struct Route {
 
 // Request headers harnesses use to tag a conversation, most specific first.
 constexpr std::array<std::string_view, 7> kSessionHeaders = {
-    "x-claude-code-session-id", "session_id", "session-id", "x-session-id",
+    "x-claude-code-session-id", "session_id",      "session-id", "x-session-id",
     "x-session-affinity",       "conversation_id", "x-task-id"};
 
 std::string lower(std::string_view s) {
@@ -181,19 +184,26 @@ std::string strip_models_prefix(std::string s) {
 
 const char* provider_name(Provider p) {
   switch (p) {
-    case Provider::Anthropic: return "anthropic";
-    case Provider::OpenAI: return "openai";
-    case Provider::Gemini: return "gemini";
-    case Provider::Unknown: break;
+    case Provider::Anthropic:
+      return "anthropic";
+    case Provider::OpenAI:
+      return "openai";
+    case Provider::Gemini:
+      return "gemini";
+    case Provider::Unknown:
+      break;
   }
   return "unknown";
 }
 
 const char* usage_source_name(UsageSource s) {
   switch (s) {
-    case UsageSource::Exact: return "exact";
-    case UsageSource::Estimated: return "estimated";
-    case UsageSource::None: break;
+    case UsageSource::Exact:
+      return "exact";
+    case UsageSource::Estimated:
+      return "estimated";
+    case UsageSource::None:
+      break;
   }
   return "none";
 }
@@ -234,10 +244,18 @@ ApiCall decode(const Exchange& ex) {
   if (ex.response) docs = detail::parse_documents(ex.response_body);
   detail::ResponseInfo info;
   switch (wire) {
-    case Wire::AnthropicMessages: info = detail::decode_anthropic_messages(docs); break;
-    case Wire::OpenAIChat: info = detail::decode_openai_chat(docs); break;
-    case Wire::OpenAIResponses: info = detail::decode_openai_responses(docs); break;
-    case Wire::Gemini: info = detail::decode_gemini(docs); break;
+    case Wire::AnthropicMessages:
+      info = detail::decode_anthropic_messages(docs);
+      break;
+    case Wire::OpenAIChat:
+      info = detail::decode_openai_chat(docs);
+      break;
+    case Wire::OpenAIResponses:
+      info = detail::decode_openai_responses(docs);
+      break;
+    case Wire::Gemini:
+      info = detail::decode_gemini(docs);
+      break;
     case Wire::Unknown:
     case Wire::None:
       for (const json& doc : docs.docs) {
@@ -249,6 +267,10 @@ ApiCall decode(const Exchange& ex) {
   c.error = info.error;
   if (c.error.empty() && ex.response && ex.response->status >= 400)
     c.error = "HTTP " + std::to_string(ex.response->status);
+  // A complete error response (429, 529, 400...) was not charged: no estimate, or a
+  // harness retrying overloaded errors would pile up tokens nobody paid for.
+  if (ex.response && ex.response_complete && ex.response->status >= 400 && !info.final_usage)
+    c.billable = false;
   if (!c.billable) return c;
 
   c.stop_reason = info.stop_reason;
