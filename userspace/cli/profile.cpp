@@ -157,7 +157,15 @@ void Profiler::rescan_maps() {
 }
 
 void Profiler::on_record(const void* data, size_t size) {
-  if (capture_) capture_->write(data, size);
+  if (capture_) {
+    // Ring records are fixed-size slots; the file keeps only the valid payload.
+    size_t keep = size;
+    if (size >= TT_DATA_EVENT_HDR_SIZE && static_cast<const tt_event_header*>(data)->kind == TT_EV_DATA) {
+      const auto* d = static_cast<const tt_data_event_small*>(data);
+      keep = std::min<size_t>(size, TT_DATA_EVENT_HDR_SIZE + size_t{d->len});
+    }
+    capture_->write(data, keep);
+  }
   pipe_->on_raw(data, size);
   if (size < sizeof(tt_event_header)) return;
   const auto* h = static_cast<const tt_event_header*>(data);
