@@ -167,6 +167,55 @@ class PythonClientTest(E2ETestCase):
         self.assertIn("rate_limit", r["error"])
 
 
+class LossAccountingTest(E2ETestCase):
+    """What cannot be captured is counted and flagged, never silently dropped."""
+
+    def test_ring_buffer_overflow_is_counted(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "openai-chat", "--body-bytes", "8000000"),
+                            extra_args=["--ring-buffer-mb", "1"])
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 1)
+        cap = prof.run["capture"]
+        self.assertGreater(cap["events_lost"], 0)
+        # 8 MB went through one SSL_write; at most the 1 MiB ring could hold it.
+        self.assertGreater(cap["bytes_lost"], 8000000 - (1 << 20))
+        self.assertIn("LOST", prof.report)
+        for r in prof.requests:
+            self.assertFalse(r["complete"] and r["request_bytes"] == srv[0]["request_body_bytes"]
+                             and r["error"] == "", r)
+
+    def test_per_call_cap_is_counted(self):
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "anthropic", "--body-bytes", "3000000"),
+                            extra_args=["--max-call-bytes", "1000000"])
+        self.assertEqual(len(self.server.records(mark)), 1)
+        cap = prof.run["capture"]
+        self.assertGreater(cap["bytes_over_cap"], 1900000)
+        self.assertIn("capture cap", prof.report)
+        self.assertTrue(all(not r["complete"] for r in prof.requests), prof.requests)
+
+    def test_process_killed_mid_request(self):
+        """The client dies while waiting for its response: the request is still reported."""
+        args = ["--api", "anthropic", "--stream", "--body-bytes", "8000"]
+        # The same request once untraced and unkilled, for the server's byte count.
+        mark = self.server.mark()
+        subprocess.run(self.client("py", *args), check=True, stdout=subprocess.DEVNULL)
+        body_bytes = self.server.records(mark)[0]["request_body_bytes"]
+        cmd = ["timeout", "-s", "KILL", "1.5", *self.client("py", *args, "--header", "x-test-delay-ms:4000")]
+        prof = self.profile(cmd, expect_rc=137)
+        self.assertEqual(len(prof.requests), 1)
+        r = prof.requests[0]
+        self.assertFalse(r["complete"])
+        self.assertEqual(r["status"], 0)
+        self.assertEqual(r["usage_source"], "estimated")
+        self.assertGreater(r["input_tokens"], 1500)
+        self.assertEqual(r["request_bytes"], body_bytes)
+        client = [p for p in prof.processes if p["pid"] == r["pid"]][0]
+        self.assertEqual(client["exit_code"], 137)
+        self.assertEqual(prof.run["capture"]["incomplete_requests"], 1)
+
+
 class NodeClientTest(E2ETestCase):
     def test_keep_alive_streaming_chat(self):
         mark = self.server.mark()
