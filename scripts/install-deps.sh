@@ -8,6 +8,8 @@ PKGS=(
   # userspace libraries
   libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev libhttp-parser-dev
   zlib1g-dev libbrotli-dev libzstd-dev
+  # x86-64 decoder for finding TLS functions in stripped binaries (Bun, BoringSSL)
+  libzydis-dev
   # tests
   libgtest-dev libgmock-dev
   # test LLM server, clients and demo
