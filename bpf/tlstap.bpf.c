@@ -18,6 +18,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Configured by userspace between open and load. */
 const volatile bool filter_pids = true;       /* only processes in traced_pids */
 const volatile __u32 max_call_bytes = 1u << 26; /* per-call capture cap */
+/* Stop a traced process that execs a binary userspace has not looked at yet,
+ * until userspace has instrumented it (SIGCONT), so no early TLS is missed. */
+const volatile bool stop_on_exec = false;
+
+#define SIGSTOP 19
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -35,7 +40,15 @@ struct ssl_call {
   __u64 ssl;
   __u64 buf;
   __u64 len_ptr; /* *_ex: size_t *readbytes / *written; 0 otherwise */
+  __u64 lib;     /* enum tt_tls_lib, from the attach cookie */
 };
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct tt_inode_key);
+  __type(value, __u8);
+} known_inodes SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -121,6 +134,7 @@ struct emit_ctx {
   __u32 call_len; /* bytes the call transferred */
   __u32 flags;
   __u8 dir;
+  __u8 lib;
 };
 
 static __always_inline void fill_header(struct tt_data_event *ev, struct emit_ctx *c, __u32 off, __u32 n) {
@@ -135,7 +149,7 @@ static __always_inline void fill_header(struct tt_data_event *ev, struct emit_ct
   ev->offset = off;
   ev->len = n;
   ev->dir = c->dir;
-  ev->lib = TT_LIB_OPENSSL;
+  ev->lib = c->lib;
   ev->_pad = 0;
   ev->_pad2 = 0;
 }
@@ -214,6 +228,7 @@ static __always_inline void emit_data(struct ssl_call *call, __u32 len, __u8 dir
       .call_len = len,
       .flags = 0,
       .dir = dir,
+      .lib = (__u8)call->lib,
   };
   if (len > max_call_bytes) {
     c.total = max_call_bytes;
@@ -226,10 +241,11 @@ static __always_inline void emit_data(struct ssl_call *call, __u32 len, __u8 dir
     note_gap(pid_tgid >> 32, c.conn, dir, len - max_call_bytes);
 }
 
-static __always_inline int stash(void *map, void *ssl, const void *buf, void *len_ptr) {
+static __always_inline int stash(void *ctx, void *map, void *ssl, const void *buf, void *len_ptr) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!is_traced(pid_tgid >> 32)) return 0;
-  struct ssl_call call = {.ssl = (__u64)ssl, .buf = (__u64)buf, .len_ptr = (__u64)len_ptr};
+  struct ssl_call call = {
+      .ssl = (__u64)ssl, .buf = (__u64)buf, .len_ptr = (__u64)len_ptr, .lib = bpf_get_attach_cookie(ctx)};
   bpf_map_update_elem(map, &pid_tgid, &call, BPF_ANY);
   return 0;
 }
@@ -252,7 +268,7 @@ static __always_inline int finish(void *map, long rc, __u8 dir) {
 
 SEC("uprobe") /* BPF_KPROBE decodes args the same way for uprobes (libbpf 1.1 has no BPF_UPROBE) */
 int BPF_KPROBE(ssl_write_entry, void *ssl, const void *buf, int num) {
-  return stash(&write_calls, ssl, buf, NULL);
+  return stash(ctx, &write_calls, ssl, buf, NULL);
 }
 
 SEC("uretprobe")
@@ -260,7 +276,7 @@ int BPF_KRETPROBE(ssl_write_return, int rc) { return finish(&write_calls, rc, TT
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_t *written) {
-  return stash(&write_calls, ssl, buf, written);
+  return stash(ctx, &write_calls, ssl, buf, written);
 }
 
 SEC("uretprobe")
@@ -268,7 +284,7 @@ int BPF_KRETPROBE(ssl_write_ex_return, int rc) { return finish(&write_calls, rc,
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_entry, void *ssl, void *buf, int num) {
-  return stash(&read_calls, ssl, buf, NULL);
+  return stash(ctx, &read_calls, ssl, buf, NULL);
 }
 
 SEC("uretprobe")
@@ -276,7 +292,7 @@ int BPF_KRETPROBE(ssl_read_return, int rc) { return finish(&read_calls, rc, TT_D
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_entry, void *ssl, void *buf, size_t num, size_t *readbytes) {
-  return stash(&read_calls, ssl, buf, readbytes);
+  return stash(ctx, &read_calls, ssl, buf, readbytes);
 }
 
 SEC("uretprobe")
@@ -341,7 +357,15 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
   const char *fn = BPF_CORE_READ(bprm, filename);
   bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), fn);
   ev->ppid = BPF_CORE_READ(p, real_parent, tgid);
-  bpf_ringbuf_submit(ev, 0); /* exec must reach userspace promptly: it attaches probes */
+  if (stop_on_exec) {
+    struct tt_inode_key k = {};
+    k.ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
+    k.dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);
+    /* Only once the event is reserved: userspace must hear of every stop. */
+    if (!bpf_map_lookup_elem(&known_inodes, &k) && bpf_send_signal(SIGSTOP) == 0)
+      ev->hdr.flags |= TT_F_STOPPED;
+  }
+  bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP); /* exec must reach userspace promptly: it attaches probes */
   return 0;
 }
 

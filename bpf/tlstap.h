@@ -29,7 +29,17 @@ enum tt_direction {
 };
 
 enum tt_tls_lib {
-  TT_LIB_OPENSSL = 1,
+  TT_LIB_OPENSSL = 1,   /* exported SSL_* symbols (libssl, node) */
+  TT_LIB_BORINGSSL = 2, /* entry points found in a stripped binary (Bun) */
+};
+
+/* A binary userspace has already looked at (attached or found nothing to
+ * attach to). Keyed like the kernel sees the file: dev is the kernel's
+ * encoding, MKDEV(major, minor) = major << 20 | minor. */
+struct tt_inode_key {
+  __u64 ino;
+  __u32 dev;
+  __u32 _pad;
 };
 
 struct tt_event_header {
@@ -41,6 +51,7 @@ struct tt_event_header {
 };
 
 #define TT_F_CALL_OVER_CAP 1u /* the call had more bytes than the capture cap */
+#define TT_F_STOPPED 2u       /* EXEC: the process was stopped until userspace instruments it */
 
 struct tt_data_event {
   struct tt_event_header hdr;

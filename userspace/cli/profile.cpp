@@ -104,15 +104,25 @@ class Profiler {
   std::unique_ptr<pipeline::Pipeline> pipe_;
   std::set<uint32_t> live_;
   std::set<std::string> checked_maps_paths_;
+  std::set<std::string> warned_;
   bool in_callback_ = false;
 };
 
 void Profiler::attach(const std::string& path, bool verbose_fail) {
-  auto r = tracer_->attach_openssl(path);
+  auto r = tracer_->attach_tls(path);
   if (!r) {
     if (verbose_fail) fprintf(stderr, "tokentap: warning: %s\n", r.error().c_str());
-  } else if (*r && getenv("TOKENTAP_DEBUG")) {
-    fprintf(stderr, "tokentap: instrumented %s\n", path.c_str());
+    return;
+  }
+  std::string what = r->library + (r->runtime.empty() ? "" : ", " + r->runtime);
+  if (r->refused && !warned_.count(path)) {
+    // Say which binary goes unseen and why: a silent gap would read as "no spend".
+    warned_.insert(path);
+    fprintf(stderr, "tokentap: warning: cannot instrument %s (%s): %s\n", path.c_str(), what.c_str(),
+            r->detail.c_str());
+  } else if (r->new_attach && getenv("TOKENTAP_DEBUG")) {
+    fprintf(stderr, "tokentap: instrumented %s (%s%s): %s\n", path.c_str(), what.c_str(),
+            r->from_cache ? ", cached" : "", r->detail.c_str());
   }
 }
 
@@ -175,6 +185,9 @@ void Profiler::on_record(const void* data, size_t size) {
   } else if (h->kind == TT_EV_EXEC) {
     live_.insert(h->pid);
     note_process(h->pid, true);
+    // The exec hook held it because its binary was new to us: it is
+    // instrumented now (or known to need nothing), so let it run.
+    if (h->flags & TT_F_STOPPED) tracer_->resume(h->pid);
   } else if (h->kind == TT_EV_EXIT) {
     live_.erase(h->pid);
   }
@@ -218,6 +231,7 @@ int Profiler::run() {
   while (pow2 < rb && pow2 < (1u << 31)) pow2 <<= 1;
   topts.ring_buffer_bytes = pow2;
   topts.max_call_bytes = static_cast<uint32_t>(std::min<uint64_t>(opts_.max_call_bytes, 0x7fffffff));
+  topts.discovery_cache_dir = discovery::DiscoveryCache::default_dir();
   auto tracer = capture::Tracer::create(topts, [this](const void* d, size_t n) { on_record(d, n); });
   if (!tracer) {
     fprintf(stderr, "tokentap: %s\n", tracer.error().c_str());

@@ -2,7 +2,9 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,7 +12,6 @@
 #include <cstring>
 #include <fstream>
 
-#include "capture/bpf/elf_symbols.h"
 #include "tlstap.h"
 #include "tlstap.skel.h"
 
@@ -49,6 +50,8 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
   if (!t->skel_) return make_error(std::string("cannot open the BPF object: ") + strerror(errno));
   t->skel_->rodata->filter_pids = opts.filter_pids;
   t->skel_->rodata->max_call_bytes = opts.max_call_bytes;
+  t->skel_->rodata->stop_on_exec = opts.stop_on_exec;
+  t->cache_ = std::make_unique<discovery::DiscoveryCache>(opts.discovery_cache_dir);
   bpf_map__set_max_entries(t->skel_->maps.events, opts.ring_buffer_bytes);
   int err = tlstap_bpf__load(t->skel_);
   if (err) {
@@ -77,12 +80,43 @@ Tracer::~Tracer() {
   if (skel_) tlstap_bpf__destroy(skel_);
 }
 
-Result<bool> Tracer::attach_openssl(const std::string& path) {
+void Tracer::mark_known(dev_t dev, ino_t ino) {
+  // The kernel's dev_t encoding, as the exec hook reads it from the inode.
+  tt_inode_key k{};
+  k.ino = ino;
+  k.dev = (major(dev) << 20) | minor(dev);
+  uint8_t one = 1;
+  bpf_map__update_elem(skel_->maps.known_inodes, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
+}
+
+Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return make_error("cannot stat " + path + ": " + strerror(errno));
   auto id = std::make_pair(st.st_dev, st.st_ino);
-  if (attached_inodes_.count(id)) return true;
-  if (rejected_inodes_.count(id)) return false;
+  if (auto it = examined_.find(id); it != examined_.end()) {
+    AttachInfo again = it->second;
+    again.new_attach = false;
+    return again;
+  }
+  AttachInfo info;
+  auto img = discovery::ElfImage::open(path);
+  if (!img) {
+    // Scripts and other non-ELF files: nothing to attach, remember that.
+    examined_[id] = info;
+    mark_known(st.st_dev, st.st_ino);
+    return info;
+  }
+  discovery::Discovery d = cache_->discover(**img, &info.from_cache);
+  info.library = d.library;
+  info.runtime = d.runtime;
+  if (d.status != discovery::DiscoveryStatus::Found) {
+    info.refused = d.status == discovery::DiscoveryStatus::Refused;
+    info.detail = d.reason;
+    examined_[id] = info;
+    mark_known(st.st_dev, st.st_ino);
+    return info;
+  }
+  uint64_t cookie = d.library == "boringssl" ? TT_LIB_BORINGSSL : TT_LIB_OPENSSL;
 
   struct Probe {
     const char* sym;
@@ -96,22 +130,16 @@ Result<bool> Tracer::attach_openssl(const std::string& path) {
       {"SSL_read_ex", skel_->progs.ssl_read_ex_entry, skel_->progs.ssl_read_ex_return},
       {"SSL_free", skel_->progs.ssl_free_entry, nullptr},
   };
-  std::vector<std::string> names;
-  for (auto& p : probes) names.push_back(p.sym);
-  auto offs = find_function_offsets(path, names);
-  if (!offs) return Error{offs.error()};
-  if (!offs->count("SSL_write") || !offs->count("SSL_read")) {
-    rejected_inodes_.insert(id);
-    return false;
-  }
   std::vector<LinkOwner> links;
   for (auto& p : probes) {
-    auto it = offs->find(p.sym);
-    if (it == offs->end()) continue;
+    const discovery::FoundFunction* fn = d.function(p.sym);
+    if (!fn) continue;
+    if (!info.detail.empty()) info.detail += "; ";
+    info.detail += std::string(p.sym) + ": " + fn->evidence;
     for (auto [prog, retprobe] : {std::pair{p.entry, false}, std::pair{p.ret, true}}) {
       if (!prog) continue;
-      LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe);
-      bpf_link* l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), it->second, &uo);
+      LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie, .retprobe = retprobe);
+      bpf_link* l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), fn->file_offset, &uo);
       if (!l)
         return make_error("cannot attach uprobe to " + std::string(p.sym) + " in " + path + ": " +
                           strerror(errno));
@@ -119,10 +147,15 @@ Result<bool> Tracer::attach_openssl(const std::string& path) {
     }
   }
   for (auto& l : links) links_.push_back(std::move(l));
-  attached_inodes_.insert(id);
+  info.attached = true;
+  info.new_attach = true;
+  examined_[id] = info;
+  mark_known(st.st_dev, st.st_ino);
   attached_paths_.push_back(path);
-  return true;
+  return info;
 }
+
+void Tracer::resume(uint32_t pid) { kill(static_cast<pid_t>(pid), SIGCONT); }
 
 Result<void> Tracer::trace_pid(uint32_t pid) {
   uint8_t one = 1;

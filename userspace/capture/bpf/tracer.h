@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "capture/discovery/discovery_cache.h"
 #include "common/result.h"
 
 struct tlstap_bpf;
@@ -24,6 +26,19 @@ struct TracerOptions {
   bool filter_pids = true;                 // trace only added pids and their descendants
   uint32_t ring_buffer_bytes = 64u << 20;  // power of two
   uint32_t max_call_bytes = 64u << 20;     // per SSL_read/SSL_write call
+  bool stop_on_exec = true;                // hold exec'd unknown binaries until instrumented
+  std::string discovery_cache_dir;         // "" = no cache
+};
+
+// What attaching to one file found.
+struct AttachInfo {
+  bool attached = false;    // probes are on this file now (or were already)
+  bool refused = false;     // it carries TLS we could not safely instrument
+  bool new_attach = false;  // attached by this call
+  std::string library;      // "openssl" | "boringssl"
+  std::string runtime;      // e.g. "Bun v1.4.4"
+  std::string detail;       // why refused, or the evidence for what was found
+  bool from_cache = false;
 };
 
 struct TracerStats {
@@ -51,11 +66,14 @@ class Tracer {
   static Result<std::unique_ptr<Tracer>> create(const TracerOptions& opts, RecordFn on_record);
   ~Tracer();
 
-  // Attaches the TLS probes to the file if it exports OpenSSL's SSL_read and
-  // SSL_write. Returns false (not an error) when it has no such symbols, and
-  // does nothing for a file (device+inode) already attached.
-  Result<bool> attach_openssl(const std::string& path);
+  // Attaches the TLS probes to the file if it carries a TLS library tokentap
+  // can find the entry points of (discovery/tls_discovery.h). A file with no
+  // TLS is not an error. Each file (device+inode) is examined once; either
+  // way it is then marked known so execs of it are no longer held.
+  Result<AttachInfo> attach_tls(const std::string& path);
   Result<void> trace_pid(uint32_t pid);
+  // Lets a process that the exec hook stopped run again.
+  void resume(uint32_t pid);
 
   // Waits up to timeout_ms, then delivers every record waiting. Returns the count.
   int poll(int timeout_ms);
@@ -68,8 +86,9 @@ class Tracer {
   ring_buffer* rb_ = nullptr;
   RecordFn on_record_;
   std::vector<LinkOwner> links_;
-  std::set<std::pair<dev_t, ino_t>> attached_inodes_;
-  std::set<std::pair<dev_t, ino_t>> rejected_inodes_;
+  void mark_known(dev_t dev, ino_t ino);
+  std::unique_ptr<discovery::DiscoveryCache> cache_;
+  std::map<std::pair<dev_t, ino_t>, AttachInfo> examined_;
   std::vector<std::string> attached_paths_;
 };
 

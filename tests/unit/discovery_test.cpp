@@ -1,0 +1,226 @@
+// Symbol-less discovery of BoringSSL's SSL_read/SSL_write in the real Bun
+// harness binaries from the npm registry (scripts/install-harnesses.sh), and
+// on doctored copies of one, which must be refused, never attached wrongly.
+// The expected addresses were read off a disassembly of each pinned build.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "capture/discovery/discovery_cache.h"
+#include "capture/discovery/tls_discovery.h"
+
+namespace tt::discovery {
+namespace {
+
+std::string harness_dir() {
+  const char* d = getenv("TOKENTAP_HARNESS_DIR");
+  return d ? d : "/var/cache/tokentap/harnesses";
+}
+
+// The harness binaries are test inputs: missing means the suite was not set
+// up, which must not pass silently.
+std::unique_ptr<ElfImage> open_harness(const std::string& rel) {
+  std::string path = harness_dir() + "/" + rel;
+  if (access(path.c_str(), R_OK) != 0) {
+    if (getenv("TOKENTAP_SKIP_HARNESSES")) return nullptr;
+    ADD_FAILURE() << path << " is missing: run scripts/install-harnesses.sh (or set TOKENTAP_SKIP_HARNESSES=1)";
+    return nullptr;
+  }
+  auto img = ElfImage::open(path);
+  EXPECT_TRUE(img.ok()) << (img.ok() ? "" : img.error());
+  return img.ok() ? std::move(*img) : nullptr;
+}
+
+struct BunCase {
+  const char* name;
+  const char* path;
+  const char* build_id;
+  const char* runtime;
+  uint64_t ssl_write, ssl_read;        // vaddr
+  uint64_t write_offset, read_offset;  // file offset
+};
+
+const BunCase kCases[] = {
+    {"claude", "claude/node_modules/@anthropic-ai/claude-code-linux-x64/claude",
+     "d72a729b5627657c0649e49ae9d771fec0783039", "Bun v1.4.4", 0x331e660, 0x331e810, 0x311d660, 0x311d810},
+    {"opencode", "opencode/node_modules/opencode-linux-x64/bin/opencode",
+     "c30f169b1bef81fa57467cd091ba53aab5235468", "Bun v1.3.14", 0x3ae3780, 0x3ae33f0, 0x367f780, 0x367f3f0},
+    // Same Bun build as opencode (same build id), different file layout.
+    {"kilo", "kilo/node_modules/@kilocode/cli-linux-x64/bin/kilo", "c30f169b1bef81fa57467cd091ba53aab5235468",
+     "Bun v1.3.14", 0x3ae3780, 0x3ae33f0, 0x3681780, 0x36813f0},
+    {"cline", "cline/node_modules/@cline/cli-linux-x64/bin/cline", "2dd82663b2edade5691891dbdfb20f68ae04d8be",
+     "Bun v1.3.13", 0x4d7ca40, 0x4d7bdb0, 0x4a64a40, 0x4a63db0},
+};
+
+class BunBinaries : public ::testing::TestWithParam<BunCase> {};
+
+TEST_P(BunBinaries, FindsSslReadAndWrite) {
+  const BunCase& c = GetParam();
+  auto img = open_harness(c.path);
+  if (!img) return;
+  EXPECT_EQ(img->build_id(), c.build_id);
+  EXPECT_TRUE(img->function_offsets({"SSL_write", "SSL_read"}).empty()) << "expected a stripped binary";
+  Discovery d = discover_tls(*img);
+  ASSERT_EQ(d.status, DiscoveryStatus::Found) << d.reason;
+  EXPECT_EQ(d.library, "boringssl");
+  EXPECT_EQ(d.runtime, c.runtime);
+  ASSERT_EQ(d.functions.size(), 2u);
+  ASSERT_NE(d.function("SSL_write"), nullptr);
+  ASSERT_NE(d.function("SSL_read"), nullptr);
+  EXPECT_EQ(d.function("SSL_write")->vaddr, c.ssl_write);
+  EXPECT_EQ(d.function("SSL_read")->vaddr, c.ssl_read);
+  EXPECT_EQ(d.function("SSL_write")->file_offset, c.write_offset);
+  EXPECT_EQ(d.function("SSL_read")->file_offset, c.read_offset);
+}
+
+INSTANTIATE_TEST_SUITE_P(Harnesses, BunBinaries, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Discovery, NodeExportsOpenSsl) {
+  auto img = ElfImage::open("/usr/bin/node");
+  ASSERT_TRUE(img.ok()) << img.error();
+  Discovery d = discover_tls(**img);
+  ASSERT_EQ(d.status, DiscoveryStatus::Found) << d.reason;
+  EXPECT_EQ(d.library, "openssl");
+  EXPECT_EQ(d.method, "symbols");
+  for (const char* f : {"SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_free"})
+    EXPECT_NE(d.function(f), nullptr) << f;
+}
+
+TEST(Discovery, BinaryWithoutTlsIsNotAnError) {
+  auto img = ElfImage::open("/bin/true");
+  ASSERT_TRUE(img.ok()) << img.error();
+  Discovery d = discover_tls(**img);
+  EXPECT_EQ(d.status, DiscoveryStatus::NoTls);
+  EXPECT_TRUE(d.functions.empty());
+}
+
+TEST(Discovery, NonElfIsAClearError) {
+  auto img = ElfImage::open(std::string(TT_TEST_DATA_DIR) + "/http/reply.json");
+  ASSERT_FALSE(img.ok());
+  EXPECT_NE(img.error().find("not an ELF file"), std::string::npos) << img.error();
+}
+
+// --- doctored binaries: a private copy-on-write mapping of the real cline
+// binary, patched in memory.
+
+const BunCase& cline() { return kCases[3]; }
+
+uint8_t* at(ElfImage& img, uint64_t vaddr) { return img.mutable_data() + *img.vaddr_to_offset(vaddr); }
+
+// Finds `mov esi, imm32` (be imm32) with this immediate within n bytes.
+uint8_t* find_mov_esi(ElfImage& img, uint64_t from, size_t n, uint32_t imm) {
+  uint8_t* p = at(img, from);
+  for (size_t i = 0; i + 5 <= n; ++i) {
+    uint32_t v;
+    memcpy(&v, p + i + 1, 4);
+    if (p[i] == 0xbe && v == imm) return p + i;
+  }
+  return nullptr;
+}
+
+TEST(DoctoredBinary, ChangedReasonCodeIsRefused) {
+  auto img = open_harness(cline().path);
+  if (!img) return;
+  // SSL_write's `num < 0` check raises SSL_R_BAD_LENGTH (111): make it 112.
+  uint8_t* mov = find_mov_esi(*img, cline().ssl_write, 0x200, 111);
+  ASSERT_NE(mov, nullptr);
+  mov[1] = 112;
+  Discovery d = discover_tls(*img);
+  EXPECT_EQ(d.status, DiscoveryStatus::Refused);
+  EXPECT_TRUE(d.functions.empty());
+  EXPECT_NE(d.reason.find("0 functions match SSL_write"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("will not attach"), std::string::npos) << d.reason;
+}
+
+TEST(DoctoredBinary, UnverifiableEntryIsNotGuessed) {
+  auto img = open_harness(cline().path);
+  if (!img) return;
+  // Erase the boundary before SSL_write: the int3 padding becomes nops, so the
+  // previous function's code runs straight into it. Its error sites must not
+  // be attributed to the previous function, whose entry is still verifiable.
+  uint8_t* entry = at(*img, cline().ssl_write);
+  for (int i = 1; i <= 11; ++i) {
+    ASSERT_EQ(entry[-i], 0xcc);
+    entry[-i] = 0x90;
+  }
+  Discovery d = discover_tls(*img);
+  EXPECT_EQ(d.status, DiscoveryStatus::Refused) << "attached at " << (d.function("SSL_write") ? d.function("SSL_write")->vaddr : 0);
+  EXPECT_TRUE(d.functions.empty());
+}
+
+TEST(DoctoredBinary, GarbageAtEntryIsRefused) {
+  auto img = open_harness(cline().path);
+  if (!img) return;
+  uint8_t* entry = at(*img, cline().ssl_read);
+  memset(entry + 4, 0x06, 8);  // 0x06 (push es) does not exist in 64-bit mode
+  Discovery d = discover_tls(*img);
+  EXPECT_EQ(d.status, DiscoveryStatus::Refused);
+  EXPECT_NE(d.reason.find("SSL_read"), std::string::npos) << d.reason;
+}
+
+TEST(DoctoredBinary, WithoutSourceStringsThereIsNoBoringSsl) {
+  auto img = open_harness(cline().path);
+  if (!img) return;
+  uint8_t* d0 = img->mutable_data();
+  const char needle[] = "ssl/ssl_lib.cc";
+  for (uint8_t* p = d0; (p = static_cast<uint8_t*>(memmem(p, img->size() - (p - d0), needle, sizeof(needle))));)
+    p[5] = 'X';  // "ssl/sXl_lib.cc"
+  Discovery d = discover_tls(*img);
+  EXPECT_EQ(d.status, DiscoveryStatus::NoTls);
+}
+
+// --- the cache
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tt-discovery-cache-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(CacheTest, HitIsVerifiedAgainstTheCode) {
+  auto img = open_harness(cline().path);
+  if (!img) return;
+  DiscoveryCache cache(dir_);
+  bool hit = true;
+  Discovery first = cache.discover(*img, &hit);
+  ASSERT_EQ(first.status, DiscoveryStatus::Found) << first.reason;
+  EXPECT_FALSE(hit);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/" + cline().build_id + ".json"));
+
+  Discovery second = cache.discover(*img, &hit);
+  EXPECT_TRUE(hit);
+  ASSERT_EQ(second.status, DiscoveryStatus::Found);
+  EXPECT_EQ(second.function("SSL_write")->vaddr, cline().ssl_write);
+  EXPECT_EQ(second.function("SSL_write")->file_offset, cline().write_offset);
+  EXPECT_EQ(second.function("SSL_read")->file_offset, cline().read_offset);
+  EXPECT_EQ(second.runtime, cline().runtime);
+
+  // Same build id and size, different code at SSL_write: the cache entry must
+  // not be used, and fresh analysis of this (broken) code refuses.
+  at(*img, cline().ssl_write)[0] = 0x06;
+  Discovery third = cache.discover(*img, &hit);
+  EXPECT_FALSE(hit);
+  EXPECT_NE(third.status, DiscoveryStatus::Found);
+}
+
+TEST_F(CacheTest, DisabledCacheWritesNothing) {
+  auto img = open_harness(cline().path);
+  if (!img) return;
+  DiscoveryCache cache("");
+  bool hit = true;
+  EXPECT_EQ(cache.discover(*img, &hit).status, DiscoveryStatus::Found);
+  EXPECT_FALSE(hit);
+  EXPECT_TRUE(std::filesystem::is_empty(dir_));
+}
+
+}  // namespace
+}  // namespace tt::discovery

@@ -1,0 +1,136 @@
+#include "capture/discovery/discovery_cache.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace tt::discovery {
+
+namespace {
+
+constexpr size_t kVerifyBytes = 32;  // code bytes kept per function to re-verify
+
+std::string to_hex(std::string_view b) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) {
+    s += d[c >> 4];
+    s += d[c & 15];
+  }
+  return s;
+}
+
+void mkdirs(const std::string& dir) {
+  for (size_t i = 1; i <= dir.size(); ++i)
+    if (i == dir.size() || dir[i] == '/') mkdir(dir.substr(0, i).c_str(), 0755);
+}
+
+}  // namespace
+
+std::string DiscoveryCache::default_dir() {
+  const char* env = getenv("TOKENTAP_CACHE_DIR");
+  if (env) return *env ? std::string(env) + "/discovery" : "";
+  return "/var/cache/tokentap/discovery";
+}
+
+std::string DiscoveryCache::entry_path(const std::string& build_id) const {
+  return dir_ + "/" + build_id + ".json";
+}
+
+bool DiscoveryCache::load(const ElfImage& img, Discovery& out) const {
+  std::string id = img.build_id();
+  if (dir_.empty() || id.empty()) return false;
+  std::ifstream f(entry_path(id));
+  if (!f) return false;
+  auto j = nlohmann::json::parse(f, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  // Several files can share a build id: keep one record per file layout.
+  for (const auto& e : j.value("entries", nlohmann::json::array())) {
+    if (e.value("method", "") != kBoringSslMethod || e.value("file_size", uint64_t{0}) != img.size()) continue;
+    Discovery d;
+    d.library = e.value("library", "");
+    d.method = kBoringSslMethod;
+    d.runtime = e.value("runtime", "");
+    d.reason = e.value("reason", "");
+    d.status = static_cast<DiscoveryStatus>(e.value("status", 1));
+    bool ok = true;
+    for (const auto& fj : e.value("functions", nlohmann::json::array())) {
+      FoundFunction fn;
+      fn.name = fj.value("name", "");
+      fn.vaddr = fj.value("vaddr", uint64_t{0});
+      fn.evidence = fj.value("evidence", "") + " (cached)";
+      auto off = img.vaddr_to_offset(fn.vaddr);
+      // The verification that makes a cache hit as safe as a fresh analysis.
+      if (!off || to_hex(img.bytes_at(fn.vaddr, kVerifyBytes)) != fj.value("code", "")) {
+        ok = false;
+        break;
+      }
+      fn.file_offset = *off;
+      d.functions.push_back(fn);
+    }
+    if (!ok) continue;
+    out = d;
+    return true;
+  }
+  return false;
+}
+
+void DiscoveryCache::store(const ElfImage& img, const Discovery& d) const {
+  std::string id = img.build_id();
+  if (dir_.empty() || id.empty()) return;
+  mkdirs(dir_);
+  std::string path = entry_path(id);
+  nlohmann::json j;
+  {
+    std::ifstream f(path);
+    if (f) j = nlohmann::json::parse(f, nullptr, false);
+  }
+  if (j.is_discarded() || !j.is_object()) j = nlohmann::json::object();
+  nlohmann::json entries = nlohmann::json::array();
+  for (const auto& e : j.value("entries", nlohmann::json::array()))
+    if (e.value("file_size", uint64_t{0}) != img.size() || e.value("method", "") != kBoringSslMethod)
+      entries.push_back(e);
+  nlohmann::json e;
+  e["method"] = d.method;
+  e["library"] = d.library;
+  e["runtime"] = d.runtime;
+  e["status"] = static_cast<int>(d.status);
+  e["reason"] = d.reason;
+  e["file_size"] = img.size();
+  e["example_path"] = img.path();
+  e["functions"] = nlohmann::json::array();
+  for (const auto& fn : d.functions)
+    e["functions"].push_back({{"name", fn.name},
+                              {"vaddr", fn.vaddr},
+                              {"evidence", fn.evidence},
+                              {"code", to_hex(img.bytes_at(fn.vaddr, kVerifyBytes))}});
+  entries.push_back(e);
+  j["build_id"] = id;
+  j["entries"] = entries;
+  // Write then rename: concurrent tokentap processes never see half a file.
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream o(tmp);
+    o << j.dump(1) << "\n";
+    if (!o) return;
+  }
+  rename(tmp.c_str(), path.c_str());
+}
+
+Discovery DiscoveryCache::discover(const ElfImage& img, bool* from_cache) const {
+  if (from_cache) *from_cache = false;
+  Discovery d = find_openssl_symbols(img);
+  if (d.status == DiscoveryStatus::Found) return d;
+  if (load(img, d)) {
+    if (from_cache) *from_cache = true;
+    return d;
+  }
+  d = discover_tls(img);
+  if (d.library == "boringssl" && d.status != DiscoveryStatus::NoTls) store(img, d);
+  return d;
+}
+
+}  // namespace tt::discovery

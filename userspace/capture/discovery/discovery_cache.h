@@ -1,0 +1,30 @@
+// Discovery results cached per build id, so a 400 MB Bun binary is analysed
+// once, not at every exec. A cached entry is never trusted blindly: it is used
+// only if the method version matches and the code bytes at every cached
+// address are still the ones seen when it was found (the same build id can
+// come with different file layouts, e.g. Bun with different embedded apps).
+#pragma once
+#include <string>
+
+#include "capture/discovery/tls_discovery.h"
+
+namespace tt::discovery {
+
+class DiscoveryCache {
+ public:
+  // dir "" disables caching. Default: $TOKENTAP_CACHE_DIR or /var/cache/tokentap/discovery.
+  explicit DiscoveryCache(std::string dir) : dir_(std::move(dir)) {}
+  static std::string default_dir();
+
+  // discover_tls(), through the cache. `from_cache` says whether it was a hit.
+  Discovery discover(const ElfImage& img, bool* from_cache = nullptr) const;
+
+ private:
+  std::string entry_path(const std::string& build_id) const;
+  bool load(const ElfImage& img, Discovery& out) const;
+  void store(const ElfImage& img, const Discovery& d) const;
+
+  std::string dir_;
+};
+
+}  // namespace tt::discovery

@@ -1,0 +1,459 @@
+#include "capture/discovery/tls_discovery.h"
+
+#include <Zydis/Zydis.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+
+namespace tt::discovery {
+
+namespace {
+
+// BoringSSL's include/openssl/err.h and ssl.h. Stable: codes are never reused.
+constexpr uint64_t kErrLibSsl = 16;
+constexpr uint64_t kShouldNotHaveBeenCalled = 66;  // ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED
+constexpr uint64_t kBadLength = 111;               // SSL_R_BAD_LENGTH
+constexpr uint64_t kHandshakeFailure = 215;        // SSL_R_SSL_HANDSHAKE_FAILURE
+constexpr uint64_t kUninitialized = 226;           // SSL_R_UNINITIALIZED
+
+constexpr uint64_t kMaxFunctionBytes = 64 * 1024;  // how far back an entry may be
+constexpr int kSiteWindow = 8;                     // instructions around a __FILE__ load
+
+std::string hex(uint64_t v) {
+  char b[32];
+  snprintf(b, sizeof(b), "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+std::string join(const std::set<uint64_t>& s) {
+  std::string out;
+  for (auto v : s) out += (out.empty() ? "" : ",") + std::to_string(v);
+  return out;
+}
+
+struct Insn {
+  uint64_t addr = 0;
+  uint8_t len = 0;
+  ZydisInstructionCategory cat = ZYDIS_CATEGORY_INVALID;
+  ZydisMnemonic mnem = ZYDIS_MNEMONIC_INVALID;
+  uint64_t branch_target = 0;  // direct call/jmp/jcc target, 0 if none
+  ZydisRegister imm_reg = ZYDIS_REGISTER_NONE;  // mov reg, imm / xor reg, reg
+  uint64_t imm = 0;
+  bool refs_file = false;   // loads the address of the __FILE__ string
+  ZydisRegister file_reg = ZYDIS_REGISTER_NONE;  // ...into this register
+  bool heap_store = false;  // writes memory not addressed off rsp/rbp
+
+  bool ends_flow() const {
+    return cat == ZYDIS_CATEGORY_RET || cat == ZYDIS_CATEGORY_UNCOND_BR || mnem == ZYDIS_MNEMONIC_INT3 ||
+           mnem == ZYDIS_MNEMONIC_UD2;
+  }
+  bool is_control() const {
+    return cat == ZYDIS_CATEGORY_CALL || cat == ZYDIS_CATEGORY_COND_BR || ends_flow();
+  }
+};
+
+class Decoder {
+ public:
+  Decoder() { ZydisDecoderInit(&dec_, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64); }
+
+  bool decode(const ElfImage& img, uint64_t addr, const std::set<uint64_t>& file_strings, Insn& out) const {
+    std::string_view code = img.bytes_at(addr, ZYDIS_MAX_INSTRUCTION_LENGTH);
+    if (code.empty()) return false;
+    ZydisDecodedInstruction in;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec_, code.data(), code.size(), &in, ops))) return false;
+    out = Insn{};
+    out.addr = addr;
+    out.len = in.length;
+    out.cat = in.meta.category;
+    out.mnem = in.mnemonic;
+    for (unsigned i = 0; i < in.operand_count_visible; ++i) {
+      const ZydisDecodedOperand& op = ops[i];
+      ZyanU64 abs = 0;
+      if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        if (op.imm.is_relative) {
+          if (ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&in, &op, addr, &abs)) &&
+              (out.cat == ZYDIS_CATEGORY_CALL || out.cat == ZYDIS_CATEGORY_UNCOND_BR ||
+               out.cat == ZYDIS_CATEGORY_COND_BR))
+            out.branch_target = abs;
+        } else if (file_strings.count(op.imm.value.u)) {
+          out.refs_file = true;
+        }
+      } else if (op.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        if (op.mem.base == ZYDIS_REGISTER_RIP && ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&in, &op, addr, &abs)) &&
+            file_strings.count(abs) && in.mnemonic == ZYDIS_MNEMONIC_LEA)
+          out.refs_file = true;
+        if ((op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && op.mem.base != ZYDIS_REGISTER_RSP &&
+            op.mem.base != ZYDIS_REGISTER_RBP && op.mem.base != ZYDIS_REGISTER_RIP &&
+            op.mem.base != ZYDIS_REGISTER_NONE)
+          out.heap_store = true;
+      }
+    }
+    // Argument set-up: `mov edx, 0xd7` or `xor esi, esi`.
+    if (in.operand_count_visible == 2 && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+      if (out.refs_file) out.file_reg = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, ops[0].reg.value);
+      if (in.mnemonic == ZYDIS_MNEMONIC_MOV && ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        out.imm_reg = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, ops[0].reg.value);
+        out.imm = ops[1].imm.value.u;
+      } else if (in.mnemonic == ZYDIS_MNEMONIC_XOR && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                 ops[0].reg.value == ops[1].reg.value) {
+        out.imm_reg = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, ops[0].reg.value);
+        out.imm = 0;
+      }
+    }
+    return true;
+  }
+
+ private:
+  ZydisDecoder dec_;
+};
+
+// One function of ssl_lib.cc as recovered from the code.
+struct Function {
+  uint64_t entry = 0;
+  std::set<uint64_t> reasons;     // ERR_LIB_SSL reasons raised with __FILE__ == ssl_lib.cc
+  std::set<uint64_t> callees;     // direct call targets
+  bool heap_store = false;
+  int direct_refs = 0;            // direct calls/jumps to the entry from anywhere
+};
+
+// Every NUL-terminated string ending in `suffix` in the file's non-code
+// segments, as virtual addresses of the string start.
+std::set<uint64_t> find_strings(const ElfImage& img, std::string_view suffix) {
+  std::set<uint64_t> out;
+  std::string needle(suffix);
+  needle.push_back('\0');
+  for (const auto& seg : img.segments()) {
+    if (seg.exec) continue;
+    const char* base = reinterpret_cast<const char*>(img.data() + seg.offset);
+    const char* end = base + seg.filesz;
+    for (const char* p = base; p < end;) {
+      p = static_cast<const char*>(memmem(p, end - p, needle.data(), needle.size()));
+      if (!p) break;
+      const char* start = p;
+      while (start > base && start[-1] != '\0' && p - start < 4096) --start;
+      // "ssl/ssl_lib.cc" must be a whole path component.
+      if (start == p || p[-1] == '/') out.insert(seg.vaddr + (start - base));
+      p += needle.size();
+    }
+  }
+  return out;
+}
+
+std::string find_bun_version(const ElfImage& img) {
+  for (std::string_view needle : {std::string_view("Bun v1."), std::string_view("bun-v1.")}) {
+    for (const auto& seg : img.segments()) {
+      if (seg.exec) continue;
+      const char* base = reinterpret_cast<const char*>(img.data() + seg.offset);
+      const char* p = static_cast<const char*>(memmem(base, seg.filesz, needle.data(), needle.size()));
+      if (!p) continue;
+      const char* v = p + needle.size() - 2;  // at "1."
+      const char* e = v;
+      while (e < base + seg.filesz && ((*e >= '0' && *e <= '9') || *e == '.')) ++e;
+      while (e > v && e[-1] == '.') --e;
+      return "Bun v" + std::string(v, e);
+    }
+  }
+  return "";
+}
+
+// Addresses of instructions that load one of `targets`: `mov r32, imm32` in
+// position-dependent code, `lea r64, [rip+disp32]` otherwise. A raw scan for
+// the 4-byte value finds candidates; decoding confirms each one.
+std::vector<uint64_t> find_code_refs(const ElfImage& img, const std::set<uint64_t>& targets, const Decoder& dec) {
+  std::vector<uint64_t> out;
+  for (const auto& seg : img.segments()) {
+    if (!seg.exec || seg.filesz < 8) continue;
+    const uint8_t* base = img.data() + seg.offset;
+    for (uint64_t i = 4; i + 4 <= seg.filesz; ++i) {
+      uint32_t v;
+      memcpy(&v, base + i, 4);
+      uint64_t va = seg.vaddr + i;
+      bool abs_hit = targets.count(v) != 0;
+      bool rel_hit = targets.count(va + 4 + static_cast<int64_t>(static_cast<int32_t>(v))) != 0;
+      if (!abs_hit && !rel_hit) continue;
+      for (uint64_t k = 1; k <= 4 && k <= i; ++k) {
+        Insn in;
+        if (dec.decode(img, va - k, targets, in) && in.len == k + 4 && in.refs_file) {
+          out.push_back(in.addr);
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Direct call/jmp rel32 targets that fall in any of the windows, with counts.
+std::map<uint64_t, int> direct_targets_in(const ElfImage& img,
+                                          const std::vector<std::pair<uint64_t, uint64_t>>& windows) {
+  std::map<uint64_t, int> out;
+  for (const auto& seg : img.segments()) {
+    if (!seg.exec || seg.filesz < 5) continue;
+    const uint8_t* base = img.data() + seg.offset;
+    for (uint64_t i = 0; i + 5 <= seg.filesz; ++i) {
+      if (base[i] != 0xe8 && base[i] != 0xe9) continue;
+      int32_t rel;
+      memcpy(&rel, base + i + 1, 4);
+      uint64_t t = seg.vaddr + i + 5 + static_cast<int64_t>(rel);
+      for (const auto& [lo, hi] : windows)
+        if (t >= lo && t <= hi) {
+          out[t]++;
+          break;
+        }
+    }
+  }
+  return out;
+}
+
+class BoringSslFinder {
+ public:
+  explicit BoringSslFinder(const ElfImage& img) : img_(img) {}
+  Discovery run();
+
+ private:
+  // Decodes [entry, first int3) and keeps what control can reach from entry.
+  bool analyse(uint64_t entry, Function& fn, std::vector<Insn>& body, std::string& why) const;
+  bool follows_flow_end(uint64_t entry) const;
+  std::set<uint64_t> reasons_in(const std::vector<Insn>& body, std::map<uint64_t, int>& lib_of) const;
+
+  const ElfImage& img_;
+  Decoder dec_;
+  std::set<uint64_t> file_strings_;
+};
+
+bool BoringSslFinder::analyse(uint64_t entry, Function& fn, std::vector<Insn>& body, std::string& why) const {
+  std::vector<Insn> linear;
+  std::unordered_map<uint64_t, size_t> index;
+  bool clean_end = true;  // stopped at padding or the size limit, not at garbage
+  for (uint64_t a = entry; a - entry < kMaxFunctionBytes;) {
+    Insn in;
+    if (!dec_.decode(img_, a, file_strings_, in)) {
+      clean_end = false;
+      break;
+    }
+    if (in.mnem == ZYDIS_MNEMONIC_INT3) break;  // padding: the function ended
+    index[a] = linear.size();
+    linear.push_back(in);
+    a += in.len;
+  }
+  // Reachability from the entry: a wrong entry (the previous function) cannot
+  // reach the code after its own returns.
+  std::vector<bool> seen(linear.size(), false);
+  std::deque<size_t> todo{0};
+  while (!todo.empty()) {
+    size_t i = todo.front();
+    todo.pop_front();
+    if (i >= linear.size() || seen[i]) continue;
+    seen[i] = true;
+    const Insn& in = linear[i];
+    if (in.branch_target && in.cat != ZYDIS_CATEGORY_CALL) {
+      auto it = index.find(in.branch_target);
+      if (it != index.end()) todo.push_back(it->second);
+    }
+    if (!in.ends_flow()) {
+      if (i + 1 == linear.size() && !clean_end) {
+        why = "code runs into undecodable bytes after " + hex(in.addr);
+        return false;
+      }
+      todo.push_back(i + 1);
+    }
+  }
+  body.clear();
+  for (size_t i = 0; i < linear.size(); ++i)
+    if (seen[i]) body.push_back(linear[i]);
+  fn.entry = entry;
+  for (const auto& in : body) {
+    if (in.cat == ZYDIS_CATEGORY_CALL && in.branch_target) fn.callees.insert(in.branch_target);
+    fn.heap_store |= in.heap_store;
+  }
+  return true;
+}
+
+// A function starts where the previous one cannot fall through: after int3
+// padding, or right after a ret, jmp, ud2 or a call (to a noreturn function).
+bool BoringSslFinder::follows_flow_end(uint64_t entry) const {
+  std::string_view b = img_.bytes_at(entry - 6, 6);
+  if (b.size() != 6) return false;
+  auto at = [&](int back) { return static_cast<uint8_t>(b[6 - back]); };
+  if (at(1) == 0xcc || at(1) == 0xc3) return true;         // int3, ret
+  if (at(5) == 0xe9 || at(5) == 0xe8) return true;         // jmp/call rel32
+  if (at(2) == 0xeb) return true;                          // jmp rel8
+  if (at(2) == 0x0f && at(1) == 0x0b) return true;         // ud2
+  if (at(2) == 0xff && (at(1) & 0xf8) == 0xe0) return true;  // jmp reg
+  if (at(3) == 0x41 && at(2) == 0xff && (at(1) & 0xf8) == 0xe0) return true;
+  if (at(6) == 0xff && at(5) == 0x25) return true;         // jmp [rip+disp32]
+  return false;
+}
+
+// OPENSSL_PUT_ERROR(SSL, reason) compiles to argument moves ahead of a call
+// to ERR_put_error(lib, 0, reason, __FILE__, __LINE__), or of a jump to a
+// shared call. With LTO the unused argument may be dropped, so the reason is
+// taken from the argument register just before the one holding __FILE__ (rdx
+// or rsi) and the library from rdi. Only the straight-line code around each
+// __FILE__ load is looked at.
+std::set<uint64_t> BoringSslFinder::reasons_in(const std::vector<Insn>& body, std::map<uint64_t, int>& lib_of) const {
+  std::set<uint64_t> reasons;
+  for (size_t k = 0; k < body.size(); ++k) {
+    if (!body[k].refs_file) continue;
+    static const ZydisRegister kArgs[] = {ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RDX,
+                                          ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R8, ZYDIS_REGISTER_R9};
+    const ZydisRegister* file_arg = std::find(std::begin(kArgs), std::end(kArgs), body[k].file_reg);
+    if (file_arg == std::end(kArgs) || file_arg - std::begin(kArgs) < 2) continue;
+    ZydisRegister reason_reg = file_arg[-1];
+    std::optional<uint64_t> lib, reason;
+    auto take = [&](const Insn& in) {
+      if (in.imm_reg == ZYDIS_REGISTER_RDI && !lib) lib = in.imm;
+      if (in.imm_reg == reason_reg && !reason) reason = in.imm;
+    };
+    for (size_t j = k; j-- > 0 && k - j <= kSiteWindow && !body[j].is_control();) take(body[j]);
+    for (size_t j = k + 1; j < body.size() && j - k <= kSiteWindow; ++j) {
+      if (body[j].is_control()) break;
+      take(body[j]);
+    }
+    if (lib && reason) {
+      lib_of[*lib]++;
+      if (*lib == kErrLibSsl) reasons.insert(*reason);
+    }
+  }
+  return reasons;
+}
+
+Discovery BoringSslFinder::run() {
+  Discovery d;
+  d.library = "boringssl";
+  d.method = kBoringSslMethod;
+  if (!img_.is_x86_64()) {
+    d.reason = "not an x86-64 binary";
+    return d;
+  }
+  file_strings_ = find_strings(img_, "ssl/ssl_lib.cc");
+  if (file_strings_.empty()) {
+    d.reason = "no BoringSSL source strings";
+    return d;
+  }
+  d.runtime = find_bun_version(img_);
+  d.status = DiscoveryStatus::Refused;
+  auto refuse = [&](std::string why) {
+    d.reason = "BoringSSL is linked in, but " + why + "; tokentap will not attach to a guessed address";
+    d.functions.clear();
+    return d;
+  };
+
+  std::vector<uint64_t> refs = find_code_refs(img_, file_strings_, dec_);
+  if (refs.empty()) return refuse("no code references its ssl/ssl_lib.cc error sites");
+
+  // Function entries: direct call/jump targets shortly before a reference,
+  // 16-byte aligned, right after int3 padding or a ret.
+  std::vector<std::pair<uint64_t, uint64_t>> windows;
+  for (auto r : refs) windows.push_back({r > kMaxFunctionBytes ? r - kMaxFunctionBytes : 0, r});
+  std::map<uint64_t, int> targets = direct_targets_in(img_, windows);
+
+  std::map<uint64_t, Function> fns;
+  std::map<uint64_t, int> libs_seen;
+  int unplaced = 0;
+  for (auto r : refs) {
+    auto it = targets.upper_bound(r);
+    bool placed = false;
+    while (it != targets.begin()) {
+      --it;
+      uint64_t entry = it->first;
+      if (r - entry >= kMaxFunctionBytes) break;
+      if (entry % 16) continue;
+      if (!follows_flow_end(entry)) continue;
+      if (fns.count(entry)) {
+        placed = true;
+        break;
+      }
+      Function fn;
+      std::vector<Insn> body;
+      std::string why;
+      if (!analyse(entry, fn, body, why)) continue;
+      bool reaches = std::any_of(body.begin(), body.end(), [&](const Insn& in) { return in.addr == r; });
+      if (!reaches) continue;
+      fn.reasons = reasons_in(body, libs_seen);
+      fn.direct_refs = it->second;
+      fns[entry] = fn;
+      placed = true;
+      break;
+    }
+    if (!placed) ++unplaced;
+  }
+  if (fns.empty()) return refuse("none of its " + std::to_string(refs.size()) + " ssl_lib.cc error sites lies in a verifiable function");
+
+  auto has = [](const std::set<uint64_t>& s, std::initializer_list<uint64_t> want) {
+    return std::all_of(want.begin(), want.end(), [&](uint64_t v) { return s.count(v) != 0; });
+  };
+  std::vector<const Function*> writes, reads;
+  for (const auto& [entry, fn] : fns) {
+    if (has(fn.reasons, {kUninitialized, kHandshakeFailure, kBadLength})) writes.push_back(&fn);
+    if (!fn.reasons.count(kShouldNotHaveBeenCalled) || fn.reasons.count(kBadLength) || !fn.heap_store) continue;
+    std::set<uint64_t> reach = fn.reasons;
+    for (auto c : fn.callees)
+      if (auto ci = fns.find(c); ci != fns.end()) reach.insert(ci->second.reasons.begin(), ci->second.reasons.end());
+    if (has(reach, {kUninitialized, kHandshakeFailure})) reads.push_back(&fn);
+  }
+  if (writes.size() != 1)
+    return refuse(std::to_string(writes.size()) + " functions match SSL_write (want exactly 1) among " +
+                  std::to_string(fns.size()) + " ssl_lib.cc functions");
+  if (reads.size() != 1)
+    return refuse(std::to_string(reads.size()) + " functions match SSL_read (want exactly 1) among " +
+                  std::to_string(fns.size()) + " ssl_lib.cc functions");
+
+  for (auto [name, fn] : {std::pair{"SSL_write", writes[0]}, std::pair{"SSL_read", reads[0]}}) {
+    auto off = img_.vaddr_to_offset(fn->entry);
+    if (!off) return refuse(std::string(name) + " candidate " + hex(fn->entry) + " is outside the file");
+    FoundFunction f;
+    f.name = name;
+    f.vaddr = fn->entry;
+    f.file_offset = *off;
+    f.evidence = "ssl_lib.cc reasons {" + join(fn->reasons) + "}, " + std::to_string(fn->direct_refs) +
+                 " direct callers";
+    d.functions.push_back(f);
+  }
+  d.status = DiscoveryStatus::Found;
+  d.reason = "";
+  (void)unplaced;
+  return d;
+}
+
+}  // namespace
+
+Discovery find_openssl_symbols(const ElfImage& img) {
+  Discovery d;
+  d.library = "openssl";
+  d.method = "symbols";
+  auto offs = img.function_offsets({"SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_free"});
+  if (!offs.count("SSL_write") || !offs.count("SSL_read")) {
+    d.reason = "no SSL_read/SSL_write symbols";
+    return d;
+  }
+  for (const auto& [name, off] : offs) {
+    FoundFunction f;
+    f.name = name;
+    f.file_offset = off;
+    f.vaddr = img.offset_to_vaddr(off).value_or(0);
+    f.evidence = "exported symbol";
+    d.functions.push_back(f);
+  }
+  d.status = DiscoveryStatus::Found;
+  return d;
+}
+
+Discovery find_boringssl(const ElfImage& img) { return BoringSslFinder(img).run(); }
+
+Discovery discover_tls(const ElfImage& img) {
+  Discovery d = find_openssl_symbols(img);
+  if (d.status == DiscoveryStatus::Found) return d;
+  Discovery b = find_boringssl(img);
+  if (b.status != DiscoveryStatus::NoTls) return b;
+  d.reason = "no OpenSSL symbols and no BoringSSL";
+  return d;
+}
+
+}  // namespace tt::discovery
