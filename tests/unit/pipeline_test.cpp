@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "capture/events.h"
 #include "capture/file/capture_file.h"
 #include "pipeline/pipeline.h"
+#include "sink/report.h"
 #include "sink/sink.h"
 
 namespace {
@@ -64,11 +66,11 @@ struct CollectSink : tt::sink::RecordSink {
 const char* kAnthropicRequestBody =
     R"({"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
 
-std::string anthropic_request() {
+std::string anthropic_request(std::string_view id_headers = "x-claude-code-session-id: sess-42\r\n"
+                                                            "User-Agent: claude-cli/2.0.0\r\n") {
   std::string body = kAnthropicRequestBody;
-  return "POST /v1/messages?beta=true HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: sk-secret\r\n"
-         "x-claude-code-session-id: sess-42\r\nUser-Agent: claude-cli/2.0.0\r\n"
-         "Content-Type: application/json\r\nContent-Length: " +
+  return "POST /v1/messages?beta=true HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: sk-secret\r\n" +
+         std::string(id_headers) + "Content-Type: application/json\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
@@ -107,8 +109,8 @@ class PipelineTest : public ::testing::Test {
   void feed(const std::vector<std::string>& recs) {
     for (auto& r : recs) pipe.on_raw(r.data(), r.size());
   }
-  void one_exchange(uint32_t pid, uint64_t conn, uint64_t t0) {
-    feed(data_records(pid, conn, TT_DIR_WRITE, anthropic_request(), t0));
+  void one_exchange(uint32_t pid, uint64_t conn, uint64_t t0, const std::string& request = anthropic_request()) {
+    feed(data_records(pid, conn, TT_DIR_WRITE, request, t0));
     feed(data_records(pid, conn, TT_DIR_READ, anthropic_response_head(), t0 + 1'000'000));
     uint64_t t = t0 + 2'000'000;
     for (auto& e : anthropic_sse_events()) feed(data_records(pid, conn, TT_DIR_READ, chunk(e), t += 1'000'000));
@@ -240,7 +242,7 @@ TEST_F(PipelineTest, SummariesCarryTokensOnlyInsideTotals) {
   one_exchange(101, 0xdef, 1'000'000'000);
   pipe.finish(2'000'000'000);
   agg.finish({"agent", "--go"}, 1, 2, 0);
-  int runs = 0, procs = 0;
+  int runs = 0, procs = 0, sessions = 0;
   for (auto& rec : sink.recs) {
     auto j = nlohmann::json::parse(tt::sink::record_to_json(rec));
     if (j["type"] == "request") {
@@ -249,14 +251,152 @@ TEST_F(PipelineTest, SummariesCarryTokensOnlyInsideTotals) {
     }
     EXPECT_FALSE(j.contains("input_tokens"));
     EXPECT_FALSE(j.contains("output_tokens"));
-    EXPECT_EQ(j["totals"]["output_tokens"], j["type"] == "run" ? 50 : 25);
+    // Both processes sent session header sess-42: one session holds both requests.
+    EXPECT_EQ(j["totals"]["output_tokens"], j["type"] == "process" ? 25 : 50);
     runs += j["type"] == "run";
     procs += j["type"] == "process";
+    sessions += j["type"] == "session";
   }
   EXPECT_EQ(runs, 1);
   EXPECT_EQ(procs, 2);
+  EXPECT_EQ(sessions, 1);
   EXPECT_EQ(agg.run_summary().totals().cache_read_tokens(), 8000u);
   EXPECT_EQ(agg.run_summary().api_requests(), 2u);
+}
+
+// A traced process created by fork (as tlstap.bpf.c reports it).
+std::string fork_record(uint32_t child, uint32_t parent, uint64_t ts) {
+  tt_proc_event e{};
+  e.hdr.kind = TT_EV_FORK;
+  e.hdr.pid = child;
+  e.hdr.ts_ns = ts;
+  e.ppid = parent;
+  e.child_pid = child;
+  return std::string(reinterpret_cast<const char*>(&e), sizeof(e));
+}
+
+// The command profile starts: its parent (tokentap) is not traced.
+std::string root_record(uint32_t pid, uint32_t untraced_parent, uint64_t ts) {
+  nlohmann::json j = {{"exe", "/usr/bin/node"}, {"comm", "node"}, {"ppid", untraced_parent}};
+  return tt::capture::make_info_record(tt::capture::TT_EV_PROC_INFO, pid, ts, j.dump());
+}
+
+std::string session_key(const nlohmann::json& j) {
+  return j["harness"].get<std::string>() + "\n" + j["session_id"].get<std::string>();
+}
+
+TEST_F(PipelineTest, HarnessAndSessionFieldsInJson) {
+  one_exchange(100, 1, 1'000'000'000);
+  auto j = nlohmann::json::parse(tt::sink::record_to_json(sink.recs.at(0)));
+  EXPECT_EQ(j["harness"], "claude-code");
+  EXPECT_EQ(j["harness_version"], "2.0.0");
+  EXPECT_EQ(j["session_id"], "sess-42");
+  EXPECT_EQ(j["session_source"], "header:x-claude-code-session-id");
+  EXPECT_EQ(j["user_agent"], "claude-cli/2.0.0");
+}
+
+// Without a session id from the harness, the process tree is the session: every
+// process under one traced root shares it; another tree has its own.
+TEST_F(PipelineTest, ProcessTreeIsTheSessionWhenTheHarnessSendsNone) {
+  const std::string no_session = anthropic_request("User-Agent: claude-cli/2.0.0\r\n");
+  feed({root_record(500, 1, 10), fork_record(501, 500, 20), fork_record(502, 501, 30)});
+  feed({root_record(600, 1, 40)});  // a second tree (another command; the daemon sees many)
+  one_exchange(501, 1, 1'000'000'000, no_session);
+  one_exchange(502, 1, 2'000'000'000, no_session);
+  one_exchange(600, 1, 3'000'000'000, no_session);
+  one_exchange(502, 2, 4'000'000'000);  // this one carries its own session header
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 4u);
+  EXPECT_EQ(reqs[0].session_id(), "process:500:10");
+  EXPECT_EQ(reqs[0].session_source(), "process");
+  EXPECT_EQ(reqs[1].session_id(), reqs[0].session_id());
+  EXPECT_EQ(reqs[2].session_id(), "process:600:40");
+  EXPECT_EQ(reqs[2].session_source(), "process");
+  EXPECT_EQ(reqs[3].session_id(), "sess-42");
+  for (auto& r : reqs) EXPECT_EQ(r.harness(), "claude-code");
+
+  pipe.finish(5'000'000'000);
+  agg.finish({"x"}, 0, 0, 0);
+  const auto& sessions = agg.session_summaries();
+  ASSERT_EQ(sessions.size(), 3u);
+  EXPECT_EQ(sessions[0].session_id(), "process:500:10");
+  EXPECT_EQ(sessions[0].api_requests(), 2u);
+  ASSERT_EQ(sessions[0].pids_size(), 2);
+  EXPECT_EQ(sessions[0].pids(0), 501u);
+  EXPECT_EQ(sessions[0].pids(1), 502u);
+  EXPECT_EQ(sessions[0].harness(), "claude-code");
+  EXPECT_EQ(sessions[0].harness_version(), "2.0.0");
+  EXPECT_EQ(sessions[1].session_id(), "process:600:40");
+  EXPECT_EQ(sessions[2].session_id(), "sess-42");
+  EXPECT_EQ(sessions[2].session_source(), "header:x-claude-code-session-id");
+  for (const auto& p : agg.process_summaries())
+    if (p.api_requests()) EXPECT_EQ(p.harness(), "claude-code");
+}
+
+TEST(Aggregator, ProcessSessionFallsBackToTheRunIdWithoutAStartTime) {
+  Aggregator agg("run-x", nullptr);
+  tokentap::v1::ApiRequest r;
+  r.set_pid(9);
+  agg.add_request(r);
+  EXPECT_EQ(agg.requests().at(0).session_id(), "process:9:run:run-x");
+  // A parent loop (pid reuse in a long capture) cannot hang the walk.
+  agg.process(20).ppid = 21;
+  agg.process(21).ppid = 20;
+  r.set_pid(20);
+  agg.add_request(r);
+  EXPECT_EQ(agg.requests().at(1).session_id().rfind("process:2", 0), 0u);
+}
+
+// Two harnesses under one root are two sessions even with the same derived id,
+// and each session's totals are exactly the sum of its request records.
+TEST_F(PipelineTest, SessionTotalsEqualTheSumOfTheirRequestRecords) {
+  feed({root_record(700, 1, 10), fork_record(701, 700, 20)});
+  one_exchange(700, 1, 1'000'000'000, anthropic_request("User-Agent: claude-cli/2.0.1 (external, cli)\r\n"));
+  one_exchange(701, 1, 2'000'000'000, anthropic_request("User-Agent: curl/8.5.0\r\n"));
+  one_exchange(701, 2, 3'000'000'000, anthropic_request("User-Agent: claude-cli/2.0.1 (external, cli)\r\n"));
+  one_exchange(700, 2, 4'000'000'000);
+  one_exchange(701, 3, 5'000'000'000);
+  pipe.finish(6'000'000'000);
+  agg.finish({"x"}, 0, 0, 0);
+
+  std::map<std::string, std::map<std::string, uint64_t>> sums;
+  std::map<std::string, nlohmann::json> sessions;
+  const char* kTokens[] = {"input_tokens",          "cache_read_tokens",     "cache_write_tokens",
+                           "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens",
+                           "reasoning_tokens"};
+  for (auto& rec : sink.recs) {
+    auto j = nlohmann::json::parse(tt::sink::record_to_json(rec));
+    if (j["type"] == "session") {
+      EXPECT_FALSE(j.contains("input_tokens"));
+      EXPECT_TRUE(sessions.emplace(session_key(j), j).second) << "session written twice";
+      continue;
+    }
+    if (j["type"] != "request") continue;
+    auto& s = sums[session_key(j)];
+    for (const char* k : kTokens) s[k] += j[k].get<uint64_t>();
+    s["api_requests"] += 1;
+    s["request_bytes"] += j["request_bytes"].get<uint64_t>();
+    s["response_bytes"] += j["response_bytes"].get<uint64_t>();
+  }
+  ASSERT_EQ(sessions.size(), 3u);  // claude-code and curl by process tree, claude-code sess-42
+  ASSERT_EQ(sums.size(), sessions.size());
+  for (auto& [key, s] : sessions) {
+    SCOPED_TRACE(key);
+    ASSERT_TRUE(sums.count(key));
+    auto& want = sums[key];
+    for (const char* k : kTokens) EXPECT_EQ(s["totals"][k].get<uint64_t>(), want[k]) << k;
+    for (const char* k : {"api_requests", "request_bytes", "response_bytes"})
+      EXPECT_EQ(s[k].get<uint64_t>(), want[k]) << k;
+  }
+  EXPECT_EQ(sessions["claude-code\nprocess:700:10"]["api_requests"], 2);
+  EXPECT_EQ(sessions["claude-code\nprocess:700:10"]["harness_version"], "2.0.1");
+  EXPECT_EQ(sessions["curl\nprocess:700:10"]["harness_version"], "8.5.0");
+  EXPECT_EQ(sessions["claude-code\nsess-42"]["pids"], nlohmann::json::array({700, 701}));
+  // The report names each session once.
+  std::string report = tt::sink::render_report(agg);
+  EXPECT_NE(report.find("claude-code 2.0.1"), std::string::npos) << report;
+  EXPECT_NE(report.find("process:700:10"), std::string::npos) << report;
+  EXPECT_NE(report.find("[header:x-claude-code-session-id]"), std::string::npos) << report;
 }
 
 TEST(CaptureFile, RoundTripAndReplayEqualsLive) {

@@ -1,5 +1,8 @@
 #include "aggregate/aggregator.h"
 
+#include <algorithm>
+#include <set>
+
 namespace tt::aggregate {
 
 ProcessInfo& Aggregator::process(uint32_t pid) {
@@ -25,18 +28,70 @@ void Aggregator::add_tokens(v1::TokenCounts& t, const v1::ApiRequest& r) {
   t.set_reasoning_tokens(t.reasoning_tokens() + r.reasoning_tokens());
 }
 
+void Aggregator::Tally::add(const v1::ApiRequest& r) {
+  api_requests++;
+  request_bytes += r.request_bytes();
+  response_bytes += r.response_bytes();
+  if (r.usage_source() == "estimated") estimated++;
+  if (!r.complete()) incomplete++;
+  add_tokens(tokens, r);
+  if (harness.empty() && !r.harness().empty()) harness = r.harness();
+  if (harness == r.harness() && harness_version.empty()) harness_version = r.harness_version();
+}
+
+template <class Summary>
+void Aggregator::fill_summary(Summary& s, const Tally& t) {
+  s.set_api_requests(t.api_requests);
+  *s.mutable_totals() = t.tokens;
+  s.set_request_bytes(t.request_bytes);
+  s.set_response_bytes(t.response_bytes);
+  s.set_estimated_requests(t.estimated);
+  s.set_harness(t.harness);
+  s.set_harness_version(t.harness_version);
+}
+
+const ProcessInfo& Aggregator::session_root(uint32_t pid) {
+  const ProcessInfo* p = &process(pid);
+  std::set<uint32_t> seen{pid};
+  while (p->ppid && p->ppid != p->pid && seen.insert(p->ppid).second) {
+    auto it = procs_.find(p->ppid);
+    if (it == procs_.end()) break;  // the parent was not traced: p is the root
+    p = &it->second;
+  }
+  return *p;
+}
+
+std::string Aggregator::process_session_id(uint32_t pid) {
+  const ProcessInfo& root = session_root(pid);
+  std::string id = "process:" + std::to_string(root.pid) + ":";
+  return id + (root.start_ns ? std::to_string(root.start_ns) : "run:" + run_id_);
+}
+
 void Aggregator::add_request(v1::ApiRequest req) {
   req.set_schema_version(1);
   req.set_run_id(run_id_);
   auto& p = process(req.pid());
   if (req.comm().empty()) req.set_comm(p.comm);
   if (req.exe().empty()) req.set_exe(p.exe);
-  auto& t = totals_[req.pid()];
-  t.api_requests++;
-  t.request_bytes += req.request_bytes();
-  t.response_bytes += req.response_bytes();
-  if (req.usage_source() == "estimated") t.estimated++;
-  add_tokens(t.tokens, req);
+  if (req.session_id().empty()) {
+    req.set_session_id(process_session_id(req.pid()));
+    req.set_session_source("process");
+  }
+  totals_[req.pid()].add(req);
+  auto [at, added] = session_index_.try_emplace({req.harness(), req.session_id()}, sessions_.size());
+  if (added) {
+    sessions_.emplace_back();
+    sessions_.back().session_id = req.session_id();
+    sessions_.back().session_source = req.session_source();
+    sessions_.back().harness = req.harness();
+  }
+  SessionTotals& st = sessions_[at->second];
+  st.add(req);
+  if (std::find(st.pids.begin(), st.pids.end(), req.pid()) == st.pids.end()) st.pids.push_back(req.pid());
+  if (!req.model().empty() && std::find(st.models.begin(), st.models.end(), req.model()) == st.models.end())
+    st.models.push_back(req.model());
+  if (req.start_unix_ns() && (!st.start_ns || req.start_unix_ns() < st.start_ns)) st.start_ns = req.start_unix_ns();
+  st.end_ns = std::max(st.end_ns, req.end_unix_ns());
   if (!req.complete()) capture_.set_incomplete_requests(capture_.incomplete_requests() + 1);
   if (sink_) {
     v1::Record rec;
@@ -79,33 +134,44 @@ void Aggregator::finish(const std::vector<std::string>& command, uint64_t start_
     auto it = totals_.find(pid);
     if (it != totals_.end()) {
       const ProcTotals& t = it->second;
-      s.set_api_requests(t.api_requests);
+      fill_summary(s, t);
       s.set_other_http_requests(t.other_http);
-      *s.mutable_totals() = t.tokens;
-      s.set_request_bytes(t.request_bytes);
-      s.set_response_bytes(t.response_bytes);
-      s.set_estimated_requests(t.estimated);
       run_.set_api_requests(run_.api_requests() + t.api_requests);
       run_.set_other_http_requests(run_.other_http_requests() + t.other_http);
       run_.set_request_bytes(run_.request_bytes() + t.request_bytes);
       run_.set_response_bytes(run_.response_bytes() + t.response_bytes);
       run_.set_estimated_requests(run_.estimated_requests() + t.estimated);
     }
-    if (sink_) {
-      v1::Record rec;
-      *rec.mutable_process() = s;
-      sink_->write(rec);
-    }
+    v1::Record rec;
+    *rec.mutable_process() = s;
+    write(rec);
     proc_summaries_.push_back(std::move(s));
+  }
+  session_summaries_.clear();
+  for (SessionTotals& t : sessions_) {
+    v1::SessionSummary s;
+    s.set_schema_version(1);
+    s.set_run_id(run_id_);
+    fill_summary(s, t);
+    s.set_session_id(t.session_id);
+    s.set_session_source(t.session_source);
+    std::sort(t.pids.begin(), t.pids.end());
+    for (uint32_t pid : t.pids) s.add_pids(pid);
+    s.set_start_unix_ns(t.start_ns);
+    s.set_end_unix_ns(t.end_ns);
+    s.set_incomplete_requests(t.incomplete);
+    for (const auto& m : t.models) s.add_models(m);
+    v1::Record rec;
+    *rec.mutable_session() = s;
+    write(rec);
+    session_summaries_.push_back(std::move(s));
   }
   run_.set_processes(procs_.size());
   for (auto& r : requests_) add_tokens(*run_.mutable_totals(), r);
   *run_.mutable_capture() = capture_;
-  if (sink_) {
-    v1::Record rec;
-    *rec.mutable_run() = run_;
-    sink_->write(rec);
-  }
+  v1::Record rec;
+  *rec.mutable_run() = run_;
+  write(rec);
 }
 
 }  // namespace tt::aggregate

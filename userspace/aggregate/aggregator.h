@@ -1,9 +1,18 @@
-// Aggregation: per-request records go straight to the sink; per-process and
-// per-run summaries accumulate and are written at the end.
+// Aggregation: per-request records go straight to the sink; per-process,
+// per-session and per-run summaries accumulate and are written at the end.
+//
+// Sessions: a request belongs to the session (harness, session_id). When the
+// harness sent no session id of its own, add_request() derives one from the
+// process tree: the top-most traced ancestor of the sending process (following
+// ppid through processes this run has seen) is the session root, and the id is
+// "process:<root pid>:<root start unix ns>" (or "process:<root pid>:run:<run id>"
+// when its start is unknown), with session_source "process". Every process of one
+// traced tree thus shares one session per harness; separate trees do not.
 #pragma once
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sink/sink.h"
@@ -34,25 +43,51 @@ class Aggregator {
   ProcessInfo& process(uint32_t pid);
   void process_exited(uint32_t pid, uint64_t ts_ns, int32_t exit_code);
 
-  // Fills run_id/comm/exe, writes the record and adds it to the totals.
+  // Fills run_id/comm/exe (and the process-tree session when the request has no
+  // session id), writes the record and adds it to the totals.
   void add_request(v1::ApiRequest req);
   void add_other_http(uint32_t pid, uint64_t request_bytes, uint64_t response_bytes);
 
   v1::CaptureStats& capture_stats() { return capture_; }
 
-  // Writes one ProcessSummary per process, then the RunSummary.
+  // The top-most traced ancestor of pid (pid itself if its parent was not traced).
+  const ProcessInfo& session_root(uint32_t pid);
+  // The session id derived from pid's process tree (see above).
+  std::string process_session_id(uint32_t pid);
+
+  // Writes one ProcessSummary per process, one SessionSummary per session (in
+  // order of first request), then the RunSummary.
   void finish(const std::vector<std::string>& command, uint64_t start_ns, uint64_t end_ns, int32_t exit_code);
 
   const std::vector<v1::ApiRequest>& requests() const { return requests_; }
   const std::vector<v1::ProcessSummary>& process_summaries() const { return proc_summaries_; }
+  const std::vector<v1::SessionSummary>& session_summaries() const { return session_summaries_; }
   const v1::RunSummary& run_summary() const { return run_; }
 
  private:
-  struct ProcTotals {
-    uint64_t api_requests = 0, other_http = 0, request_bytes = 0, response_bytes = 0, estimated = 0;
+  // What process and session summaries count of their API requests.
+  struct Tally {
+    uint64_t api_requests = 0, request_bytes = 0, response_bytes = 0, estimated = 0, incomplete = 0;
     v1::TokenCounts tokens;
+    std::string harness, harness_version;  // first identified harness
+    void add(const v1::ApiRequest& r);
+  };
+  struct ProcTotals : Tally {
+    uint64_t other_http = 0;
+  };
+  struct SessionTotals : Tally {
+    std::string session_id, session_source;
+    std::vector<uint32_t> pids;
+    std::vector<std::string> models;
+    uint64_t start_ns = 0, end_ns = 0;
   };
   static void add_tokens(v1::TokenCounts& t, const v1::ApiRequest& r);
+  // The fields ProcessSummary and SessionSummary share.
+  template <class Summary>
+  static void fill_summary(Summary& s, const Tally& t);
+  void write(const v1::Record& rec) {
+    if (sink_) sink_->write(rec);
+  }
 
   std::string run_id_;
   sink::RecordSink* sink_;
@@ -60,6 +95,9 @@ class Aggregator {
   std::map<uint32_t, ProcTotals> totals_;
   std::vector<v1::ApiRequest> requests_;
   std::vector<v1::ProcessSummary> proc_summaries_;
+  std::map<std::pair<std::string, std::string>, size_t> session_index_;  // (harness, id) -> sessions_
+  std::vector<SessionTotals> sessions_;
+  std::vector<v1::SessionSummary> session_summaries_;
   v1::CaptureStats capture_;
   v1::RunSummary run_;
 };

@@ -163,7 +163,10 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   r.set_stop_reason(call.stop_reason);
   r.set_request_id(call.request_id);
   r.set_response_id(call.response_id);
-  r.set_session_id(call.session_id);
+  r.set_session_id(call.session_id);  // empty: the aggregator derives one from the process tree
+  r.set_session_source(call.session_source);
+  r.set_harness(call.harness);
+  r.set_harness_version(call.harness_version);
   r.set_user_agent(call.user_agent);
   r.set_input_tokens(call.usage.input_tokens);
   r.set_cache_read_tokens(call.usage.cache_read_tokens);

@@ -9,11 +9,11 @@
 #include "provider/provider.h"
 
 #include <algorithm>
-#include <array>
 #include <initializer_list>
 #include <string>
 
 #include "provider/decoders.h"
+#include "provider/harness.h"
 #include "provider/json_util.h"
 
 namespace tt::provider {
@@ -32,11 +32,6 @@ struct Route {
   bool stream = false;
   std::string model;  // Gemini: from the path
 };
-
-// Request headers harnesses use to tag a conversation, most specific first.
-constexpr std::array<std::string_view, 7> kSessionHeaders = {
-    "x-claude-code-session-id", "session_id",      "session-id", "x-session-id",
-    "x-session-affinity",       "conversation_id", "x-task-id"};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -218,16 +213,20 @@ ApiCall decode(const Exchange& ex) {
   Wire wire;
   ApiCall c = classify_with_wire(*ex.request, ex.request_body, wire);
   c.user_agent = first_header(ex.request, {"User-Agent"});
-  for (std::string_view name : kSessionHeaders) {
-    if (const std::string* v = ex.request->header(name); v && !v->empty()) {
-      c.session_id = *v;
-      break;
-    }
-  }
   c.request_id = first_header(ex.response, {"request-id", "x-request-id"});
-  if (!c.is_llm) return c;
+  auto set_harness = [&c](Harness h) {
+    c.harness = std::move(h.name);
+    c.harness_version = std::move(h.version);
+    c.session_id = std::move(h.session_id);
+    c.session_source = std::move(h.session_source);
+  };
+  if (!c.is_llm) {
+    set_harness(identify_harness(*ex.request, {}));  // headers only: no need to parse the body
+    return c;
+  }
 
   json req = json::parse(ex.request_body.begin(), ex.request_body.end(), nullptr, false);
+  set_harness(identify_harness(*ex.request, ex.request_body, &req));
   if (c.model.empty()) {
     c.model = detail::get_string(req, "model");
     // Code Assist countTokens nests the model inside "request".

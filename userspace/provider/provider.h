@@ -52,7 +52,10 @@ struct ApiCall {
   std::string stop_reason;
   std::string response_id;  // message id / response id / responseId
   std::string request_id;   // from response headers: request-id, x-request-id
-  std::string session_id;   // from request headers the harness sends (see provider.cpp)
+  std::string session_id;   // the harness's own session id (see harness.h), "" if none
+  std::string session_source;  // "header:<name>" / "body:<path>" it came from
+  std::string harness;          // short harness name (see harness.h), "" if unknown
+  std::string harness_version;
   std::string user_agent;
   Usage usage;
   UsageSource usage_source = UsageSource::None;

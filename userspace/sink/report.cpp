@@ -49,6 +49,16 @@ struct Sum {
   }
 };
 
+// "claude-code 2.1.330", "curl", "unknown" when the client said nothing we recognise.
+std::string harness_label(const std::string& name, const std::string& version) {
+  if (name.empty()) return "unknown";
+  return version.empty() ? name : name + " " + version;
+}
+
+uint64_t token_sum(const aggregate::v1::TokenCounts& t) {
+  return t.input_tokens() + t.cache_read_tokens() + t.cache_write_tokens() + t.output_tokens();
+}
+
 }  // namespace
 
 std::string render_report(const aggregate::Aggregator& agg, const ReportOptions& opts) {
@@ -117,10 +127,21 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
     if (!p.api_requests() && !p.other_http_requests()) continue;
     if (!any_proc) out += "\nProcesses with HTTP traffic:\n";
     any_proc = true;
-    uint64_t tok = p.totals().input_tokens() + p.totals().cache_read_tokens() + p.totals().cache_write_tokens() +
-                   p.totals().output_tokens();
-    out += fmt("  %7u %-16s %4" PRIu64 " API req  %s tokens  %s\n", p.pid(), clip(p.comm(), 16).c_str(),
-               p.api_requests(), num(tok).c_str(), clip(p.exe(), 60).c_str());
+    out += fmt("  %7u %-16s %4" PRIu64 " API req  %s tokens  %-22s %s\n", p.pid(), clip(p.comm(), 16).c_str(),
+               p.api_requests(), num(token_sum(p.totals())).c_str(),
+               clip(harness_label(p.harness(), p.harness_version()), 22).c_str(), clip(p.exe(), 60).c_str());
+  }
+
+  if (!agg.session_summaries().empty()) out += "\nSessions (harness, session id):\n";
+  for (const auto& s : agg.session_summaries()) {
+    const auto& t = s.totals();
+    std::string pids;
+    for (uint32_t pid : s.pids()) pids += (pids.empty() ? "" : ",") + std::to_string(pid);
+    out += fmt("  %-22s %-38s %4" PRIu64 " req  in %s  cache rd %s  cache wr %s  out %s  pid %s [%s]\n",
+               clip(harness_label(s.harness(), s.harness_version()), 22).c_str(), clip(s.session_id(), 38).c_str(),
+               s.api_requests(), num(t.input_tokens()).c_str(), num(t.cache_read_tokens()).c_str(),
+               num(t.cache_write_tokens()).c_str(), num(t.output_tokens()).c_str(), clip(pids, 40).c_str(),
+               s.session_source().c_str());
   }
 
   const auto& c = run.capture();

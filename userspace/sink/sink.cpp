@@ -113,6 +113,7 @@ std::string record_to_json(const v1::Record& rec) {
     case v1::Record::kRequest: type = "request"; j = message_to_json(rec.request()); break;
     case v1::Record::kProcess: type = "process"; j = message_to_json(rec.process()); break;
     case v1::Record::kRun: type = "run"; j = message_to_json(rec.run()); break;
+    case v1::Record::kSession: type = "session"; j = message_to_json(rec.session()); break;
     default: break;
   }
   nlohmann::json out = nlohmann::json::object();

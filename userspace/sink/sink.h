@@ -35,7 +35,7 @@ class DelimitedProtoSink : public RecordSink {
   bool ok_ = true;
 };
 
-// JSON lines: one object per record, "type" = request | process | run, then the
+// JSON lines: one object per record, "type" = request | process | session | run, then the
 // message's fields by their proto (snake_case) names. Every scalar field is
 // written, zeros included, and 64-bit integers are JSON numbers.
 class JsonLinesSink : public RecordSink {

@@ -1,0 +1,183 @@
+// Harness identification (provider/harness.h): each harness and its exact version
+// from the headers real harnesses sent to the test server
+// (tests/data/harnesses/*.server.jsonl), the generic clients, unknown user agents,
+// session ids from headers and bodies, and that secrets are never a source.
+#include "provider/harness.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "provider/provider.h"
+
+namespace {
+
+using tt::protocol::Header;
+using tt::protocol::HttpMessage;
+using tt::provider::Harness;
+using tt::provider::identify_harness;
+
+HttpMessage request(std::vector<Header> headers, std::string target = "/v1/messages") {
+  HttpMessage m;
+  m.method = "POST";
+  m.target = std::move(target);
+  m.headers = std::move(headers);
+  return m;
+}
+
+Harness identify(std::vector<Header> headers, std::string_view body = "{}") {
+  return identify_harness(request(std::move(headers)), body);
+}
+
+struct Case {
+  const char* what;
+  std::vector<Header> headers;
+  const char* body;
+  const char* name;
+  const char* version;
+  const char* session_id;
+  const char* session_source;
+};
+
+// What each harness sends, as publicly documented or seen in its source; the
+// recorded files below check the same against real traffic.
+TEST(Harness, KnownHarnessesAndClients) {
+  const std::vector<Case> cases = {
+      {"claude code",
+       {{"User-Agent", "claude-cli/2.1.330 (external, cli)"},
+        {"x-app", "cli"},
+        {"X-Stainless-Lang", "js"},
+        {"X-Stainless-Package-Version", "0.70.0"},
+        {"X-Claude-Code-Session-Id", "5c1d0a7e-6f0e-4f47-9d3a-0b4c7b1e2a11"}},
+       "{}", "claude-code", "2.1.330", "5c1d0a7e-6f0e-4f47-9d3a-0b4c7b1e2a11", "header:x-claude-code-session-id"},
+      {"claude code by x-app, version from its user agent elsewhere",
+       {{"x-app", "cli"}}, "{}", "claude-code", "", "", ""},
+      {"old claude code: session inside metadata.user_id",
+       {{"User-Agent", "claude-cli/1.0.51 (external, cli)"}},
+       R"({"metadata":{"user_id":"user_ab12_account__session_0e3b8a52-1111-4222-8333-944445555666"}})",
+       "claude-code", "1.0.51", "0e3b8a52-1111-4222-8333-944445555666", "body:metadata.user_id"},
+      {"claude code: metadata.user_id as JSON",
+       {{"User-Agent", "claude-cli/2.1.0 (external, sdk-ts)"}},
+       R"({"metadata":{"user_id":"{\"device_id\":\"d\",\"account_uuid\":\"\",\"session_id\":\"s-9\"}"}})",
+       "claude-code", "2.1.0", "s-9", "body:metadata.user_id"},
+      {"opencode",
+       {{"User-Agent", "opencode/1.18.33 ai-sdk/provider-utils/3.0.12 runtime/bun/1.3.1"},
+        {"x-session-affinity", "ses_7a1b"},
+        {"X-Session-Id", "ses_7a1b"}},
+       "{}", "opencode", "1.18.33", "ses_7a1b", "header:x-session-id"},
+      {"cline", {{"User-Agent", "Cline/3.0.65"}, {"X-Task-ID", "task-1"}}, "{}", "cline", "3.0.65", "task-1",
+       "header:x-task-id"},
+      {"cline with an unknown version", {{"User-Agent", "Cline/unknown"}, {"X-CLIENT-TYPE", "cline-cli"}}, "{}",
+       "cline", "", "", ""},
+      {"gemini cli, code assist body",
+       {{"User-Agent", "GeminiCLI/0.61.0/gemini-2.5-pro (linux; x64)"}},
+       R"({"model":"gemini-2.5-pro","request":{"contents":[],"session_id":"a1b2"}})", "gemini-cli", "0.61.0",
+       "a1b2", "body:request.session_id"},
+      {"codex",
+       {{"User-Agent", "codex_exec/0.169.0 (Debian 12.0.0; x86_64) xterm (codex_exec; 0.169.0)"},
+        {"originator", "codex_exec"},
+        {"session_id", "0199a1b2"},
+        {"conversation_id", "0199a1b2"}},
+       "{}", "codex", "0.169.0", "0199a1b2", "header:session_id"},
+      {"codex by originator", {{"originator", "codex_cli_rs"}}, "{}", "codex", "", "", ""},
+      {"anthropic js sdk", {{"User-Agent", "Anthropic/JS 0.71.0"}}, "{}", "anthropic-sdk-js", "0.71.0", "", ""},
+      {"anthropic python sdk", {{"User-Agent", "Anthropic/Python 0.72.0"}}, "{}", "anthropic-sdk-python",
+       "0.72.0", "", ""},
+      {"openai js sdk", {{"User-Agent", "OpenAI/JS 5.23.1"}}, "{}", "openai-sdk-js", "5.23.1", "", ""},
+      {"openai python sdk", {{"User-Agent", "AsyncOpenAI/Python 1.99.9"}}, "{}", "openai-sdk-python", "1.99.9",
+       "", ""},
+      {"google genai", {{"User-Agent", "google-genai-sdk/1.30.0 gl-node/v22.12.0"}}, "{}", "google-genai-sdk",
+       "1.30.0", "", ""},
+      {"google genai by x-goog-api-client",
+       {{"User-Agent", "something"}, {"x-goog-api-client", "google-genai-sdk/1.28.0 gl-python/3.11.2"}}, "{}",
+       "google-genai-sdk", "1.28.0", "", ""},
+      {"curl", {{"User-Agent", "curl/7.88.1"}}, "{}", "curl", "7.88.1", "", ""},
+      {"requests", {{"User-Agent", "python-requests/2.28.1"}}, "{}", "python-requests", "2.28.1", "", ""},
+      {"httpx", {{"User-Agent", "python-httpx/0.27.0"}}, "{}", "python-httpx", "0.27.0", "", ""},
+      {"urllib", {{"User-Agent", "Python-urllib/3.11"}}, "{}", "python-urllib", "3.11", "", ""},
+      {"node fetch (undici)", {{"User-Agent", "node"}}, "{}", "node", "", "", ""},
+      {"bun fetch", {{"User-Agent", "Bun/1.3.1"}}, "{}", "bun", "1.3.1", "", ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    Harness h = identify(c.headers, c.body);
+    EXPECT_EQ(h.name, c.name);
+    EXPECT_EQ(h.version, c.version);
+    EXPECT_EQ(h.session_id, c.session_id);
+    EXPECT_EQ(h.session_source, c.session_source);
+  }
+}
+
+TEST(Harness, UnknownUserAgentsAreNotGuessed) {
+  for (const char* ua : {"", "demo-agent/1.0 (tokentap demo)", "Mozilla/5.0 (X11; Linux x86_64)", "claude",
+                         "my-claude-cli/1.0", "nodejs", "\xff\xfe garbage", "opencode", "pip/24.0"}) {
+    SCOPED_TRACE(ua);
+    Harness h = identify({{"User-Agent", ua}});
+    EXPECT_EQ(h.name, "");
+    EXPECT_EQ(h.version, "");
+  }
+  EXPECT_EQ(identify({}).name, "");
+}
+
+TEST(Harness, UnknownClientsStillGetTheirSessionHeader) {
+  Harness h = identify({{"User-Agent", "my-agent/0.1"}, {"X-Session-Id", "s-7"}});
+  EXPECT_EQ(h.name, "");
+  EXPECT_EQ(h.session_id, "s-7");
+  EXPECT_EQ(h.session_source, "header:x-session-id");
+}
+
+// No rule may read a secret header, and secret values never come back, even when
+// they look like what a rule wants.
+TEST(Harness, SecretsAreNeverASource) {
+  for (std::string_view src : tt::provider::harness_rule_sources()) {
+    SCOPED_TRACE(std::string(src));
+    ASSERT_TRUE(src.starts_with("header:") || src.starts_with("body:"));
+    if (src.starts_with("header:")) EXPECT_FALSE(tt::provider::is_secret_header(src.substr(7)));
+  }
+  for (const char* name : {"Authorization", "x-api-key", "X-Goog-Api-Key", "Cookie", "proxy-authorization"})
+    EXPECT_TRUE(tt::provider::is_secret_header(name)) << name;
+  Harness h = identify({{"Authorization", "Bearer claude-cli/9.9"},
+                        {"x-api-key", "claude-cli/9.9"},
+                        {"Cookie", "session_id=sk-secret"},
+                        {"x-goog-api-key", "GeminiCLI/1.0"}});
+  EXPECT_EQ(h.name, "");
+  EXPECT_EQ(h.session_id, "");
+}
+
+TEST(Harness, BadBodiesAndHugeValues) {
+  for (const char* body : {"", "{", "[1,2]", "null", R"({"request":{"session_id":{"x":1}}})",
+                           R"({"request":"s"})", R"({"metadata":{"user_id":42}})"}) {
+    SCOPED_TRACE(body);
+    Harness h = identify({{"User-Agent", "claude-cli/2.0.0"}}, body);
+    EXPECT_EQ(h.name, "claude-code");
+    EXPECT_EQ(h.session_id, "");
+  }
+  Harness big = identify({{"User-Agent", "curl/" + std::string(1000, '7')}, {"session_id", std::string(5000, 's')}});
+  EXPECT_EQ(big.name, "curl");
+  EXPECT_LE(big.version.size(), 64u);
+  EXPECT_LE(big.session_id.size(), 256u);
+  // A numeric id in the body is kept as its digits.
+  EXPECT_EQ(identify({}, R"({"request":{"session_id":12345}})").session_id, "12345");
+}
+
+// decode() passes identification through for LLM calls and, from headers only,
+// for other calls.
+TEST(Harness, DecodeFillsTheApiCall) {
+  HttpMessage req = request({{"Host", "api.anthropic.com"},
+                             {"User-Agent", "claude-cli/2.1.330 (external, cli)"},
+                             {"x-claude-code-session-id", "s-1"}});
+  std::string body = R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]})";
+  tt::provider::Exchange ex;
+  ex.request = &req;
+  ex.request_body = body;
+  auto c = tt::provider::decode(ex);
+  EXPECT_TRUE(c.is_llm);
+  EXPECT_EQ(c.harness, "claude-code");
+  EXPECT_EQ(c.harness_version, "2.1.330");
+  EXPECT_EQ(c.session_id, "s-1");
+  EXPECT_EQ(c.session_source, "header:x-claude-code-session-id");
+}
+
+}  // namespace
