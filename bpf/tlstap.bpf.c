@@ -332,6 +332,11 @@ static __always_inline struct tt_proc_event *proc_event(__u32 kind, __u32 pid) {
   return ev;
 }
 
+static __always_inline void inode_key(struct file *f, struct tt_inode_key *k) {
+  k->ino = BPF_CORE_READ(f, f_inode, i_ino);
+  k->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
   __u32 ptgid = BPF_CORE_READ(parent, tgid);
@@ -359,13 +364,94 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
   ev->ppid = BPF_CORE_READ(p, real_parent, tgid);
   if (stop_on_exec) {
     struct tt_inode_key k = {};
-    k.ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
-    k.dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);
+    inode_key(BPF_CORE_READ(bprm, file), &k);
     /* Only once the event is reserved: userspace must hear of every stop. */
     if (!bpf_map_lookup_elem(&known_inodes, &k) && bpf_send_signal(SIGSTOP) == 0)
       ev->hdr.flags |= TT_F_STOPPED;
   }
   bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP); /* exec must reach userspace promptly: it attaches probes */
+  return 0;
+}
+
+/* Libraries loaded after start (dlopen): the dynamic loader calls
+ * _dl_debug_state() for debuggers once the link map is consistent, after
+ * mapping and before the new code runs. If new entries name an ssl library,
+ * hold the process until userspace has looked at its maps. The attach cookie
+ * is the distance from _dl_debug_state to _r_debug in the loader. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);   /* tgid */
+  __type(value, __u32); /* link map entries already looked at */
+} link_counts SEC(".maps");
+
+struct link_walk {
+  __u64 lm;      /* current struct link_map * */
+  __u32 n;       /* entries walked */
+  __u32 seen;    /* entries looked at before */
+  char name[TT_PATH_LEN];
+  bool found;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct link_walk);
+} walk_scratch SEC(".maps");
+
+/* <link.h>: l_addr, l_name, l_ld, l_next, l_prev: public, fixed ABI. */
+struct walk_ctx {
+  struct link_walk *w; /* bpf_loop's context must live on the stack */
+};
+
+static long walk_link(__u32 i, void *data) {
+  struct link_walk *w = ((struct walk_ctx *)data)->w;
+  if (!w || !w->lm) return 1;
+  __u64 next = 0, name = 0;
+  if (bpf_probe_read_user(&next, sizeof(next), (void *)(w->lm + 24))) return 1;
+  if (w->n >= w->seen && !w->found && !bpf_probe_read_user(&name, sizeof(name), (void *)(w->lm + 8)) && name) {
+    long len = bpf_probe_read_user_str(w->name, sizeof(w->name), (void *)name);
+    for (int j = 0; j + 2 < len && j < TT_PATH_LEN - 2; j++)
+      if (w->name[j] == 's' && w->name[j + 1] == 's' && w->name[j + 2] == 'l') {
+        w->found = true;
+        break;
+      }
+  }
+  w->n++;
+  w->lm = next;
+  return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(dl_debug_state) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  if (!stop_on_exec || !filter_pids || !bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
+  /* The probed address itself (regs->ip is already past the breakpoint). */
+  __u64 r_debug = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
+  int state = -1; /* struct r_debug: r_version, r_map @8, r_brk @16, r_state @24 */
+  __u64 map = 0;
+  if (bpf_probe_read_user(&state, sizeof(state), (void *)(r_debug + 24)) || state != 0 /* RT_CONSISTENT */)
+    return 0;
+  if (bpf_probe_read_user(&map, sizeof(map), (void *)(r_debug + 8))) return 0;
+  __u32 zero = 0;
+  struct link_walk *w = bpf_map_lookup_elem(&walk_scratch, &zero);
+  if (!w) return 0;
+  __u32 *prev = bpf_map_lookup_elem(&link_counts, &tgid);
+  w->lm = map;
+  w->n = 0;
+  w->seen = prev ? *prev : 0;
+  w->found = false;
+  struct walk_ctx wc = {.w = w};
+  bpf_loop(4096, walk_link, &wc, 0);
+  __u32 n = w->n;
+  bpf_map_update_elem(&link_counts, &tgid, &n, BPF_ANY);
+  if (!w->found) return 0;
+  struct tt_proc_event *ev = proc_event(TT_EV_DLOPEN, tgid);
+  if (!ev) return 0;
+  __builtin_memcpy(ev->filename, w->name, sizeof(ev->filename));
+  if (bpf_send_signal(SIGSTOP) == 0) ev->hdr.flags |= TT_F_STOPPED;
+  bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
   return 0;
 }
 
@@ -376,6 +462,7 @@ int BPF_PROG(on_exit, struct task_struct *p) {
   if (pid != tgid) return 0; /* only the thread group leader ends the process */
   if (!filter_pids || !bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
   bpf_map_delete_elem(&traced_pids, &tgid);
+  bpf_map_delete_elem(&link_counts, &tgid);
   struct tt_proc_event *ev = proc_event(TT_EV_EXIT, tgid);
   if (!ev) return 0;
   ev->exit_code = BPF_CORE_READ(p, exit_code);

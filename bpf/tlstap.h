@@ -21,6 +21,7 @@ enum tt_event_kind {
   TT_EV_FORK = 3,  /* traced process created a child process */
   TT_EV_EXEC = 4,  /* traced process called exec */
   TT_EV_EXIT = 5,  /* traced process (thread group) exited */
+  TT_EV_DLOPEN = 6, /* traced process loaded a library whose name has "ssl" in it */
 };
 
 enum tt_direction {
@@ -98,7 +99,7 @@ struct tt_proc_event {
   __s32 exit_code; /* EXIT */
   __u32 _pad;
   char comm[TT_COMM_LEN];
-  char filename[TT_PATH_LEN]; /* EXEC */
+  char filename[TT_PATH_LEN]; /* EXEC: as exec'd; DLOPEN: the library */
 };
 
 /* Counters in the per-CPU `stats` array. */

@@ -1,10 +1,12 @@
 """End-to-end: curl, Python and Node over OpenSSL, traced by real BPF uprobes."""
 
 import os
+import shutil
+import tempfile
 import subprocess
 import unittest
 
-from ttutil import E2ETestCase, PY, TOKENTAP, TOKEN_FIELDS
+from ttutil import E2ETestCase, NODE, PY, TOKENTAP, TOKEN_FIELDS
 
 
 class CurlTest(E2ETestCase):
@@ -275,3 +277,53 @@ class ReplayTest(E2ETestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+class ProcessFollowingTest(E2ETestCase):
+    """Binaries and libraries the run meets only after it started are instrumented before they talk."""
+
+    def private_copy(self, src, name=None):
+        """A copy of a file with an inode tokentap has never seen."""
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        dst = os.path.join(d, name or os.path.basename(src))
+        shutil.copy2(src, dst)
+        return dst
+
+    def test_exec_of_a_binary_never_seen(self):
+        """A shell execs a node binary no one has instrumented: it is held, attached, resumed."""
+        node = self.private_copy(NODE, "node-private")
+        cmd = [node if a == NODE else a for a in self.client("node", "--api", "anthropic", "--stream",
+                                                             "--requests", "2")]
+        mark = self.server.mark()
+        prof = self.profile(["/bin/sh", "-c", subprocess.list2cmdline(cmd) + " && true"])
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 2)
+        self.assert_same_as_server(prof, srv)
+
+    def libssl_dir(self):
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        for lib in ("libssl.so.3", "libcrypto.so.3"):
+            shutil.copy2(os.path.join("/lib/x86_64-linux-gnu", lib), os.path.join(d, lib))
+        return d
+
+    def test_private_libssl_loaded_by_dlopen(self):
+        """Python's ssl module dlopens a libssl copy from LD_LIBRARY_PATH: it is attached before use."""
+        d = self.libssl_dir()
+        env = dict(os.environ, LD_LIBRARY_PATH=d)
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "openai-chat", "--stream", "--requests", "2"), env=env)
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 2)
+        self.assert_same_as_server(prof, srv)
+
+    def test_libssl_inside_another_mount_namespace(self):
+        """As in a container: the process sees a different libssl at the system path."""
+        d = self.libssl_dir()
+        target = "/lib/x86_64-linux-gnu/libssl.so.3"
+        inner = "mount --bind %s %s && exec %s" % (os.path.join(d, "libssl.so.3"), target,
+                                                   subprocess.list2cmdline(self.client("py", "--api", "gemini",
+                                                                                       "--stream")))
+        mark = self.server.mark()
+        prof = self.profile(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", inner])
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 1)
+        self.assert_same_as_server(prof, srv)

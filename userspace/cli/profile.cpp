@@ -96,6 +96,9 @@ class Profiler {
   void note_process(uint32_t pid, bool exec);
   void attach_candidates(uint32_t pid);
   void rescan_maps();
+  bool scan_maps(uint32_t pid);
+  void on_library_loaded(uint32_t pid);
+  void attach_loader(const std::string& path);
   void attach(const std::string& path, bool verbose_fail);
 
   const ProfileOptions& opts_;
@@ -126,6 +129,14 @@ void Profiler::attach(const std::string& path, bool verbose_fail) {
   }
 }
 
+void Profiler::attach_loader(const std::string& path) {
+  auto r = tracer_->attach_loader(path);
+  if (!r)
+    fprintf(stderr, "tokentap: warning: %s (libraries it dlopens later may be seen late)\n", r.error().c_str());
+  else if (getenv("TOKENTAP_DEBUG"))
+    fprintf(stderr, "tokentap: dynamic loader %s: %s\n", path.c_str(), *r ? "hooked" : "not a glibc loader");
+}
+
 // A new or exec'd process: record what /proc says while it is alive, and
 // instrument its executable if it carries OpenSSL.
 void Profiler::note_process(uint32_t pid, bool exec) {
@@ -138,32 +149,56 @@ void Profiler::note_process(uint32_t pid, bool exec) {
 }
 
 void Profiler::attach_candidates(uint32_t pid) {
-  std::string exe = "/proc/" + std::to_string(pid) + "/exe";
-  if (!read_link(exe).empty()) attach(exe, false);
+  std::string proc = "/proc/" + std::to_string(pid);
+  if (!read_link(proc + "/exe").empty()) attach(proc + "/exe", false);
+  // Its dynamic loader (mapped by exec already), for later dlopens; a
+  // container brings its own.
+  std::ifstream maps(proc + "/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    auto slash = line.find('/');
+    if (slash == std::string::npos || line.find("/ld-linux", slash) == std::string::npos) continue;
+    attach_loader(proc + "/root" + line.substr(slash));
+    break;
+  }
+}
+
+// The loader hook held the process: it just mapped a library named *ssl*.
+// Once it is really stopped, attach to what its maps show, then resume it.
+void Profiler::on_library_loaded(uint32_t pid) {
+  if (getenv("TOKENTAP_DEBUG")) fprintf(stderr, "tokentap: pid %u loaded an ssl library: held\n", pid);
+  std::string stat_path = "/proc/" + std::to_string(pid) + "/stat";
+  for (int i = 0; i < 200; ++i) {
+    std::string st = read_first_line(stat_path);
+    auto paren = st.rfind(')');
+    if (st.empty() || (paren != std::string::npos && paren + 2 < st.size() && st[paren + 2] == 'T')) break;
+    usleep(2000);
+  }
+  scan_maps(pid);
+  tracer_->resume(pid);
 }
 
 // Libraries loaded after exec (dlopen of libssl, as Python's ssl module does
 // for a libssl that is not the system one): look at each live process's maps.
-void Profiler::rescan_maps() {
-  for (auto it = live_.begin(); it != live_.end();) {
-    std::string root = "/proc/" + std::to_string(*it);
-    std::ifstream maps(root + "/maps");
-    if (!maps) {
-      it = live_.erase(it);
-      continue;
-    }
-    std::string line;
-    while (std::getline(maps, line)) {
-      auto slash = line.find('/');
-      if (slash == std::string::npos) continue;
-      std::string path = line.substr(slash);
-      if (path.find("libssl") == std::string::npos || checked_maps_paths_.count(root + path)) continue;
-      checked_maps_paths_.insert(root + path);
-      // Through /proc/PID/root so paths inside containers resolve.
-      attach(root + "/root" + path, true);
-    }
-    ++it;
+// Paths go through /proc/PID/root so libraries inside containers resolve.
+bool Profiler::scan_maps(uint32_t pid) {
+  std::string root = "/proc/" + std::to_string(pid);
+  std::ifstream maps(root + "/maps");
+  if (!maps) return false;
+  std::string line;
+  while (std::getline(maps, line)) {
+    auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash);
+    if (path.find("ssl") == std::string::npos || checked_maps_paths_.count(root + path)) continue;
+    checked_maps_paths_.insert(root + path);
+    attach(root + "/root" + path, true);
   }
+  return true;
+}
+
+void Profiler::rescan_maps() {
+  for (auto it = live_.begin(); it != live_.end();) it = scan_maps(*it) ? std::next(it) : live_.erase(it);
 }
 
 void Profiler::on_record(const void* data, size_t size) {
@@ -188,6 +223,8 @@ void Profiler::on_record(const void* data, size_t size) {
     // The exec hook held it because its binary was new to us: it is
     // instrumented now (or known to need nothing), so let it run.
     if (h->flags & TT_F_STOPPED) tracer_->resume(h->pid);
+  } else if (h->kind == TT_EV_DLOPEN && (h->flags & TT_F_STOPPED)) {
+    on_library_loaded(h->pid);
   } else if (h->kind == TT_EV_EXIT) {
     live_.erase(h->pid);
   }
@@ -249,6 +286,8 @@ int Profiler::run() {
   // Instrument before the command runs: system libssl (covers every process that
   // links or dlopens it), the command itself, and a script's interpreter.
   for (const auto& p : capture::system_libssl_paths()) attach(p, true);
+  for (const char* ld : {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"})
+    if (access(ld, R_OK) == 0) attach_loader(ld);
   attach(exe, false);
   std::string interp = shebang_interpreter(exe);
   if (!interp.empty()) attach(interp, false);

@@ -155,6 +155,26 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
   return info;
 }
 
+Result<bool> Tracer::attach_loader(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return make_error("cannot stat " + path + ": " + strerror(errno));
+  auto id = std::make_pair(st.st_dev, st.st_ino);
+  if (auto it = loaders_.find(id); it != loaders_.end()) return it->second;
+  loaders_[id] = false;
+  auto img = discovery::ElfImage::open(path);
+  if (!img) return false;
+  auto syms = (*img)->symbol_vaddrs({"_dl_debug_state", "_r_debug"});
+  auto off = (*img)->function_offsets({"_dl_debug_state"});
+  if (syms.size() != 2 || off.empty()) return false;
+  LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = syms["_r_debug"] - syms["_dl_debug_state"]);
+  bpf_link* l = bpf_program__attach_uprobe_opts(skel_->progs.dl_debug_state, -1, path.c_str(),
+                                                off["_dl_debug_state"], &uo);
+  if (!l) return make_error("cannot attach to the dynamic loader " + path + ": " + strerror(errno));
+  links_.emplace_back(l);
+  loaders_[id] = true;
+  return true;
+}
+
 void Tracer::resume(uint32_t pid) { kill(static_cast<pid_t>(pid), SIGCONT); }
 
 Result<void> Tracer::trace_pid(uint32_t pid) {

@@ -71,6 +71,10 @@ class Tracer {
   // TLS is not an error. Each file (device+inode) is examined once; either
   // way it is then marked known so execs of it are no longer held.
   Result<AttachInfo> attach_tls(const std::string& path);
+  // Hooks the dynamic loader's debugger breakpoint (_dl_debug_state) so a
+  // dlopen of an ssl library holds the process until its maps are looked at.
+  // Returns false for a file that is not a glibc-style loader.
+  Result<bool> attach_loader(const std::string& path);
   Result<void> trace_pid(uint32_t pid);
   // Lets a process that the exec hook stopped run again.
   void resume(uint32_t pid);
@@ -89,6 +93,7 @@ class Tracer {
   void mark_known(dev_t dev, ino_t ino);
   std::unique_ptr<discovery::DiscoveryCache> cache_;
   std::map<std::pair<dev_t, ino_t>, AttachInfo> examined_;
+  std::map<std::pair<dev_t, ino_t>, bool> loaders_;
   std::vector<std::string> attached_paths_;
 };
 

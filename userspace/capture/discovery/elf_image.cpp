@@ -140,6 +140,17 @@ std::string ElfImage::build_id() const {
 }
 
 std::map<std::string, uint64_t> ElfImage::function_offsets(const std::vector<std::string>& names) const {
+  std::map<std::string, uint64_t> found;
+  for (const auto& [name, vaddr] : symbols(names, true))
+    if (auto off = vaddr_to_offset(vaddr)) found[name] = *off;
+  return found;
+}
+
+std::map<std::string, uint64_t> ElfImage::symbol_vaddrs(const std::vector<std::string>& names) const {
+  return symbols(names, false);
+}
+
+std::map<std::string, uint64_t> ElfImage::symbols(const std::vector<std::string>& names, bool functions_only) const {
   std::set<std::string_view> wanted(names.begin(), names.end());
   std::map<std::string, uint64_t> found;
   for (const auto& sh : sections_) {
@@ -150,13 +161,13 @@ std::map<std::string, uint64_t> ElfImage::function_offsets(const std::vector<std
     for (uint64_t i = 0; i < sh.size / sizeof(Elf64_Sym); ++i) {
       Elf64_Sym sym;
       memcpy(&sym, data_ + sh.offset + i * sizeof(sym), sizeof(sym));
-      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_value == 0 ||
-          sym.st_name >= strs.size)
+      int type = ELF64_ST_TYPE(sym.st_info);
+      if ((type != STT_FUNC && (functions_only || type != STT_OBJECT)) || sym.st_shndx == SHN_UNDEF ||
+          sym.st_value == 0 || sym.st_name >= strs.size)
         continue;
       const char* base = reinterpret_cast<const char*>(data_ + strs.offset);
       std::string_view nm(base + sym.st_name, strnlen(base + sym.st_name, strs.size - sym.st_name));
-      if (!wanted.count(nm) || found.count(std::string(nm))) continue;
-      if (auto off = vaddr_to_offset(sym.st_value)) found[std::string(nm)] = *off;
+      if (wanted.count(nm) && !found.count(std::string(nm))) found[std::string(nm)] = sym.st_value;
     }
   }
   return found;

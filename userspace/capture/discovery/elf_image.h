@@ -57,10 +57,13 @@ class ElfImage {
   // File offsets of defined functions with these names, from .dynsym and
   // .symtab (the form uprobes attach by).
   std::map<std::string, uint64_t> function_offsets(const std::vector<std::string>& names) const;
+  // Virtual addresses of defined functions or data objects with these names.
+  std::map<std::string, uint64_t> symbol_vaddrs(const std::vector<std::string>& names) const;
 
  private:
   ElfImage() = default;
   Result<void> parse();
+  std::map<std::string, uint64_t> symbols(const std::vector<std::string>& names, bool functions_only) const;
 
   std::string path_;
   uint8_t* data_ = nullptr;
