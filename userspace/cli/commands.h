@@ -23,5 +23,6 @@ struct ProfileOptions {
 
 int run_profile(const ProfileOptions& opts);
 int run_replay(const std::string& file, const OutputOptions& opts);
+int run_inspect(const std::vector<std::string>& files);
 
 }  // namespace tt::cli

@@ -33,6 +33,11 @@ int main(int argc, char** argv) {
   add_output(replay, replay_out);
   replay->add_option("file", replay_file, "capture file written by profile --capture")->required();
 
+  std::vector<std::string> inspect_files;
+  CLI::App* inspect = app.add_subcommand(
+      "inspect", "show which TLS functions tokentap finds in binaries (no root needed)");
+  inspect->add_option("files", inspect_files, "executables or shared libraries")->required();
+
   // Everything after the first "--" is the command, untouched by option parsing
   // (its own options must not be mistaken for tokentap's).
   int parsed_argc = argc;
@@ -54,5 +59,6 @@ int main(int argc, char** argv) {
     return tt::cli::run_profile(prof);
   }
   if (*replay) return tt::cli::run_replay(replay_file, replay_out);
+  if (*inspect) return tt::cli::run_inspect(inspect_files);
   return 2;
 }
