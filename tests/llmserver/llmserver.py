@@ -57,6 +57,7 @@ class RequestLog:
 
 
 LOG = None
+DUMP_DIR = None  # --dump-bodies: decoded request bodies, one file per request
 CONN_COUNTER = itertools.count(1)
 REQ_COUNTER = itertools.count(1)
 
@@ -376,13 +377,46 @@ def parse_tool_use(req):
     return name, inp
 
 
+# --auto-tool-call NAME=JSON: answer with a call to NAME whenever the request offers that tool
+# (harnesses such as Cline only stop once the model calls their "finish" tool).
+AUTO_TOOL_CALLS = {}
+
+
+def offered_tool_names(j):
+    """Tool names a request offers: Anthropic {name}, Chat {function:{name}}, Responses {name}."""
+    names = set()
+    for t in j.get("tools") or []:
+        if isinstance(t, dict):
+            fn = t.get("function")
+            name = fn.get("name") if isinstance(fn, dict) else t.get("name")
+            if isinstance(name, str):
+                names.add(name)
+    return names
+
+
+def tool_call_for(req, j):
+    """The tool call to answer with: the x-test-tool-use header, else an --auto-tool-call
+    tool that the request offers, else None."""
+    tool = parse_tool_use(req)
+    if tool or not AUTO_TOOL_CALLS:
+        return tool
+    for name in sorted(offered_tool_names(j)):
+        if name in AUTO_TOOL_CALLS:
+            return name, AUTO_TOOL_CALLS[name]
+    return None
+
+
+def tool_output_tokens(tool_json):
+    """Tool input counts as output: len(compact input JSON) // 4, at least 1."""
+    return max(1, len(tool_json) // 4)
+
+
 def do_anthropic_messages(req, j, decoded, rid):
     model = j.get("model") or "claude-unknown"
     stream = bool(j.get("stream"))
-    tool = parse_tool_use(req)
+    tool = tool_call_for(req, j)
     tool_json = json.dumps(tool[1], separators=(",", ":")) if tool else ""
-    # Tool input counts as output: len(compact input JSON) // 4, at least 1.
-    u = compute_usage(req, "anthropic", decoded, extra_output=max(1, len(tool_json) // 4) if tool else 0)
+    u = compute_usage(req, "anthropic", decoded, extra_output=tool_output_tokens(tool_json) if tool else 0)
     text = reply_text(reply_words(req))
     msg_id = "msg_" + rand_id(24)
     stop_reason = "tool_use" if tool else "end_turn"
@@ -470,17 +504,23 @@ def do_openai_chat(req, j, decoded, rid):
     model = j.get("model") or "gpt-unknown"
     stream = bool(j.get("stream"))
     include_usage = bool((j.get("stream_options") or {}).get("include_usage"))
-    u = compute_usage(req, "openai", decoded)
+    tool = tool_call_for(req, j)
+    tool_json = json.dumps(tool[1], separators=(",", ":")) if tool else ""
+    u = compute_usage(req, "openai", decoded, extra_output=tool_output_tokens(tool_json) if tool else 0)
     text = reply_text(reply_words(req))
     cid = "chatcmpl-" + rand_id(29)
+    call_id = "call_" + rand_id(24)
+    finish = "tool_calls" if tool else "stop"
     created = int(time.time())
     hdrs = [("x-request-id", rid), ("openai-processing-ms", "7"), ("openai-version", "2020-10-01")]
     usage_sent = True
     if not stream:
+        message = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
+        if tool:
+            message["tool_calls"] = [{"id": call_id, "type": "function",
+                                      "function": {"name": tool[0], "arguments": tool_json}}]
         body = {"id": cid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text,
-                                                     "refusal": None, "annotations": []},
-                             "logprobs": None, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
                 "usage": chat_usage_wire(u), "service_tier": "default",
                 "system_fingerprint": "fp_test0001"}
         r = Reply(200, "application/json", hdrs)
@@ -499,7 +539,14 @@ def do_openai_chat(req, j, decoded, rid):
         ev = [sse(None, chunk({"role": "assistant", "content": "", "refusal": None}))]
         for piece in split_text(text):
             ev.append(sse(None, chunk({"content": piece})))
-        ev.append(sse(None, chunk({}, "stop")))
+        if tool:
+            ev.append(sse(None, chunk({"tool_calls": [{"index": 0, "id": call_id, "type": "function",
+                                                       "function": {"name": tool[0], "arguments": ""}}]})))
+            step = max(1, (len(tool_json) + 2) // 3)
+            for k in range(0, len(tool_json), step):
+                ev.append(sse(None, chunk({"tool_calls": [{"index": 0, "function": {
+                    "arguments": tool_json[k:k + step]}}]})))
+        ev.append(sse(None, chunk({}, finish)))
         if include_usage:
             last = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                     "service_tier": "default", "system_fingerprint": "fp_test0001",
@@ -512,7 +559,7 @@ def do_openai_chat(req, j, decoded, rid):
         ev.append(sse(None, "[DONE]"))
         r.events = ev
     return r, {"model": model, "stream": stream, "usage": u, "billable": True,
-               "usage_sent": usage_sent, "stop_reason": "stop", "response_id": cid}
+               "usage_sent": usage_sent, "stop_reason": finish, "response_id": cid}
 
 
 def do_openai_responses(req, j, decoded, rid):
@@ -579,6 +626,49 @@ def do_openai_responses(req, j, decoded, rid):
                "stop_reason": "completed", "response_id": resp_id}
 
 
+def schema_instance(schema):
+    """A small value matching a JSON schema (Gemini's upper-case types too): first enum value,
+    required properties only (all if none are required), one-item arrays."""
+    if not isinstance(schema, dict):
+        return "ok"
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            return schema_instance(schema[key][0])
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if str(x).lower() != "null"), "string")
+    t = str(t or ("object" if "properties" in schema else "string")).lower()
+    if t == "object":
+        props = schema.get("properties") or {}
+        names = schema.get("required") or list(props)
+        return {n: schema_instance(props.get(n, {})) for n in names}
+    if t == "array":
+        return [schema_instance(schema.get("items", {}))]
+    if t == "integer":
+        return max(1, int(schema.get("minimum", 1)))
+    if t == "number":
+        return 1.0
+    if t == "boolean":
+        return True
+    if t == "null":
+        return None
+    return "A short answer."
+
+
+def gemini_json_reply(j, cloudcode):
+    """Gemini asks for JSON with generationConfig.responseMimeType application/json (Gemini CLI's
+    model router and other structured calls): the reply text is then an instance of
+    responseJsonSchema / responseSchema instead of prose.  None if not asked."""
+    inner = (j.get("request") or {}) if cloudcode else j
+    cfg = inner.get("generationConfig") or {}
+    if cfg.get("responseMimeType") != "application/json":
+        return None
+    schema = cfg.get("responseJsonSchema") or cfg.get("responseSchema") or {"type": "object"}
+    return json.dumps(schema_instance(schema))
+
+
 def gemini_usage_wire(u, candidates_so_far=None):
     prompt = u["input_tokens"] + u["cache_read_tokens"]
     thoughts = u["reasoning_tokens"]
@@ -594,7 +684,7 @@ def do_gemini(req, j, decoded, rid, model, method, cloudcode):
     stream = method == "streamGenerateContent"
     alt_sse = "alt=sse" in req.query.split("&")
     u = compute_usage(req, "gemini", decoded)
-    text = reply_text(reply_words(req))
+    text = gemini_json_reply(j, cloudcode) or reply_text(reply_words(req))
     response_id = rand_id(22)
     model_version = model
     wrap = (lambda x: {"response": x, "traceId": rid}) if cloudcode else (lambda x: x)
@@ -681,6 +771,21 @@ def route(path, method):
     return "none", "not_found", None
 
 
+# Request body fields that carry a session, user or conversation id (never prompt text), logged
+# as body_ids: top level (Anthropic metadata, OpenAI prompt_cache_key/user/..., Code Assist
+# user_prompt_id) and inside Code Assist's "request" wrapper.
+BODY_ID_FIELDS = ("metadata", "prompt_cache_key", "user", "session_id", "user_prompt_id",
+                  "previous_response_id", "conversation", "safety_identifier")
+
+
+def body_ids(j):
+    out = {k: j[k] for k in BODY_ID_FIELDS if j.get(k) not in (None, "", {})}
+    inner = j.get("request")
+    if isinstance(inner, dict):
+        out.update({"request." + k: inner[k] for k in BODY_ID_FIELDS if inner.get(k) not in (None, "", {})})
+    return out
+
+
 def handle(req):
     """Computes the Reply and the log record for a request."""
     rid_prefix = {"anthropic": "req_", "openai": "req_"}
@@ -715,6 +820,8 @@ def handle(req):
         "usage": zero_usage(),
         "user_agent": req.h("user-agent"),
         "headers": {k: ("<redacted>" if k in REDACTED_HEADERS else v) for k, v in req.headers.items()},
+        "body_keys": None,
+        "body_ids": None,
         "error": None,
     }
     try:
@@ -724,6 +831,9 @@ def handle(req):
         rec["error"] = "bad request body encoding: %s" % e
     if decoded is not None:
         rec["request_body_decoded_bytes"] = len(decoded)
+        if DUMP_DIR:
+            with open(os.path.join(DUMP_DIR, "%06d.body" % rec["seq"]), "wb") as f:
+                f.write(decoded)
 
     if api == "health":
         r = Reply(200, "text/plain; charset=utf-8")
@@ -749,6 +859,8 @@ def handle(req):
         r = error_reply(provider, 400, rid)
         rec["status"] = 400
         return r, rec
+    rec["body_keys"] = sorted(j)
+    rec["body_ids"] = body_ids(j)
 
     # Model and stream flag, also for error replies.
     if provider == "gemini":
@@ -1251,16 +1363,26 @@ def serve_conn(ctx, raw, addr):
 
 
 def main(argv=None):
-    global LOG
+    global LOG, DUMP_DIR
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cert-dir", required=True, help="directory with server.pem and server.key")
     ap.add_argument("--log", required=True, help="JSON-lines log file (appended)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--ready-file", help="write the listening port here once ready")
+    ap.add_argument("--auto-tool-call", action="append", default=[], metavar="NAME=JSON",
+                    help="answer with a call to tool NAME (input JSON) whenever a request offers it")
+    ap.add_argument("--dump-bodies", metavar="DIR",
+                    help="write each decoded request body to DIR/<seq>.body (debugging; bodies hold prompts)")
     args = ap.parse_args(argv)
 
     LOG = RequestLog(args.log)
+    for spec in args.auto_tool_call:
+        name, _, inp = spec.partition("=")
+        AUTO_TOOL_CALLS[name.strip()] = json.loads(inp) if inp.strip() else {}
+    if args.dump_bodies:
+        DUMP_DIR = args.dump_bodies
+        os.makedirs(DUMP_DIR, exist_ok=True)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(os.path.join(args.cert_dir, "server.pem"), os.path.join(args.cert_dir, "server.key"))

@@ -34,7 +34,7 @@ class LlmServer:
     """
 
     def __init__(self, workdir, cert_dir=None, host="127.0.0.1", port=0, name="llmserver",
-                 python=SYSTEM_PYTHON, start_timeout=15.0):
+                 python=SYSTEM_PYTHON, start_timeout=15.0, auto_tool_calls=None, dump_dir=None):
         self.workdir = os.path.abspath(workdir)
         self.cert_dir = os.path.abspath(cert_dir) if cert_dir else os.path.join(self.workdir, "certs")
         self.host = host
@@ -43,6 +43,8 @@ class LlmServer:
         self.ready_path = os.path.join(self.workdir, name + ".ready")
         self.stderr_path = os.path.join(self.workdir, name + ".stderr")
         self.python = python
+        self.auto_tool_calls = dict(auto_tool_calls or {})  # tool name -> input object
+        self.dump_dir = dump_dir
         self.start_timeout = start_timeout
         self.proc = None
         self.port = None
@@ -58,9 +60,15 @@ class LlmServer:
                 os.unlink(p)
         open(self.log_path, "a").close()
         self._stderr = open(self.stderr_path, "ab")
+        extra = []
+        for name, inp in sorted(self.auto_tool_calls.items()):
+            extra += ["--auto-tool-call", "%s=%s" % (name, json.dumps(inp))]
+        if self.dump_dir:
+            extra += ["--dump-bodies", self.dump_dir]
         self.proc = subprocess.Popen(
             [self.python, SERVER, "--cert-dir", self.cert_dir, "--log", self.log_path,
-             "--host", self.host, "--port", str(self.requested_port), "--ready-file", self.ready_path],
+             "--host", self.host, "--port", str(self.requested_port), "--ready-file", self.ready_path,
+             *extra],
             stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
         deadline = time.monotonic() + self.start_timeout
         while True:

