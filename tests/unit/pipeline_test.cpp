@@ -276,8 +276,9 @@ std::string fork_record(uint32_t child, uint32_t parent, uint64_t ts) {
 }
 
 // The command profile starts: its parent (tokentap) is not traced.
-std::string root_record(uint32_t pid, uint32_t untraced_parent, uint64_t ts) {
+std::string root_record(uint32_t pid, uint32_t untraced_parent, uint64_t ts, nlohmann::json more = {}) {
   nlohmann::json j = {{"exe", "/usr/bin/node"}, {"comm", "node"}, {"ppid", untraced_parent}};
+  if (more.is_object()) j.update(more);
   return tt::capture::make_info_record(tt::capture::TT_EV_PROC_INFO, pid, ts, j.dump());
 }
 
@@ -331,6 +332,26 @@ TEST_F(PipelineTest, ProcessTreeIsTheSessionWhenTheHarnessSendsNone) {
   EXPECT_EQ(sessions[2].session_source(), "header:x-claude-code-session-id");
   for (const auto& p : agg.process_summaries())
     if (p.api_requests()) EXPECT_EQ(p.harness(), "claude-code");
+}
+
+// pi sends Anthropic SDK defaults: the process tree names it (PROC_INFO cmdline
+// and package, as probe_process records them), here from a forked child.
+TEST_F(PipelineTest, HarnessFromTheProcessTreeWhenTheTrafficDoesNotSayIt) {
+  feed({root_record(800, 1, 10,
+                    {{"cmdline", {"/usr/bin/node", "/opt/pi/node_modules/@mariozechner/pi-coding-agent/dist/cli.js"}},
+                     {"package", "@mariozechner/pi-coding-agent@0.73.1"}}),
+        fork_record(801, 800, 20)});
+  feed({root_record(900, 1, 30)});  // a plain node program
+  const std::string sdk = anthropic_request("User-Agent: Anthropic/JS 0.91.1\r\n");
+  one_exchange(801, 1, 1'000'000'000, sdk);
+  one_exchange(900, 1, 2'000'000'000, sdk);
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].harness(), "pi");
+  EXPECT_EQ(reqs[0].harness_version(), "0.73.1");
+  EXPECT_EQ(reqs[0].session_id(), "process:800:10");
+  EXPECT_EQ(reqs[1].harness(), "anthropic-sdk-js");
+  EXPECT_EQ(reqs[1].harness_version(), "0.91.1");
 }
 
 TEST(Aggregator, ProcessSessionFallsBackToTheRunIdWithoutAStartTime) {

@@ -50,15 +50,15 @@ void Aggregator::fill_summary(Summary& s, const Tally& t) {
   s.set_harness_version(t.harness_version);
 }
 
-const ProcessInfo& Aggregator::session_root(uint32_t pid) {
-  const ProcessInfo* p = &process(pid);
+std::vector<const ProcessInfo*> Aggregator::ancestry(uint32_t pid) {
+  std::vector<const ProcessInfo*> chain{&process(pid)};
   std::set<uint32_t> seen{pid};
-  while (p->ppid && p->ppid != p->pid && seen.insert(p->ppid).second) {
+  for (const ProcessInfo* p = chain.back(); p->ppid && seen.insert(p->ppid).second; p = chain.back()) {
     auto it = procs_.find(p->ppid);
     if (it == procs_.end()) break;  // the parent was not traced: p is the root
-    p = &it->second;
+    chain.push_back(&it->second);
   }
-  return *p;
+  return chain;
 }
 
 std::string Aggregator::process_session_id(uint32_t pid) {

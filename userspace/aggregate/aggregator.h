@@ -26,6 +26,8 @@ struct ProcessInfo {
   uint32_t ppid = 0;
   std::string comm;
   std::string exe;
+  std::vector<std::string> cmdline;  // argv up to its program (PROC_INFO "cmdline")
+  std::string package;               // npm package of its program (PROC_INFO "package")
   uint64_t start_ns = 0;  // unix ns
   uint64_t end_ns = 0;
   int32_t exit_code = 0;
@@ -50,8 +52,10 @@ class Aggregator {
 
   v1::CaptureStats& capture_stats() { return capture_; }
 
+  // pid, then its parent, grandparent... while they were traced (seen by this run).
+  std::vector<const ProcessInfo*> ancestry(uint32_t pid);
   // The top-most traced ancestor of pid (pid itself if its parent was not traced).
-  const ProcessInfo& session_root(uint32_t pid);
+  const ProcessInfo& session_root(uint32_t pid) { return *ancestry(pid).back(); }
   // The session id derived from pid's process tree (see above).
   std::string process_session_id(uint32_t pid);
 

@@ -77,6 +77,13 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
     if (!str("exe").empty()) p.exe = str("exe");
     if (!str("comm").empty()) p.comm = str("comm");
     if (num("ppid") && !p.ppid) p.ppid = static_cast<uint32_t>(num("ppid"));
+    // What provider::probe_process() adds: after an exec they describe the new program.
+    if (j.contains("cmdline") && j["cmdline"].is_array()) {
+      p.cmdline.clear();
+      for (auto& a : j["cmdline"])
+        if (a.is_string()) p.cmdline.push_back(a.get<std::string>());
+    }
+    if (j.contains("package") && j["package"].is_string()) p.package = str("package");
     if (!p.start_ns && ts) p.start_ns = to_unix(ts);
   } else if (kind == capture::TT_EV_RUN_INFO) {
     opts_.mono_to_unix_ns = num("mono_to_unix_ns");
@@ -139,6 +146,10 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   pex.request_body = req_body;
   pex.response_body = resp_body;
   pex.response_complete = resp && resp->complete && !resp->body_truncated;
+  std::vector<provider::ProcessFacts> procs;
+  for (const aggregate::ProcessInfo* p : agg_.ancestry(conn.pid))
+    procs.push_back({p->exe, p->comm, p->cmdline, p->package});
+  pex.processes = &procs;
   provider::ApiCall call = provider::decode(pex);
 
   uint64_t req_bytes = req.body_wire_bytes, resp_bytes = resp ? resp->body_wire_bytes : 0;

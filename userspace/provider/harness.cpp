@@ -3,12 +3,17 @@
 // To recognise a new harness, add a row to kHarnessRules (before the generic
 // clients its requests would otherwise match, e.g. the SDK it is built on); if it
 // sends its own session id somewhere the generic rows do not look, add a row to
-// kSessionRules. tests/unit/harness_test.cpp checks every row against the headers
-// real harnesses sent (tests/data/harnesses/*.server.jsonl).
+// kSessionRules. tests/unit/harness_test.cpp checks every harness against what
+// the real ones sent (tests/data/harnesses/*.server.jsonl) and the processes the
+// end-to-end suite runs them as (tests/e2e/harnesses.py).
 #include "provider/harness.h"
+
+#include <unistd.h>
 
 #include <array>
 #include <cctype>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
@@ -21,34 +26,60 @@ using nlohmann::json;
 
 struct HarnessRule {
   std::string_view name;     // short name in records
-  std::string_view source;   // "header:<name>" or "body:<dotted.path>"
-  std::string_view pattern;  // ECMAScript, case-insensitive, searched in the value;
-                             // capture group 1, when it matched, is the version
+  std::string_view source;   // "header:<name>", "body:<dotted.path>" or "process:<fact>"
+  std::string_view pattern;  // ECMAScript, case-insensitive, searched in the value; the
+                             // first capture group that starts with a digit is the version
+  bool version_only = false;  // only reads the version of a harness another row named
 };
 
-// Agent harnesses first, then the SDKs and HTTP clients they are built on, so that
-// traffic from an unknown tool still says what made it.
+// Agent harnesses named by their traffic first, then those only their process
+// names, then the SDKs and HTTP clients harnesses are built on, so that traffic
+// from an unknown tool still says what made it.
 constexpr std::array kHarnessRules = {
     // Claude Code: "claude-cli/2.1.330 (external, cli)"; also x-app: cli.
     HarnessRule{"claude-code", "header:user-agent", R"(^claude-cli/([0-9][^\s/()]*))"},
     HarnessRule{"claude-code", "header:x-app", R"(^cli$)"},
-    // OpenCode: "opencode/1.18.33 ..."; Kilo Code CLI is an OpenCode fork.
-    HarnessRule{"kilo", "header:user-agent", R"(^kilo(?:code|-code)?(?:-cli)?/([0-9][^\s/()]*))"},
+    // OpenCode: "opencode/1.18.33 ai-sdk/..."; Kilo Code CLI, an OpenCode fork:
+    // "kilo/latest/7.7.9/cli ai-sdk/..." (channel, version, client).
+    HarnessRule{"kilo", "header:user-agent", R"(^kilo(?:code|-code)?(?:-cli)?/(?:[^/\s]+/)*?([0-9][^\s/()]*))"},
     HarnessRule{"opencode", "header:user-agent", R"(^opencode/([0-9][^\s/()]*))"},
     // Cline: "Cline/3.0.65", X-CLIENT-VERSION.
     HarnessRule{"cline", "header:user-agent", R"(^cline/([0-9][^\s/()]*))"},
     HarnessRule{"cline", "header:x-client-type", R"(cline)"},
     HarnessRule{"cline", "header:originator", R"(^cline$)"},
-    // Gemini CLI: "GeminiCLI/0.61.0/gemini-2.5-pro (linux; x64)".
-    HarnessRule{"gemini-cli", "header:user-agent", R"(^geminicli/([0-9][^\s/()]*))"},
+    HarnessRule{"cline", "header:x-client-version", R"(^([0-9][^\s/()]*))", true},
+    // Gemini CLI: "GeminiCLI/0.61.0/gemini-2.5-pro (linux; x64; surface)", or
+    // "GeminiCLI-<client>/..." when embedded.
+    HarnessRule{"gemini-cli", "header:user-agent", R"(^geminicli(?:-[^/\s]+)?/([0-9][^\s/()]*))"},
     // pi coding agent (@mariozechner/pi-coding-agent) and OpenClaw (built on pi).
     HarnessRule{"openclaw", "header:user-agent", R"(\bopenclaw/([0-9][^\s/()]*))"},
     HarnessRule{"openclaw", "header:user-agent", R"(\bopenclaw\b)"},
+    HarnessRule{"openclaw", "header:originator", R"(^openclaw$)"},
+    HarnessRule{"openclaw", "header:version", R"(^([0-9][^\s/()]*)$)", true},
     HarnessRule{"pi", "header:user-agent", R"(\bpi-coding-agent/([0-9][^\s/()]*))"},
     HarnessRule{"pi", "header:user-agent", R"(^pi/([0-9][^\s/()]*))"},
+    HarnessRule{"pi", "header:originator", R"(^pi$)"},
     // Codex CLI (Rust): "codex_cli_rs/0.169.0 (...)", "codex_exec/..."; originator header.
     HarnessRule{"codex", "header:user-agent", R"(^codex[_-][a-z_]+/([0-9][^\s/()]*))"},
     HarnessRule{"codex", "header:originator", R"(^codex)"},
+    HarnessRule{"codex", "header:version", R"(^([0-9][^\s/()]*)$)", true},
+
+    // Harnesses that send SDK defaults only (tests/data/harnesses/README.md): the
+    // process, or a traced ancestor, names them; the npm package holding the
+    // program gives the version.
+    // Cline: a Node wrapper (node_modules/cline/bin/cline) runs a Bun binary from
+    // @cline/cli-linux-x64 (or its copy bin/.cline); it calls with the AI SDK.
+    HarnessRule{"cline", "process:package", R"(^(?:cline|@cline/cli-[a-z0-9-]+)@([0-9]\S*)$)"},
+    HarnessRule{"cline", "process:exe", R"((?:^|/)(?:@cline/cli-[^/]+/bin/cline|cline/bin/\.cline)$)"},
+    HarnessRule{"cline", "process:cmdline", R"((?:^|[\s/])node_modules/cline/bin/cline(?:\s|$))"},
+    // pi: node .../@mariozechner/pi-coding-agent/dist/cli.js, renames itself "pi";
+    // calls with the Anthropic / OpenAI SDKs.
+    HarnessRule{"pi", "process:package", R"(^@mariozechner/pi-coding-agent@([0-9]\S*)$)"},
+    HarnessRule{"pi", "process:cmdline", R"(/pi-coding-agent/dist/cli\.js(?:\s|$))"},
+    HarnessRule{"pi", "process:comm", R"(^pi$)"},
+    // OpenClaw: node .../openclaw/openclaw.mjs (Node >= 24); calls with the OpenAI SDK.
+    HarnessRule{"openclaw", "process:package", R"(^openclaw@([0-9]\S*)$)"},
+    HarnessRule{"openclaw", "process:cmdline", R"((?:^|[\s/])openclaw(?:\.mjs)?(?:\s|$))"},
 
     // SDKs (Stainless-generated ones say "Anthropic/JS 0.71.0", "OpenAI/Python 1.99.0").
     HarnessRule{"anthropic-sdk-js", "header:user-agent", R"(^anthropic/js ([0-9][^\s/()]*))"},
@@ -75,7 +106,7 @@ constexpr std::array kHarnessRules = {
 
 struct SessionRule {
   std::string_view harness;  // only for this harness; "" for any request
-  std::string_view source;   // "header:<name>" or "body:<dotted.path>"
+  std::string_view source;   // "header:<name>" or "body:<dotted.path>" (never "process:")
   std::string_view pattern;  // "" takes the whole value; else capture group 1
 };
 
@@ -91,8 +122,8 @@ constexpr std::array kSessionRules = {
     SessionRule{"", "header:x-gemini-cli-session-id", ""},
     SessionRule{"", "header:session_id", ""},  // Codex, Cline (Codex provider)
     SessionRule{"", "header:session-id", ""},
+    SessionRule{"", "header:x-session-affinity", ""},  // OpenCode, Kilo (and x-session-id)
     SessionRule{"", "header:x-session-id", ""},
-    SessionRule{"", "header:x-session-affinity", ""},  // OpenCode, Kilo
     SessionRule{"", "header:x-opencode-session", ""},
     SessionRule{"", "header:conversation_id", ""},
     SessionRule{"", "header:x-task-id", ""},  // Cline
@@ -116,28 +147,32 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// A source string split once: header name, or body path segments.
+// A source string split once: header name, body path segments, or process fact.
 struct Source {
-  bool header = false;
-  std::string name;               // header name
+  enum Kind { Header, Body, Process } kind = Header;
+  std::string name;               // header name or process fact
   std::vector<std::string> path;  // body path
 };
 
 Source parse_source(std::string_view s) {
   Source out;
-  if (s.starts_with("header:")) {
-    out.header = true;
-    out.name = std::string(s.substr(7));
+  size_t colon = std::min(s.find(':'), s.size());
+  std::string_view kind = s.substr(0, colon), rest = s.substr(std::min(colon + 1, s.size()));
+  if (kind == "body") {
+    out.kind = Source::Body;
+    while (!rest.empty()) {
+      size_t dot = std::min(rest.find('.'), rest.size());
+      out.path.emplace_back(rest.substr(0, dot));
+      rest.remove_prefix(std::min(dot + 1, rest.size()));
+    }
     return out;
   }
-  s.remove_prefix(std::min(s.size(), std::string_view("body:").size()));
-  while (!s.empty()) {
-    size_t dot = std::min(s.find('.'), s.size());
-    out.path.emplace_back(s.substr(0, dot));
-    s.remove_prefix(std::min(dot + 1, s.size()));
-  }
+  out.kind = kind == "process" ? Source::Process : Source::Header;
+  out.name = std::string(rest);
   return out;
 }
+
+bool reads_secret(const Source& s) { return s.kind == Source::Header && is_secret_header(s.name); }
 
 std::optional<std::regex> compile(std::string_view pattern) {
   if (pattern.empty()) return std::nullopt;
@@ -159,7 +194,7 @@ std::vector<Compiled<Rule>> compile_all(const std::array<Rule, N>& table) {
   std::vector<Compiled<Rule>> v;
   for (const Rule& r : table) {
     Source s = parse_source(r.source);
-    if (s.header && is_secret_header(s.name)) continue;
+    if (reads_secret(s)) continue;
     v.push_back({&r, std::move(s), compile(r.pattern)});
   }
   return v;
@@ -175,21 +210,35 @@ const std::vector<Compiled<SessionRule>>& session_rules() {
   return rules;
 }
 
-// Reads rule sources from one request; the body is parsed at most once, and
-// only if a body rule is reached.
+// Reads rule sources from one request and its processes; the body is parsed at
+// most once, and only if a body rule is reached.
 class Fields {
  public:
-  Fields(const protocol::HttpMessage& req, std::string_view body, const json* parsed)
-      : req_(req), body_(body), parsed_(parsed) {}
+  Fields(const protocol::HttpMessage& req, std::string_view body, const json* parsed,
+         const std::vector<ProcessFacts>* procs)
+      : req_(req), body_(body), parsed_(parsed), procs_(procs) {}
 
-  std::optional<std::string> get(const Source& s) {
-    if (s.header) {
-      const std::string* v = req_.header(s.name);
-      if (!v || v->empty()) return std::nullopt;
-      return *v;
+  // Every non-empty value of the source: one at most for a header or body field,
+  // one per process (nearest first) for a process fact.
+  std::vector<std::string> values(const Source& s) {
+    std::vector<std::string> out;
+    if (s.kind == Source::Header) {
+      if (const std::string* v = req_.header(s.name); v && !v->empty()) out.push_back(*v);
+    } else if (s.kind == Source::Body) {
+      if (auto v = body_value(s.path)) out.push_back(std::move(*v));
+    } else if (procs_) {
+      for (const ProcessFacts& p : *procs_) {
+        std::string v = process_fact(p, s.name);
+        if (!v.empty()) out.push_back(std::move(v));
+      }
     }
+    return out;
+  }
+
+ private:
+  std::optional<std::string> body_value(const std::vector<std::string>& path) {
     const json* node = doc();
-    for (const auto& key : s.path) {
+    for (const auto& key : path) {
       if (!node || !node->is_object()) return std::nullopt;
       auto it = node->find(key);
       if (it == node->end()) return std::nullopt;
@@ -201,7 +250,16 @@ class Fields {
     return std::nullopt;
   }
 
- private:
+  static std::string process_fact(const ProcessFacts& p, std::string_view fact) {
+    if (fact == "exe") return p.exe;
+    if (fact == "comm") return p.comm;
+    if (fact == "package") return p.package;
+    std::string joined;
+    if (fact == "cmdline")
+      for (const auto& a : p.cmdline) joined += (joined.empty() ? "" : " ") + a;
+    return joined;
+  }
+
   const json* doc() {
     if (parsed_) return parsed_;
     if (!own_) {
@@ -213,8 +271,27 @@ class Fields {
   const protocol::HttpMessage& req_;
   std::string_view body_;
   const json* parsed_;
+  const std::vector<ProcessFacts>* procs_;
   std::optional<json> own_;
 };
+
+// Whether the rule matches this request; `version` gets its version, if it has one.
+bool match_rule(const Compiled<HarnessRule>& r, Fields& fields, std::string& version) {
+  if (!r.re) return false;
+  for (const std::string& v : fields.values(r.source)) {
+    std::smatch m;
+    if (!std::regex_search(v, m, *r.re)) continue;
+    // The version is the group that starts with a digit (optional prefixes come first).
+    for (size_t g = 1; g < m.size(); ++g) {
+      if (m[g].matched && m[g].length() > 0 && std::isdigit(static_cast<unsigned char>(*m[g].first))) {
+        version = m[g].str().substr(0, kMaxVersion);
+        break;
+      }
+    }
+    return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -231,31 +308,28 @@ std::vector<std::string_view> harness_rule_sources() {
   return out;
 }
 
-Harness identify_harness(const protocol::HttpMessage& request, std::string_view body, const json* parsed) {
+Harness identify_harness(const protocol::HttpMessage& request, std::string_view body, const json* parsed,
+                         const std::vector<ProcessFacts>* processes) {
   Harness h;
-  Fields fields(request, body, parsed);
+  Fields fields(request, body, parsed, processes);
   // The first row that matches names the harness. If it gives no version (x-app:
   // cli), the harness's other rows may still find one (its User-Agent).
-  for (const auto& r : harness_rules()) {
-    if (!h.name.empty() && (r.rule->name != h.name || !h.version.empty())) continue;
-    auto v = fields.get(r.source);
-    if (!v) continue;
-    std::smatch m;
-    if (!r.re || !std::regex_search(*v, m, *r.re)) continue;
-    h.name = std::string(r.rule->name);
-    // The version is the group that starts with a digit (optional prefixes come first).
-    for (size_t g = 1; g < m.size(); ++g) {
-      if (m[g].matched && m[g].length() > 0 && std::isdigit(static_cast<unsigned char>(*m[g].first))) {
-        h.version = m[g].str().substr(0, kMaxVersion);
-        break;
-      }
+  const auto& rules = harness_rules();
+  for (const auto& r : rules) {
+    if (!r.rule->version_only && match_rule(r, fields, h.version)) {
+      h.name = std::string(r.rule->name);
+      break;
     }
+  }
+  for (const auto& r : rules) {
+    if (!h.version.empty() || h.name.empty()) break;
+    if (r.rule->name == h.name) match_rule(r, fields, h.version);
   }
   for (const auto& r : session_rules()) {
     if (!r.rule->harness.empty() && r.rule->harness != h.name) continue;
-    auto v = fields.get(r.source);
-    if (!v) continue;
-    std::string id = std::move(*v);
+    auto v = fields.values(r.source);
+    if (v.empty()) continue;
+    std::string id = std::move(v.front());
     if (r.re) {
       std::smatch m;
       if (!std::regex_search(id, m, *r.re) || m.size() < 2 || !m[1].matched || m[1].length() == 0) continue;
@@ -266,6 +340,105 @@ Harness identify_harness(const protocol::HttpMessage& request, std::string_view 
     break;
   }
   return h;
+}
+
+namespace {
+
+std::string read_file_prefix(const std::string& path, size_t max) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return {};
+  std::string out(max, '\0');
+  f.read(out.data(), static_cast<std::streamsize>(max));
+  out.resize(static_cast<size_t>(f.gcount()));
+  return out;
+}
+
+std::string read_link(const std::string& path) {
+  char buf[4096];
+  ssize_t n = readlink(path.c_str(), buf, sizeof(buf));
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+std::string basename(const std::string& p) { return p.substr(p.rfind('/') + 1); }
+
+// Interpreters whose first non-option argument is the program they run, and the
+// options of theirs that take a separate value.
+bool is_interpreter(const std::string& argv0) {
+  static const std::regex re(R"(^(?:node|nodejs|bun|deno|python[0-9.]*|ruby|perl|sh|bash|dash)$)");
+  return std::regex_match(basename(argv0), re);
+}
+bool takes_value(std::string_view opt) {
+  for (std::string_view o : {"-r", "--require", "--import", "--loader", "--experimental-loader", "-m", "-c", "-e",
+                             "--eval", "-p", "--print", "-W", "-X", "--title", "--env-file", "--conditions", "-C"})
+    if (opt == o) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> program_argv(const std::vector<std::string>& argv) {
+  if (argv.empty()) return {};
+  if (!is_interpreter(argv[0])) return {argv[0]};
+  std::vector<std::string> out{argv[0]};
+  for (size_t i = 1; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (basename(argv[0]) == "deno" && a == "run") {
+      out.push_back(a);
+      continue;
+    }
+    if (a.starts_with("-")) {
+      // -e/-c/-m: code or a module name, not a file; keep the flag, drop its value.
+      out.push_back(a);
+      if (takes_value(a)) ++i;
+      if (a == "-e" || a == "--eval" || a == "-c" || a == "-p" || a == "--print") return out;
+      continue;
+    }
+    out.push_back(a);
+    return out;
+  }
+  return out;
+}
+
+std::string package_of(const std::string& path, const std::string& root) {
+  if (!path.starts_with("/")) return {};
+  std::string dir = path.substr(0, path.rfind('/'));
+  for (int level = 0; level < 8; ++level) {
+    std::string text = read_file_prefix(root + dir + "/package.json", 1 << 20);
+    if (!text.empty()) {
+      json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+      // A package.json without both (say {"type":"module"} in dist/) is not the package.
+      if (j.is_object() && j.contains("name") && j["name"].is_string() && j.contains("version") &&
+          j["version"].is_string())
+        return j["name"].get<std::string>() + "@" + j["version"].get<std::string>();
+    }
+    if (dir.empty()) break;
+    dir = dir.substr(0, dir.rfind('/'));
+  }
+  return {};
+}
+
+json probe_process(uint32_t pid, const std::string& proc) {
+  std::string base = proc + "/" + std::to_string(pid);
+  std::string raw = read_file_prefix(base + "/cmdline", 64 * 1024);
+  std::vector<std::string> argv;
+  for (size_t at = 0; at < raw.size();) {
+    size_t end = std::min(raw.find('\0', at), raw.size());
+    argv.emplace_back(raw.substr(at, end - at));
+    at = end + 1;
+  }
+  json out = json::object();
+  std::vector<std::string> kept = program_argv(argv);
+  if (kept.empty()) return out;
+  out["cmdline"] = kept;
+  // An interpreter running code from -e/-c or stdin has no program file.
+  std::string program = !is_interpreter(kept[0]) ? read_link(base + "/exe")
+                        : kept.size() > 1 && !kept.back().starts_with("-") ? kept.back()
+                                                                           : std::string();
+  if (program.empty()) return out;
+  if (!program.starts_with("/")) program = read_link(base + "/cwd") + "/" + program;
+  std::string package = package_of(program, base + "/root");
+  if (!package.empty()) out["package"] = package;
+  return out;
 }
 
 }  // namespace tt::provider

@@ -1,12 +1,16 @@
 // Which agent harness sent an LLM API request, its version, and the harness's own
 // session id, from the request headers (User-Agent, x-app, x-stainless-*,
-// originator, session headers...) and, where needed, request body fields.
+// originator, session headers...), where needed request body fields, and for
+// harnesses whose traffic does not name them (Cline, pi and OpenClaw send SDK
+// defaults) the sending process and its traced ancestors.
 //
 // Data-driven: each harness is a row of kHarnessRules in harness.cpp, each place
 // a session id may come from a row of kSessionRules. Rules name their source as
-// "header:<name>" or "body:<dotted.json.path>"; secret headers (Authorization,
-// x-api-key, x-goog-api-key, cookies) can never be a source.
+// "header:<name>", "body:<dotted.json.path>", "process:exe", "process:comm",
+// "process:cmdline" (argv joined by spaces) or "process:package"; secret headers
+// (Authorization, x-api-key, x-goog-api-key, cookies) can never be a source.
 #pragma once
+#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -23,15 +27,42 @@ struct Harness {
   std::string session_source;  // the rule's source, e.g. "header:x-claude-code-session-id"
 };
 
+// What tokentap knows of a process (PROC_INFO records: exe, comm, and the
+// "cmdline" and "package" that probe_process() adds).
+struct ProcessFacts {
+  std::string exe;
+  std::string comm;
+  std::vector<std::string> cmdline;  // argv up to its program (see probe_process)
+  std::string package;               // "name@version" of the npm package holding its program
+};
+
 // `body` is the content-decoded request body. It is parsed only when a body rule
 // needs it; pass `parsed` (may be null) to reuse a parse the caller already made.
+// `processes`: the sending process, then its traced ancestors, nearest first (may
+// be null); a process rule matches if any of them does.
 Harness identify_harness(const protocol::HttpMessage& request, std::string_view body,
-                         const nlohmann::json* parsed = nullptr);
+                         const nlohmann::json* parsed = nullptr,
+                         const std::vector<ProcessFacts>* processes = nullptr);
+
+// Live runs: reads /proc/PID for the facts process rules need beyond exe and comm,
+// as the JSON members a PROC_INFO record carries: {"cmdline": [...], "package":
+// "name@version"}. The program is the script an interpreter (node, bun, deno,
+// python...) runs, else the executable; "cmdline" is argv up to and including the
+// program only (the program's own arguments may hold prompts or keys and are never
+// kept), and "package" is that of the nearest package.json above the program.
+// Facts that cannot be read are left out. `proc` is the /proc directory to read.
+nlohmann::json probe_process(uint32_t pid, const std::string& proc = "/proc");
+// argv cut after the program (see probe_process); the program is the last element.
+std::vector<std::string> program_argv(const std::vector<std::string>& argv);
+// The nearest package.json at or above the directory of `path` (at most 8 levels):
+// "name@version", or "" if none names both. `root` prefixes the lookups
+// (e.g. "/proc/PID/root" for another mount namespace).
+std::string package_of(const std::string& path, const std::string& root = "");
 
 // Header names whose values must never reach a record.
 bool is_secret_header(std::string_view name);
 
-// The source of every rule ("header:<name>" / "body:<path>"), for tests.
+// The source of every rule ("header:<name>", "body:<path>", "process:<fact>"), for tests.
 std::vector<std::string_view> harness_rule_sources();
 
 }  // namespace tt::provider

@@ -13,7 +13,6 @@
 #include <string>
 
 #include "provider/decoders.h"
-#include "provider/harness.h"
 #include "provider/json_util.h"
 
 namespace tt::provider {
@@ -221,12 +220,12 @@ ApiCall decode(const Exchange& ex) {
     c.session_source = std::move(h.session_source);
   };
   if (!c.is_llm) {
-    set_harness(identify_harness(*ex.request, {}));  // headers only: no need to parse the body
+    set_harness(identify_harness(*ex.request, {}, nullptr, ex.processes));  // not the body: no need to parse it
     return c;
   }
 
   json req = json::parse(ex.request_body.begin(), ex.request_body.end(), nullptr, false);
-  set_harness(identify_harness(*ex.request, ex.request_body, &req));
+  set_harness(identify_harness(*ex.request, ex.request_body, &req, ex.processes));
   if (c.model.empty()) {
     c.model = detail::get_string(req, "model");
     // Code Assist countTokens nests the model inside "request".

@@ -3,8 +3,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/http_message.h"
+#include "provider/harness.h"
 
 namespace tt::provider {
 
@@ -37,6 +39,9 @@ struct Exchange {
   std::string_view request_body;                    // decoded
   std::string_view response_body;                   // decoded
   bool response_complete = false;                   // response framing ended cleanly
+  // The sending process, then its traced ancestors (for harnesses only their
+  // process names; see harness.h). May be null.
+  const std::vector<ProcessFacts>* processes = nullptr;
 };
 
 struct ApiCall {
