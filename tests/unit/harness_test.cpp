@@ -95,6 +95,8 @@ TEST(Harness, KnownHarnessesAndClients) {
         {"conversation_id", "0199a1b2"}},
        "{}", "codex", "0.169.0", "0199a1b2", "header:session_id"},
       {"codex by originator", {{"originator", "codex_cli_rs"}}, "{}", "codex", "", "", ""},
+      {"codex tui", {{"User-Agent", "codex-tui/0.169.0 (Debian 12; x86_64) dumb"}}, "{}", "codex", "0.169.0", "",
+       ""},
       {"anthropic js sdk", {{"User-Agent", "Anthropic/JS 0.71.0"}}, "{}", "anthropic-sdk-js", "0.71.0", "", ""},
       {"anthropic python sdk", {{"User-Agent", "Anthropic/Python 0.72.0"}}, "{}", "anthropic-sdk-python",
        "0.72.0", "", ""},

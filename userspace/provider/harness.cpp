@@ -327,6 +327,7 @@ Harness identify_harness(const protocol::HttpMessage& request, std::string_view 
   }
   for (const auto& r : session_rules()) {
     if (!r.rule->harness.empty() && r.rule->harness != h.name) continue;
+    if (r.source.kind == Source::Process) continue;  // the process tree is the aggregator's fallback
     auto v = fields.values(r.source);
     if (v.empty()) continue;
     std::string id = std::move(v.front());
