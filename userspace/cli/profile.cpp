@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "pipeline/pipeline.h"
+#include "provider/harness.h"
 
 namespace tt::cli {
 
@@ -144,6 +145,9 @@ void Profiler::note_process(uint32_t pid, bool exec) {
   nlohmann::json j;
   j["exe"] = read_link(proc + "/exe");
   j["comm"] = read_first_line(proc + "/comm");
+  // argv up to the program and its npm package: how harnesses that send only
+  // SDK defaults (Cline, pi, OpenClaw) are named. Never the program's arguments.
+  j.update(provider::probe_process(pid));
   emit(capture::make_info_record(capture::TT_EV_PROC_INFO, pid, now_ns(CLOCK_MONOTONIC), j.dump()));
   if (exec) attach_candidates(pid);
 }
