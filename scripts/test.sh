@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, then runs every test with ctest. Unit tests need
 # nothing special; end-to-end tests (label e2e) load BPF and need root.
+# The real agent harnesses for the e2e.harness tests come from the npm registry, cached under
+# /var/cache/tokentap/harnesses (TOKENTAP_SKIP_HARNESSES=1: neither installed nor tested).
 # Pass ctest arguments through, e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+if [ "${TOKENTAP_SKIP_HARNESSES:-}" != 1 ]; then
+  scripts/install-harnesses.sh
+fi
 scripts/build.sh
 cd build
 ctest --output-on-failure "$@"

@@ -8,7 +8,7 @@ trusted through its test CA: everything runs offline.
 
     h = HARNESSES["claude-code"]
     cmd, env, cwd = h.prepare(server, run_dir)     # writes config files under run_dir/home
-    subprocess.run(cmd, env=env, cwd=cwd, timeout=h.timeout)
+    rc, out, err = ttutil.run_group(cmd, env, cwd, h.timeout)    # or h.run(server, run_dir)
 
 Run as a program, it runs harnesses without tokentap and saves what each sent (the server's log
 lines) for the unit tests:
@@ -19,14 +19,10 @@ lines) for the unit tests:
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(TESTS, "llmserver"))
+from ttutil import TESTS, run_group
 
 HARNESS_DIR = os.environ.get("TOKENTAP_HARNESS_DIR") or "/var/cache/tokentap/harnesses"
 NODE20 = "/usr/bin/node"  # Debian's Node 20
@@ -120,27 +116,11 @@ class Harness:
             self._setup(home, server)
         return self.argv(), env, work
 
-    def run(self, server, run_dir, wrap=()):
-        """Runs the harness (under `wrap`, e.g. tokentap profile ... --) in its own process group,
-        stdin closed; kills the whole group on timeout.  Returns (rc, stdout, stderr)."""
+    def run(self, server, run_dir):
+        """Runs the harness in its own process group, stdin closed; kills the whole group on
+        timeout.  Returns (rc, stdout, stderr), rc None on timeout."""
         cmd, env, cwd = self.prepare(server, run_dir)
-        return run_group([*wrap, *cmd], env, cwd, self.timeout)
-
-
-def run_group(cmd, env, cwd, timeout):
-    """subprocess.run in a new session; on timeout the whole group is killed (wrappers such as
-    Cline's run the real binary with spawnSync, and it outlives a killed parent).
-    Returns (rc, stdout, stderr) with rc None on timeout."""
-    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=timeout)
-        rc = p.returncode
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        rc = None
-    return rc, out.decode(errors="replace"), err.decode(errors="replace")
+        return run_group(cmd, env, cwd, self.timeout)
 
 
 def write_json(path, obj):
@@ -243,7 +223,7 @@ HARNESSES = {h.name: h for h in (
 def record(names, out_dir, bodies_dir=None):
     """Runs each harness once without tokentap; writes out_dir/<name>.server.jsonl (and the
     decoded request bodies to bodies_dir/<name>/ if given: they hold prompts, keep them out of git)."""
-    from serverctl import LlmServer
+    from serverctl import LlmServer  # ttutil put it on sys.path
     failed = []
     with tempfile.TemporaryDirectory(prefix="tokentap-harness-rec-") as tmp:
         for name in names:

@@ -6,6 +6,7 @@ server and compares tokentap's records with the server's log (ground truth).
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,22 @@ NODE = "/usr/bin/node"
 
 TOKEN_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_5m_tokens",
                 "cache_write_1h_tokens", "output_tokens", "reasoning_tokens")
+
+
+def run_group(cmd, env=None, cwd=None, timeout=300):
+    """Runs cmd (stdin closed, output captured) in a session of its own and, on timeout, kills the
+    whole process group: wrappers such as Cline's run the real binary with spawnSync, and it
+    outlives a killed parent.  Returns (rc, stdout, stderr), rc None on timeout."""
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        rc = None
+    return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
 
 class Profiled:
@@ -52,7 +69,9 @@ class Profiled:
 
 
 class E2ETestCase(unittest.TestCase):
-    """Starts one test LLM server per test class."""
+    """Starts one test LLM server per test class (LlmServer keyword arguments: server_options)."""
+
+    server_options = {}
 
     @classmethod
     def setUpClass(cls):
@@ -61,21 +80,22 @@ class E2ETestCase(unittest.TestCase):
         if not os.access(TOKENTAP, os.X_OK):
             raise RuntimeError("tokentap binary not found at %s (set TOKENTAP_BIN)" % TOKENTAP)
         cls.tmp = tempfile.TemporaryDirectory(prefix="tokentap-e2e-")
-        cls.server = LlmServer(cls.tmp.name).start()
+        cls.server = LlmServer(cls.tmp.name, **cls.server_options).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
         cls.tmp.cleanup()
 
-    def profile(self, cmd, env=None, extra_args=(), expect_rc=0):
+    def profile(self, cmd, env=None, extra_args=(), expect_rc=0, cwd=None, timeout=300):
         """Runs cmd under tokentap profile; returns a Profiled."""
         d = tempfile.mkdtemp(dir=self.tmp.name)
         js, rep, cap = (os.path.join(d, n) for n in ("out.jsonl", "report.txt", "capture.ttcap"))
         full = [TOKENTAP, "profile", "--json", js, "--report", rep, "--capture", cap, *extra_args, "--", *cmd]
-        p = subprocess.run(full, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=300)
-        stderr = p.stderr.decode(errors="replace")
+        rc, stdout, stderr = run_group(full, env, cwd, timeout)
+        if rc is None:
+            self.fail("tokentap profile %s: killed after %d s\nstderr:\n%s\nstdout:\n%s" % (
+                cmd, timeout, stderr[-4000:], stdout[-4000:]))
         records = []
         if os.path.exists(js):
             with open(js) as f:
@@ -85,10 +105,9 @@ class E2ETestCase(unittest.TestCase):
             with open(rep) as f:
                 report = f.read()
         if expect_rc is not None:
-            self.assertEqual(p.returncode, expect_rc,
-                             "tokentap profile %s exited %d\nstderr:\n%s\nstdout:\n%s" % (
-                                 cmd, p.returncode, stderr, p.stdout.decode(errors="replace")))
-        return Profiled(p.returncode, records, report, stderr, cap)
+            self.assertEqual(rc, expect_rc, "tokentap profile %s exited %d\nstderr:\n%s\nstdout:\n%s" % (
+                cmd, rc, stderr, stdout))
+        return Profiled(rc, records, report, stderr, cap)
 
     def client(self, kind, *args):
         """Command line for a test client: kind is 'py' or 'node'."""

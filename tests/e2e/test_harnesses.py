@@ -1,0 +1,93 @@
+"""End-to-end: the real agent harnesses (tests/e2e/harnesses.py), each on a short prompt against
+the test LLM server, under `tokentap profile`.  The server's log is the ground truth: every API
+request it served must be in tokentap's records with exactly its tokens and body bytes, named
+with the harness, its version and a session id.
+
+The harnesses come from scripts/install-harnesses.sh; a missing one FAILS the test (set
+TOKENTAP_SKIP_HARNESSES=1 to skip instead).  Run one at a time (the classes are RUN_SERIAL).
+"""
+
+import collections
+import os
+import tempfile
+import unittest
+
+from harnesses import API_KEY, HARNESSES, SERVER_TOOL_CALLS
+from ttutil import E2ETestCase
+
+BILLED_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
+
+
+def path_only(p):
+    return (p or "").split("?", 1)[0]
+
+
+class HarnessRun:
+    """Mixed into one E2ETestCase per harness; `harness` is its key in HARNESSES."""
+
+    harness = None
+    server_options = {"auto_tool_calls": SERVER_TOOL_CALLS}
+
+    def setUp(self):
+        self.h = HARNESSES[self.harness]
+        why = self.h.missing()
+        if why:
+            if os.environ.get("TOKENTAP_SKIP_HARNESSES") == "1":
+                self.skipTest(why)
+            self.fail(why)
+
+    def test_say_hi(self):
+        h = self.h
+        run_dir = tempfile.mkdtemp(dir=self.tmp.name)
+        cmd, env, cwd = h.prepare(self.server, run_dir)
+        mark = self.server.mark()
+        prof = self.profile(cmd, env=env, cwd=cwd, timeout=h.timeout + 120, expect_rc=None)
+        srv = self.server.records(mark)
+        context = "\ntokentap stderr (tail):\n%s\nreport:\n%s" % (prof.stderr[-3000:], prof.report)
+        # The harness ran to its end: tokentap passes its exit code through.
+        self.assertEqual(prof.rc, 0, "%s exited %s%s" % (h.name, prof.rc, context))
+        self.assertEqual(prof.run["exit_code"], 0)
+        llm = [r for r in srv if r["provider"] != "none"]
+        self.assertTrue(llm, "%s made no API request to the test server%s" % (h.name, context))
+        self.assertEqual([r for r in srv if r["status"] != 200], [], "the server refused requests")
+        self.assertIn(h.provider, {r["provider"] for r in llm})
+        self.assertIn(h.api, {r["api"] for r in llm})
+
+        # Every request the server served was seen: count per provider and path ...
+        def count(recs):
+            return collections.Counter((r["provider"], path_only(r["path"])) for r in recs)
+        self.assertEqual(count(prof.requests), count(llm),
+                         "API requests per provider/path: tokentap vs the server log%s" % context)
+        # ... with exactly the tokens the server sent, in total and per request, and the body bytes.
+        billed = [r for r in llm if r["billable"] and r["usage_sent"]]
+        for f in BILLED_FIELDS:
+            self.assertEqual(sum(r[f] for r in prof.requests), sum(r["usage"][f] for r in billed), f)
+        self.assert_same_as_server(prof, llm)
+
+        # Each request names the harness, its version and a session.
+        header_ids = {r["headers"].get(h.session_header) for r in llm} if h.session_header else set()
+        for r in prof.requests:
+            self.assertEqual((r.get("harness"), r.get("harness_version")), (h.name, h.version),
+                             "request %s %s (user agent %r)" % (r["api"], r["model"], r.get("user_agent")))
+            self.assertTrue(r.get("session_id"), "no session id: %s" % r)
+        if h.session_header:
+            self.assertNotIn(None, header_ids, "%s sent no %s header" % (h.name, h.session_header))
+            self.assertEqual({r["session_id"] for r in prof.requests}, header_ids,
+                             "session id should be the harness's %s header" % h.session_header)
+
+        # The fake API key never reaches tokentap's records or report.
+        js = os.path.join(os.path.dirname(prof.capture), "out.jsonl")
+        with open(js) as f:
+            self.assertNotIn(API_KEY, f.read())
+        self.assertNotIn(API_KEY, prof.report)
+
+
+# One class per harness (ctest runs each as e2e.harness.<Class>).
+for _cls, _name in (("ClaudeCodeTest", "claude-code"), ("OpenCodeTest", "opencode"), ("KiloTest", "kilo"),
+                    ("ClineTest", "cline"), ("GeminiCliTest", "gemini-cli"), ("PiTest", "pi"),
+                    ("OpenClawTest", "openclaw")):
+    globals()[_cls] = type(_cls, (HarnessRun, E2ETestCase), {"harness": _name, "__module__": __name__})
+
+
+if __name__ == "__main__":
+    unittest.main()
