@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #include "tlstap.h"
 
@@ -18,6 +19,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Configured by userspace between open and load. */
 const volatile bool filter_pids = true;       /* only processes in traced_pids */
 const volatile __u32 max_call_bytes = 1u << 26; /* per-call capture cap */
+/* Count TCP socket bytes of traced processes (TLS stacks without a hook). */
+const volatile bool socket_fallback = false;
 /* Stop a traced process that execs a binary userspace has not looked at yet,
  * until userspace has instrumented it (SIGCONT), so no early TLS is missed. */
 const volatile bool stop_on_exec = false;
@@ -452,6 +455,137 @@ int BPF_KPROBE(dl_debug_state) {
   __builtin_memcpy(ev->filename, w->name, sizeof(ev->filename));
   if (bpf_send_signal(SIGSTOP) == 0) ev->hdr.flags |= TT_F_STOPPED;
   bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
+  return 0;
+}
+
+/* --- socket fallback: syscall tracepoints, no kprobes needed --- */
+
+struct sock_call {
+  __u64 buf;     /* the data, or the first iovec's for vectored calls */
+  __u64 buf_len; /* bytes at buf (0: as many as the call moved) */
+  __s32 fd;
+  __u8 dir;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct sock_call);
+} sock_calls SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);  /* struct sock * that already sent its first bytes */
+  __type(value, __u8);
+} sock_seen SEC(".maps");
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id) {
+  __u8 dir;
+  switch (id) {
+    case 1:  /* write */
+    case 20: /* writev */
+    case 44: /* sendto */
+    case 46: /* sendmsg */
+      dir = TT_DIR_WRITE;
+      break;
+    case 0:  /* read */
+    case 19: /* readv */
+    case 45: /* recvfrom */
+    case 47: /* recvmsg */
+      dir = TT_DIR_READ;
+      break;
+    default:
+      return 0;
+  }
+  if (!socket_fallback) return 0;
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  __u32 tgid = pid_tgid >> 32;
+  if (!is_traced(tgid)) return 0;
+  struct sock_call c = {};
+  c.fd = (__s32)BPF_CORE_READ(regs, di);
+  c.dir = dir;
+  __u64 arg = BPF_CORE_READ(regs, si);
+  if (id == 0 || id == 1 || id == 44 || id == 45) {
+    c.buf = arg;
+  } else if (dir == TT_DIR_WRITE) {
+    /* writev(fd, iov, n) / sendmsg(fd, msg, flags): the ClientHello is in the
+     * first iovec. struct user_msghdr: msg_iov at 16; struct iovec {base, len}. */
+    __u64 iov = arg;
+    if (id == 46 && bpf_probe_read_user(&iov, sizeof(iov), (void *)(arg + 16))) iov = 0;
+    __u64 v[2] = {0, 0};
+    if (iov && bpf_probe_read_user(v, sizeof(v), (void *)iov) == 0) {
+      c.buf = v[0];
+      c.buf_len = v[1];
+    }
+  }
+  bpf_map_update_elem(&sock_calls, &pid_tgid, &c, BPF_ANY);
+  return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret) {
+  if (!socket_fallback) return 0;
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  struct sock_call *cp = bpf_map_lookup_elem(&sock_calls, &pid_tgid);
+  if (!cp) return 0;
+  struct sock_call c = *cp;
+  bpf_map_delete_elem(&sock_calls, &pid_tgid);
+  if (ret <= 0 || c.fd < 0) return 0;
+
+  /* fd -> file -> socket -> sock; TCP over IPv4/IPv6 only. */
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+  struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+  unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+  if (!fds || (unsigned int)c.fd >= max_fds) return 0;
+  struct file *f = NULL;
+  bpf_probe_read_kernel(&f, sizeof(f), &fds[c.fd]);
+  if (!f) return 0;
+  umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+  if ((mode & 00170000) != 0140000 /* S_IFSOCK */) return 0;
+  struct socket *so = BPF_CORE_READ(f, private_data);
+  if (!so) return 0;
+  struct sock *sk = BPF_CORE_READ(so, sk);
+  if (!sk) return 0;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  __u16 proto = BPF_CORE_READ(sk, sk_protocol);
+  if ((family != 2 && family != 10) || proto != 6 /* IPPROTO_TCP */) return 0;
+
+  __u64 key = (__u64)sk;
+  bool first = c.dir == TT_DIR_WRITE && c.buf && !bpf_map_lookup_elem(&sock_seen, &key);
+  struct tt_sock_event *ev = first ? bpf_ringbuf_reserve(&events, sizeof(*ev), 0)
+                                   : bpf_ringbuf_reserve(&events, TT_SOCK_EVENT_BASE, 0);
+  if (!ev) {
+    stat_add(TT_STAT_LOST_EVENTS, 1);
+    stat_add(TT_STAT_LOST_BYTES, ret);
+    return 0;
+  }
+  ev->hdr.kind = TT_EV_SOCK;
+  ev->hdr.pid = pid_tgid >> 32;
+  ev->hdr.tid = (__u32)pid_tgid;
+  ev->hdr.flags = 0;
+  ev->hdr.ts_ns = bpf_ktime_get_ns();
+  ev->sock = (__u64)sk;
+  ev->bytes = ret;
+  ev->dir = c.dir;
+  ev->family = family;
+  ev->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  ev->head_len = 0;
+  __builtin_memset(ev->daddr, 0, sizeof(ev->daddr));
+  if (family == 2)
+    BPF_CORE_READ_INTO(ev->daddr, sk, __sk_common.skc_daddr);
+  else
+    BPF_CORE_READ_INTO(ev->daddr, sk, __sk_common.skc_v6_daddr);
+  if (first) {
+    __u8 one = 1;
+    bpf_map_update_elem(&sock_seen, &key, &one, BPF_ANY);
+    __u64 avail = c.buf_len && c.buf_len < (__u64)ret ? c.buf_len : (__u64)ret;
+    __u32 n = avail > TT_SOCK_HEAD ? TT_SOCK_HEAD : (__u32)avail;
+    if (bpf_probe_read_user(ev->head, bound_len(n, TT_SOCK_HEAD), (void *)c.buf) == 0) ev->head_len = n;
+  }
+  bpf_ringbuf_submit(ev, wakeup_flags());
   return 0;
 }
 

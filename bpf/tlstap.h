@@ -22,6 +22,7 @@ enum tt_event_kind {
   TT_EV_EXEC = 4,  /* traced process called exec */
   TT_EV_EXIT = 5,  /* traced process (thread group) exited */
   TT_EV_DLOPEN = 6, /* traced process loaded a library whose name has "ssl" in it */
+  TT_EV_SOCK = 7,   /* bytes a traced process moved over a TCP socket (fallback) */
 };
 
 enum tt_direction {
@@ -101,6 +102,25 @@ struct tt_proc_event {
   char comm[TT_COMM_LEN];
   char filename[TT_PATH_LEN]; /* EXEC: as exec'd; DLOPEN: the library */
 };
+
+/* Socket fallback: what a read/write-family syscall moved over a TCP socket,
+ * for TLS stacks with no plaintext hook. The first bytes a socket sends (the
+ * ClientHello, for its SNI) come along once. */
+#define TT_SOCK_HEAD 2048 /* a post-quantum ClientHello is ~1.5 KiB */
+
+struct tt_sock_event {
+  struct tt_event_header hdr;
+  __u64 sock;      /* struct sock * (unique while the socket lives) */
+  __u64 bytes;     /* bytes the call moved */
+  __u8 dir;        /* enum tt_direction */
+  __u8 family;     /* AF_INET / AF_INET6 */
+  __u16 dport;     /* host order */
+  __u32 head_len;  /* valid bytes of head[] (first write of the socket only) */
+  __u8 daddr[16];  /* IPv4 in the first 4 bytes */
+  __u8 head[TT_SOCK_HEAD]; /* only in records of TT_SOCK_EVENT_FULL bytes */
+};
+
+#define TT_SOCK_EVENT_BASE 64 /* record size without head[] */
 
 /* Counters in the per-CPU `stats` array. */
 enum tt_stat {

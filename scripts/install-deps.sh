@@ -7,13 +7,16 @@ PKGS=(
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev
   # userspace libraries
   libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev libhttp-parser-dev
+  libnghttp2-dev
   zlib1g-dev libbrotli-dev libzstd-dev
   # x86-64 decoder for finding TLS functions in stripped binaries (Bun, BoringSSL)
   libzydis-dev
   # tests
   libgtest-dev libgmock-dev
   # test LLM server, clients and demo
-  python3 python3-h2 python3-brotli python3-zstandard openssl curl nodejs
+  python3 python3-h2 python3-httpx python3-brotli python3-zstandard openssl curl nodejs
+  # a TLS client with no plaintext hook (GnuTLS), for the socket fallback test
+  gnutls-bin
 )
 missing=()
 for p in "${PKGS[@]}"; do

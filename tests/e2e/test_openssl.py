@@ -2,8 +2,11 @@
 
 import os
 import shutil
-import tempfile
+import socket
 import subprocess
+import tempfile
+import threading
+import time
 import unittest
 
 from ttutil import E2ETestCase, NODE, PY, TOKENTAP, TOKEN_FIELDS
@@ -327,3 +330,101 @@ class ProcessFollowingTest(E2ETestCase):
         srv = self.server.records(mark)
         self.assertEqual(len(srv), 1)
         self.assert_same_as_server(prof, srv)
+
+
+class CountingProxy:
+    """TCP relay in front of the test server that counts the bytes of each connection: what crossed
+    the client's socket, the ground truth for the socket fallback."""
+
+    def __init__(self, port):
+        self.target = port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []  # [sent by client, sent by server] per connection, in accept order
+        self.lock = threading.Lock()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            counts = [0, 0]
+            with self.lock:
+                self.conns.append(counts)
+            done = threading.Barrier(3)
+            for i, (a, b) in enumerate(((c, s), (s, c))):
+                threading.Thread(target=self.pump, args=(a, b, counts, i, done), daemon=True).start()
+            threading.Thread(target=self.close_after, args=(c, s, done), daemon=True).start()
+
+    @staticmethod
+    def pump(a, b, counts, i, done):
+        while True:
+            try:
+                data = a.recv(65536)
+            except OSError:  # a client that resets instead of closing
+                break
+            if not data:
+                break
+            counts[i] += len(data)
+            b.sendall(data)
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        done.wait()
+
+    @staticmethod
+    def close_after(c, s, done):
+        done.wait()
+        c.close()
+        s.close()
+
+    def close(self):
+        self.lsock.close()
+
+
+class SocketFallbackTest(E2ETestCase):
+    """A TLS stack with no plaintext hook (GnuTLS) still shows up: bytes at the socket, tokens estimated."""
+
+    def test_gnutls_client_is_measured_at_the_socket(self):
+        body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello from gnutls"}]}'
+        req = os.path.join(self.tmp.name, "req.http")
+        with open(req, "w") as f:
+            f.write("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        proxy = CountingProxy(self.server.port)
+        self.addCleanup(proxy.close)
+        one = "gnutls-cli --x509cafile %s --port %d localhost < %s > /dev/null 2>&1; true" % (
+            self.server.ca_path, proxy.port, req)
+        mark = self.server.mark()
+        prof = self.profile(["/bin/sh", "-c", one + "; " + one], extra_args=["--api-host", "localhost=openai"])
+        self.assertEqual(len(self.server.records(mark)), 2)
+        # Both relays are finished once the server has logged and the clients exited.
+        for _ in range(50):
+            with proxy.lock:
+                if len(proxy.conns) == 2:
+                    break
+            time.sleep(0.1)
+        got = sorted((r["request_bytes"], r["response_bytes"]) for r in prof.requests)
+        self.assertEqual(got, sorted(tuple(c) for c in proxy.conns), prof.report)
+        for r in prof.requests:
+            self.assertEqual((r["provider"], r["api"], r["capture_method"], r["usage_source"], r["host"]),
+                             ("openai", "tls", "socket", "estimated", "localhost"))
+            self.assertGreater(r["input_tokens"], 0)
+            self.assertGreater(r["output_tokens"], 0)
+        self.assertEqual(prof.run["capture"]["socket_fallback_connections"], 2)
+        self.assertEqual(prof.run["estimated_requests"], 2)
+
+    def test_hooked_clients_are_not_counted_twice(self):
+        """Processes whose TLS is seen in plaintext get no socket records, even to an API host."""
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "anthropic", "--requests", "2"),
+                            extra_args=["--api-host", "127.0.0.1=anthropic", "--api-host", "localhost=anthropic"])
+        self.assert_same_as_server(prof, self.server.records(mark))
+        self.assertTrue(all(r["capture_method"] == "plaintext" for r in prof.requests))
+        self.assertEqual(prof.run["capture"].get("socket_fallback_connections", 0), 0)

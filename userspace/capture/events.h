@@ -18,6 +18,8 @@ static_assert(offsetof(tt_data_event, lost_before) == offsetof(tt_data_event_sma
 static_assert(offsetof(tt_data_event, dir) == 56);
 static_assert(sizeof(tt_close_event) == 32);
 static_assert(sizeof(tt_proc_event) == 24 + 16 + TT_COMM_LEN + TT_PATH_LEN);
+static_assert(offsetof(tt_sock_event, head) == TT_SOCK_EVENT_BASE);
+static_assert(offsetof(tt_sock_event, daddr) == 48);
 
 // Userspace-only record kinds (never produced by BPF).
 enum : uint32_t {
@@ -33,6 +35,20 @@ struct DataEvent {
   uint32_t call_len = 0, offset = 0, lost_before = 0;
   uint8_t dir = 0;
   std::string_view data;
+};
+
+// Bytes a syscall moved over a TCP socket (the fallback for TLS stacks with
+// no plaintext hook). `head` is set on a socket's first write only.
+struct SockEvent {
+  uint32_t pid = 0;
+  uint64_t ts_ns = 0;
+  uint64_t sock = 0;
+  uint64_t bytes = 0;
+  uint8_t dir = 0;
+  uint8_t family = 0;
+  uint16_t dport = 0;
+  uint8_t daddr[16] = {};
+  std::string_view head;
 };
 
 struct CloseEvent {
@@ -62,7 +78,7 @@ struct InfoEvent {
 // Serialises an info record into the raw form (header + JSON bytes).
 std::string make_info_record(uint32_t kind, uint32_t pid, uint64_t ts_ns, std::string_view json);
 
-enum class ParseStatus { Data, Close, Proc, Info, Malformed };
+enum class ParseStatus { Data, Close, Proc, Info, Sock, Malformed };
 
 struct ParsedEvent {
   ParseStatus status = ParseStatus::Malformed;
@@ -70,6 +86,7 @@ struct ParsedEvent {
   CloseEvent close;
   ProcEvent proc;
   InfoEvent info;
+  SockEvent sock;
 };
 
 // Validates and decodes one raw record. Never reads past size.

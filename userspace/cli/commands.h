@@ -18,6 +18,8 @@ struct ProfileOptions {
   std::string capture;  // raw capture file
   uint32_t ring_buffer_mb = 64;
   uint64_t max_call_bytes = 64u << 20;
+  bool socket_fallback = true;
+  std::vector<std::string> api_hosts;  // HOST=PROVIDER
   std::vector<std::string> command;
 };
 

@@ -27,6 +27,11 @@ int main(int argc, char** argv) {
   profile->add_option("--ring-buffer-mb", prof.ring_buffer_mb, "BPF ring buffer size in MiB")->capture_default_str();
   profile->add_option("--max-call-bytes", prof.max_call_bytes, "capture cap per SSL_read/SSL_write call")
       ->capture_default_str();
+  profile->add_flag("!--no-socket-fallback", prof.socket_fallback,
+                    "do not count TLS bytes at the socket for TLS stacks tokentap cannot hook");
+  profile->add_option("--api-host", prof.api_hosts,
+                      "HOST=PROVIDER: treat TLS to HOST as LLM API traffic when only sizes are seen "
+                      "(self-hosted gateways); PROVIDER is anthropic, openai or gemini");
   profile->add_option("command", prof.command, "the command to run (put it after --)");
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");

@@ -273,6 +273,7 @@ int Profiler::run() {
   topts.ring_buffer_bytes = pow2;
   topts.max_call_bytes = static_cast<uint32_t>(std::min<uint64_t>(opts_.max_call_bytes, 0x7fffffff));
   topts.discovery_cache_dir = discovery::DiscoveryCache::default_dir();
+  topts.socket_fallback = opts_.socket_fallback;
   auto tracer = capture::Tracer::create(topts, [this](const void* d, size_t n) { on_record(d, n); });
   if (!tracer) {
     fprintf(stderr, "tokentap: %s\n", tracer.error().c_str());
@@ -285,6 +286,15 @@ int Profiler::run() {
   info["run_id"] = run_id;
   info["command"] = opts_.command;
   info["mono_to_unix_ns"] = mono_to_unix;
+  info["api_hosts"] = nlohmann::json::object();
+  for (const auto& hp : opts_.api_hosts) {
+    auto eq = hp.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      fprintf(stderr, "tokentap: --api-host wants HOST=PROVIDER, got %s\n", hp.c_str());
+      return 2;
+    }
+    info["api_hosts"][hp.substr(0, eq)] = hp.substr(eq + 1);
+  }
   emit(capture::make_info_record(capture::TT_EV_RUN_INFO, getpid(), start_mono, info.dump()));
 
   // Instrument before the command runs: system libssl (covers every process that

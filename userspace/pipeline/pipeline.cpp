@@ -31,7 +31,11 @@ void Pipeline::on_raw(const void* data, size_t size) {
   capture::ParsedEvent ev = capture::parse_event(data, size);
   switch (ev.status) {
     case ParseStatus::Data:
+      plaintext_pids_.insert(ev.data.pid);
       conns_.on_data(ev.data);
+      break;
+    case ParseStatus::Sock:
+      sockets_.on_event(ev.sock);
       break;
     case ParseStatus::Close:
       conns_.on_close(ev.close.pid, ev.close.conn, ev.close.ts_ns);
@@ -94,6 +98,9 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
         if (c.is_string()) facts_.command.push_back(c.get<std::string>());
     facts_.start_mono_ns = ts;
     facts_.have_start = true;
+    if (j.contains("api_hosts") && j["api_hosts"].is_object())
+      for (auto& [host, prov] : j["api_hosts"].items())
+        if (prov.is_string()) opts_.api_hosts[host] = prov.get<std::string>();
   } else if (kind == capture::TT_EV_STATS) {
     auto& cs = agg_.capture_stats();
     cs.set_events(num("events"));
@@ -107,7 +114,69 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
   }
 }
 
-void Pipeline::finish(uint64_t mono_ts_ns) { conns_.close_all(mono_ts_ns); }
+void Pipeline::finish(uint64_t mono_ts_ns) {
+  conns_.close_all(mono_ts_ns);
+  emit_socket_fallback();
+}
+
+std::string Pipeline::provider_for_host(const std::string& host) const {
+  if (auto it = opts_.api_hosts.find(host); it != opts_.api_hosts.end()) return it->second;
+  static const std::pair<const char*, const char*> kHosts[] = {
+      {"api.anthropic.com", "anthropic"},
+      {"api.openai.com", "openai"},
+      {"chatgpt.com", "openai"},  // Codex with a ChatGPT login
+      {"generativelanguage.googleapis.com", "gemini"},
+      {"cloudcode-pa.googleapis.com", "gemini"},
+  };
+  for (auto [h, p] : kHosts)
+    if (host == h) return p;
+  return "";
+}
+
+// TLS connections of processes whose TLS stack has no plaintext hook (a
+// process with any plaintext is covered by it): each turn becomes a request
+// record with the bytes that crossed the socket and tokens estimated from
+// them, at about 4 bytes a token; connections to other hosts count as other
+// traffic. The estimate is marked as such; nothing here is exact but bytes.
+void Pipeline::emit_socket_fallback() {
+  auto& cs = agg_.capture_stats();
+  uint64_t conn_id = 1u << 30;  // apart from plaintext connection ids
+  for (const stream::SocketConn* c : sockets_.connections()) {
+    if (!c->hello.is_tls || plaintext_pids_.count(c->pid)) continue;
+    cs.set_socket_fallback_connections(cs.socket_fallback_connections() + 1);
+    ++conn_id;
+    std::string prov = provider_for_host(c->hello.sni);
+    uint32_t seq = 0;
+    for (const stream::SocketTurn& t : stream::request_turns(*c)) {
+      if (prov.empty()) {
+        agg_.add_other_http(c->pid, t.out, t.in);
+        continue;
+      }
+      v1::ApiRequest r;
+      r.set_pid(c->pid);
+      r.set_connection_id(conn_id);
+      r.set_sequence_on_connection(++seq);
+      r.set_provider(prov);
+      r.set_api("tls");
+      r.set_host(c->hello.sni);
+      r.set_billable(true);
+      r.set_capture_method("socket");
+      r.set_usage_source(provider::usage_source_name(provider::UsageSource::Estimated));
+      r.set_input_tokens(t.out / 4);
+      r.set_output_tokens(t.in / 4);
+      r.set_request_bytes(t.out);
+      r.set_response_bytes(t.in);
+      r.set_start_unix_ns(to_unix(t.first_ts_ns));
+      r.set_end_unix_ns(to_unix(t.last_ts_ns));
+      if (t.last_ts_ns >= t.first_ts_ns) r.set_latency_ms((t.last_ts_ns - t.first_ts_ns) / 1e6);
+      if (t.first_in_ts_ns >= t.last_out_ts_ns && t.last_out_ts_ns)
+        r.set_ttfb_ms((t.first_in_ts_ns - t.last_out_ts_ns) / 1e6);
+      r.set_error("TLS stack without a plaintext hook: sizes seen at the socket only (" + c->peer + ":" +
+                  std::to_string(c->dport) + (c->hello.alpn.empty() ? "" : ", ALPN " + c->hello.alpn[0]) + ")");
+      agg_.add_request(std::move(r));
+    }
+  }
+}
 
 static std::string strip_query(const std::string& target) { return target.substr(0, target.find('?')); }
 
@@ -178,6 +247,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   r.set_session_source(call.session_source);
   r.set_harness(call.harness);
   r.set_harness_version(call.harness_version);
+  r.set_capture_method("plaintext");
   r.set_user_agent(call.user_agent);
   r.set_input_tokens(call.usage.input_tokens);
   r.set_cache_read_tokens(call.usage.cache_read_tokens);

@@ -4,19 +4,25 @@
 //   -> provider (usage) -> aggregate -> sink
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "aggregate/aggregator.h"
 #include "protocol/exchange.h"
 #include "stream/connection_table.h"
+#include "stream/tls_sockets.h"
 
 namespace tt::pipeline {
 
 struct PipelineOptions {
   size_t max_body_bytes = 64u << 20;  // per message body kept for decoding
   int64_t mono_to_unix_ns = 0;        // capture timestamps are CLOCK_MONOTONIC
+  // Extra LLM API hosts for the socket fallback (host -> provider), beyond the
+  // providers' public hosts; also read from RUN_INFO so replay agrees.
+  std::map<std::string, std::string> api_hosts;
 };
 
 // What RUN_INFO / STATS records carried (so replay can print what profile did).
@@ -47,10 +53,14 @@ class Pipeline {
  private:
   void on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn);
   void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
+  void emit_socket_fallback();
+  std::string provider_for_host(const std::string& host) const;
 
   PipelineOptions opts_;
   aggregate::Aggregator& agg_;
   stream::ConnectionTable conns_;
+  stream::SocketTracker sockets_;
+  std::set<uint32_t> plaintext_pids_;  // processes whose TLS we see in plaintext
   RunFacts facts_;
   uint64_t malformed_ = 0;
 };

@@ -51,6 +51,11 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
   t->skel_->rodata->filter_pids = opts.filter_pids;
   t->skel_->rodata->max_call_bytes = opts.max_call_bytes;
   t->skel_->rodata->stop_on_exec = opts.stop_on_exec;
+  t->skel_->rodata->socket_fallback = opts.socket_fallback;
+  if (!opts.socket_fallback) {
+    bpf_program__set_autoload(t->skel_->progs.on_sys_enter, false);
+    bpf_program__set_autoload(t->skel_->progs.on_sys_exit, false);
+  }
   t->cache_ = std::make_unique<discovery::DiscoveryCache>(opts.discovery_cache_dir);
   bpf_map__set_max_entries(t->skel_->maps.events, opts.ring_buffer_bytes);
   int err = tlstap_bpf__load(t->skel_);
@@ -64,9 +69,14 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
     return make_error("cannot load the BPF programs: " + std::string(strerror(e)) +
                       " (set TOKENTAP_DEBUG=1 for the verifier log)");
   }
-  for (bpf_program* prog : {t->skel_->progs.on_fork, t->skel_->progs.on_exec, t->skel_->progs.on_exit}) {
+  std::vector<bpf_program*> tps = {t->skel_->progs.on_fork, t->skel_->progs.on_exec, t->skel_->progs.on_exit};
+  if (opts.socket_fallback) {
+    tps.push_back(t->skel_->progs.on_sys_enter);
+    tps.push_back(t->skel_->progs.on_sys_exit);
+  }
+  for (bpf_program* prog : tps) {
     bpf_link* l = bpf_program__attach(prog);
-    if (!l) return make_error(std::string("cannot attach process tracepoints: ") + strerror(errno));
+    if (!l) return make_error(std::string("cannot attach tracepoint ") + bpf_program__name(prog) + ": " + strerror(errno));
     t->links_.emplace_back(l);
   }
   t->rb_ = ring_buffer__new(bpf_map__fd(t->skel_->maps.events), ring_cb, &t->on_record_, nullptr);

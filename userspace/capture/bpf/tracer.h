@@ -27,6 +27,7 @@ struct TracerOptions {
   uint32_t ring_buffer_bytes = 64u << 20;  // power of two
   uint32_t max_call_bytes = 64u << 20;     // per SSL_read/SSL_write call
   bool stop_on_exec = true;                // hold exec'd unknown binaries until instrumented
+  bool socket_fallback = true;             // count TCP socket bytes (TLS stacks with no hook)
   std::string discovery_cache_dir;         // "" = no cache
 };
 

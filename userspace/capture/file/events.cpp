@@ -35,6 +35,24 @@ ParsedEvent parse_event(const void* raw, size_t size) {
       ev.status = ParseStatus::Data;
       return ev;
     }
+    case TT_EV_SOCK: {
+      if (size < TT_SOCK_EVENT_BASE) return ev;
+      tt_sock_event se;
+      memcpy(&se, raw, TT_SOCK_EVENT_BASE);
+      if (se.head_len > TT_SOCK_HEAD || TT_SOCK_EVENT_BASE + size_t{se.head_len} > size || se.dir > TT_DIR_READ)
+        return ev;
+      ev.sock.pid = h.pid;
+      ev.sock.ts_ns = h.ts_ns;
+      ev.sock.sock = se.sock;
+      ev.sock.bytes = se.bytes;
+      ev.sock.dir = se.dir;
+      ev.sock.family = se.family;
+      ev.sock.dport = se.dport;
+      memcpy(ev.sock.daddr, se.daddr, sizeof(se.daddr));
+      ev.sock.head = std::string_view(reinterpret_cast<const char*>(bytes) + TT_SOCK_EVENT_BASE, se.head_len);
+      ev.status = ParseStatus::Sock;
+      return ev;
+    }
     case TT_EV_CLOSE: {
       if (size < sizeof(tt_close_event)) return ev;
       tt_close_event c;

@@ -1,0 +1,117 @@
+// The socket fallback's view of TLS connections: ClientHello parsing (SNI,
+// ALPN) from the first bytes a socket sent, and turns as requests.
+#include <gtest/gtest.h>
+
+#include "stream/tls_sockets.h"
+
+namespace tt::stream {
+namespace {
+
+std::string be(uint32_t v, int n) {
+  std::string s;
+  for (int i = n - 1; i >= 0; --i) s += static_cast<char>((v >> (8 * i)) & 0xff);
+  return s;
+}
+
+std::string ext(uint16_t type, const std::string& body) { return be(type, 2) + be(body.size(), 2) + body; }
+
+// A TLS 1.3-style ClientHello record: padding first (as some clients send a
+// big key share before SNI), then SNI and ALPN.
+std::string client_hello(const std::string& sni, const std::vector<std::string>& alpn, size_t padding = 0) {
+  std::string exts;
+  if (padding) exts += ext(21, std::string(padding, '\0'));
+  std::string name = std::string(1, '\0') + be(sni.size(), 2) + sni;
+  exts += ext(0, be(name.size(), 2) + name);
+  std::string protos;
+  for (const auto& p : alpn) protos += be(p.size(), 1) + p;
+  exts += ext(16, be(protos.size(), 2) + protos);
+  std::string hello = be(0x0303, 2) + std::string(32, 'r') + be(32, 1) + std::string(32, 's') + be(4, 2) +
+                      be(0x1301, 2) + be(0x1302, 2) + be(1, 1) + std::string(1, '\0') + be(exts.size(), 2) + exts;
+  std::string hs = be(1, 1) + be(hello.size(), 3) + hello;
+  return be(22, 1) + be(0x0301, 2) + be(hs.size(), 2) + hs;
+}
+
+TEST(ClientHello, SniAndAlpn) {
+  ClientHello h = parse_client_hello(client_hello("api.anthropic.com", {"h2", "http/1.1"}));
+  EXPECT_TRUE(h.is_tls);
+  EXPECT_EQ(h.sni, "api.anthropic.com");
+  EXPECT_EQ(h.alpn, (std::vector<std::string>{"h2", "http/1.1"}));
+}
+
+TEST(ClientHello, SniAfterABigExtension) {
+  ClientHello h = parse_client_hello(client_hello("api.openai.com", {"h2"}, 1200));
+  EXPECT_EQ(h.sni, "api.openai.com");
+}
+
+TEST(ClientHello, CutAnywhereNeverReadsPastTheEnd) {
+  std::string full = client_hello("generativelanguage.googleapis.com", {"h2"});
+  for (size_t n = 0; n <= full.size(); ++n) {
+    ClientHello h = parse_client_hello(std::string_view(full).substr(0, n));
+    if (n >= 6) EXPECT_TRUE(h.is_tls) << n;
+    if (n == full.size()) EXPECT_EQ(h.sni, "generativelanguage.googleapis.com");
+    if (!h.sni.empty()) EXPECT_EQ(h.sni, "generativelanguage.googleapis.com") << n;
+  }
+}
+
+TEST(ClientHello, NotTls) {
+  EXPECT_FALSE(parse_client_hello("POST /v1/messages HTTP/1.1\r\n").is_tls);
+  EXPECT_FALSE(parse_client_hello("").is_tls);
+  EXPECT_FALSE(parse_client_hello(std::string("\x16\x03\x01\x00\x05\x02", 6)).is_tls);  // ServerHello
+}
+
+capture::SockEvent sock_event(uint8_t dir, uint64_t bytes, uint64_t ts, std::string_view head = {}) {
+  capture::SockEvent e;
+  e.pid = 7;
+  e.sock = 0xabc;
+  e.dir = dir;
+  e.bytes = bytes;
+  e.ts_ns = ts;
+  e.family = 2;
+  e.dport = 443;
+  e.daddr[0] = 127;
+  e.daddr[3] = 1;
+  e.head = head;
+  return e;
+}
+
+TEST(SocketTracker, HandshakeFoldsIntoTheFirstRequest) {
+  std::string ch = client_hello("localhost", {"http/1.1"});
+  SocketTracker t;
+  uint64_t ts = 1;
+  t.on_event(sock_event(TT_DIR_WRITE, 391, ts++, ch));  // ClientHello
+  t.on_event(sock_event(TT_DIR_READ, 160, ts++));       // ServerHello
+  t.on_event(sock_event(TT_DIR_WRITE, 6, ts++));        // ChangeCipherSpec
+  t.on_event(sock_event(TT_DIR_READ, 900, ts++));       // the rest of the server's flight
+  t.on_event(sock_event(TT_DIR_WRITE, 74, ts++));       // Finished
+  t.on_event(sock_event(TT_DIR_WRITE, 250, ts++));      // request 1
+  t.on_event(sock_event(TT_DIR_READ, 1700, ts++));      // response 1
+  t.on_event(sock_event(TT_DIR_WRITE, 300, ts++));      // request 2
+  t.on_event(sock_event(TT_DIR_READ, 1200, ts++));
+  t.on_event(sock_event(TT_DIR_READ, 40, ts++));
+  auto conns = t.connections();
+  ASSERT_EQ(conns.size(), 1u);
+  EXPECT_EQ(conns[0]->hello.sni, "localhost");
+  EXPECT_EQ(conns[0]->peer, "127.0.0.1");
+  EXPECT_EQ(conns[0]->out, 391u + 6 + 74 + 250 + 300);
+  EXPECT_EQ(conns[0]->in, 160u + 900 + 1700 + 1240);
+  auto reqs = request_turns(*conns[0]);
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].out, 391u + 6 + 74 + 250);
+  EXPECT_EQ(reqs[0].in, 160u + 900 + 1700);
+  EXPECT_EQ(reqs[0].first_ts_ns, 1u);
+  EXPECT_EQ(reqs[1].out, 300u);
+  EXPECT_EQ(reqs[1].in, 1240u);
+}
+
+TEST(SocketTracker, PlainTcpIsNotTls) {
+  SocketTracker t;
+  t.on_event(sock_event(TT_DIR_WRITE, 30, 1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  t.on_event(sock_event(TT_DIR_READ, 100, 2));
+  auto conns = t.connections();
+  ASSERT_EQ(conns.size(), 1u);
+  EXPECT_FALSE(conns[0]->hello.is_tls);
+  EXPECT_EQ(request_turns(*conns[0]).size(), 1u);
+}
+
+}  // namespace
+}  // namespace tt::stream

@@ -1,0 +1,57 @@
+// The socket fallback: TCP connections of traced processes as the syscall
+// tracepoints see them (bytes each way, never plaintext), for TLS stacks that
+// have no plaintext hook. The first bytes a socket sent are parsed as a TLS
+// ClientHello for the server name (SNI) and ALPN; a run of writes followed by
+// a run of reads is one turn, roughly one request and its response.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "capture/events.h"
+
+namespace tt::stream {
+
+struct ClientHello {
+  bool is_tls = false;  // the bytes are a TLS handshake record carrying a ClientHello
+  std::string sni;
+  std::vector<std::string> alpn;
+};
+
+// Parses as much of a ClientHello as `head` holds; never reads past it.
+ClientHello parse_client_hello(std::string_view head);
+
+struct SocketTurn {
+  uint64_t out = 0, in = 0;
+  uint64_t first_ts_ns = 0, last_out_ts_ns = 0, first_in_ts_ns = 0, last_ts_ns = 0;
+};
+
+struct SocketConn {
+  uint32_t pid = 0;
+  uint64_t sock = 0;
+  uint16_t dport = 0;
+  std::string peer;  // address as text
+  ClientHello hello;
+  uint64_t out = 0, in = 0;
+  std::vector<SocketTurn> turns;
+};
+
+// The turns as requests: a TLS handshake turn is folded into the turn after
+// it, so every byte of the connection is in exactly one request.
+std::vector<SocketTurn> request_turns(const SocketConn& c);
+
+class SocketTracker {
+ public:
+  void on_event(const capture::SockEvent& ev);
+  // In the order sockets were first seen.
+  std::vector<const SocketConn*> connections() const;
+
+ private:
+  std::map<std::pair<uint32_t, uint64_t>, SocketConn> conns_;
+  std::vector<std::pair<uint32_t, uint64_t>> order_;
+};
+
+}  // namespace tt::stream
