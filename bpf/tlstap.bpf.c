@@ -301,6 +301,59 @@ int BPF_KPROBE(ssl_read_ex_entry, void *ssl, void *buf, size_t num, size_t *read
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_ex_return, int rc) { return finish(&read_calls, rc, TT_DIR_READ); }
 
+/* Go crypto/tls, register ABI (Go >= 1.17): (*Conn).Write(b) and (*Conn).Read(b)
+ * get RAX = *Conn, RBX = b.ptr, RCX = b.len; Read returns n in RAX. A
+ * uretprobe rewrites the return address, which Go's stack unwinder rejects, so
+ * Read's return side is a uprobe on each of its RET instructions; a goroutine
+ * may move to another thread while Read blocks, so calls are keyed by the
+ * goroutine (g lives in R14), not by the thread. */
+struct go_key {
+  __u64 g;
+  __u32 tgid;
+  __u32 _pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct go_key);
+  __type(value, struct ssl_call);
+} go_reads SEC(".maps");
+
+SEC("uprobe")
+int go_tls_write(struct pt_regs *ctx) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  if (!is_traced(pid_tgid >> 32)) return 0;
+  __u64 len = ctx->cx;
+  if (!len || len > 0x7fffffffull) return 0;
+  /* Write returns only once all of b is written (or on error): take it now. */
+  struct ssl_call call = {.ssl = ctx->ax, .buf = ctx->bx, .lib = bpf_get_attach_cookie(ctx)};
+  emit_data(&call, (__u32)len, TT_DIR_WRITE, pid_tgid);
+  return 0;
+}
+
+SEC("uprobe")
+int go_tls_read_entry(struct pt_regs *ctx) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  if (!is_traced(pid_tgid >> 32)) return 0;
+  struct go_key k = {.g = ctx->r14, .tgid = pid_tgid >> 32};
+  struct ssl_call call = {.ssl = ctx->ax, .buf = ctx->bx, .lib = bpf_get_attach_cookie(ctx)};
+  bpf_map_update_elem(&go_reads, &k, &call, BPF_ANY);
+  return 0;
+}
+
+SEC("uprobe")
+int go_tls_read_return(struct pt_regs *ctx) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  struct go_key k = {.g = ctx->r14, .tgid = pid_tgid >> 32};
+  struct ssl_call *call = bpf_map_lookup_elem(&go_reads, &k);
+  if (!call) return 0;
+  __u64 n = ctx->ax;
+  if (n > 0 && n <= 0x7fffffffull) emit_data(call, (__u32)n, TT_DIR_READ, pid_tgid);
+  bpf_map_delete_elem(&go_reads, &k);
+  return 0;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(ssl_free_entry, void *ssl) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();

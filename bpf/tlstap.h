@@ -33,6 +33,7 @@ enum tt_direction {
 enum tt_tls_lib {
   TT_LIB_OPENSSL = 1,   /* exported SSL_* symbols (libssl, node) */
   TT_LIB_BORINGSSL = 2, /* entry points found in a stripped binary (Bun) */
+  TT_LIB_GO_TLS = 3,    /* Go crypto/tls, by symbol */
 };
 
 /* A binary userspace has already looked at (attached or found nothing to

@@ -14,9 +14,11 @@ PKGS=(
   # tests
   libgtest-dev libgmock-dev
   # test LLM server, clients and demo
-  python3 python3-h2 python3-httpx python3-brotli python3-zstandard openssl curl nodejs
+  python3 python3-h2 python3-httpx python3-brotli python3-zstandard python3-websockets openssl curl nodejs
   # a TLS client with no plaintext hook (GnuTLS), for the socket fallback test
   gnutls-bin
+  # builds the Go crypto/tls test client (standard library only)
+  golang-go
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -428,3 +428,31 @@ class SocketFallbackTest(E2ETestCase):
         self.assert_same_as_server(prof, self.server.records(mark))
         self.assertTrue(all(r["capture_method"] == "plaintext" for r in prof.requests))
         self.assertEqual(prof.run["capture"].get("socket_fallback_connections", 0), 0)
+
+
+class GoClientTest(E2ETestCase):
+    """Go's crypto/tls (no OpenSSL): hooked by symbol, Read's returns by uprobes on its RETs."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.go_client = os.path.join(cls.tmp.name, "go_client")
+        env = dict(os.environ, GO111MODULE="off", GOFLAGS="", GOCACHE=os.path.join(cls.tmp.name, "gocache"),
+                   GOPATH=os.path.join(cls.tmp.name, "gopath"))
+        src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "clients", "go_client",
+                           "main.go")
+        subprocess.run(["go", "build", "-o", cls.go_client, src], env=env, check=True, timeout=600)
+
+    def go(self, *args):
+        return [self.go_client, "--base-url", self.server.base_url, "--ca", self.server.ca_path, *args]
+
+    def test_keep_alive_plain_and_streaming(self):
+        for api, stream in (("anthropic", []), ("anthropic", ["--stream"]), ("openai-chat", ["--stream"])):
+            with self.subTest(api=api, stream=bool(stream)):
+                mark = self.server.mark()
+                prof = self.profile(self.go("--api", api, "--requests", "3", *stream))
+                srv = self.server.records(mark)
+                self.assertEqual(len(srv), 3)
+                self.assertEqual(len({r["conn"] for r in srv}), 1)
+                self.assert_same_as_server(prof, srv)
+                self.assertTrue(all(r["capture_method"] == "plaintext" for r in prof.requests))

@@ -126,35 +126,47 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
     mark_known(st.st_dev, st.st_ino);
     return info;
   }
-  uint64_t cookie = d.library == "boringssl" ? TT_LIB_BORINGSSL : TT_LIB_OPENSSL;
+  bool go = d.library == "go";
+  uint64_t cookie = go ? TT_LIB_GO_TLS : d.library == "boringssl" ? TT_LIB_BORINGSSL : TT_LIB_OPENSSL;
 
   struct Probe {
     const char* sym;
     bpf_program* entry;
     bpf_program* ret;
   };
-  const Probe probes[] = {
+  // Go: Write is taken whole at entry; Read's return side is a uprobe on each RET.
+  const Probe openssl_probes[] = {
       {"SSL_write", skel_->progs.ssl_write_entry, skel_->progs.ssl_write_return},
       {"SSL_read", skel_->progs.ssl_read_entry, skel_->progs.ssl_read_return},
       {"SSL_write_ex", skel_->progs.ssl_write_ex_entry, skel_->progs.ssl_write_ex_return},
       {"SSL_read_ex", skel_->progs.ssl_read_ex_entry, skel_->progs.ssl_read_ex_return},
       {"SSL_free", skel_->progs.ssl_free_entry, nullptr},
   };
+  const Probe go_probes[] = {
+      {"SSL_write", skel_->progs.go_tls_write, nullptr},
+      {"SSL_read", skel_->progs.go_tls_read_entry, nullptr},
+  };
   std::vector<LinkOwner> links;
-  for (auto& p : probes) {
+  auto attach_at = [&](bpf_program* prog, uint64_t offset, bool retprobe, const char* what) -> Result<void> {
+    LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie, .retprobe = retprobe);
+    bpf_link* l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &uo);
+    if (!l) return make_error("cannot attach uprobe to " + std::string(what) + " in " + path + ": " + strerror(errno));
+    links.emplace_back(l);
+    return {};
+  };
+  for (const Probe& p : go ? std::vector<Probe>(std::begin(go_probes), std::end(go_probes))
+                           : std::vector<Probe>(std::begin(openssl_probes), std::end(openssl_probes))) {
     const discovery::FoundFunction* fn = d.function(p.sym);
     if (!fn) continue;
     if (!info.detail.empty()) info.detail += "; ";
     info.detail += std::string(p.sym) + ": " + fn->evidence;
-    for (auto [prog, retprobe] : {std::pair{p.entry, false}, std::pair{p.ret, true}}) {
-      if (!prog) continue;
-      LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie, .retprobe = retprobe);
-      bpf_link* l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), fn->file_offset, &uo);
-      if (!l)
-        return make_error("cannot attach uprobe to " + std::string(p.sym) + " in " + path + ": " +
-                          strerror(errno));
-      links.emplace_back(l);
-    }
+    if (auto r = attach_at(p.entry, fn->file_offset, false, p.sym); !r) return Error{r.error()};
+    if (p.ret)
+      if (auto r = attach_at(p.ret, fn->file_offset, true, p.sym); !r) return Error{r.error()};
+    if (go)
+      for (uint64_t ret : fn->return_offsets)
+        if (auto r = attach_at(skel_->progs.go_tls_read_return, ret, false, "a RET of crypto/tls.(*Conn).Read"); !r)
+          return Error{r.error()};
   }
   for (auto& l : links) links_.push_back(std::move(l));
   info.attached = true;

@@ -141,18 +141,25 @@ std::string ElfImage::build_id() const {
 
 std::map<std::string, uint64_t> ElfImage::function_offsets(const std::vector<std::string>& names) const {
   std::map<std::string, uint64_t> found;
-  for (const auto& [name, vaddr] : symbols(names, true))
-    if (auto off = vaddr_to_offset(vaddr)) found[name] = *off;
+  for (const auto& [name, r] : symbols(names, true))
+    if (auto off = vaddr_to_offset(r.vaddr)) found[name] = *off;
   return found;
 }
 
 std::map<std::string, uint64_t> ElfImage::symbol_vaddrs(const std::vector<std::string>& names) const {
-  return symbols(names, false);
+  std::map<std::string, uint64_t> found;
+  for (const auto& [name, r] : symbols(names, false)) found[name] = r.vaddr;
+  return found;
 }
 
-std::map<std::string, uint64_t> ElfImage::symbols(const std::vector<std::string>& names, bool functions_only) const {
+std::map<std::string, ElfImage::Range> ElfImage::function_ranges(const std::vector<std::string>& names) const {
+  return symbols(names, true);
+}
+
+std::map<std::string, ElfImage::Range> ElfImage::symbols(const std::vector<std::string>& names,
+                                                         bool functions_only) const {
   std::set<std::string_view> wanted(names.begin(), names.end());
-  std::map<std::string, uint64_t> found;
+  std::map<std::string, Range> found;
   for (const auto& sh : sections_) {
     if ((sh.type != SHT_DYNSYM && sh.type != SHT_SYMTAB) || sh.entsize != sizeof(Elf64_Sym) ||
         sh.link >= sections_.size())
@@ -167,7 +174,7 @@ std::map<std::string, uint64_t> ElfImage::symbols(const std::vector<std::string>
         continue;
       const char* base = reinterpret_cast<const char*>(data_ + strs.offset);
       std::string_view nm(base + sym.st_name, strnlen(base + sym.st_name, strs.size - sym.st_name));
-      if (wanted.count(nm) && !found.count(std::string(nm))) found[std::string(nm)] = sym.st_value;
+      if (wanted.count(nm) && !found.count(std::string(nm))) found[std::string(nm)] = Range{sym.st_value, sym.st_size};
     }
   }
   return found;

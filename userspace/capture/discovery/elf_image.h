@@ -59,11 +59,16 @@ class ElfImage {
   std::map<std::string, uint64_t> function_offsets(const std::vector<std::string>& names) const;
   // Virtual addresses of defined functions or data objects with these names.
   std::map<std::string, uint64_t> symbol_vaddrs(const std::vector<std::string>& names) const;
+  struct Range {
+    uint64_t vaddr = 0, size = 0;
+  };
+  // Address and size of defined functions with these names.
+  std::map<std::string, Range> function_ranges(const std::vector<std::string>& names) const;
 
  private:
   ElfImage() = default;
   Result<void> parse();
-  std::map<std::string, uint64_t> symbols(const std::vector<std::string>& names, bool functions_only) const;
+  std::map<std::string, Range> symbols(const std::vector<std::string>& names, bool functions_only) const;
 
   std::string path_;
   uint8_t* data_ = nullptr;

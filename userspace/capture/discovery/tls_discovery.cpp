@@ -447,12 +447,95 @@ Discovery find_openssl_symbols(const ElfImage& img) {
 
 Discovery find_boringssl(const ElfImage& img) { return BoringSslFinder(img).run(); }
 
+namespace {
+
+// "go1.19.8" from .go.buildinfo (Go >= 1.18 layout: 32-byte header, then
+// varint-prefixed version string when flags bit 1 is set), or "".
+std::string go_version(const ElfImage& img) {
+  const Section* s = img.section(".go.buildinfo");
+  if (!s || s->size < 33) return "";
+  const uint8_t* p = img.data() + s->offset;
+  if (memcmp(p, "\xff Go buildinf:", 14) != 0 || !(p[15] & 2)) return "";
+  uint64_t len = 0, pos = 32;
+  for (int shift = 0; pos < s->size && shift < 35; shift += 7) {
+    uint8_t b = p[pos++];
+    len |= uint64_t(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+  }
+  if (pos + len > s->size || len > 64) return "";
+  return std::string(reinterpret_cast<const char*>(p + pos), len);
+}
+
+}  // namespace
+
+Discovery find_go_tls(const ElfImage& img) {
+  Discovery d;
+  d.library = "go";
+  d.method = "symbols";
+  auto fns = img.function_ranges({"crypto/tls.(*Conn).Write", "crypto/tls.(*Conn).Read"});
+  if (fns.size() != 2) {
+    d.reason = "no Go crypto/tls symbols";
+    return d;
+  }
+  d.runtime = go_version(img);
+  d.status = DiscoveryStatus::Refused;
+  int minor = 0;
+  if (d.runtime.rfind("go1.", 0) == 0) minor = atoi(d.runtime.c_str() + 4);
+  if (minor < 17) {
+    d.reason = "Go crypto/tls of " + (d.runtime.empty() ? std::string("an unknown Go version") : d.runtime) +
+               ": only the register ABI of Go 1.17 and later is supported";
+    return d;
+  }
+  if (!img.is_x86_64()) {
+    d.reason = "Go crypto/tls hooks are x86-64 only";
+    return d;
+  }
+  Decoder dec;
+  for (auto [name, sym] : {std::pair{"SSL_write", "crypto/tls.(*Conn).Write"},
+                           std::pair{"SSL_read", "crypto/tls.(*Conn).Read"}}) {
+    const ElfImage::Range& r = fns[sym];
+    auto off = img.vaddr_to_offset(r.vaddr);
+    if (!off || r.size == 0) {
+      d.reason = std::string(sym) + " has no code in the file";
+      return d;
+    }
+    FoundFunction f;
+    f.name = name;
+    f.vaddr = r.vaddr;
+    f.file_offset = *off;
+    f.evidence = std::string("symbol ") + sym;
+    if (f.name == "SSL_read") {
+      // Every RET, found by decoding the function from its symbol's start to its size.
+      for (uint64_t a = r.vaddr; a < r.vaddr + r.size;) {
+        Insn in;
+        if (!dec.decode(img, a, {}, in)) {
+          d.reason = std::string("cannot decode ") + sym + " at " + hex(a);
+          d.functions.clear();
+          return d;
+        }
+        if (in.cat == ZYDIS_CATEGORY_RET) f.return_offsets.push_back(*img.vaddr_to_offset(a));
+        a += in.len;
+      }
+      if (f.return_offsets.empty()) {
+        d.reason = std::string(sym) + " has no RET instruction";
+        d.functions.clear();
+        return d;
+      }
+    }
+    d.functions.push_back(f);
+  }
+  d.status = DiscoveryStatus::Found;
+  return d;
+}
+
 Discovery discover_tls(const ElfImage& img) {
   Discovery d = find_openssl_symbols(img);
   if (d.status == DiscoveryStatus::Found) return d;
+  Discovery go = find_go_tls(img);
+  if (go.status != DiscoveryStatus::NoTls) return go;
   Discovery b = find_boringssl(img);
   if (b.status != DiscoveryStatus::NoTls) return b;
-  d.reason = "no OpenSSL symbols and no BoringSSL";
+  d.reason = "no OpenSSL symbols, no Go crypto/tls and no BoringSSL";
   return d;
 }
 

@@ -28,6 +28,7 @@ struct FoundFunction {
   uint64_t vaddr = 0;
   uint64_t file_offset = 0;  // what uprobes attach by
   std::string evidence;
+  std::vector<uint64_t> return_offsets;  // Go: file offsets of its RET instructions
 };
 
 enum class DiscoveryStatus {
@@ -38,7 +39,7 @@ enum class DiscoveryStatus {
 
 struct Discovery {
   DiscoveryStatus status = DiscoveryStatus::NoTls;
-  std::string library;  // "openssl" | "boringssl"
+  std::string library;  // "openssl" | "boringssl" | "go"
   std::string method;   // "symbols" | kBoringSslMethod
   std::string runtime;  // e.g. "Bun v1.4.4", when the binary says
   std::string reason;   // why NoTls / Refused, in words a user can act on
@@ -57,7 +58,9 @@ inline constexpr const char* kBoringSslMethod = "boringssl-error-sites/1";
 
 Discovery find_openssl_symbols(const ElfImage& img);
 Discovery find_boringssl(const ElfImage& img);
-// Symbols first, then BoringSSL.
+// Go crypto/tls by symbol ((*Conn).Read/Write), register ABI (Go >= 1.17) only.
+Discovery find_go_tls(const ElfImage& img);
+// OpenSSL symbols, then Go crypto/tls, then BoringSSL.
 Discovery discover_tls(const ElfImage& img);
 
 }  // namespace tt::discovery
