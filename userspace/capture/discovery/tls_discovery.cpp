@@ -220,7 +220,7 @@ class BoringSslFinder {
   // Decodes [entry, first int3) and keeps what control can reach from entry.
   bool analyse(uint64_t entry, Function& fn, std::vector<Insn>& body, std::string& why) const;
   bool follows_flow_end(uint64_t entry) const;
-  std::set<uint64_t> reasons_in(const std::vector<Insn>& body, std::map<uint64_t, int>& lib_of) const;
+  std::set<uint64_t> reasons_in(const std::vector<Insn>& body) const;
 
   const ElfImage& img_;
   Decoder dec_;
@@ -297,7 +297,7 @@ bool BoringSslFinder::follows_flow_end(uint64_t entry) const {
 // taken from the argument register just before the one holding __FILE__ (rdx
 // or rsi) and the library from rdi. Only the straight-line code around each
 // __FILE__ load is looked at.
-std::set<uint64_t> BoringSslFinder::reasons_in(const std::vector<Insn>& body, std::map<uint64_t, int>& lib_of) const {
+std::set<uint64_t> BoringSslFinder::reasons_in(const std::vector<Insn>& body) const {
   std::set<uint64_t> reasons;
   for (size_t k = 0; k < body.size(); ++k) {
     if (!body[k].refs_file) continue;
@@ -316,10 +316,7 @@ std::set<uint64_t> BoringSslFinder::reasons_in(const std::vector<Insn>& body, st
       if (body[j].is_control()) break;
       take(body[j]);
     }
-    if (lib && reason) {
-      lib_of[*lib]++;
-      if (*lib == kErrLibSsl) reasons.insert(*reason);
-    }
+    if (lib && reason && *lib == kErrLibSsl) reasons.insert(*reason);
   }
   return reasons;
 }
@@ -355,34 +352,26 @@ Discovery BoringSslFinder::run() {
   std::map<uint64_t, int> targets = direct_targets_in(img_, windows);
 
   std::map<uint64_t, Function> fns;
-  std::map<uint64_t, int> libs_seen;
-  int unplaced = 0;
   for (auto r : refs) {
     auto it = targets.upper_bound(r);
-    bool placed = false;
     while (it != targets.begin()) {
       --it;
       uint64_t entry = it->first;
       if (r - entry >= kMaxFunctionBytes) break;
       if (entry % 16) continue;
       if (!follows_flow_end(entry)) continue;
-      if (fns.count(entry)) {
-        placed = true;
-        break;
-      }
+      if (fns.count(entry)) break;  // already analysed, its reasons cover what it reaches
       Function fn;
       std::vector<Insn> body;
       std::string why;
       if (!analyse(entry, fn, body, why)) continue;
       bool reaches = std::any_of(body.begin(), body.end(), [&](const Insn& in) { return in.addr == r; });
       if (!reaches) continue;
-      fn.reasons = reasons_in(body, libs_seen);
+      fn.reasons = reasons_in(body);
       fn.direct_refs = it->second;
       fns[entry] = fn;
-      placed = true;
       break;
     }
-    if (!placed) ++unplaced;
   }
   if (fns.empty()) return refuse("none of its " + std::to_string(refs.size()) + " ssl_lib.cc error sites lies in a verifiable function");
 
@@ -418,7 +407,6 @@ Discovery BoringSslFinder::run() {
   }
   d.status = DiscoveryStatus::Found;
   d.reason = "";
-  (void)unplaced;
   return d;
 }
 
