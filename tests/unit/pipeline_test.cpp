@@ -223,7 +223,10 @@ TEST_F(PipelineTest, NonHttpPlaintextIsCountedAsSuch) {
   feed(data_records(8, 2, TT_DIR_READ, std::string(64, '\x01'), 2));
   pipe.finish(10);
   agg.finish({}, 0, 0, 0);
-  EXPECT_EQ(agg.run_summary().capture().non_http_connections(), 2u);
+  // The first is HTTP/2 (decoded: its first frame is not SETTINGS, a parse error).
+  EXPECT_EQ(agg.run_summary().capture().non_http_connections(), 1u);
+  EXPECT_EQ(agg.run_summary().capture().parse_errors(), 1u);
+  EXPECT_EQ(agg.run_summary().capture().bytes_unparsed(), 30u + 128u);
   EXPECT_EQ(requests().size(), 0u);
 }
 

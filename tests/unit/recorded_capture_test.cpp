@@ -39,6 +39,7 @@ std::vector<Key> server_keys(const std::string& path) {
 
 struct Replayed {
   std::vector<Key> keys;
+  std::vector<tokentap::v1::ApiRequest> requests;
   tokentap::v1::RunSummary run;
 };
 
@@ -57,6 +58,7 @@ Replayed replay(const std::string& path) {
                           r.cache_read_tokens(), r.cache_write_tokens(), r.output_tokens(), r.reasoning_tokens());
   }
   std::sort(out.keys.begin(), out.keys.end());
+  out.requests = agg.requests();
   out.run = agg.run_summary();
   return out;
 }
@@ -85,20 +87,44 @@ TEST(RecordedCapture, PythonGeminiGzipStreamsMatchServerLog) {
   EXPECT_EQ(got.keys, want);
 }
 
+// curl --http2: a streaming Anthropic call and a gzip'd Gemini call multiplexed
+// on one HTTP/2 connection.
+TEST(RecordedCapture, CurlHttp2MatchesServerLog) {
+  auto got = replay(data("curl_http2.ttcap"));
+  auto want = server_keys(data("curl_http2.server.jsonl"));
+  ASSERT_EQ(want.size(), 2u);
+  EXPECT_EQ(got.keys, want);
+  ASSERT_EQ(got.requests.size(), 2u);
+  EXPECT_EQ(got.requests[0].connection_id(), got.requests[1].connection_id());
+  for (const auto& r : got.requests) {
+    EXPECT_EQ(r.sequence_on_connection(), r.api() == "messages" ? 1u : 2u);
+    EXPECT_EQ(r.response_content_encoding(), r.api() == "messages" ? "" : "gzip");
+    EXPECT_EQ(r.stream(), r.api() == "messages");
+    EXPECT_EQ(r.harness(), "curl");
+    EXPECT_GT(r.ttfb_ms(), 0);
+    EXPECT_GE(r.latency_ms(), r.ttfb_ms());
+  }
+  EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
+  EXPECT_EQ(got.run.capture().parse_errors(), 0u);
+  EXPECT_EQ(got.run.capture().non_http_connections(), 0u);
+}
+
 // Every prefix of a capture (a run cut short at any record) replays without a
 // crash, and never reports more requests than the whole capture.
 TEST(RecordedCapture, EveryPrefixIsSafe) {
-  std::vector<std::string> recs;
-  auto n = tt::capture::read_capture(data("python_gemini_gzip.ttcap"), [&](const void* d, size_t sz) {
-    recs.emplace_back(static_cast<const char*>(d), sz);
-  });
-  ASSERT_TRUE(n.ok());
-  for (size_t cut = 0; cut <= recs.size(); ++cut) {
-    tt::aggregate::Aggregator agg("", nullptr);
-    tt::pipeline::Pipeline pipe(tt::pipeline::PipelineOptions{}, agg);
-    for (size_t i = 0; i < cut; ++i) pipe.on_raw(recs[i].data(), recs[i].size());
-    pipe.finish(0);
-    EXPECT_LE(agg.requests().size(), 3u);
+  for (auto [name, max_requests] : {std::pair{"python_gemini_gzip.ttcap", 3u}, {"curl_http2.ttcap", 2u}}) {
+    std::vector<std::string> recs;
+    auto n = tt::capture::read_capture(data(name), [&](const void* d, size_t sz) {
+      recs.emplace_back(static_cast<const char*>(d), sz);
+    });
+    ASSERT_TRUE(n.ok());
+    for (size_t cut = 0; cut <= recs.size(); ++cut) {
+      tt::aggregate::Aggregator agg("", nullptr);
+      tt::pipeline::Pipeline pipe(tt::pipeline::PipelineOptions{}, agg);
+      for (size_t i = 0; i < cut; ++i) pipe.on_raw(recs[i].data(), recs[i].size());
+      pipe.finish(0);
+      EXPECT_LE(agg.requests().size(), max_requests) << name;
+    }
   }
 }
 

@@ -1,11 +1,12 @@
 #include "protocol/exchange.h"
 
+#include "protocol/http2.h"
 #include "tlstap.h"
 
 namespace tt::protocol {
 
 static constexpr size_t kRoleProbeBytes = 16;
-static constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n";
+static constexpr std::string_view kH2Preface = kHttp2Preface.substr(0, kRoleProbeBytes);
 
 Http1Session::Http1Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange,
                            CloseFn on_close)
@@ -22,10 +23,9 @@ void Http1Session::decide_role() {
     const std::string& p = pending_[dir];
     if (p.empty()) continue;
     std::string_view head(p.data(), std::min(p.size(), kH2Preface.size()));
-    if (kH2Preface.substr(0, head.size()) == head && head.size() == kH2Preface.size()) {
-      role_ = Role::NotHttp;
-      stats_.http2 = true;
-      return;
+    if (kH2Preface.substr(0, head.size()) == head) {
+      if (head.size() == kH2Preface.size()) role_ = Role::Http2;
+      return;  // else wait for the rest of the preface
     }
     if (looks_like_http1_start(p, Http1Parser::Kind::Request)) {
       role_ = dir == TT_DIR_WRITE ? Role::Client : Role::Server;
@@ -46,17 +46,26 @@ void Http1Session::decide_role() {
 }
 
 void Http1Session::start_parsers() {
+  if (role_ == Role::Http2) {
+    h2_ = std::make_unique<Http2Session>(info_, max_body_, on_exchange_, on_close_);
+    replay_pending(TT_DIR_WRITE, *h2_);
+    return;
+  }
   req_parser_.emplace(Http1Parser::Kind::Request, max_body_);
   resp_parser_.emplace(Http1Parser::Kind::Response, max_body_);
   // Requests first so the response parser knows the methods.
-  int rd = request_dir();
-  for (int d : {rd, rd ^ 1}) {
-    if (pending_gap_[d]) on_gap(d, pending_gap_[d], 0);
+  replay_pending(request_dir(), *this);
+}
+
+// The bytes held while the role was unknown, each piece with its timestamp.
+void Http1Session::replay_pending(int first_dir, stream::StreamConsumer& to) {
+  for (int d : {first_dir, first_dir ^ 1}) {
+    if (pending_gap_[d]) to.on_gap(d, pending_gap_[d], 0);
     std::string buf = std::move(pending_[d]);
     pending_[d].clear();
     size_t off = 0;
     for (auto [len, ts] : pending_pieces_[d]) {
-      feed(d, std::string_view(buf).substr(off, len), ts);
+      to.on_bytes(d, std::string_view(buf).substr(off, len), ts);
       off += len;
     }
     pending_pieces_[d].clear();
@@ -83,6 +92,7 @@ void Http1Session::on_bytes(int dir, std::string_view data, uint64_t ts_ns) {
     stats_.bytes_unparsed += data.size();
     return;
   }
+  if (h2_) return h2_->on_bytes(dir, data, ts_ns);
   feed(dir, data, ts_ns);
 }
 
@@ -127,6 +137,7 @@ void Http1Session::on_gap(int dir, uint64_t bytes, uint64_t ts_ns) {
     return;
   }
   if (role_ == Role::NotHttp) return;
+  if (h2_) return h2_->on_gap(dir, bytes, ts_ns);
   std::vector<HttpMessage> msgs;
   if (dir == request_dir()) {
     req_parser_->gap(bytes, msgs);
@@ -140,6 +151,7 @@ void Http1Session::on_gap(int dir, uint64_t bytes, uint64_t ts_ns) {
 void Http1Session::on_close(uint64_t ts_ns) {
   if (closed_) return;
   closed_ = true;
+  if (h2_) return h2_->on_close(ts_ns);  // it reports the connection's stats
   if (role_ == Role::Unknown && (!pending_[TT_DIR_WRITE].empty() || !pending_[TT_DIR_READ].empty())) {
     // Too little was said to be sure; a short request is still worth a try.
     role_ = looks_like_http1_start(pending_[TT_DIR_WRITE], Http1Parser::Kind::Request)  ? Role::Client

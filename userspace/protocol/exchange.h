@@ -1,10 +1,12 @@
 // HTTP/1.x over one connection: picks the client/server roles from the first
 // bytes, runs a request parser on one direction and a response parser on the
-// other, and pairs them into exchanges in order.
+// other, and pairs them into exchanges in order. A connection that opens with
+// the HTTP/2 preface is handed to an Http2Session (protocol/http2.h).
 #pragma once
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +15,8 @@
 #include "stream/connection_table.h"
 
 namespace tt::protocol {
+
+class Http2Session;
 
 struct Exchange {
   HttpMessage request;
@@ -23,8 +27,8 @@ struct Exchange {
 struct SessionStats {
   uint64_t bytes_unparsed = 0;  // skipped while resynchronising, or not HTTP/1.x at all
   uint64_t parse_errors = 0;
-  bool non_http = false;   // plaintext was not HTTP/1.x
-  bool http2 = false;      // HTTP/2 connection preface seen (not decoded yet)
+  bool non_http = false;   // plaintext was neither HTTP/1.x nor HTTP/2
+  bool http2 = false;      // HTTP/2 connection preface seen (decoded by Http2Session)
 };
 
 class Http1Session : public stream::StreamConsumer {
@@ -40,7 +44,7 @@ class Http1Session : public stream::StreamConsumer {
   void on_close(uint64_t ts_ns) override;
 
  private:
-  enum class Role { Unknown, Client, Server, NotHttp };
+  enum class Role { Unknown, Client, Server, NotHttp, Http2 };
   void decide_role();
   void feed(int dir, std::string_view data, uint64_t ts_ns);
   void drain_requests(std::vector<HttpMessage>& msgs);
@@ -58,6 +62,8 @@ class Http1Session : public stream::StreamConsumer {
   std::vector<std::pair<size_t, uint64_t>> pending_pieces_[2];  // (length, ts)
   uint64_t pending_gap_[2] = {0, 0};
   void start_parsers();
+  void replay_pending(int first_dir, stream::StreamConsumer& to);
+  std::unique_ptr<Http2Session> h2_;  // Role::Http2: everything goes there
   std::optional<Http1Parser> req_parser_, resp_parser_;
   std::deque<HttpMessage> waiting_;  // requests awaiting their response
   uint32_t next_seq_ = 1;

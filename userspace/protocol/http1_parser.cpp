@@ -220,9 +220,7 @@ struct Http1Parser::Impl {
   }
   static int on_body(http_parser* p, const char* at, size_t len) {
     Impl& s = self(p);
-    s.cur.body_wire_bytes += len;
-    if (s.cur.body.size() < s.max_body) s.cur.body.append(at, std::min(len, s.max_body - s.cur.body.size()));
-    s.cur.body_truncated = s.cur.body_wire_bytes > s.cur.body.size();
+    s.cur.append_body(std::string_view(at, len), s.max_body);
     return 0;
   }
   static int on_message_complete(http_parser* p) {

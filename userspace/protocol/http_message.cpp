@@ -12,4 +12,10 @@ const std::string* HttpMessage::header(std::string_view name) const {
   return nullptr;
 }
 
+void HttpMessage::append_body(std::string_view data, size_t max_body) {
+  body_wire_bytes += data.size();
+  if (body.size() < max_body) body.append(data.substr(0, max_body - body.size()));
+  body_truncated = body_wire_bytes > body.size();
+}
+
 }  // namespace tt::protocol

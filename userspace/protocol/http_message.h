@@ -41,6 +41,9 @@ struct HttpMessage {
 
   // Case-insensitive lookup; returns nullptr when absent. First match wins.
   const std::string* header(std::string_view name) const;
+
+  // Body bytes as they arrive: all are counted, at most max_body are kept.
+  void append_body(std::string_view data, size_t max_body);
 };
 
 }  // namespace tt::protocol

@@ -166,7 +166,7 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
     if (c.decode_errors()) out += fmt("  body decode errors: %s\n", num(c.decode_errors()).c_str());
   }
   if (c.non_http_connections())
-    out += fmt("  %s TLS connection(s) not HTTP/1.x (HTTP/2 and others are not decoded yet)\n",
+    out += fmt("  %s TLS connection(s) neither HTTP/1.x nor HTTP/2 (not decoded)\n",
                num(c.non_http_connections()).c_str());
   return out;
 }
