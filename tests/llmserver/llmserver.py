@@ -11,7 +11,9 @@ Run with /usr/bin/python3 (needs python3-h2, python3-brotli, python3-zstandard).
 """
 
 import argparse
+import base64
 import email.utils
+import hashlib
 import http
 import itertools
 import json
@@ -28,6 +30,8 @@ import zlib
 
 import brotli
 import zstandard
+
+from wsframes import WsDeflater, WsEndpoint, parse_ws_extensions, ws_accept
 
 import h2.config
 import h2.connection
@@ -181,6 +185,7 @@ class Request:
             else:
                 self.headers[k] = v
         self.body = body  # as received (content-encoded, no chunk framing)
+        self.words_override = None  # reply length fixed by the transport (WebSocket prewarm: 0)
 
     def h(self, name, default=None):
         return self.headers.get(name, default)
@@ -295,6 +300,8 @@ def zero_usage():
 
 
 def reply_words(req):
+    if req.words_override is not None:
+        return req.words_override
     v = req.h("x-test-reply-words")
     if v is not None:
         return max(0, int(v))
@@ -564,7 +571,7 @@ def do_openai_chat(req, j, decoded, rid):
 
 def do_openai_responses(req, j, decoded, rid):
     model = j.get("model") or "gpt-unknown"
-    stream = bool(j.get("stream"))
+    stream = bool(j.get("stream")) or req.transport == "websocket"  # WebSocket answers always stream
     u = compute_usage(req, "openai", decoded)
     text = reply_text(reply_words(req))
     resp_id = "resp_" + rand_id(32)
@@ -598,11 +605,13 @@ def do_openai_responses(req, j, decoded, rid):
         r = Reply(200, "text/event-stream; charset=utf-8", hdrs)
         seq = itertools.count(0)
         ev = []
+        r.ws_events = []  # the same events as WebSocket text messages
 
         def add(etype, payload):
             d = {"type": etype, "sequence_number": next(seq)}
             d.update(payload)
             ev.append(sse(etype, d))
+            r.ws_events.append(json_bytes(d))
 
         add("response.created", {"response": response("in_progress", [], None)})
         add("response.in_progress", {"response": response("in_progress", [], None)})
@@ -1039,6 +1048,9 @@ def serve_http1(sock, conn_id, client_port):
             hd = {}
             for k, v in headers:
                 hd[k] = hd[k] + ", " + v if k in hd else v
+            if method == "GET" and "websocket" in hd.get("upgrade", "").lower():
+                serve_websocket(sock, rfile, conn_id, client_port, target, headers, hd)
+                return
             if "100-continue" in hd.get("expect", "").lower():
                 sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             te = hd.get("transfer-encoding", "").lower()
@@ -1124,6 +1136,124 @@ def abrupt_close(sock):
             raw.close()
     except OSError:
         pass
+
+
+# --------------------------------------------------------------------------
+# WebSocket (RFC 6455, permessage-deflate RFC 7692): the OpenAI Responses
+# WebSocket transport Codex uses, on GET .../responses with Upgrade: websocket.
+# Framing and compression: wsframes.py.
+# --------------------------------------------------------------------------
+
+
+def ws_knob(req, name, default=0):
+    try:
+        return int(req.h(name, default))
+    except ValueError:
+        return default
+
+
+def serve_websocket(sock, rfile, conn_id, client_port, target, headers, hd):
+    """GET .../responses with Upgrade: websocket: the handshake (101, permessage-deflate
+    when offered), then one answer per response.create message, as the HTTP stream's
+    events; one log line per response.create (transport "websocket")."""
+    up = Request("http/1.1", conn_id, client_port, "GET", target, headers, b"")
+    _, rec = handle(up)  # the upgrade is logged as a request of its own (provider none)
+    key = hd.get("sec-websocket-key", "")
+    if not up.path.endswith("/responses") or not key or hd.get("sec-websocket-version") != "13":
+        rec.update({"api": "websocket", "status": 400, "error": "not a Responses WebSocket handshake"})
+        LOG.write(rec)
+        sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        return
+    offer = dict(parse_ws_extensions(hd.get("sec-websocket-extensions"))).get("permessage-deflate")
+    knob_off = (up.h("x-test-ws-deflate") or "").strip().lower() in ("0", "off", "false", "no")
+    deflate = offer is not None and not knob_off
+    resp = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
+            "Sec-WebSocket-Accept: " + ws_accept(key)]
+    inflater = deflater = None
+    ext_desc = None
+    if deflate:
+        no_takeover = ws_knob(up, "x-test-ws-no-context-takeover") > 0
+        server_nct = no_takeover or "server_no_context_takeover" in offer
+        client_nct = no_takeover or "client_no_context_takeover" in offer
+        bits = ws_knob(up, "x-test-ws-window-bits", 15)
+        if offer.get("server_max_window_bits") not in (None, True):
+            bits = min(bits, int(offer["server_max_window_bits"]))
+        bits = max(9, min(15, bits))
+        params = ["permessage-deflate"]
+        if server_nct:
+            params.append("server_no_context_takeover")
+        if client_nct:
+            params.append("client_no_context_takeover")
+        if bits != 15:
+            params.append("server_max_window_bits=%d" % bits)
+        if "client_max_window_bits" in offer:
+            params.append("client_max_window_bits=15")
+        ext_desc = "; ".join(params)
+        resp.append("Sec-WebSocket-Extensions: " + ext_desc)
+        inflater = WsDeflater(15, not client_nct)
+        deflater = WsDeflater(bits, not server_nct)
+    rec["request_id"] = "req_" + rec["request_id"]
+    resp += ["x-request-id: " + rec["request_id"], "Date: " + email.utils.formatdate(usegmt=True),
+             "Server: llmserver-test"]
+    rec.update({"api": "websocket", "status": 101, "error": None, "ws_extensions": ext_desc})
+    LOG.write(rec)
+    sock.sendall(("\r\n".join(resp) + "\r\n\r\n").encode("latin-1"))
+    ws = WsEndpoint(sock, rfile, False, inflater, deflater)
+    fragment = ws_knob(up, "x-test-ws-fragment")
+    ping = ws_knob(up, "x-test-ws-ping") > 0
+    while True:
+        got = ws.read_message()
+        if got is None:
+            return
+        opcode, data, info = got
+        try:
+            j = json.loads(data)
+        except ValueError:
+            j = None
+        if isinstance(j, dict) and j.get("type") != "response.create":
+            continue  # response.processed and other client notices
+        # Test knobs: the upgrade's x-test-* headers, overridden per message by
+        # client_metadata entries of the same name.
+        meta = (j if isinstance(j, dict) else {}).get("client_metadata") or {}
+        over = {k.lower(): str(v) for k, v in meta.items() if k.lower().startswith("x-test-")}
+        hdrs = [(k, v) for k, v in headers if k not in over] + sorted(over.items())
+        req = Request("websocket", conn_id, client_port, "POST", target, hdrs, data)
+        if isinstance(j, dict) and j.get("generate") is False:
+            req.words_override = 0  # a prewarm: no output
+        r, rec = build(req)
+        rec["ws"] = {"deflate": deflate, "request_frames": info["frames"],
+                     "request_wire_bytes": info["wire_bytes"], "response_frames": 0, "response_wire_bytes": 0}
+        events = getattr(r, "ws_events", None)
+        if r.status != 200 or not events:
+            try:
+                err = json.loads(r.body or b"{}").get("error")
+            except ValueError:
+                err = None
+            events = [json_bytes({"type": "error", "status": r.status, "error": err})]
+            r.final_usage_index = 0
+        abort = req.h("x-test-abort-after")
+        n = len(events)
+        if abort is not None and abort.strip() != "":
+            n = min(max(0, int(abort)), r.final_usage_index)
+            rec["aborted"] = True
+            rec["usage_sent"] = False
+        rec["response_body_bytes"] = sum(len(e) for e in events[:n])
+        rec["response_content_encoding"] = "identity"
+        if r.delay_s:
+            time.sleep(r.delay_s)
+        for i, e in enumerate(events[:n]):
+            if i and r.event_delay_s:
+                time.sleep(r.event_delay_s)
+            wire, info = ws.encode_message(e, fragment, ping)
+            rec["ws"]["response_frames"] += info["frames"]
+            rec["ws"]["response_wire_bytes"] += info["wire_bytes"]
+            if i == len(events) - 1:
+                LOG.write(rec)  # before the last event goes out
+            sock.sendall(wire)
+        if n < len(events):
+            LOG.write(rec)
+            abrupt_close(sock)
+            return
 
 
 # --------------------------------------------------------------------------

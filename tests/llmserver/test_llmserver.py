@@ -3,6 +3,7 @@
 against every endpoint and knob; checks that the log equals what the client
 received.  Run: /usr/bin/python3 tests/llmserver/test_llmserver.py  (< 60 s)."""
 
+import base64
 import gzip
 import json
 import os
@@ -19,9 +20,15 @@ import zlib
 import brotli
 import zstandard
 
+try:
+    import websockets  # python3-websockets: an independent WebSocket client
+except ImportError:
+    websockets = None
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from serverctl import LlmServer  # noqa: E402
+import wsframes  # noqa: E402
 
 CLIENTS = os.path.join(os.path.dirname(HERE), "clients")
 
@@ -930,6 +937,234 @@ class LlmServerTest(unittest.TestCase):
                     for o, rec in zip(outs, recs):
                         self.assertEqual((o["status"], o["body_bytes"]), (rec["status"], rec["response_body_bytes"]))
                         self.assertLess(abs(rec["request_body_bytes"] - 200000), 50)
+
+    # -------------------------------------------------------------- WebSocket
+
+    def ws_open(self, path="/v1/responses", extensions="permessage-deflate; client_max_window_bits",
+                headers=None):
+        """Raw WebSocket handshake on a new TLS connection: (sock, rfile, status, response headers)."""
+        ctx = ssl.create_default_context(cafile=self.s.ca_path)
+        ctx.set_alpn_protocols(["http/1.1"])
+        raw = socket.create_connection(("127.0.0.1", self.s.port), timeout=20)
+        sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
+                 "Sec-WebSocket-Key: " + key, "Sec-WebSocket-Version: 13", "User-Agent: llmserver-selftest",
+                 "Authorization: Bearer sk-secret"]
+        if extensions:
+            lines.append("Sec-WebSocket-Extensions: " + extensions)
+        lines += ["%s: %s" % kv for kv in (headers or {}).items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        rfile = sock.makefile("rb")
+        status = int(rfile.readline().split()[1])
+        hdrs = {}
+        while True:
+            hl = rfile.readline()
+            if hl in (b"\r\n", b""):
+                break
+            k, _, v = hl.decode().partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        if status == 101:
+            self.assertEqual(hdrs["sec-websocket-accept"], wsframes.ws_accept(key))
+        return sock, rfile, status, hdrs
+
+    @staticmethod
+    def ws_create(i=0, **extra):
+        msg = {"type": "response.create", "model": "gpt-ws-test", "instructions": "be brief",
+               "input": "request %d over a websocket" % i, "stream": True}
+        msg.update(extra)
+        return json.dumps(msg).encode()
+
+    def ws_read_answer(self, ep):
+        """Frames of one answer, read raw: (events as dicts, payload sizes, frames seen)."""
+        events, sizes, frames, parts, compressed = [], [], [], [], False
+        while True:
+            fin, rsv1, op, payload, masked = ep.read_frame()
+            self.assertFalse(masked, "servers do not mask")
+            frames.append((op, fin, rsv1, len(payload)))
+            if op in (wsframes.WS_PING, wsframes.WS_PONG):
+                continue
+            if op == wsframes.WS_TEXT:
+                parts, compressed = [], rsv1
+            else:
+                self.assertEqual(op, wsframes.WS_CONT)
+                self.assertFalse(rsv1, "RSV1 only on a message's first frame")
+            parts.append(payload)
+            if not fin:
+                continue
+            data = b"".join(parts)
+            if compressed:
+                data = ep.inflater.inflate(data)
+            events.append(json.loads(data))
+            sizes.append(len(data))
+            if events[-1]["type"] in ("response.completed", "error"):
+                return events, sizes, frames
+
+    def test_websocket_responses(self):
+        """Handshake, permessage-deflate with context takeover both ways, one log line per
+        response.create with the HTTP stream's events and usage; acks are not requests."""
+        sock, rfile, status, hdrs = self.ws_open()
+        self.assertEqual(status, 101)
+        self.assertEqual(hdrs["sec-websocket-extensions"], "permessage-deflate; client_max_window_bits=15")
+        self.assertTrue(hdrs["x-request-id"].startswith("req_"))
+        up = self.one_record()
+        self.assertEqual((up["provider"], up["api"], up["status"], up["transport"]), ("none", "websocket", 101, "http/1.1"))
+        self.assertEqual(up["headers"]["authorization"], "<redacted>")
+        ep = wsframes.WsEndpoint(sock, rfile, True, wsframes.WsDeflater(), wsframes.WsDeflater())
+        wire = []
+        for i in range(3):
+            if i == 1:
+                ep.send_message(json.dumps({"type": "response.processed", "response_id": "x"}).encode())
+            body = self.ws_create(i, **({"generate": False} if i == 0 else {}))
+            wire.append(ep.send_message(body)["wire_bytes"])
+            events, sizes, frames = self.ws_read_answer(ep)
+            rec = self.one_record()
+            self.assertEqual((rec["transport"], rec["provider"], rec["api"], rec["method"], rec["path"]),
+                             ("websocket", "openai", "responses", "POST", "/v1/responses"))
+            self.assertEqual(rec["request_body_bytes"], len(body))
+            self.assertEqual(rec["response_body_bytes"], sum(sizes))
+            self.assertEqual(rec["conn"], up["conn"])
+            self.assertTrue(rec["stream"])
+            self.assertEqual(rec["user_agent"], "llmserver-selftest")
+            self.assertEqual(rec["ws"]["request_frames"], 1)
+            self.assertEqual(rec["ws"]["request_wire_bytes"], wire[-1])
+            self.assertEqual(rec["ws"]["response_frames"], len(frames))
+            self.assertEqual(rec["ws"]["response_wire_bytes"], sum(f[3] for f in frames))
+            self.assertTrue(all(f[2] for f in frames), "every server message compressed")
+            types = [e["type"] for e in events]
+            self.assertEqual(types[0], "response.created")
+            self.assertEqual(types[-1], "response.completed")
+            self.assertEqual([e["sequence_number"] for e in events], list(range(len(events))))
+            as_sse = "".join("event: %s\ndata: %s\n\n" % (e["type"], json.dumps(e)) for e in events)
+            got = usage_from_body("responses", True, as_sse)  # the HTTP stream's checks
+            for k, v in got.items():
+                self.assertEqual(rec["usage"][k], v, (k, rec["usage"], got))
+            p = max(1, len(body) // 4)
+            self.assertEqual((rec["usage"]["input_tokens"], rec["usage"]["cache_read_tokens"]), (p - p // 3, p // 3))
+            # The prewarm (generate: false) has no output text.
+            self.assertEqual(rec["usage"]["output_tokens"], 0 if i == 0 else 24)
+            self.assertEqual(types.count("response.output_text.delta"), 0 if i == 0 else 8)
+        self.assertLess(wire[2], wire[1], "context takeover: a repeated message compresses better")
+        ep.close()
+        sock.close()
+        self.assertEqual(self.s.records(self.mark), [])
+
+    def test_websocket_fragments_pings_and_windows(self):
+        """x-test-ws-fragment / x-test-ws-ping shape the server's frames; a fragmented client
+        message with pings between its fragments is reassembled; no context takeover and a
+        small window when asked."""
+        sock, rfile, status, hdrs = self.ws_open(
+            extensions="permessage-deflate; client_max_window_bits; client_no_context_takeover",
+            headers={"x-test-ws-fragment": "10", "x-test-ws-ping": "1", "x-test-ws-window-bits": "9",
+                     "x-test-ws-no-context-takeover": "1"})
+        ext = dict(wsframes.parse_ws_extensions(hdrs["sec-websocket-extensions"]))["permessage-deflate"]
+        self.assertEqual(ext.get("server_max_window_bits"), "9")
+        self.assertIn("server_no_context_takeover", ext)
+        self.assertIn("client_no_context_takeover", ext)
+        self.one_record()
+        ep = wsframes.WsEndpoint(sock, rfile, True, wsframes.WsDeflater(15, False), wsframes.WsDeflater(15, False))
+        body = self.ws_create(0, input="x" * 3000)
+        sent = ep.send_message(body, fragment=7, ping=True)
+        self.assertGreater(sent["frames"], 3)
+        events, sizes, frames = self.ws_read_answer(ep)
+        rec = self.one_record()
+        self.assertEqual(rec["request_body_bytes"], len(body))
+        self.assertEqual(rec["ws"]["request_frames"], sent["frames"])
+        data_frames = [f for f in frames if f[0] not in (wsframes.WS_PING, wsframes.WS_PONG)]
+        self.assertEqual(rec["ws"]["response_frames"], len(data_frames))
+        self.assertTrue(all(f[3] <= 10 for f in data_frames))
+        self.assertEqual(sum(1 for f in frames if f[0] == wsframes.WS_PING), len(events))
+        # Each message inflates on its own (no context takeover).
+        self.assertEqual(rec["response_body_bytes"], sum(sizes))
+        ep.close()
+        sock.close()
+
+    def test_websocket_abort_status_and_refusals(self):
+        """client_metadata carries per-message test knobs; a bad path is refused."""
+        sock, rfile, status, hdrs = self.ws_open(extensions=None)
+        self.assertNotIn("sec-websocket-extensions", hdrs)
+        self.one_record()
+        ep = wsframes.WsEndpoint(sock, rfile, True)
+        ep.send_message(self.ws_create(0, client_metadata={"x-test-status": "429"}))
+        events, sizes, _ = self.ws_read_answer(ep)
+        self.assertEqual([(e["type"], e["status"]) for e in events], [("error", 429)])
+        rec = self.one_record()
+        self.assertEqual((rec["status"], rec["billable"], rec["response_body_bytes"]), (429, False, sizes[0]))
+        ep.send_message(b"not json")
+        events, _, _ = self.ws_read_answer(ep)
+        self.assertEqual(events[0]["status"], 400)
+        self.assertEqual(self.one_record()["status"], 400)
+        ep.send_message(self.ws_create(1, client_metadata={"x-test-abort-after": "3"}))
+        got = 0
+        with self.assertRaises(OSError):
+            while True:
+                ep.read_frame()
+                got += 1
+        self.assertEqual(got, 3)
+        rec = self.one_record()
+        self.assertTrue(rec["aborted"])
+        self.assertFalse(rec["usage_sent"])
+        sock.close()
+
+        sock, rfile, status, _ = self.ws_open(path="/v1/chat/completions")
+        self.assertEqual(status, 400)
+        self.assertEqual(self.one_record()["status"], 400)
+        sock.close()
+
+    @unittest.skipUnless(websockets, "python3-websockets is not installed")
+    def test_websocket_with_an_independent_client(self):
+        """python3-websockets (its own framing and permessage-deflate) talks to the endpoint."""
+        import asyncio
+
+        async def run():
+            ctx = ssl.create_default_context(cafile=self.s.ca_path)
+            uri = "wss://127.0.0.1:%d/v1/responses" % self.s.port
+            out = []
+            async with websockets.connect(uri, ssl=ctx, compression="deflate", max_size=None,
+                                          extra_headers={"x-test-ws-fragment": "5"}) as ws:
+                for i in range(2):
+                    await ws.send(self.ws_create(i).decode())
+                    events = []
+                    while True:
+                        events.append(json.loads(await ws.recv()))
+                        if events[-1]["type"] == "response.completed":
+                            break
+                    out.append(events)
+            return out
+
+        answers = asyncio.run(run())
+        recs = self.s.records(self.mark)
+        self.assertEqual(len(recs), 3)
+        self.assertIn("permessage-deflate", recs[0]["ws_extensions"])
+        for events, rec in zip(answers, recs[1:]):
+            self.assertEqual(rec["response_body_bytes"],
+                             sum(len(json.dumps(e, separators=(",", ":"))) for e in events))
+            self.assertEqual(events[-1]["response"]["usage"]["output_tokens"], rec["usage"]["output_tokens"])
+            self.assertGreater(rec["ws"]["response_frames"], len(events))
+
+    def test_ws_client(self):
+        """tests/clients/ws_client.py: one connection, prewarm, output lines = the log."""
+        args = ["/usr/bin/python3", os.path.join(CLIENTS, "ws_client.py"), "--base-url", self.s.base_url,
+                "--ca", self.s.ca_path, "--requests", "2", "--prewarm", "--body-bytes", "5000",
+                "--fragment", "100", "--ping", "--header", "x-test-ws-fragment: 64"]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        outs = [json.loads(line) for line in p.stdout.splitlines()]
+        recs = self.s.records(self.mark)
+        self.assertEqual(len(outs), 3)
+        self.assertEqual(len(recs), 4)
+        self.assertEqual(len({x["conn"] for x in recs}), 1)
+        self.assertEqual([o["prewarm"] for o in outs], [True, False, False])
+        for o, rec in zip(outs, recs[1:]):
+            self.assertEqual(o["status"], "completed")
+            self.assertEqual((o["request_bytes"], o["response_bytes"]),
+                             (rec["request_body_bytes"], rec["response_body_bytes"]))
+            self.assertEqual(o["usage"]["output_tokens"], rec["usage"]["output_tokens"])
+        self.assertLess(abs(recs[2]["request_body_bytes"] - 5000), 50)
+        p = subprocess.run(args[:6] + ["--last-metadata", "x-test-abort-after=2"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(json.loads(p.stdout)["status"], "closed")
 
 
 if __name__ == "__main__":

@@ -109,10 +109,41 @@ TEST(RecordedCapture, CurlHttp2MatchesServerLog) {
   EXPECT_EQ(got.run.capture().non_http_connections(), 0u);
 }
 
+// tests/clients/ws_client.py over the Responses WebSocket: a prewarm and three
+// response.create messages on one permessage-deflate connection (context takeover),
+// both sides fragmenting every message with pings between the fragments.
+TEST(RecordedCapture, ResponsesWebSocketMatchesServerLog) {
+  auto got = replay(data("ws_responses.ttcap"));
+  auto want = server_keys(data("ws_responses.server.jsonl"));
+  ASSERT_EQ(want.size(), 4u);
+  EXPECT_EQ(got.keys, want);
+  // The usage the server sent: prewarm 62 + 31 cached in, 5 out (reasoning only);
+  // then 3 x (334 + 166 cached in, 29 out of which 5 reasoning).
+  EXPECT_EQ(got.run.totals().input_tokens(), 62u + 3 * 334u);
+  EXPECT_EQ(got.run.totals().cache_read_tokens(), 31u + 3 * 166u);
+  EXPECT_EQ(got.run.totals().output_tokens(), 5u + 3 * 29u);
+  EXPECT_EQ(got.run.totals().reasoning_tokens(), 4 * 5u);
+  ASSERT_EQ(got.requests.size(), 4u);
+  for (size_t i = 0; i < got.requests.size(); ++i) {
+    const auto& r = got.requests[i];
+    EXPECT_EQ(r.connection_id(), got.requests[0].connection_id());
+    EXPECT_EQ(r.sequence_on_connection(), i + 2);  // 1 is the upgrade
+    EXPECT_EQ((r.method() + " " + r.path()), "POST /v1/responses");
+    EXPECT_EQ(r.request_bytes(), i == 0 ? 373u : 2000u);  // the JSON messages, uncompressed
+    EXPECT_EQ(r.user_agent(), "tokentap-ws-client/1.0");
+    EXPECT_EQ(r.stop_reason(), "completed");
+    EXPECT_GE(r.latency_ms(), r.ttfb_ms());
+  }
+  EXPECT_EQ(got.run.other_http_requests(), 1u);
+  EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
+  EXPECT_EQ(got.run.capture().parse_errors(), 0u);
+}
+
 // Every prefix of a capture (a run cut short at any record) replays without a
 // crash, and never reports more requests than the whole capture.
 TEST(RecordedCapture, EveryPrefixIsSafe) {
-  for (auto [name, max_requests] : {std::pair{"python_gemini_gzip.ttcap", 3u}, {"curl_http2.ttcap", 2u}}) {
+  for (auto [name, max_requests] :
+       {std::pair{"python_gemini_gzip.ttcap", 3u}, {"curl_http2.ttcap", 2u}, {"ws_responses.ttcap", 4u}}) {
     std::vector<std::string> recs;
     auto n = tt::capture::read_capture(data(name), [&](const void* d, size_t sz) {
       recs.emplace_back(static_cast<const char*>(d), sz);

@@ -1,6 +1,7 @@
 #include "protocol/exchange.h"
 
 #include "protocol/http2.h"
+#include "protocol/ws_responses.h"
 #include "tlstap.h"
 
 namespace tt::protocol {
@@ -93,6 +94,7 @@ void Http1Session::on_bytes(int dir, std::string_view data, uint64_t ts_ns) {
     return;
   }
   if (h2_) return h2_->on_bytes(dir, data, ts_ns);
+  if (ws_) return ws_->on_bytes(dir, data, ts_ns);
   feed(dir, data, ts_ns);
 }
 
@@ -127,7 +129,44 @@ void Http1Session::drain_responses(std::vector<HttpMessage>& msgs) {
       ex.request.error = "request not captured";
     }
     ex.response = std::move(m);
+    // The upgrade request and its 101 are an exchange of their own; then the rest of
+    // the connection, both ways, is WebSocket.
+    bool websocket = resp_parser_->holding() && ex.response->status == 101 && is_websocket_upgrade(ex.request);
+    std::optional<Exchange> upgrade;
+    if (websocket) upgrade = ex;
     on_exchange_(std::move(ex), info_);
+    if (websocket) return switch_to_websocket(upgrade->request, *upgrade->response);
+    settle_switch();
+  }
+}
+
+// After the answer to an upgrade request or a CONNECT, what the parsers hold is HTTP
+// again if the server did not switch, and skipped if it switched to something we
+// do not decode.
+void Http1Session::settle_switch() {
+  if (resp_parser_->holding()) {
+    resp_parser_->discard_held();
+    req_parser_->discard_held();
+  } else if (req_parser_->holding() && waiting_.empty()) {
+    std::vector<HttpMessage> msgs;
+    req_parser_->resume(msgs);
+    drain_requests(msgs);
+  }
+}
+
+void Http1Session::switch_to_websocket(const HttpMessage& request, const HttpMessage& response) {
+  int rd = request_dir();
+  ws_ = start_websocket(request, response, rd, max_body_, [this](Exchange&& ex) {
+    ex.sequence = next_seq_++;
+    on_exchange_(std::move(ex), info_);
+  });
+  // What followed the upgrade in the same reads and writes; the client's first, as
+  // its messages come before the answers to them.
+  for (int dir : {rd, rd ^ 1}) {
+    for (auto& h : (dir == rd ? req_parser_ : resp_parser_)->take_held()) {
+      if (h.lost_before) ws_->on_gap(dir, h.lost_before, h.ts_ns);
+      if (!h.data.empty()) ws_->on_bytes(dir, h.data, h.ts_ns);
+    }
   }
 }
 
@@ -138,6 +177,7 @@ void Http1Session::on_gap(int dir, uint64_t bytes, uint64_t ts_ns) {
   }
   if (role_ == Role::NotHttp) return;
   if (h2_) return h2_->on_gap(dir, bytes, ts_ns);
+  if (ws_) return ws_->on_gap(dir, bytes, ts_ns);
   std::vector<HttpMessage> msgs;
   if (dir == request_dir()) {
     req_parser_->gap(bytes, msgs);
@@ -163,6 +203,11 @@ void Http1Session::on_close(uint64_t ts_ns) {
     } else {
       start_parsers();
     }
+  }
+  if (ws_) {
+    ws_->on_close(ts_ns);
+    stats_.bytes_unparsed += ws_->bytes_unparsed();
+    stats_.parse_errors += ws_->parse_errors();
   }
   if (req_parser_) {
     std::vector<HttpMessage> msgs;

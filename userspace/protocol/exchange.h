@@ -17,6 +17,7 @@
 namespace tt::protocol {
 
 class Http2Session;
+class WebSocketSession;
 
 struct Exchange {
   HttpMessage request;
@@ -64,6 +65,9 @@ class Http1Session : public stream::StreamConsumer {
   void start_parsers();
   void replay_pending(int first_dir, stream::StreamConsumer& to);
   std::unique_ptr<Http2Session> h2_;  // Role::Http2: everything goes there
+  void settle_switch();
+  void switch_to_websocket(const HttpMessage& request, const HttpMessage& response);
+  std::unique_ptr<WebSocketSession> ws_;  // after a 101 to Upgrade: websocket
   std::optional<Http1Parser> req_parser_, resp_parser_;
   std::deque<HttpMessage> waiting_;  // requests awaiting their response
   uint32_t next_seq_ = 1;

@@ -35,6 +35,9 @@ constexpr std::string_view kVersionPrefix = "HTTP/1.";
 // A start line longer than this (line end included) is not believed.
 constexpr size_t kMaxStartLine = 16 * 1024;
 
+// Bytes held after a protocol switch until the caller takes them (see holding()).
+constexpr size_t kMaxHeld = 1 << 20;
+
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_target_char(char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; }
 bool is_reason_char(char c) { return c == '\t' || is_target_char(c) || c == ' '; }
@@ -123,11 +126,13 @@ bool looks_like_http1_start(std::string_view data, Http1Parser::Kind kind) {
 
 struct Http1Parser::Impl {
   // Boundary: a message start is expected; anything else is a parse error.
-  // Resync: looking for a message start after an error, a gap or an upgrade request;
-  //         skipped bytes are not errors.
+  // Resync: looking for a message start after an error or a gap; skipped bytes are
+  //         not errors.
   // Parse: http-parser is inside a message.
-  // Tunnel: after 101 Switching Protocols or a CONNECT tunnel: nothing is HTTP/1.x any more.
-  enum class State { Boundary, Resync, Parse, Tunnel };
+  // Held: after an upgrade request, 101 Switching Protocols or a CONNECT: bytes are
+  //       kept for the caller (holding()), who decides what they are.
+  // Tunnel: the caller took or discarded them: nothing is HTTP/1.x any more.
+  enum class State { Boundary, Resync, Parse, Held, Tunnel };
 
   Kind kind;
   size_t max_body;
@@ -150,6 +155,9 @@ struct Http1Parser::Impl {
   bool tunnel_after = false;
 
   std::deque<std::string> methods;  // requests awaiting their responses
+  std::vector<Http1Parser::Held> held;
+  size_t held_bytes = 0;
+  uint64_t held_over = 0;  // held beyond kMaxHeld: dropped
   uint64_t skipped = 0;
   uint64_t errors = 0;
 
@@ -257,9 +265,8 @@ struct Http1Parser::Impl {
   }
 
   void end_message(std::vector<HttpMessage>& out) {
-    state = tunnel_after                               ? State::Tunnel
-            : kind == Kind::Request && hp.upgrade != 0 ? State::Resync  // the server may or may not switch
-                                                       : State::Boundary;
+    // After an upgrade request the server may or may not switch: the caller says.
+    state = tunnel_after || (kind == Kind::Request && hp.upgrade != 0) ? State::Held : State::Boundary;
     if (interim) return;
     fill_start_line();
     cur.complete = true;
@@ -308,6 +315,24 @@ struct Http1Parser::Impl {
       return 1;
     }
     return n;
+  }
+
+  void hold_bytes(std::string_view d, uint64_t ts) {
+    size_t keep = std::min(d.size(), kMaxHeld - held_bytes);
+    if (keep) held.push_back({0, std::string(d.substr(0, keep)), ts});
+    held_bytes += keep;
+    if (keep < d.size()) {
+      held.push_back({d.size() - keep, {}, ts});
+      held_over += d.size() - keep;
+    }
+  }
+
+  std::vector<Http1Parser::Held> release_held(State next) {
+    state = next;
+    skipped += held_over;
+    held_bytes = 0;
+    held_over = 0;
+    return std::exchange(held, {});
   }
 
   bool skip_blank(char c) const { return state == State::Boundary && (c == '\r' || c == '\n'); }
@@ -401,6 +426,10 @@ struct Http1Parser::Impl {
         case State::Parse:
           n = parse(d, ts, out);
           break;
+        case State::Held:
+          hold_bytes(d, ts);
+          n = d.size();
+          break;
         case State::Tunnel:
           skipped += d.size();
           n = d.size();
@@ -431,6 +460,10 @@ void Http1Parser::feed(std::string_view data, uint64_t ts_ns, std::vector<HttpMe
 void Http1Parser::gap(uint64_t n, std::vector<HttpMessage>& out) {
   Impl& s = *impl_;
   if (n == 0) return;
+  if (s.state == Impl::State::Held) {
+    s.held.push_back({n, {}, 0});
+    return;
+  }
   s.start_held_message(out);
   if (s.state == Impl::State::Parse)
     s.abort_message("capture gap of " + std::to_string(n) + " bytes", out);
@@ -454,8 +487,29 @@ void Http1Parser::finish(uint64_t ts_ns, std::vector<HttpMessage>& out) {
   }
   s.skipped += s.hold.size();
   s.clear_hold();
+  for (const auto& h : s.release_held(Impl::State::Boundary)) s.skipped += h.data.size();
   s.methods.clear();
   s.state = Impl::State::Boundary;
+}
+
+bool Http1Parser::holding() const { return impl_->state == Impl::State::Held; }
+
+std::vector<Http1Parser::Held> Http1Parser::take_held() {
+  if (!holding()) return {};
+  return impl_->release_held(Impl::State::Tunnel);
+}
+
+void Http1Parser::resume(std::vector<HttpMessage>& out) {
+  if (!holding()) return;
+  for (auto& h : impl_->release_held(Impl::State::Boundary)) {
+    if (h.lost_before) gap(h.lost_before, out);
+    if (!h.data.empty()) feed(h.data, h.ts_ns, out);
+  }
+}
+
+void Http1Parser::discard_held() {
+  if (!holding()) return;
+  for (const auto& h : impl_->release_held(Impl::State::Tunnel)) impl_->skipped += h.data.size();
 }
 
 void Http1Parser::push_request_method(std::string_view method) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -41,6 +42,23 @@ class Http1Parser {
 
   uint64_t bytes_skipped() const;  // bytes discarded while resynchronising
   uint64_t parse_errors() const;
+
+  // Switching protocols. After a request asking to Upgrade (or a CONNECT), and after
+  // a 101 response (or a 2xx answer to CONNECT), the parser stops and holds what
+  // follows (up to a limit; the rest is recorded as lost) until the caller decides:
+  // take_held() hands it to the new protocol's parser, resume() (request parsers
+  // whose server did not switch) parses it as HTTP again, discard_held() (nobody
+  // speaks the new protocol) skips it and everything after. finish() counts what is
+  // still held as skipped.
+  struct Held {
+    uint64_t lost_before = 0;  // bytes missing (capture gap or over the limit) before data
+    std::string data;
+    uint64_t ts_ns = 0;
+  };
+  bool holding() const;
+  std::vector<Held> take_held();
+  void resume(std::vector<HttpMessage>& out);
+  void discard_held();
 
  private:
   struct Impl;
