@@ -431,7 +431,8 @@ class SocketFallbackTest(E2ETestCase):
 
 
 class GoClientTest(E2ETestCase):
-    """Go's crypto/tls (no OpenSSL): hooked by symbol, Read's returns by uprobes on its RETs."""
+    """Go's crypto/tls (no OpenSSL): hooked by symbol, Read's returns by uprobes on its RETs; HTTP/1.1
+    and Go's own HTTP/2."""
 
     @classmethod
     def setUpClass(cls):
@@ -447,12 +448,14 @@ class GoClientTest(E2ETestCase):
         return [self.go_client, "--base-url", self.server.base_url, "--ca", self.server.ca_path, *args]
 
     def test_keep_alive_plain_and_streaming(self):
-        for api, stream in (("anthropic", []), ("anthropic", ["--stream"]), ("openai-chat", ["--stream"])):
-            with self.subTest(api=api, stream=bool(stream)):
+        for api, opts in (("anthropic", []), ("anthropic", ["--stream"]), ("openai-chat", ["--stream"]),
+                          ("anthropic", ["--stream", "--http2"]), ("openai-chat", ["--http2"])):
+            with self.subTest(api=api, opts=opts):
                 mark = self.server.mark()
-                prof = self.profile(self.go("--api", api, "--requests", "3", *stream))
+                prof = self.profile(self.go("--api", api, "--requests", "3", *opts))
                 srv = self.server.records(mark)
                 self.assertEqual(len(srv), 3)
                 self.assertEqual(len({r["conn"] for r in srv}), 1)
+                self.assertEqual({r["transport"] for r in srv}, {"h2" if "--http2" in opts else "http/1.1"})
                 self.assert_same_as_server(prof, srv)
                 self.assertTrue(all(r["capture_method"] == "plaintext" for r in prof.requests))

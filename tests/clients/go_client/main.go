@@ -21,6 +21,7 @@ func main() {
 	api := flag.String("api", "anthropic", "anthropic | openai-chat")
 	stream := flag.Bool("stream", false, "ask for a streamed response")
 	n := flag.Int("requests", 1, "requests on one connection")
+	h2 := flag.Bool("http2", false, "let Go negotiate HTTP/2 (its default); HTTP/1.1 otherwise")
 	flag.Parse()
 
 	pem, err := os.ReadFile(*ca)
@@ -31,10 +32,13 @@ func main() {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool},
-		// HTTP/1.1 only: an empty TLSNextProto map turns Go's automatic HTTP/2 off.
-		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		TLSClientConfig:     &tls.Config{RootCAs: pool},
 		MaxIdleConnsPerHost: 1,
+		ForceAttemptHTTP2:   *h2,
+	}
+	if !*h2 {
+		// HTTP/1.1 only: an empty TLSNextProto map turns Go's automatic HTTP/2 off.
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	client := &http.Client{Transport: tr}
 	for i := 0; i < *n; i++ {
@@ -73,6 +77,6 @@ func main() {
 			fmt.Fprintln(os.Stderr, "request failed:", resp.Status, err)
 			os.Exit(1)
 		}
-		fmt.Printf("{\"i\":%d,\"status\":%d,\"body_bytes\":%d}\n", i, resp.StatusCode, len(b))
+		fmt.Printf("{\"i\":%d,\"status\":%d,\"proto\":%q,\"body_bytes\":%d}\n", i, resp.StatusCode, resp.Proto, len(b))
 	}
 }
