@@ -400,3 +400,19 @@ TEST(HarnessProcess, ProbeReadsProc) {
 }
 
 }  // namespace
+
+// Codex's rustls traffic is seen only at the socket: no headers, so its process
+// (the npm package around its binary) must name it.
+TEST(HarnessProcess, CodexFromItsPackageWithoutHeaders) {
+  std::vector<ProcessFacts> codex = {
+      {"/opt/n/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex", "codex",
+       {"/opt/n/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"},
+       "@openai/codex@0.169.0-linux-x64"}};
+  Harness h = identify_harness(tt::protocol::HttpMessage{}, "", nullptr, &codex);
+  EXPECT_EQ(h.name, "codex");
+  EXPECT_EQ(h.version, "0.169.0");
+  codex[0].package = "";
+  EXPECT_EQ(identify_harness(tt::protocol::HttpMessage{}, "", nullptr, &codex).name, "codex");
+  std::vector<ProcessFacts> other = {{"/usr/local/bin/codex-of-something-else", "codex", {}, ""}};
+  EXPECT_EQ(identify_harness(tt::protocol::HttpMessage{}, "", nullptr, &other).name, "");
+}

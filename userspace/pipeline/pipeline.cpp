@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/content_encoding.h"
+#include "provider/harness.h"
 #include "provider/provider.h"
 
 namespace tt::pipeline {
@@ -146,6 +147,11 @@ void Pipeline::emit_socket_fallback() {
     cs.set_socket_fallback_connections(cs.socket_fallback_connections() + 1);
     ++conn_id;
     std::string prov = provider_for_host(c->hello.sni);
+    // No headers to go by: the harness can only be named from its process.
+    std::vector<provider::ProcessFacts> procs;
+    for (const aggregate::ProcessInfo* p : agg_.ancestry(c->pid))
+      procs.push_back({p->exe, p->comm, p->cmdline, p->package});
+    provider::Harness harness = provider::identify_harness(protocol::HttpMessage{}, "", nullptr, &procs);
     uint32_t seq = 0;
     for (const stream::SocketTurn& t : stream::request_turns(*c)) {
       if (prov.empty()) {
@@ -161,6 +167,8 @@ void Pipeline::emit_socket_fallback() {
       r.set_host(c->hello.sni);
       r.set_billable(true);
       r.set_capture_method("socket");
+      r.set_harness(harness.name);
+      r.set_harness_version(harness.version);
       r.set_usage_source(provider::usage_source_name(provider::UsageSource::Estimated));
       r.set_input_tokens(t.out / 4);
       r.set_output_tokens(t.in / 4);

@@ -81,6 +81,10 @@ constexpr std::array kHarnessRules = {
     HarnessRule{"openclaw", "process:package", R"(^openclaw@([0-9]\S*)$)"},
     HarnessRule{"openclaw", "process:cmdline", R"((?:^|[\s/])openclaw(?:\.mjs)?(?:\s|$))"},
 
+    // Codex from npm, seen only by its process (its rustls traffic has no plaintext hook yet).
+    HarnessRule{"codex", "process:package", R"(^@openai/codex(?:-linux-[a-z0-9-]+)?@([0-9]+\.[0-9]+\.[0-9]+))"},
+    HarnessRule{"codex", "process:exe", R"((?:^|/)@openai/codex[^/]*/.*/bin/codex$)"},
+
     // SDKs (Stainless-generated ones say "Anthropic/JS 0.71.0", "OpenAI/Python 1.99.0").
     HarnessRule{"anthropic-sdk-js", "header:user-agent", R"(^anthropic/js ([0-9][^\s/()]*))"},
     HarnessRule{"anthropic-sdk-python", "header:user-agent", R"(^(?:async)?anthropic/python ([0-9][^\s/()]*))"},
