@@ -65,6 +65,15 @@ Replayed replay(const std::string& path) {
 
 std::string data(const std::string& name) { return std::string(TT_TEST_DATA_DIR) + "/captures/" + name; }
 
+// Replays <name>.ttcap and checks it against <name>.server.jsonl: n requests, the same numbers.
+Replayed replay_against_log(const std::string& name, size_t n) {
+  Replayed got = replay(data(name + ".ttcap"));
+  auto want = server_keys(data(name + ".server.jsonl"));
+  EXPECT_EQ(want.size(), n);
+  EXPECT_EQ(got.keys, want);
+  return got;
+}
+
 TEST(RecordedCapture, NodeDemoAgentMatchesServerLog) {
   auto got = replay(data("demo_agent.ttcap"));
   auto want = server_keys(data("demo_agent.server.jsonl"));
@@ -111,12 +120,12 @@ TEST(RecordedCapture, CurlHttp2MatchesServerLog) {
 
 // tests/clients/ws_client.py over the Responses WebSocket: a prewarm and three
 // response.create messages on one permessage-deflate connection (context takeover),
-// both sides fragmenting every message with pings between the fragments.
+// both sides fragmenting every message with pings between the fragments. Recorded with
+//   tokentap profile --capture ws_responses.ttcap -- /usr/bin/python3 tests/clients/ws_client.py
+//     --base-url URL --ca CA --requests 3 --prewarm --body-bytes 2000 --fragment 40 --ping
+//     --header x-test-ws-fragment:30 --header x-test-ws-ping:1 --header x-test-usage:reasoning=5
 TEST(RecordedCapture, ResponsesWebSocketMatchesServerLog) {
-  auto got = replay(data("ws_responses.ttcap"));
-  auto want = server_keys(data("ws_responses.server.jsonl"));
-  ASSERT_EQ(want.size(), 4u);
-  EXPECT_EQ(got.keys, want);
+  auto got = replay_against_log("ws_responses", 4);
   // The usage the server sent: prewarm 62 + 31 cached in, 5 out (reasoning only);
   // then 3 x (334 + 166 cached in, 29 out of which 5 reasoning).
   EXPECT_EQ(got.run.totals().input_tokens(), 62u + 3 * 334u);
@@ -139,11 +148,36 @@ TEST(RecordedCapture, ResponsesWebSocketMatchesServerLog) {
   EXPECT_EQ(got.run.capture().parse_errors(), 0u);
 }
 
+// The real Codex CLI (0.169.0, rustls: not hooked) against the test server, traced on
+// the server's side (Python, system libssl): its Responses WebSocket as tungstenite
+// frames and compresses it (permessage-deflate, context takeover), a prewarm
+// ("generate": false) then the turn, with a 67 KB response.create. Recorded with
+//   tokentap profile --capture codex_ws_server_side.ttcap -- /usr/bin/python3 llmserver.py ...
+// while `OPENAI_API_KEY=x CODEX_CA_CERTIFICATE=ca.pem codex exec -c
+// 'openai_base_url="https://127.0.0.1:PORT/v1"' --skip-git-repo-check "say hi"` ran with a
+// fresh HOME (@openai/codex 0.169.0), the server stopped with SIGINT afterwards.
+TEST(RecordedCapture, CodexWebSocketSeenFromTheServerMatchesServerLog) {
+  auto got = replay_against_log("codex_ws_server_side", 2);
+  ASSERT_EQ(got.requests.size(), 2u);
+  EXPECT_EQ(got.requests[1].request_bytes(), 67932u);
+  EXPECT_EQ(got.requests[1].input_tokens(), 11322u);
+  EXPECT_EQ(got.requests[1].cache_read_tokens(), 5661u);
+  for (const auto& r : got.requests) {
+    EXPECT_EQ(r.harness(), "codex");
+    EXPECT_EQ(r.harness_version(), "0.169.0");
+    EXPECT_EQ(r.session_id(), "01a20842-23d0-76c1-9ba3-0f7eafcb8184");
+    EXPECT_EQ(r.model(), "gpt-6.1-sol");
+  }
+  EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
+  EXPECT_EQ(got.run.capture().parse_errors(), 0u);
+}
+
 // Every prefix of a capture (a run cut short at any record) replays without a
 // crash, and never reports more requests than the whole capture.
 TEST(RecordedCapture, EveryPrefixIsSafe) {
   for (auto [name, max_requests] :
-       {std::pair{"python_gemini_gzip.ttcap", 3u}, {"curl_http2.ttcap", 2u}, {"ws_responses.ttcap", 4u}}) {
+       {std::pair{"python_gemini_gzip.ttcap", 3u}, {"curl_http2.ttcap", 2u}, {"ws_responses.ttcap", 4u},
+        {"codex_ws_server_side.ttcap", 2u}}) {
     std::vector<std::string> recs;
     auto n = tt::capture::read_capture(data(name), [&](const void* d, size_t sz) {
       recs.emplace_back(static_cast<const char*>(d), sz);
