@@ -527,17 +527,57 @@ struct {
   __type(value, struct sock_call);
 } sock_calls SEC(".maps");
 
+struct sock_key {
+  __u64 sk;
+  __u32 tgid;
+  __u32 _pad;
+};
+
+/* Sockets that already sent their first bytes. A struct sock is reused once
+ * freed, so the entry goes on close() and is per process. */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
-  __type(key, __u64);  /* struct sock * that already sent its first bytes */
+  __type(key, struct sock_key);
   __type(value, __u8);
 } sock_seen SEC(".maps");
+
+/* fd -> file -> socket -> sock, for TCP over IPv4/IPv6 only; NULL otherwise. */
+static __always_inline struct sock *tcp_sock_of_fd(int fd, __u16 *family) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+  struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+  unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+  if (!fds || fd < 0 || (unsigned int)fd >= max_fds) return NULL;
+  struct file *f = NULL;
+  bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+  if (!f) return NULL;
+  umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+  if ((mode & 00170000) != 0140000 /* S_IFSOCK */) return NULL;
+  struct socket *so = BPF_CORE_READ(f, private_data);
+  if (!so) return NULL;
+  struct sock *sk = BPF_CORE_READ(so, sk);
+  if (!sk) return NULL;
+  *family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  __u16 proto = BPF_CORE_READ(sk, sk_protocol);
+  if ((*family != 2 && *family != 10) || proto != 6 /* IPPROTO_TCP */) return NULL;
+  return sk;
+}
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id) {
   __u8 dir;
   switch (id) {
+    case 3: { /* close: the socket's next life starts afresh */
+      if (!socket_fallback) return 0;
+      __u64 pid_tgid = bpf_get_current_pid_tgid();
+      if (!is_traced(pid_tgid >> 32)) return 0;
+      __u16 family;
+      struct sock *sk = tcp_sock_of_fd((int)BPF_CORE_READ(regs, di), &family);
+      if (!sk) return 0;
+      struct sock_key k = {.sk = (__u64)sk, .tgid = pid_tgid >> 32};
+      bpf_map_delete_elem(&sock_seen, &k);
+      return 0;
+    }
     case 1:  /* write */
     case 20: /* writev */
     case 44: /* sendto */
@@ -588,25 +628,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret) {
   bpf_map_delete_elem(&sock_calls, &pid_tgid);
   if (ret <= 0 || c.fd < 0) return 0;
 
-  /* fd -> file -> socket -> sock; TCP over IPv4/IPv6 only. */
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-  struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-  unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
-  if (!fds || (unsigned int)c.fd >= max_fds) return 0;
-  struct file *f = NULL;
-  bpf_probe_read_kernel(&f, sizeof(f), &fds[c.fd]);
-  if (!f) return 0;
-  umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-  if ((mode & 00170000) != 0140000 /* S_IFSOCK */) return 0;
-  struct socket *so = BPF_CORE_READ(f, private_data);
-  if (!so) return 0;
-  struct sock *sk = BPF_CORE_READ(so, sk);
+  __u16 family = 0;
+  struct sock *sk = tcp_sock_of_fd(c.fd, &family);
   if (!sk) return 0;
-  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-  __u16 proto = BPF_CORE_READ(sk, sk_protocol);
-  if ((family != 2 && family != 10) || proto != 6 /* IPPROTO_TCP */) return 0;
 
-  __u64 key = (__u64)sk;
+  struct sock_key key = {.sk = (__u64)sk, .tgid = pid_tgid >> 32};
   bool first = c.dir == TT_DIR_WRITE && c.buf && !bpf_map_lookup_elem(&sock_seen, &key);
   struct tt_sock_event *ev = first ? bpf_ringbuf_reserve(&events, sizeof(*ev), 0)
                                    : bpf_ringbuf_reserve(&events, TT_SOCK_EVENT_BASE, 0);

@@ -55,6 +55,9 @@ const BunCase kCases[] = {
      "Bun v1.3.13", 0x4d7ca40, 0x4d7bdb0, 0x4a64a40, 0x4a63db0},
 };
 
+// Test names and failure messages show the harness, not the bytes of the struct.
+void PrintTo(const BunCase& c, std::ostream* os) { *os << c.name; }
+
 class BunBinaries : public ::testing::TestWithParam<BunCase> {};
 
 TEST_P(BunBinaries, FindsSslReadAndWrite) {

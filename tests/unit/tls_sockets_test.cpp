@@ -115,3 +115,27 @@ TEST(SocketTracker, PlainTcpIsNotTls) {
 
 }  // namespace
 }  // namespace tt::stream
+
+namespace tt::stream {
+namespace {
+
+// A struct sock is reused after close: the next connection's first write
+// carries a head again, and must not be merged into the old connection.
+TEST(SocketTracker, ReusedSocketAddressStartsANewConnection) {
+  std::string a = client_hello("api.openai.com", {"h2"}), b = client_hello("registry.npmjs.org", {"h2"});
+  SocketTracker t;
+  t.on_event(sock_event(TT_DIR_WRITE, 300, 1, a));
+  t.on_event(sock_event(TT_DIR_READ, 100, 2));
+  t.on_event(sock_event(TT_DIR_WRITE, 310, 3, b));
+  t.on_event(sock_event(TT_DIR_READ, 90, 4));
+  auto conns = t.connections();
+  ASSERT_EQ(conns.size(), 2u);
+  EXPECT_EQ(conns[0]->hello.sni, "api.openai.com");
+  EXPECT_EQ(conns[0]->out, 300u);
+  EXPECT_EQ(conns[1]->hello.sni, "registry.npmjs.org");
+  EXPECT_EQ(conns[1]->out, 310u);
+  EXPECT_EQ(conns[1]->in, 90u);
+}
+
+}  // namespace
+}  // namespace tt::stream

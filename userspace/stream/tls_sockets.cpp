@@ -74,7 +74,13 @@ ClientHello parse_client_hello(std::string_view head) {
 }
 
 void SocketTracker::on_event(const capture::SockEvent& ev) {
-  auto key = std::make_pair(ev.pid, ev.sock);
+  // The first bytes of a socket come with its head: if this socket address
+  // already carried traffic, it was closed and reused for a new connection.
+  auto cur = current_.find({ev.pid, ev.sock});
+  if (cur != current_.end() && !ev.head.empty() && conns_.at(cur->second).out > 0) current_.erase(cur);
+  auto [gen_it, new_gen] = current_.try_emplace({ev.pid, ev.sock}, Key{ev.pid, ev.sock, next_gen_});
+  if (new_gen) ++next_gen_;
+  Key key = gen_it->second;
   auto [it, fresh] = conns_.try_emplace(key);
   SocketConn& c = it->second;
   if (fresh) {

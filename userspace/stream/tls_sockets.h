@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -50,8 +51,11 @@ class SocketTracker {
   std::vector<const SocketConn*> connections() const;
 
  private:
-  std::map<std::pair<uint32_t, uint64_t>, SocketConn> conns_;
-  std::vector<std::pair<uint32_t, uint64_t>> order_;
+  using Key = std::tuple<uint32_t, uint64_t, uint64_t>;  // pid, struct sock *, generation
+  std::map<std::pair<uint32_t, uint64_t>, Key> current_;
+  std::map<Key, SocketConn> conns_;
+  std::vector<Key> order_;
+  uint64_t next_gen_ = 0;
 };
 
 }  // namespace tt::stream
