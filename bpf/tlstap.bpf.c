@@ -140,6 +140,14 @@ struct emit_ctx {
   __u8 lib;
 };
 
+static __always_inline void event_header(struct tt_event_header *h, __u32 kind, __u64 pid_tgid) {
+  h->kind = kind;
+  h->pid = pid_tgid >> 32;
+  h->tid = (__u32)pid_tgid;
+  h->flags = 0;
+  h->ts_ns = bpf_ktime_get_ns();
+}
+
 static __always_inline void fill_header(struct tt_data_event *ev, struct emit_ctx *c, __u32 off, __u32 n) {
   ev->hdr.kind = TT_EV_DATA;
   ev->hdr.pid = c->pid_tgid >> 32;
@@ -363,11 +371,7 @@ int BPF_KPROBE(ssl_free_entry, void *ssl) {
     stat_add(TT_STAT_LOST_PROC_EVENTS, 1);
     return 0;
   }
-  ev->hdr.kind = TT_EV_CLOSE;
-  ev->hdr.pid = pid_tgid >> 32;
-  ev->hdr.tid = (__u32)pid_tgid;
-  ev->hdr.flags = 0;
-  ev->hdr.ts_ns = bpf_ktime_get_ns();
+  event_header(&ev->hdr, TT_EV_CLOSE, pid_tgid);
   ev->conn = (__u64)ssl;
   bpf_ringbuf_submit(ev, wakeup_flags());
   return 0;
@@ -641,11 +645,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret) {
     stat_add(TT_STAT_LOST_BYTES, ret);
     return 0;
   }
-  ev->hdr.kind = TT_EV_SOCK;
-  ev->hdr.pid = pid_tgid >> 32;
-  ev->hdr.tid = (__u32)pid_tgid;
-  ev->hdr.flags = 0;
-  ev->hdr.ts_ns = bpf_ktime_get_ns();
+  event_header(&ev->hdr, TT_EV_SOCK, pid_tgid);
   ev->sock = (__u64)sk;
   ev->bytes = ret;
   ev->dir = c.dir;
