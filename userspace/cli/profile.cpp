@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -41,6 +42,20 @@ uint64_t now_ns(clockid_t clk) {
 bool is_executable(const std::string& p) {
   struct stat st;
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(p.c_str(), X_OK) == 0;
+}
+
+// Paths of the files a process has mapped (as it sees them), in map order;
+// nullopt once the process is gone.
+std::optional<std::vector<std::string>> mapped_files(uint32_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  if (!maps) return std::nullopt;
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(maps, line)) {
+    auto slash = line.find('/');
+    if (slash != std::string::npos) out.push_back(line.substr(slash));
+  }
+  return out;
 }
 
 // execvp's lookup, done up front so "command not found" is a clear error and
@@ -157,14 +172,12 @@ void Profiler::attach_candidates(uint32_t pid) {
   if (!read_link(proc + "/exe").empty()) attach(proc + "/exe", false);
   // Its dynamic loader (mapped by exec already), for later dlopens; a
   // container brings its own.
-  std::ifstream maps(proc + "/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    auto slash = line.find('/');
-    if (slash == std::string::npos || line.find("/ld-linux", slash) == std::string::npos) continue;
-    attach_loader(proc + "/root" + line.substr(slash));
-    break;
-  }
+  if (auto paths = mapped_files(pid))
+    for (const auto& path : *paths)
+      if (path.find("/ld-linux") != std::string::npos) {
+        attach_loader(proc + "/root" + path);
+        break;
+      }
 }
 
 // The loader hook held the process: it just mapped a library named *ssl*.
@@ -186,16 +199,11 @@ void Profiler::on_library_loaded(uint32_t pid) {
 // for a libssl that is not the system one): look at each live process's maps.
 // Paths go through /proc/PID/root so libraries inside containers resolve.
 bool Profiler::scan_maps(uint32_t pid) {
+  auto paths = mapped_files(pid);
+  if (!paths) return false;
   std::string root = "/proc/" + std::to_string(pid);
-  std::ifstream maps(root + "/maps");
-  if (!maps) return false;
-  std::string line;
-  while (std::getline(maps, line)) {
-    auto slash = line.find('/');
-    if (slash == std::string::npos) continue;
-    std::string path = line.substr(slash);
-    if (path.find("ssl") == std::string::npos || checked_maps_paths_.count(root + path)) continue;
-    checked_maps_paths_.insert(root + path);
+  for (const auto& path : *paths) {
+    if (path.find("ssl") == std::string::npos || !checked_maps_paths_.insert(root + path).second) continue;
     attach(root + "/root" + path, true);
   }
   return true;

@@ -120,6 +120,13 @@ void Pipeline::finish(uint64_t mono_ts_ns) {
   emit_socket_fallback();
 }
 
+// The sending process, then its traced ancestors: what harness rules look at.
+std::vector<provider::ProcessFacts> Pipeline::process_facts(uint32_t pid) {
+  std::vector<provider::ProcessFacts> out;
+  for (const aggregate::ProcessInfo* p : agg_.ancestry(pid)) out.push_back({p->exe, p->comm, p->cmdline, p->package});
+  return out;
+}
+
 std::string Pipeline::provider_for_host(const std::string& host) const {
   if (auto it = opts_.api_hosts.find(host); it != opts_.api_hosts.end()) return it->second;
   static const std::pair<const char*, const char*> kHosts[] = {
@@ -148,9 +155,7 @@ void Pipeline::emit_socket_fallback() {
     ++conn_id;
     std::string prov = provider_for_host(c->hello.sni);
     // No headers to go by: the harness can only be named from its process.
-    std::vector<provider::ProcessFacts> procs;
-    for (const aggregate::ProcessInfo* p : agg_.ancestry(c->pid))
-      procs.push_back({p->exe, p->comm, p->cmdline, p->package});
+    std::vector<provider::ProcessFacts> procs = process_facts(c->pid);
     provider::Harness harness = provider::identify_harness(protocol::HttpMessage{}, "", nullptr, &procs);
     uint32_t seq = 0;
     for (const stream::SocketTurn& t : stream::request_turns(*c)) {
@@ -223,9 +228,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   pex.request_body = req_body;
   pex.response_body = resp_body;
   pex.response_complete = resp && resp->complete && !resp->body_truncated;
-  std::vector<provider::ProcessFacts> procs;
-  for (const aggregate::ProcessInfo* p : agg_.ancestry(conn.pid))
-    procs.push_back({p->exe, p->comm, p->cmdline, p->package});
+  std::vector<provider::ProcessFacts> procs = process_facts(conn.pid);
   pex.processes = &procs;
   provider::ApiCall call = provider::decode(pex);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "aggregate/aggregator.h"
+#include "provider/harness.h"
 #include "protocol/exchange.h"
 #include "stream/connection_table.h"
 #include "stream/tls_sockets.h"
@@ -55,6 +56,7 @@ class Pipeline {
   void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
   void emit_socket_fallback();
   std::string provider_for_host(const std::string& host) const;
+  std::vector<provider::ProcessFacts> process_facts(uint32_t pid);
 
   PipelineOptions opts_;
   aggregate::Aggregator& agg_;
