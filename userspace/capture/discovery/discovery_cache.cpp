@@ -121,16 +121,7 @@ void DiscoveryCache::store(const ElfImage& img, const Discovery& d) const {
 }
 
 Discovery DiscoveryCache::discover(const ElfImage& img, bool* from_cache) const {
-  if (from_cache) *from_cache = false;
-  Discovery d = find_openssl_symbols(img);
-  if (d.status == DiscoveryStatus::Found) return d;
-  if (load(img, d)) {
-    if (from_cache) *from_cache = true;
-    return d;
-  }
-  d = discover_tls(img);
-  if (d.library == "boringssl" && d.status != DiscoveryStatus::NoTls) store(img, d);
-  return d;
+  return discover_tls(img, this, from_cache);
 }
 
 }  // namespace tt::discovery

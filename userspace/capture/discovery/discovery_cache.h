@@ -19,10 +19,12 @@ class DiscoveryCache {
   // discover_tls(), through the cache. `from_cache` says whether it was a hit.
   Discovery discover(const ElfImage& img, bool* from_cache = nullptr) const;
 
- private:
-  std::string entry_path(const std::string& build_id) const;
+  // A verified BoringSSL result for this file, if one was stored.
   bool load(const ElfImage& img, Discovery& out) const;
   void store(const ElfImage& img, const Discovery& d) const;
+
+ private:
+  std::string entry_path(const std::string& build_id) const;
 
   std::string dir_;
 };

@@ -1,5 +1,7 @@
 #include "capture/discovery/tls_discovery.h"
 
+#include "capture/discovery/discovery_cache.h"
+
 #include <Zydis/Zydis.h>
 
 #include <algorithm>
@@ -516,12 +518,19 @@ Discovery find_go_tls(const ElfImage& img) {
   return d;
 }
 
-Discovery discover_tls(const ElfImage& img) {
+Discovery discover_tls(const ElfImage& img, const DiscoveryCache* cache, bool* from_cache) {
+  if (from_cache) *from_cache = false;
   Discovery d = find_openssl_symbols(img);
   if (d.status == DiscoveryStatus::Found) return d;
   Discovery go = find_go_tls(img);
   if (go.status != DiscoveryStatus::NoTls) return go;
-  Discovery b = find_boringssl(img);
+  Discovery b;
+  if (cache && cache->load(img, b)) {
+    if (from_cache) *from_cache = true;
+    return b;
+  }
+  b = find_boringssl(img);
+  if (cache && b.status != DiscoveryStatus::NoTls) cache->store(img, b);
   if (b.status != DiscoveryStatus::NoTls) return b;
   d.reason = "no OpenSSL symbols, no Go crypto/tls and no BoringSSL";
   return d;

@@ -60,7 +60,10 @@ Discovery find_openssl_symbols(const ElfImage& img);
 Discovery find_boringssl(const ElfImage& img);
 // Go crypto/tls by symbol ((*Conn).Read/Write), register ABI (Go >= 1.17) only.
 Discovery find_go_tls(const ElfImage& img);
-// OpenSSL symbols, then Go crypto/tls, then BoringSSL.
-Discovery discover_tls(const ElfImage& img);
+class DiscoveryCache;
+
+// OpenSSL symbols, then Go crypto/tls, then BoringSSL, which alone is slow
+// enough to go through `cache` when one is given.
+Discovery discover_tls(const ElfImage& img, const DiscoveryCache* cache = nullptr, bool* from_cache = nullptr);
 
 }  // namespace tt::discovery
