@@ -6,7 +6,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 
 from ttutil import E2ETestCase, NODE, PY, TOKENTAP, TOKEN_FIELDS
@@ -343,7 +342,8 @@ class CountingProxy:
         self.lsock.listen(16)
         self.port = self.lsock.getsockname()[1]
         self.conns = []  # [sent by client, sent by server] per connection, in accept order
-        self.lock = threading.Lock()
+        self.closed = 0  # connections relayed to their end in both directions
+        self.lock = threading.Condition()
         threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self):
@@ -378,11 +378,19 @@ class CountingProxy:
             pass
         done.wait()
 
-    @staticmethod
-    def close_after(c, s, done):
+    def close_after(self, c, s, done):
         done.wait()
         c.close()
         s.close()
+        with self.lock:
+            self.closed += 1
+            self.lock.notify_all()
+
+    def counts(self, timeout=10):
+        """The per-connection counts once every connection accepted so far has ended."""
+        with self.lock:
+            self.lock.wait_for(lambda: self.closed == len(self.conns), timeout)
+            return [tuple(c) for c in self.conns]
 
     def close(self):
         self.lsock.close()
@@ -404,14 +412,10 @@ class SocketFallbackTest(E2ETestCase):
         mark = self.server.mark()
         prof = self.profile(["/bin/sh", "-c", one + "; " + one], extra_args=["--api-host", "localhost=openai"])
         self.assertEqual(len(self.server.records(mark)), 2)
-        # Both relays are finished once the server has logged and the clients exited.
-        for _ in range(50):
-            with proxy.lock:
-                if len(proxy.conns) == 2:
-                    break
-            time.sleep(0.1)
+        conns = proxy.counts()
+        self.assertEqual(len(conns), 2)
         got = sorted((r["request_bytes"], r["response_bytes"]) for r in prof.requests)
-        self.assertEqual(got, sorted(tuple(c) for c in proxy.conns), prof.report)
+        self.assertEqual(got, sorted(conns), prof.report)
         for r in prof.requests:
             self.assertEqual((r["provider"], r["api"], r["capture_method"], r["usage_source"], r["host"]),
                              ("openai", "tls", "socket", "estimated", "localhost"))
@@ -483,12 +487,7 @@ class CodexSocketFallbackTest(E2ETestCase):
                             extra_args=["--api-host", "localhost=openai"])
         srv = [r for r in self.server.records(mark) if r["provider"] != "none"]
         self.assertTrue(srv, "codex made no API request")
-        for _ in range(50):  # the relays finish once both sides have closed
-            with proxy.lock:
-                conns = [list(c) for c in proxy.conns]
-            if sum(r["request_bytes"] for r in prof.requests) == sum(c[0] for c in conns):
-                break
-            time.sleep(0.1)
+        conns = proxy.counts()
         self.assertTrue(prof.requests, prof.report)
         self.assertEqual(sum(r["request_bytes"] for r in prof.requests), sum(c[0] for c in conns), prof.report)
         self.assertEqual(sum(r["response_bytes"] for r in prof.requests), sum(c[1] for c in conns), prof.report)
