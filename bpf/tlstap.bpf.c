@@ -89,6 +89,9 @@ struct {
   __type(value, __u64);
 } stats SEC(".maps");
 
+/* Set by userspace once AEAD (rustls) probes are attached: the syscall hooks
+ * then also pair AEAD contexts with sockets. */
+volatile bool aead_hooks = false;
 /* Number of entries in `gaps`: lets the fast path skip the hash lookup. */
 volatile __u64 gaps_pending = 0;
 /* Per-call ids: unique enough to tell calls apart in userspace diagnostics. */
@@ -567,19 +570,121 @@ static __always_inline struct sock *tcp_sock_of_fd(int fd, __u16 *family) {
   return sk;
 }
 
+/* --- AEAD contexts (rustls over aws-lc) paired with their sockets --- */
+
+struct aead_key {
+  __u64 ctx;
+  __u32 tgid;
+  __u32 _pad;
+};
+
+/* Contexts already paired with a socket: paired once, until a new key. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct aead_key);
+  __type(value, __u64); /* struct sock * */
+} aead_paired SEC(".maps");
+
+/* Sealed records of unpaired contexts, by where the record starts (5 bytes of
+ * header before the ciphertext), until a socket write starts there. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct aead_key); /* .ctx = record address */
+  __type(value, __u64);         /* the context */
+} aead_sealed SEC(".maps");
+
+/* The last TCP read of each thread: rustls reads and opens the records it
+ * got in the same call, on the same thread. */
+struct sock_read {
+  __u64 sk;
+  __u64 buf;
+  __u64 len;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct sock_read);
+} last_sock_read SEC(".maps");
+
+/* Sockets that carry a paired context: their close() ends the connection. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct sock_key);
+  __type(value, __u8);
+} aead_socks SEC(".maps");
+
+static __always_inline void emit_alias(__u64 pid_tgid, __u64 ctx, __u64 sk, __u8 dir) {
+  struct tt_alias_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+  if (!ev) {
+    stat_add(TT_STAT_LOST_PROC_EVENTS, 1);
+    return;
+  }
+  event_header(&ev->hdr, TT_EV_ALIAS, pid_tgid);
+  ev->conn = ctx;
+  ev->sock = sk;
+  ev->dir = dir;
+  __builtin_memset(ev->_pad, 0, sizeof(ev->_pad));
+  bpf_ringbuf_submit(ev, wakeup_flags());
+}
+
+static __always_inline void pair_aead(__u64 pid_tgid, __u64 ctx, __u64 sk, __u8 dir) {
+  struct aead_key k = {.ctx = ctx, .tgid = pid_tgid >> 32};
+  bpf_map_update_elem(&aead_paired, &k, &sk, BPF_ANY);
+  struct sock_key sk_key = {.sk = sk, .tgid = pid_tgid >> 32};
+  __u8 one = 1;
+  bpf_map_update_elem(&aead_socks, &sk_key, &one, BPF_ANY);
+  emit_alias(pid_tgid, ctx, sk, dir);
+}
+
+static __always_inline bool aead_is_paired(__u64 ctx, __u32 tgid) {
+  struct aead_key k = {.ctx = ctx, .tgid = tgid};
+  return bpf_map_lookup_elem(&aead_paired, &k) != NULL;
+}
+
+/* What a completed socket call tells the AEAD pairing. */
+static __always_inline void aead_on_sock_call(__u64 pid_tgid, struct sock_call *c, struct sock *sk, long ret) {
+  if (c->dir == TT_DIR_READ) {
+    struct sock_read r = {.sk = (__u64)sk, .buf = c->buf, .len = ret};
+    bpf_map_update_elem(&last_sock_read, &pid_tgid, &r, BPF_ANY);
+    return;
+  }
+  if (!c->buf) return;
+  struct aead_key k = {.ctx = c->buf, .tgid = pid_tgid >> 32};
+  __u64 *ctx = bpf_map_lookup_elem(&aead_sealed, &k);
+  if (!ctx) return;
+  __u64 owner = *ctx;
+  bpf_map_delete_elem(&aead_sealed, &k);
+  if (!aead_is_paired(owner, k.tgid)) pair_aead(pid_tgid, owner, (__u64)sk, TT_DIR_WRITE);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id) {
   __u8 dir;
   switch (id) {
     case 3: { /* close: the socket's next life starts afresh */
-      if (!socket_fallback) return 0;
+      if (!socket_fallback && !aead_hooks) return 0;
       __u64 pid_tgid = bpf_get_current_pid_tgid();
       if (!is_traced(pid_tgid >> 32)) return 0;
       __u16 family;
       struct sock *sk = tcp_sock_of_fd((int)BPF_CORE_READ(regs, di), &family);
       if (!sk) return 0;
       struct sock_key k = {.sk = (__u64)sk, .tgid = pid_tgid >> 32};
-      bpf_map_delete_elem(&sock_seen, &k);
+      if (socket_fallback) bpf_map_delete_elem(&sock_seen, &k);
+      if (aead_hooks && bpf_map_delete_elem(&aead_socks, &k) == 0) {
+        struct tt_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+        if (!ev) {
+          stat_add(TT_STAT_LOST_PROC_EVENTS, 1);
+          return 0;
+        }
+        event_header(&ev->hdr, TT_EV_CLOSE, pid_tgid);
+        ev->conn = (__u64)sk;
+        bpf_ringbuf_submit(ev, wakeup_flags());
+      }
       return 0;
     }
     case 1:  /* write */
@@ -597,7 +702,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id) {
     default:
       return 0;
   }
-  if (!socket_fallback) return 0;
+  if (!socket_fallback && !aead_hooks) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
   if (!is_traced(tgid)) return 0;
@@ -607,11 +712,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id) {
   __u64 arg = BPF_CORE_READ(regs, si);
   if (id == 0 || id == 1 || id == 44 || id == 45) {
     c.buf = arg;
-  } else if (dir == TT_DIR_WRITE) {
-    /* writev(fd, iov, n) / sendmsg(fd, msg, flags): the ClientHello is in the
-     * first iovec. struct user_msghdr: msg_iov at 16; struct iovec {base, len}. */
+  } else {
+    /* writev/readv(fd, iov, n) / sendmsg/recvmsg(fd, msg, flags): the first
+     * iovec (the ClientHello; a sealed record; where a read lands).
+     * struct user_msghdr: msg_iov at 16; struct iovec {base, len}. */
     __u64 iov = arg;
-    if (id == 46 && bpf_probe_read_user(&iov, sizeof(iov), (void *)(arg + 16))) iov = 0;
+    if ((id == 46 || id == 47) && bpf_probe_read_user(&iov, sizeof(iov), (void *)(arg + 16))) iov = 0;
     __u64 v[2] = {0, 0};
     if (iov && bpf_probe_read_user(v, sizeof(v), (void *)iov) == 0) {
       c.buf = v[0];
@@ -624,7 +730,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id) {
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret) {
-  if (!socket_fallback) return 0;
+  if (!socket_fallback && !aead_hooks) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   struct sock_call *cp = bpf_map_lookup_elem(&sock_calls, &pid_tgid);
   if (!cp) return 0;
@@ -635,6 +741,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret) {
   __u16 family = 0;
   struct sock *sk = tcp_sock_of_fd(c.fd, &family);
   if (!sk) return 0;
+  if (aead_hooks) aead_on_sock_call(pid_tgid, &c, sk, ret);
+  if (!socket_fallback) return 0;
 
   struct sock_key key = {.sk = (__u64)sk, .tgid = pid_tgid >> 32};
   bool first = c.dir == TT_DIR_WRITE && c.buf && !bpf_map_lookup_elem(&sock_seen, &key);
@@ -665,6 +773,139 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret) {
     if (bpf_probe_read_user(ev->head, bound_len(n, TT_SOCK_HEAD), (void *)c.buf) == 0) ev->head_len = n;
   }
   bpf_ringbuf_submit(ev, wakeup_flags());
+  return 0;
+}
+
+/* EVP_AEAD_CTX_seal/open(ctx, out, out_len, max_out_len, nonce, nonce_len,
+ * in, in_len, ad, ad_len): the last four arguments are on the stack at entry
+ * ([rsp] is the return address). rustls authenticates the record header:
+ * TLS 1.3 5 bytes (type always application data; the real type is the last
+ * non-zero plaintext byte), TLS 1.2 sequence number + header (13 bytes). Only
+ * application data is sent on; handshake messages and alerts are not HTTP. */
+struct aead_args {
+  __u64 in, in_len, ad, ad_len;
+};
+
+static __always_inline bool aead_stack_args(struct pt_regs *ctx, struct aead_args *a) {
+  return bpf_probe_read_user(a, sizeof(*a), (void *)(ctx->sp + 8)) == 0;
+}
+
+/* 1: TLS 1.3 record, 2: TLS 1.2 application data, 0: neither. */
+static __always_inline int aead_record_kind(__u64 ad, __u64 ad_len) {
+  __u8 h[13] = {};
+  if (ad_len == 5) {
+    if (bpf_probe_read_user(h, 5, (void *)ad)) return 0;
+    return h[0] == 0x17 && h[1] == 3 && h[2] == 3 ? 1 : 0;
+  }
+  if (ad_len == 13) {
+    if (bpf_probe_read_user(h, 13, (void *)ad)) return 0;
+    return h[8] == 0x17 && h[9] == 3 ? 2 : 0;
+  }
+  return 0;
+}
+
+/* TLS 1.3 inner plaintext: content, type byte, zero padding. Returns the
+ * content length if the type is application data, else -1. Padding beyond 32
+ * bytes (no stack here pads) counts as not application data. */
+static __always_inline long tls13_app_len(__u64 buf, __u64 len) {
+  if (!len || len > 0x7fffffffull) return -1;
+  __u8 tail[32] = {};
+  __u32 n = len < 32 ? (__u32)len : 32;
+  if (bpf_probe_read_user(tail, bound_len(n, 32), (void *)(buf + len - n))) return -1;
+  for (int i = 31; i >= 0; i--) {
+    if (i >= (int)n) continue;
+    __u8 b = tail[i & 31];
+    if (!b) continue;
+    if (b != 0x17) return -1;
+    return (long)(len - n + i);
+  }
+  return -1;
+}
+
+SEC("uprobe")
+int aead_seal_entry(struct pt_regs *ctx) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  __u32 tgid = pid_tgid >> 32;
+  if (!is_traced(tgid)) return 0;
+  struct aead_args a;
+  if (!aead_stack_args(ctx, &a)) return 0;
+  int kind = aead_record_kind(a.ad, a.ad_len);
+  if (!kind) return 0;
+  long n = kind == 1 ? tls13_app_len(a.in, a.in_len) : (a.in_len <= 0x7fffffffull ? (long)a.in_len : -1);
+  if (n < 0) return 0;
+  __u64 aead = PT_REGS_PARM1(ctx);
+  if (!aead_is_paired(aead, tgid)) {
+    /* The record goes out from 5 bytes before the ciphertext (the header). */
+    struct aead_key rk = {.ctx = PT_REGS_PARM2(ctx) - 5, .tgid = tgid};
+    bpf_map_update_elem(&aead_sealed, &rk, &aead, BPF_ANY);
+  }
+  /* Sealing may work in place: the plaintext is only there now. */
+  struct ssl_call call = {.ssl = aead, .buf = a.in, .lib = TT_LIB_AWSLC};
+  if (n > 0) emit_data(&call, (__u32)n, TT_DIR_WRITE, pid_tgid);
+  return 0;
+}
+
+struct aead_open_call {
+  __u64 ctx;
+  __u64 out;
+  __u64 out_len_ptr;
+  int kind;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct aead_open_call);
+} aead_opens SEC(".maps");
+
+SEC("uprobe")
+int aead_open_entry(struct pt_regs *ctx) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  __u32 tgid = pid_tgid >> 32;
+  if (!is_traced(tgid)) return 0;
+  struct aead_args a;
+  if (!aead_stack_args(ctx, &a)) return 0;
+  int kind = aead_record_kind(a.ad, a.ad_len);
+  if (!kind) return 0;
+  __u64 aead = PT_REGS_PARM1(ctx);
+  if (!aead_is_paired(aead, tgid)) {
+    /* The record lies in (or just before: a record split across reads) what
+     * this thread last read from a socket. */
+    struct sock_read *r = bpf_map_lookup_elem(&last_sock_read, &pid_tgid);
+    if (r && r->buf && a.in < r->buf + r->len && a.in + 16384 + 256 + 5 > r->buf)
+      pair_aead(pid_tgid, aead, r->sk, TT_DIR_READ);
+  }
+  struct aead_open_call c = {.ctx = aead, .out = PT_REGS_PARM2(ctx), .out_len_ptr = PT_REGS_PARM3(ctx), .kind = kind};
+  bpf_map_update_elem(&aead_opens, &pid_tgid, &c, BPF_ANY);
+  return 0;
+}
+
+SEC("uretprobe")
+int aead_open_return(struct pt_regs *ctx) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  struct aead_open_call *c = bpf_map_lookup_elem(&aead_opens, &pid_tgid);
+  if (!c) return 0;
+  struct aead_open_call oc = *c;
+  bpf_map_delete_elem(&aead_opens, &pid_tgid);
+  if ((int)PT_REGS_RC(ctx) != 1) return 0; /* authentication failed: nothing was decrypted */
+  __u64 len = 0;
+  if (bpf_probe_read_user(&len, sizeof(len), (void *)oc.out_len_ptr)) return 0;
+  long n = oc.kind == 1 ? tls13_app_len(oc.out, len) : (len <= 0x7fffffffull ? (long)len : -1);
+  if (n <= 0) return 0;
+  struct ssl_call call = {.ssl = oc.ctx, .buf = oc.out, .lib = TT_LIB_AWSLC};
+  emit_data(&call, (__u32)n, TT_DIR_READ, pid_tgid);
+  return 0;
+}
+
+/* EVP_AEAD_CTX_init_with_direction(ctx, ...): a new key for this context. */
+SEC("uprobe")
+int aead_init_entry(struct pt_regs *ctx) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  if (!is_traced(pid_tgid >> 32)) return 0;
+  struct aead_key k = {.ctx = PT_REGS_PARM1(ctx), .tgid = pid_tgid >> 32};
+  bpf_map_delete_elem(&aead_paired, &k);
+  emit_alias(pid_tgid, k.ctx, 0, 0);
   return 0;
 }
 

@@ -23,6 +23,7 @@ enum tt_event_kind {
   TT_EV_EXIT = 5,  /* traced process (thread group) exited */
   TT_EV_DLOPEN = 6, /* traced process loaded a library whose name has "ssl" in it */
   TT_EV_SOCK = 7,   /* bytes a traced process moved over a TCP socket (fallback) */
+  TT_EV_ALIAS = 8,  /* an AEAD context carries the records of a TCP socket (or, sock 0, a new key) */
 };
 
 enum tt_direction {
@@ -34,6 +35,7 @@ enum tt_tls_lib {
   TT_LIB_OPENSSL = 1,   /* exported SSL_* symbols (libssl, node) */
   TT_LIB_BORINGSSL = 2, /* entry points found in a stripped binary (Bun) */
   TT_LIB_GO_TLS = 3,    /* Go crypto/tls, by symbol */
+  TT_LIB_AWSLC = 4,     /* aws-lc EVP_AEAD_CTX_seal/open under rustls: conn is the AEAD context */
 };
 
 /* A binary userspace has already looked at (attached or found nothing to
@@ -122,6 +124,20 @@ struct tt_sock_event {
 };
 
 #define TT_SOCK_EVENT_BASE 64 /* record size without head[] */
+
+/* The AEAD layer knows records, not sockets: each direction of a rustls
+ * connection has its own context. BPF pairs a context with the socket whose
+ * write carries a sealed record (or whose last read holds an opened one) and
+ * says so once; userspace then files that context's plaintext under the
+ * socket, so both directions meet on one connection. sock = 0: the context
+ * got a new key and may now belong to another connection. */
+struct tt_alias_event {
+  struct tt_event_header hdr;
+  __u64 conn; /* the AEAD context, as in tt_data_event.conn */
+  __u64 sock; /* struct sock *, or 0 */
+  __u8 dir;   /* enum tt_direction the context works in */
+  __u8 _pad[7];
+};
 
 /* Counters in the per-CPU `stats` array. */
 enum tt_stat {

@@ -62,6 +62,7 @@ class RequestLog:
 
 LOG = None
 DUMP_DIR = None  # --dump-bodies: decoded request bodies, one file per request
+NO_WEBSOCKET = False  # --no-websocket: refuse WebSocket upgrades
 CONN_COUNTER = itertools.count(1)
 REQ_COUNTER = itertools.count(1)
 
@@ -1159,6 +1160,11 @@ def serve_websocket(sock, rfile, conn_id, client_port, target, headers, hd):
     up = Request("http/1.1", conn_id, client_port, "GET", target, headers, b"")
     _, rec = handle(up)  # the upgrade is logged as a request of its own (provider none)
     key = hd.get("sec-websocket-key", "")
+    if NO_WEBSOCKET:  # --no-websocket: clients must fall back to HTTP (Codex: POST over HTTP/2)
+        rec.update({"api": "websocket", "status": 404, "error": "WebSocket refused (--no-websocket)"})
+        LOG.write(rec)
+        sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        return
     if not up.path.endswith("/responses") or not key or hd.get("sec-websocket-version") != "13":
         rec.update({"api": "websocket", "status": 400, "error": "not a Responses WebSocket handshake"})
         LOG.write(rec)
@@ -1493,7 +1499,7 @@ def serve_conn(ctx, raw, addr):
 
 
 def main(argv=None):
-    global LOG, DUMP_DIR
+    global LOG, DUMP_DIR, NO_WEBSOCKET
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cert-dir", required=True, help="directory with server.pem and server.key")
     ap.add_argument("--log", required=True, help="JSON-lines log file (appended)")
@@ -1504,9 +1510,12 @@ def main(argv=None):
                     help="answer with a call to tool NAME (input JSON) whenever a request offers it")
     ap.add_argument("--dump-bodies", metavar="DIR",
                     help="write each decoded request body to DIR/<seq>.body (debugging; bodies hold prompts)")
+    ap.add_argument("--no-websocket", action="store_true",
+                    help="refuse WebSocket upgrades with 404 (exercises clients' HTTP fallback)")
     args = ap.parse_args(argv)
 
     LOG = RequestLog(args.log)
+    NO_WEBSOCKET = args.no_websocket
     for spec in args.auto_tool_call:
         name, _, inp = spec.partition("=")
         AUTO_TOOL_CALLS[name.strip()] = json.loads(inp) if inp.strip() else {}

@@ -20,6 +20,8 @@ static_assert(sizeof(tt_close_event) == 32);
 static_assert(sizeof(tt_proc_event) == 24 + 16 + TT_COMM_LEN + TT_PATH_LEN);
 static_assert(offsetof(tt_sock_event, head) == TT_SOCK_EVENT_BASE);
 static_assert(offsetof(tt_sock_event, daddr) == 48);
+static_assert(offsetof(tt_data_event, lib) == 57);
+static_assert(sizeof(tt_alias_event) == 48);
 
 // Userspace-only record kinds (never produced by BPF).
 enum : uint32_t {
@@ -34,7 +36,18 @@ struct DataEvent {
   uint64_t conn = 0;
   uint32_t call_len = 0, offset = 0, lost_before = 0;
   uint8_t dir = 0;
+  uint8_t lib = 0;  // enum tt_tls_lib
   std::string_view data;
+};
+
+// An AEAD context (TT_LIB_AWSLC data's conn) carries the records of a TCP
+// socket; sock 0: the context has a new key and is no longer paired.
+struct AliasEvent {
+  uint32_t pid = 0;
+  uint64_t ts_ns = 0;
+  uint64_t conn = 0;
+  uint64_t sock = 0;
+  uint8_t dir = 0;
 };
 
 // Bytes a syscall moved over a TCP socket (the fallback for TLS stacks with
@@ -78,7 +91,7 @@ struct InfoEvent {
 // Serialises an info record into the raw form (header + JSON bytes).
 std::string make_info_record(uint32_t kind, uint32_t pid, uint64_t ts_ns, std::string_view json);
 
-enum class ParseStatus { Data, Close, Proc, Info, Sock, Malformed };
+enum class ParseStatus { Data, Close, Proc, Info, Sock, Alias, Malformed };
 
 struct ParsedEvent {
   ParseStatus status = ParseStatus::Malformed;
@@ -87,6 +100,7 @@ struct ParsedEvent {
   ProcEvent proc;
   InfoEvent info;
   SockEvent sock;
+  AliasEvent alias;
 };
 
 // Validates and decodes one raw record. Never reads past size.

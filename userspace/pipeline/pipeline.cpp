@@ -33,7 +33,13 @@ void Pipeline::on_raw(const void* data, size_t size) {
   switch (ev.status) {
     case ParseStatus::Data:
       plaintext_pids_.insert(ev.data.pid);
-      conns_.on_data(ev.data);
+      if (ev.data.lib == TT_LIB_AWSLC)
+        on_aead_data(ev.data);
+      else
+        conns_.on_data(ev.data);
+      break;
+    case ParseStatus::Alias:
+      on_alias(ev.alias);
       break;
     case ParseStatus::Sock:
       sockets_.on_event(ev.sock);
@@ -57,6 +63,7 @@ void Pipeline::on_raw(const void* data, size_t size) {
         int32_t st = ev.proc.exit_code;
         agg_.process_exited(ev.proc.pid, to_unix(ev.proc.ts_ns), (st & 0x7f) ? 128 + (st & 0x7f) : (st >> 8) & 0xff);
         conns_.close_process(ev.proc.pid, ev.proc.ts_ns);
+        drop_pending(ev.proc.pid, 0);
       }
       break;
     }
@@ -115,7 +122,57 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
   }
 }
 
+void Pipeline::on_aead_data(const capture::DataEvent& ev) {
+  auto key = std::make_pair(ev.pid, ev.conn);
+  if (auto it = aead_sockets_.find(key); it != aead_sockets_.end()) {
+    capture::DataEvent e = ev;
+    e.conn = it->second;
+    conns_.on_data(e);
+    return;
+  }
+  PendingConn& p = aead_pending_[key];
+  if (p.bytes + ev.data.size() > kMaxPendingBytes) {
+    auto& cs = agg_.capture_stats();
+    cs.set_unpaired_record_bytes(cs.unpaired_record_bytes() + ev.data.size());
+    return;
+  }
+  p.bytes += ev.data.size();
+  p.events.push_back({ev, std::string(ev.data)});
+}
+
+void Pipeline::on_alias(const capture::AliasEvent& a) {
+  auto key = std::make_pair(a.pid, a.conn);
+  if (!a.sock) {  // a new key: whatever this context carried before is over
+    aead_sockets_.erase(key);
+    drop_pending(a.pid, a.conn);
+    return;
+  }
+  aead_sockets_[key] = a.sock;
+  auto it = aead_pending_.find(key);
+  if (it == aead_pending_.end()) return;
+  for (PendingData& d : it->second.events) {
+    d.ev.data = d.bytes;
+    d.ev.conn = a.sock;
+    conns_.on_data(d.ev);
+  }
+  aead_pending_.erase(it);
+}
+
+void Pipeline::drop_pending(uint32_t pid, uint64_t ctx) {
+  auto& cs = agg_.capture_stats();
+  for (auto it = aead_pending_.lower_bound({pid, ctx}); it != aead_pending_.end() && it->first.first == pid;) {
+    if (ctx && it->first.second != ctx) break;
+    cs.set_unpaired_record_bytes(cs.unpaired_record_bytes() + it->second.bytes);
+    it = aead_pending_.erase(it);
+  }
+  if (!ctx)
+    for (auto it = aead_sockets_.lower_bound({pid, 0}); it != aead_sockets_.end() && it->first.first == pid;)
+      it = aead_sockets_.erase(it);
+}
+
 void Pipeline::finish(uint64_t mono_ts_ns) {
+  for (auto it = aead_pending_.begin(); it != aead_pending_.end(); it = aead_pending_.begin())
+    drop_pending(it->first.first, it->first.second);
   conns_.close_all(mono_ts_ns);
   emit_socket_fallback();
 }

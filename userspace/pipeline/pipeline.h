@@ -63,6 +63,25 @@ class Pipeline {
   stream::ConnectionTable conns_;
   stream::SocketTracker sockets_;
   std::set<uint32_t> plaintext_pids_;  // processes whose TLS we see in plaintext
+
+  // rustls (TT_LIB_AWSLC): plaintext arrives per AEAD context; an ALIAS
+  // record says which socket a context belongs to, so both directions share
+  // one connection keyed by the socket. A context's first sealed records come
+  // before the write that pairs it: they wait here, in order, bounded.
+  void on_aead_data(const capture::DataEvent& ev);
+  void on_alias(const capture::AliasEvent& a);
+  void drop_pending(uint32_t pid, uint64_t ctx);  // 0 ctx: every context of pid
+  struct PendingData {
+    capture::DataEvent ev;
+    std::string bytes;
+  };
+  struct PendingConn {
+    std::vector<PendingData> events;
+    size_t bytes = 0;
+  };
+  std::map<std::pair<uint32_t, uint64_t>, uint64_t> aead_sockets_;  // (pid, ctx) -> struct sock *
+  std::map<std::pair<uint32_t, uint64_t>, PendingConn> aead_pending_;
+  static constexpr size_t kMaxPendingBytes = 16u << 20;  // per context
   RunFacts facts_;
   uint64_t malformed_ = 0;
 };

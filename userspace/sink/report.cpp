@@ -147,7 +147,7 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
   const auto& c = run.capture();
   out += fmt("\nCapture: %s events, %s of plaintext", num(c.events()).c_str(), bytes(c.bytes_captured()).c_str());
   bool lossless = !c.events_lost() && !c.bytes_lost() && !c.bytes_over_cap() && !c.bytes_unparsed() &&
-                  !c.parse_errors() && !c.incomplete_requests() && !c.decode_errors();
+                  !c.parse_errors() && !c.incomplete_requests() && !c.decode_errors() && !c.unpaired_record_bytes();
   if (lossless) {
     out += "; nothing lost\n";
   } else {
@@ -164,6 +164,9 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
       out += fmt("  incomplete requests: %s (no full response; tokens estimated where usage was missing)\n",
                  num(c.incomplete_requests()).c_str());
     if (c.decode_errors()) out += fmt("  body decode errors: %s\n", num(c.decode_errors()).c_str());
+    if (c.unpaired_record_bytes())
+      out += fmt("  TLS records never matched to their socket: %s (rustls; dropped)\n",
+                 bytes(c.unpaired_record_bytes()).c_str());
   }
   if (c.non_http_connections())
     out += fmt("  %s TLS connection(s) neither HTTP/1.x nor HTTP/2 (not decoded)\n",

@@ -52,10 +52,6 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
   t->skel_->rodata->max_call_bytes = opts.max_call_bytes;
   t->skel_->rodata->stop_on_exec = opts.stop_on_exec;
   t->skel_->rodata->socket_fallback = opts.socket_fallback;
-  if (!opts.socket_fallback) {
-    bpf_program__set_autoload(t->skel_->progs.on_sys_enter, false);
-    bpf_program__set_autoload(t->skel_->progs.on_sys_exit, false);
-  }
   t->cache_ = std::make_unique<discovery::DiscoveryCache>(opts.discovery_cache_dir);
   bpf_map__set_max_entries(t->skel_->maps.events, opts.ring_buffer_bytes);
   int err = tlstap_bpf__load(t->skel_);
@@ -69,16 +65,13 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
     return make_error("cannot load the BPF programs: " + std::string(strerror(e)) +
                       " (set TOKENTAP_DEBUG=1 for the verifier log)");
   }
-  std::vector<bpf_program*> tps = {t->skel_->progs.on_fork, t->skel_->progs.on_exec, t->skel_->progs.on_exit};
-  if (opts.socket_fallback) {
-    tps.push_back(t->skel_->progs.on_sys_enter);
-    tps.push_back(t->skel_->progs.on_sys_exit);
-  }
-  for (bpf_program* prog : tps) {
+  for (bpf_program* prog : {t->skel_->progs.on_fork, t->skel_->progs.on_exec, t->skel_->progs.on_exit}) {
     bpf_link* l = bpf_program__attach(prog);
     if (!l) return make_error(std::string("cannot attach tracepoint ") + bpf_program__name(prog) + ": " + strerror(errno));
     t->links_.emplace_back(l);
   }
+  if (opts.socket_fallback)
+    if (auto r = t->attach_sys_hooks(); !r) return Error{r.error()};
   t->rb_ = ring_buffer__new(bpf_map__fd(t->skel_->maps.events), ring_cb, &t->on_record_, nullptr);
   if (!t->rb_) return make_error(std::string("cannot open the ring buffer: ") + strerror(errno));
   return t;
@@ -88,6 +81,19 @@ Tracer::~Tracer() {
   if (rb_) ring_buffer__free(rb_);
   links_.clear();
   if (skel_) tlstap_bpf__destroy(skel_);
+}
+
+// The syscall tracepoints: the socket fallback, and pairing rustls' AEAD
+// contexts with sockets. Attached only when one of them is wanted: every
+// syscall of the machine passes through them.
+Result<void> Tracer::attach_sys_hooks() {
+  for (bpf_program* prog : {skel_->progs.on_sys_enter, skel_->progs.on_sys_exit}) {
+    bpf_link* l = bpf_program__attach(prog);
+    if (!l) return make_error(std::string("cannot attach tracepoint ") + bpf_program__name(prog) + ": " + strerror(errno));
+    links_.emplace_back(l);
+  }
+  sys_hooks_ = true;
+  return {};
 }
 
 void Tracer::mark_known(dev_t dev, ino_t ino) {
@@ -127,7 +133,11 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
     return info;
   }
   bool go = d.library == "go";
-  uint64_t cookie = go ? TT_LIB_GO_TLS : d.library == "boringssl" ? TT_LIB_BORINGSSL : TT_LIB_OPENSSL;
+  bool aead = d.library == "aws-lc";
+  uint64_t cookie = go     ? TT_LIB_GO_TLS
+                    : aead ? TT_LIB_AWSLC
+                    : d.library == "boringssl" ? TT_LIB_BORINGSSL
+                                               : TT_LIB_OPENSSL;
 
   struct Probe {
     const char* sym;
@@ -146,6 +156,16 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
       {"SSL_write", skel_->progs.go_tls_write, nullptr},
       {"SSL_read", skel_->progs.go_tls_read_entry, nullptr},
   };
+  // rustls: plaintext at the record layer; the syscall hooks pair each AEAD
+  // context with its socket.
+  const Probe aead_probes[] = {
+      {"AEAD_seal", skel_->progs.aead_seal_entry, nullptr},
+      {"AEAD_open", skel_->progs.aead_open_entry, skel_->progs.aead_open_return},
+      {"AEAD_init", skel_->progs.aead_init_entry, nullptr},
+  };
+  if (aead && !sys_hooks_) {
+    if (auto r = attach_sys_hooks(); !r) return Error{r.error()};
+  }
   std::vector<LinkOwner> links;
   auto attach_at = [&](bpf_program* prog, uint64_t offset, bool retprobe, const char* what) -> Result<void> {
     LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie, .retprobe = retprobe);
@@ -154,8 +174,10 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
     links.emplace_back(l);
     return {};
   };
-  for (const Probe& p : go ? std::vector<Probe>(std::begin(go_probes), std::end(go_probes))
-                           : std::vector<Probe>(std::begin(openssl_probes), std::end(openssl_probes))) {
+  std::vector<Probe> probes = go     ? std::vector<Probe>(std::begin(go_probes), std::end(go_probes))
+                              : aead ? std::vector<Probe>(std::begin(aead_probes), std::end(aead_probes))
+                                     : std::vector<Probe>(std::begin(openssl_probes), std::end(openssl_probes));
+  for (const Probe& p : probes) {
     const discovery::FoundFunction* fn = d.function(p.sym);
     if (!fn) continue;
     if (!info.detail.empty()) info.detail += "; ";
@@ -169,6 +191,7 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
           return Error{r.error()};
   }
   for (auto& l : links) links_.push_back(std::move(l));
+  if (aead) skel_->bss->aead_hooks = true;
   info.attached = true;
   info.new_attach = true;
   examined_[id] = info;

@@ -36,7 +36,7 @@ struct AttachInfo {
   bool attached = false;    // probes are on this file now (or were already)
   bool refused = false;     // it carries TLS we could not safely instrument
   bool new_attach = false;  // attached by this call
-  std::string library;      // "openssl" | "boringssl"
+  std::string library;      // "openssl" | "boringssl" | "go" | "aws-lc"
   std::string runtime;      // e.g. "Bun v1.4.4"
   std::string detail;       // why refused, or the evidence for what was found
   bool from_cache = false;
@@ -92,6 +92,8 @@ class Tracer {
   RecordFn on_record_;
   std::vector<LinkOwner> links_;
   void mark_known(dev_t dev, ino_t ino);
+  Result<void> attach_sys_hooks();
+  bool sys_hooks_ = false;
   std::unique_ptr<discovery::DiscoveryCache> cache_;
   std::map<std::pair<dev_t, ino_t>, AttachInfo> examined_;
   std::map<std::pair<dev_t, ino_t>, bool> loaders_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,9 @@ namespace tt::discovery {
 namespace {
 
 constexpr size_t kVerifyBytes = 32;  // code bytes kept per function to re-verify
+
+// Results of the current error-site methods; any other method is stale.
+bool current_method(const std::string& m) { return m == kBoringSslMethod || m == kAwsLcMethod; }
 
 std::string to_hex(std::string_view b) {
   static const char* d = "0123456789abcdef";
@@ -28,6 +32,34 @@ void mkdirs(const std::string& dir) {
     if (i == dir.size() || dir[i] == '/') mkdir(dir.substr(0, i).c_str(), 0755);
 }
 
+// The build id; for a binary linked without one (Codex), its size and a hash
+// of its ELF header, program headers and section headers: layout-specific,
+// cheap to read. Either way a hit is trusted only after the code check.
+std::string cache_key(const ElfImage& img) {
+  std::string id = img.build_id();
+  if (!id.empty() || img.size() < 64) return id;
+  const uint8_t* p = img.data();
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  auto mix = [&](uint64_t off, uint64_t n) {
+    for (uint64_t i = off; i < off + n && i < img.size(); ++i) h = (h ^ p[i]) * 1099511628211ull;
+  };
+  uint64_t phoff, shoff;
+  uint16_t phentsize, phnum, shentsize, shnum;
+  memcpy(&phoff, p + 32, 8);
+  memcpy(&shoff, p + 40, 8);
+  memcpy(&phentsize, p + 54, 2);
+  memcpy(&phnum, p + 56, 2);
+  memcpy(&shentsize, p + 58, 2);
+  memcpy(&shnum, p + 60, 2);
+  mix(0, 64);
+  mix(phoff, uint64_t(phentsize) * phnum);
+  mix(shoff, uint64_t(shentsize) * shnum);
+  char b[64];
+  snprintf(b, sizeof(b), "noid-%llu-%016llx", static_cast<unsigned long long>(img.size()),
+           static_cast<unsigned long long>(h));
+  return b;
+}
+
 }  // namespace
 
 std::string DiscoveryCache::default_dir() {
@@ -41,7 +73,7 @@ std::string DiscoveryCache::entry_path(const std::string& build_id) const {
 }
 
 bool DiscoveryCache::load(const ElfImage& img, Discovery& out) const {
-  std::string id = img.build_id();
+  std::string id = cache_key(img);
   if (dir_.empty() || id.empty()) return false;
   std::ifstream f(entry_path(id));
   if (!f) return false;
@@ -49,10 +81,10 @@ bool DiscoveryCache::load(const ElfImage& img, Discovery& out) const {
   if (j.is_discarded() || !j.is_object()) return false;
   // Several files can share a build id: keep one record per file layout.
   for (const auto& e : j.value("entries", nlohmann::json::array())) {
-    if (e.value("method", "") != kBoringSslMethod || e.value("file_size", uint64_t{0}) != img.size()) continue;
+    if (!current_method(e.value("method", "")) || e.value("file_size", uint64_t{0}) != img.size()) continue;
     Discovery d;
     d.library = e.value("library", "");
-    d.method = kBoringSslMethod;
+    d.method = e.value("method", "");
     d.runtime = e.value("runtime", "");
     d.reason = e.value("reason", "");
     d.status = static_cast<DiscoveryStatus>(e.value("status", 1));
@@ -79,7 +111,7 @@ bool DiscoveryCache::load(const ElfImage& img, Discovery& out) const {
 }
 
 void DiscoveryCache::store(const ElfImage& img, const Discovery& d) const {
-  std::string id = img.build_id();
+  std::string id = cache_key(img);
   if (dir_.empty() || id.empty()) return;
   mkdirs(dir_);
   std::string path = entry_path(id);
@@ -91,7 +123,7 @@ void DiscoveryCache::store(const ElfImage& img, const Discovery& d) const {
   if (j.is_discarded() || !j.is_object()) j = nlohmann::json::object();
   nlohmann::json entries = nlohmann::json::array();
   for (const auto& e : j.value("entries", nlohmann::json::array()))
-    if (e.value("file_size", uint64_t{0}) != img.size() || e.value("method", "") != kBoringSslMethod)
+    if (e.value("file_size", uint64_t{0}) != img.size() || !current_method(e.value("method", "")))
       entries.push_back(e);
   nlohmann::json e;
   e["method"] = d.method;

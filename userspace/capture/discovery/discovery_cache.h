@@ -1,4 +1,5 @@
-// Discovery results cached per build id, so a 400 MB Bun binary is analysed
+// Discovery results cached per build id (or, without one, per file size and
+// ELF layout hash), so a 400 MB Bun binary is analysed
 // once, not at every exec. A cached entry is never trusted blindly: it is used
 // only if the method version matches and the code bytes at every cached
 // address are still the ones seen when it was found (the same build id can
@@ -19,7 +20,7 @@ class DiscoveryCache {
   // discover_tls(), through the cache. `from_cache` says whether it was a hit.
   Discovery discover(const ElfImage& img, bool* from_cache = nullptr) const;
 
-  // A verified BoringSSL result for this file, if one was stored.
+  // A verified error-site (BoringSSL, aws-lc) result for this file, if one was stored.
   bool load(const ElfImage& img, Discovery& out) const;
   void store(const ElfImage& img, const Discovery& d) const;
 

@@ -23,6 +23,14 @@ constexpr uint64_t kBadLength = 111;               // SSL_R_BAD_LENGTH
 constexpr uint64_t kHandshakeFailure = 215;        // SSL_R_SSL_HANDSHAKE_FAILURE
 constexpr uint64_t kUninitialized = 226;           // SSL_R_UNINITIALIZED
 
+// BoringSSL's and aws-lc's include/openssl/cipher.h (the same codes in both).
+constexpr uint64_t kErrLibCipher = 30;
+constexpr uint64_t kBadDecrypt = 101;          // CIPHER_R_BAD_DECRYPT
+constexpr uint64_t kBufferTooSmall = 103;      // CIPHER_R_BUFFER_TOO_SMALL
+constexpr uint64_t kOutputAliasesInput = 115;  // CIPHER_R_OUTPUT_ALIASES_INPUT
+constexpr uint64_t kTooLarge = 117;            // CIPHER_R_TOO_LARGE
+constexpr uint64_t kUnsupportedKeySize = 120;  // CIPHER_R_UNSUPPORTED_KEY_SIZE
+
 constexpr uint64_t kMaxFunctionBytes = 64 * 1024;  // how far back an entry may be
 constexpr int kSiteWindow = 8;                     // instructions around a __FILE__ load
 
@@ -115,13 +123,13 @@ class Decoder {
   ZydisDecoder dec_;
 };
 
-// One function of ssl_lib.cc as recovered from the code.
+// One function of the scanned source file as recovered from the code.
 struct Function {
   uint64_t entry = 0;
-  std::set<uint64_t> reasons;     // ERR_LIB_SSL reasons raised with __FILE__ == ssl_lib.cc
+  std::set<uint64_t> reasons;     // reasons of the library raised with __FILE__ == the scanned file
   std::set<uint64_t> callees;     // direct call targets
   bool heap_store = false;
-  int direct_refs = 0;            // direct calls/jumps to the entry from anywhere
+  int direct_refs = 0;            // direct calls/jumps (or GOT/data pointers) to the entry
 };
 
 // Every NUL-terminated string ending in `suffix` in the file's non-code
@@ -179,12 +187,12 @@ std::vector<uint64_t> find_code_refs(const ElfImage& img, const std::set<uint64_
       bool abs_hit = targets.count(v) != 0;
       bool rel_hit = targets.count(va + 4 + static_cast<int64_t>(static_cast<int32_t>(v))) != 0;
       if (!abs_hit && !rel_hit) continue;
+      // Every decoding that fits: `lea rcx, [rip+d]` (48 8d 0d) also decodes
+      // from its second byte as `lea ecx, [rip+d]`. Which one is on an
+      // instruction boundary is settled by decoding the function from its entry.
       for (uint64_t k = 1; k <= 4 && k <= i; ++k) {
         Insn in;
-        if (dec.decode(img, va - k, targets, in) && in.len == k + 4 && in.refs_file) {
-          out.push_back(in.addr);
-          break;
-        }
+        if (dec.decode(img, va - k, targets, in) && in.len == k + 4 && in.refs_file) out.push_back(in.addr);
       }
     }
   }
@@ -213,10 +221,38 @@ std::map<uint64_t, int> direct_targets_in(const ElfImage& img,
   return out;
 }
 
-class BoringSslFinder {
+// The functions of one source file of a stripped BoringSSL-family library,
+// recovered from its OPENSSL_PUT_ERROR(lib, reason) call sites: each is keyed
+// by its entry and knows the reasons it raises.
+// Rust calls C through the GOT (`call [rip+got]`, no PLT): the entries of C
+// functions a Rust binary uses are pointers in its writable data (RELR or
+// RELATIVE relocations keep the link-time address in the file). Counts
+// 8-byte-aligned pointers into the windows, added to `out`.
+void pointer_targets_in(const ElfImage& img, const std::vector<std::pair<uint64_t, uint64_t>>& windows,
+                        std::map<uint64_t, int>& out) {
+  for (const auto& seg : img.segments()) {
+    if (seg.exec || !seg.write || seg.filesz < 8) continue;
+    const uint8_t* base = img.data() + seg.offset;
+    for (uint64_t i = (8 - seg.vaddr % 8) % 8; i + 8 <= seg.filesz; i += 8) {
+      uint64_t t;
+      memcpy(&t, base + i, 8);
+      for (const auto& [lo, hi] : windows)
+        if (t >= lo && t <= hi) {
+          out[t]++;
+          break;
+        }
+    }
+  }
+}
+
+class ErrorSiteScan {
  public:
-  explicit BoringSslFinder(const ElfImage& img) : img_(img) {}
-  Discovery run();
+  ErrorSiteScan(const ElfImage& img, std::string_view file_suffix, uint64_t lib)
+      : img_(img), suffix_(file_suffix), lib_(lib) {}
+  // false: the source file's strings are not in the binary at all.
+  bool has_file();
+  // Every verifiable function with an error site; `why` says why none was.
+  std::map<uint64_t, Function> functions(std::string& why);
 
  private:
   // Decodes [entry, first int3) and keeps what control can reach from entry.
@@ -225,11 +261,13 @@ class BoringSslFinder {
   std::set<uint64_t> reasons_in(const std::vector<Insn>& body) const;
 
   const ElfImage& img_;
+  std::string suffix_;
+  uint64_t lib_;
   Decoder dec_;
   std::set<uint64_t> file_strings_;
 };
 
-bool BoringSslFinder::analyse(uint64_t entry, Function& fn, std::vector<Insn>& body, std::string& why) const {
+bool ErrorSiteScan::analyse(uint64_t entry, Function& fn, std::vector<Insn>& body, std::string& why) const {
   std::vector<Insn> linear;
   std::unordered_map<uint64_t, size_t> index;
   bool clean_end = true;  // stopped at padding or the size limit, not at garbage
@@ -279,7 +317,7 @@ bool BoringSslFinder::analyse(uint64_t entry, Function& fn, std::vector<Insn>& b
 
 // A function starts where the previous one cannot fall through: after int3
 // padding, or right after a ret, jmp, ud2 or a call (to a noreturn function).
-bool BoringSslFinder::follows_flow_end(uint64_t entry) const {
+bool ErrorSiteScan::follows_flow_end(uint64_t entry) const {
   std::string_view b = img_.bytes_at(entry - 6, 6);
   if (b.size() != 6) return false;
   auto at = [&](int back) { return static_cast<uint8_t>(b[6 - back]); };
@@ -293,13 +331,13 @@ bool BoringSslFinder::follows_flow_end(uint64_t entry) const {
   return false;
 }
 
-// OPENSSL_PUT_ERROR(SSL, reason) compiles to argument moves ahead of a call
+// OPENSSL_PUT_ERROR(lib, reason) compiles to argument moves ahead of a call
 // to ERR_put_error(lib, 0, reason, __FILE__, __LINE__), or of a jump to a
 // shared call. With LTO the unused argument may be dropped, so the reason is
 // taken from the argument register just before the one holding __FILE__ (rdx
 // or rsi) and the library from rdi. Only the straight-line code around each
 // __FILE__ load is looked at.
-std::set<uint64_t> BoringSslFinder::reasons_in(const std::vector<Insn>& body) const {
+std::set<uint64_t> ErrorSiteScan::reasons_in(const std::vector<Insn>& body) const {
   std::set<uint64_t> reasons;
   for (size_t k = 0; k < body.size(); ++k) {
     if (!body[k].refs_file) continue;
@@ -318,43 +356,41 @@ std::set<uint64_t> BoringSslFinder::reasons_in(const std::vector<Insn>& body) co
       if (body[j].is_control()) break;
       take(body[j]);
     }
-    if (lib && reason && *lib == kErrLibSsl) reasons.insert(*reason);
+    if (lib && reason && *lib == lib_) reasons.insert(*reason);
   }
   return reasons;
 }
 
-Discovery BoringSslFinder::run() {
-  Discovery d;
-  d.library = "boringssl";
-  d.method = kBoringSslMethod;
-  if (!img_.is_x86_64()) {
-    d.reason = "not an x86-64 binary";
-    return d;
-  }
-  file_strings_ = find_strings(img_, "ssl/ssl_lib.cc");
-  if (file_strings_.empty()) {
-    d.reason = "no BoringSSL source strings";
-    return d;
-  }
-  d.runtime = find_bun_version(img_);
-  d.status = DiscoveryStatus::Refused;
-  auto refuse = [&](std::string why) {
-    d.reason = "BoringSSL is linked in, but " + why + "; tokentap will not attach to a guessed address";
-    d.functions.clear();
-    return d;
-  };
+bool ErrorSiteScan::has_file() {
+  file_strings_ = find_strings(img_, suffix_);
+  return !file_strings_.empty();
+}
 
+std::map<uint64_t, Function> ErrorSiteScan::functions(std::string& why) {
+  std::map<uint64_t, Function> fns;
+  std::string file = suffix_.substr(suffix_.rfind('/') + 1);
   std::vector<uint64_t> refs = find_code_refs(img_, file_strings_, dec_);
-  if (refs.empty()) return refuse("no code references its ssl/ssl_lib.cc error sites");
-
-  // Function entries: direct call/jump targets shortly before a reference,
-  // 16-byte aligned, right after int3 padding or a ret.
+  if (refs.empty()) {
+    why = "no code references its " + file + " error sites";
+    return fns;
+  }
+  // Function entries: direct call/jump targets (or, for calls through the
+  // GOT, pointers) shortly before a reference, 16-byte aligned, right after
+  // int3 padding or a ret.
   std::vector<std::pair<uint64_t, uint64_t>> windows;
   for (auto r : refs) windows.push_back({r > kMaxFunctionBytes ? r - kMaxFunctionBytes : 0, r});
   std::map<uint64_t, int> targets = direct_targets_in(img_, windows);
+  pointer_targets_in(img_, windows, targets);
 
-  std::map<uint64_t, Function> fns;
+  // Instructions of the functions analysed so far: a reference inside one
+  // (not at its start) is a decoding that does not exist.
+  std::map<uint64_t, uint8_t> decoded;
+  auto covered = [&](uint64_t r) {
+    auto it = decoded.upper_bound(r);
+    return it != decoded.begin() && std::prev(it)->first + std::prev(it)->second > r;
+  };
   for (auto r : refs) {
+    if (covered(r)) continue;
     auto it = targets.upper_bound(r);
     while (it != targets.begin()) {
       --it;
@@ -365,29 +401,74 @@ Discovery BoringSslFinder::run() {
       if (fns.count(entry)) break;  // already analysed, its reasons cover what it reaches
       Function fn;
       std::vector<Insn> body;
-      std::string why;
-      if (!analyse(entry, fn, body, why)) continue;
+      std::string ignored;
+      if (!analyse(entry, fn, body, ignored)) continue;
       bool reaches = std::any_of(body.begin(), body.end(), [&](const Insn& in) { return in.addr == r; });
       if (!reaches) continue;
       fn.reasons = reasons_in(body);
       fn.direct_refs = it->second;
       fns[entry] = fn;
+      for (const auto& in : body) decoded[in.addr] = in.len;
       break;
     }
   }
-  if (fns.empty()) return refuse("none of its " + std::to_string(refs.size()) + " ssl_lib.cc error sites lies in a verifiable function");
+  if (fns.empty())
+    why = "none of its " + std::to_string(refs.size()) + " candidate " + file + " error sites lies in a verifiable function";
+  return fns;
+}
 
-  auto has = [](const std::set<uint64_t>& s, std::initializer_list<uint64_t> want) {
-    return std::all_of(want.begin(), want.end(), [&](uint64_t v) { return s.count(v) != 0; });
+bool has_all(const std::set<uint64_t>& s, std::initializer_list<uint64_t> want) {
+  return std::all_of(want.begin(), want.end(), [&](uint64_t v) { return s.count(v) != 0; });
+}
+
+// Adds the function as `name`, or says why it cannot be used.
+bool add_found(const ElfImage& img, Discovery& d, const char* name, const Function& fn, const std::string& evidence) {
+  auto off = img.vaddr_to_offset(fn.entry);
+  if (!off) {
+    d.reason = std::string(name) + " candidate " + hex(fn.entry) + " is outside the file";
+    return false;
+  }
+  FoundFunction f;
+  f.name = name;
+  f.vaddr = fn.entry;
+  f.file_offset = *off;
+  f.evidence = evidence + " reasons {" + join(fn.reasons) + "}, " + std::to_string(fn.direct_refs) + " direct callers or pointers";
+  d.functions.push_back(f);
+  return true;
+}
+
+Discovery boringssl_run(const ElfImage& img) {
+  Discovery d;
+  d.library = "boringssl";
+  d.method = kBoringSslMethod;
+  if (!img.is_x86_64()) {
+    d.reason = "not an x86-64 binary";
+    return d;
+  }
+  ErrorSiteScan scan(img, "ssl/ssl_lib.cc", kErrLibSsl);
+  if (!scan.has_file()) {
+    d.reason = "no BoringSSL source strings";
+    return d;
+  }
+  d.runtime = find_bun_version(img);
+  d.status = DiscoveryStatus::Refused;
+  auto refuse = [&](std::string why) {
+    d.reason = "BoringSSL is linked in, but " + why + "; tokentap will not attach to a guessed address";
+    d.functions.clear();
+    return d;
   };
+  std::string why;
+  std::map<uint64_t, Function> fns = scan.functions(why);
+  if (fns.empty()) return refuse(why);
+
   std::vector<const Function*> writes, reads;
   for (const auto& [entry, fn] : fns) {
-    if (has(fn.reasons, {kUninitialized, kHandshakeFailure, kBadLength})) writes.push_back(&fn);
+    if (has_all(fn.reasons, {kUninitialized, kHandshakeFailure, kBadLength})) writes.push_back(&fn);
     if (!fn.reasons.count(kShouldNotHaveBeenCalled) || fn.reasons.count(kBadLength) || !fn.heap_store) continue;
     std::set<uint64_t> reach = fn.reasons;
     for (auto c : fn.callees)
       if (auto ci = fns.find(c); ci != fns.end()) reach.insert(ci->second.reasons.begin(), ci->second.reasons.end());
-    if (has(reach, {kUninitialized, kHandshakeFailure})) reads.push_back(&fn);
+    if (has_all(reach, {kUninitialized, kHandshakeFailure})) reads.push_back(&fn);
   }
   if (writes.size() != 1)
     return refuse(std::to_string(writes.size()) + " functions match SSL_write (want exactly 1) among " +
@@ -395,18 +476,74 @@ Discovery BoringSslFinder::run() {
   if (reads.size() != 1)
     return refuse(std::to_string(reads.size()) + " functions match SSL_read (want exactly 1) among " +
                   std::to_string(fns.size()) + " ssl_lib.cc functions");
+  if (!add_found(img, d, "SSL_write", *writes[0], "ssl_lib.cc") ||
+      !add_found(img, d, "SSL_read", *reads[0], "ssl_lib.cc"))
+    return refuse(d.reason);
+  d.status = DiscoveryStatus::Found;
+  d.reason = "";
+  return d;
+}
 
-  for (auto [name, fn] : {std::pair{"SSL_write", writes[0]}, std::pair{"SSL_read", reads[0]}}) {
-    auto off = img_.vaddr_to_offset(fn->entry);
-    if (!off) return refuse(std::string(name) + " candidate " + hex(fn->entry) + " is outside the file");
-    FoundFunction f;
-    f.name = name;
-    f.vaddr = fn->entry;
-    f.file_offset = *off;
-    f.evidence = "ssl_lib.cc reasons {" + join(fn->reasons) + "}, " + std::to_string(fn->direct_refs) +
-                 " direct callers";
-    d.functions.push_back(f);
+// aws-lc (rustls' default crypto provider, through aws-lc-rs) or BoringSSL
+// without its TLS layer: the record layer's AEAD calls in
+// crypto/fipsmodule/cipher/aead.c carry every TLS record's plaintext.
+//  - EVP_AEAD_CTX_seal raises TOO_LARGE, BUFFER_TOO_SMALL and
+//    OUTPUT_ALIASES_INPUT, never BAD_DECRYPT;
+//  - EVP_AEAD_CTX_open raises OUTPUT_ALIASES_INPUT, BAD_DECRYPT and
+//    BUFFER_TOO_SMALL;
+//  - EVP_AEAD_CTX_init_with_direction raises only UNSUPPORTED_KEY_SIZE: a new
+//    key, so a context address seen before may now be another connection's.
+Discovery awslc_run(const ElfImage& img) {
+  Discovery d;
+  d.library = "aws-lc";
+  d.method = kAwsLcMethod;
+  if (!img.is_x86_64()) {
+    d.reason = "not an x86-64 binary";
+    return d;
   }
+  ErrorSiteScan scan(img, "crypto/fipsmodule/cipher/aead.c", kErrLibCipher);
+  if (!scan.has_file()) {
+    d.reason = "no aws-lc/BoringSSL AEAD source strings";
+    return d;
+  }
+  for (std::string_view rt : {std::string_view("rustls-0."), std::string_view("aws-lc-rs-1.")})
+    for (const auto& seg : img.segments()) {
+      if (seg.exec || !d.runtime.empty()) continue;
+      const char* base = reinterpret_cast<const char*>(img.data() + seg.offset);
+      const char* p = static_cast<const char*>(memmem(base, seg.filesz, rt.data(), rt.size()));
+      if (!p || (p > base && p[-1] != '/')) continue;
+      const char* e = p + rt.size();
+      while (e < base + seg.filesz && ((*e >= '0' && *e <= '9') || *e == '.')) ++e;
+      d.runtime = std::string(p, e - p);
+      d.runtime[rt.size() - 3] = ' ';  // "rustls 0.23.46"
+    }
+  d.status = DiscoveryStatus::Refused;
+  auto refuse = [&](std::string why) {
+    d.reason = "aws-lc's AEAD is linked in, but " + why + "; tokentap will not attach to a guessed address";
+    d.functions.clear();
+    return d;
+  };
+  std::string why;
+  std::map<uint64_t, Function> fns = scan.functions(why);
+  if (fns.empty()) return refuse(why);
+  std::vector<const Function*> seals, opens, inits;
+  for (const auto& [entry, fn] : fns) {
+    if (has_all(fn.reasons, {kTooLarge, kBufferTooSmall, kOutputAliasesInput}) && !fn.reasons.count(kBadDecrypt))
+      seals.push_back(&fn);
+    if (has_all(fn.reasons, {kOutputAliasesInput, kBadDecrypt, kBufferTooSmall})) opens.push_back(&fn);
+    if (fn.reasons == std::set<uint64_t>{kUnsupportedKeySize}) inits.push_back(&fn);
+  }
+  auto count = [&](const std::vector<const Function*>& v, const char* what) {
+    return std::to_string(v.size()) + " functions match " + what + " (want exactly 1) among " +
+           std::to_string(fns.size()) + " aead.c functions";
+  };
+  if (seals.size() != 1) return refuse(count(seals, "EVP_AEAD_CTX_seal"));
+  if (opens.size() != 1) return refuse(count(opens, "EVP_AEAD_CTX_open"));
+  if (!add_found(img, d, "AEAD_seal", *seals[0], "aead.c") || !add_found(img, d, "AEAD_open", *opens[0], "aead.c"))
+    return refuse(d.reason);
+  // Without the key hook a reused context address could be misattributed for
+  // a record or two: used when unambiguous, not required.
+  if (inits.size() == 1 && !add_found(img, d, "AEAD_init", *inits[0], "aead.c")) return refuse(d.reason);
   d.status = DiscoveryStatus::Found;
   d.reason = "";
   return d;
@@ -435,7 +572,9 @@ Discovery find_openssl_symbols(const ElfImage& img) {
   return d;
 }
 
-Discovery find_boringssl(const ElfImage& img) { return BoringSslFinder(img).run(); }
+Discovery find_boringssl(const ElfImage& img) { return boringssl_run(img); }
+
+Discovery find_awslc_aead(const ElfImage& img) { return awslc_run(img); }
 
 namespace {
 
@@ -529,10 +668,13 @@ Discovery discover_tls(const ElfImage& img, const DiscoveryCache* cache, bool* f
     if (from_cache) *from_cache = true;
     return b;
   }
+  // The error-site scans: BoringSSL's TLS layer (Bun), else the AEAD layer
+  // under rustls (aws-lc), which a binary with BoringSSL's TLS also has.
   b = find_boringssl(img);
+  if (b.status == DiscoveryStatus::NoTls) b = find_awslc_aead(img);
   if (cache && b.status != DiscoveryStatus::NoTls) cache->store(img, b);
   if (b.status != DiscoveryStatus::NoTls) return b;
-  d.reason = "no OpenSSL symbols, no Go crypto/tls and no BoringSSL";
+  d.reason = "no OpenSSL symbols, no Go crypto/tls, no BoringSSL and no aws-lc";
   return d;
 }
 

@@ -24,7 +24,7 @@
 namespace tt::discovery {
 
 struct FoundFunction {
-  std::string name;  // SSL_write, SSL_read, SSL_write_ex, SSL_read_ex, SSL_free
+  std::string name;  // SSL_write, SSL_read, SSL_write_ex, SSL_read_ex, SSL_free, AEAD_seal/open/init
   uint64_t vaddr = 0;
   uint64_t file_offset = 0;  // what uprobes attach by
   std::string evidence;
@@ -39,7 +39,7 @@ enum class DiscoveryStatus {
 
 struct Discovery {
   DiscoveryStatus status = DiscoveryStatus::NoTls;
-  std::string library;  // "openssl" | "boringssl" | "go"
+  std::string library;  // "openssl" | "boringssl" | "go" | "aws-lc"
   std::string method;   // "symbols" | kBoringSslMethod
   std::string runtime;  // e.g. "Bun v1.4.4", when the binary says
   std::string reason;   // why NoTls / Refused, in words a user can act on
@@ -55,15 +55,20 @@ struct Discovery {
 // Bumped whenever the BoringSSL method changes, so cached results of an older
 // method are not trusted.
 inline constexpr const char* kBoringSslMethod = "boringssl-error-sites/1";
+inline constexpr const char* kAwsLcMethod = "awslc-aead-error-sites/1";
 
 Discovery find_openssl_symbols(const ElfImage& img);
 Discovery find_boringssl(const ElfImage& img);
+// aws-lc's EVP_AEAD_CTX_seal/open (the record layer under rustls), found like
+// BoringSSL's from the error sites of crypto/fipsmodule/cipher/aead.c:
+// functions AEAD_seal, AEAD_open and, when unambiguous, AEAD_init.
+Discovery find_awslc_aead(const ElfImage& img);
 // Go crypto/tls by symbol ((*Conn).Read/Write), register ABI (Go >= 1.17) only.
 Discovery find_go_tls(const ElfImage& img);
 class DiscoveryCache;
 
-// OpenSSL symbols, then Go crypto/tls, then BoringSSL, which alone is slow
-// enough to go through `cache` when one is given.
+// OpenSSL symbols, then Go crypto/tls, then BoringSSL, then aws-lc; the last
+// two are slow enough to go through `cache` when one is given.
 Discovery discover_tls(const ElfImage& img, const DiscoveryCache* cache = nullptr, bool* from_cache = nullptr);
 
 }  // namespace tt::discovery

@@ -29,7 +29,7 @@ ParsedEvent parse_event(const void* raw, size_t size) {
       memcpy(&d, raw, TT_DATA_EVENT_HDR_SIZE);
       if (d.len > TT_CHUNK_MAX || TT_DATA_EVENT_HDR_SIZE + size_t{d.len} > size) return ev;
       ev.data = DataEvent{h.pid, h.tid, h.flags, h.ts_ns, d.conn, d.call_len, d.offset,
-                          d.lost_before, d.dir,
+                          d.lost_before, d.dir, d.lib,
                           std::string_view(reinterpret_cast<const char*>(bytes) + TT_DATA_EVENT_HDR_SIZE, d.len)};
       if (ev.data.dir > TT_DIR_READ) return ev;
       ev.status = ParseStatus::Data;
@@ -51,6 +51,15 @@ ParsedEvent parse_event(const void* raw, size_t size) {
       memcpy(ev.sock.daddr, se.daddr, sizeof(se.daddr));
       ev.sock.head = std::string_view(reinterpret_cast<const char*>(bytes) + TT_SOCK_EVENT_BASE, se.head_len);
       ev.status = ParseStatus::Sock;
+      return ev;
+    }
+    case TT_EV_ALIAS: {
+      if (size < sizeof(tt_alias_event)) return ev;
+      tt_alias_event a;
+      memcpy(&a, raw, sizeof(a));
+      if (a.dir > TT_DIR_READ) return ev;
+      ev.alias = AliasEvent{h.pid, h.ts_ns, a.conn, a.sock, a.dir};
+      ev.status = ParseStatus::Alias;
       return ev;
     }
     case TT_EV_CLOSE: {
