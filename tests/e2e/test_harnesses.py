@@ -26,6 +26,7 @@ class HarnessRun:
     """Mixed into one E2ETestCase per harness; `harness` is its key in HARNESSES."""
 
     harness = None
+    transports = None  # if set: the transports (server log) its API requests must have used
     server_options = {"auto_tool_calls": SERVER_TOOL_CALLS}
 
     def setUp(self):
@@ -49,7 +50,12 @@ class HarnessRun:
         self.assertEqual(prof.run["exit_code"], 0)
         llm = [r for r in srv if r["provider"] != "none"]
         self.assertTrue(llm, "%s made no API request to the test server%s" % (h.name, context))
-        self.assertEqual([r for r in srv if r["status"] != 200], [], "the server refused requests")
+        # WebSocket upgrades are logged apart from the requests they carry (101, or 404 when
+        # the server refuses them to make Codex fall back to HTTP/2).
+        refused = [r for r in srv if r["status"] != 200 and not (r["api"] == "websocket" and r["provider"] == "none")]
+        self.assertEqual(refused, [], "the server refused requests")
+        if self.transports:
+            self.assertEqual({r["transport"] for r in llm}, set(self.transports), "transports used")
         self.assertIn(h.provider, {r["provider"] for r in llm})
         self.assertIn(h.api, {r["api"] for r in llm})
 
@@ -87,6 +93,19 @@ for _cls, _name in (("ClaudeCodeTest", "claude-code"), ("OpenCodeTest", "opencod
                     ("ClineTest", "cline"), ("GeminiCliTest", "gemini-cli"), ("PiTest", "pi"),
                     ("OpenClawTest", "openclaw")):
     globals()[_cls] = type(_cls, (HarnessRun, E2ETestCase), {"harness": _name, "__module__": __name__})
+
+
+class CodexTest(HarnessRun, E2ETestCase):
+    """Codex over its Responses WebSocket (permessage-deflate): rustls plaintext via aws-lc's AEAD."""
+    harness = "codex"
+    transports = ("websocket",)
+
+
+class CodexHttp2Test(HarnessRun, E2ETestCase):
+    """Codex's fallback when the WebSocket upgrade is refused: POST /v1/responses over HTTP/2."""
+    harness = "codex"
+    transports = ("h2",)
+    server_options = {"auto_tool_calls": SERVER_TOOL_CALLS, "no_websocket": True}
 
 
 if __name__ == "__main__":

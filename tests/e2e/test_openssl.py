@@ -463,36 +463,3 @@ class GoClientTest(E2ETestCase):
                 self.assertEqual({r["transport"] for r in srv}, {"h2" if "--http2" in opts else "http/1.1"})
                 self.assert_same_as_server(prof, srv)
                 self.assertTrue(all(r["capture_method"] == "plaintext" for r in prof.requests))
-
-
-class CodexSocketFallbackTest(E2ETestCase):
-    """Codex (Rust, rustls: no plaintext hook yet) is still measured at the socket: every byte it
-    exchanged with the API host, its harness named from its process, tokens marked estimated."""
-
-    CODEX = os.path.join(os.environ.get("TOKENTAP_HARNESS_DIR") or "/var/cache/tokentap/harnesses", "codex",
-                         "node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex")
-
-    def test_codex_exec_bytes_at_the_socket(self):
-        if not os.access(self.CODEX, os.X_OK):
-            if os.environ.get("TOKENTAP_SKIP_HARNESSES") == "1":
-                self.skipTest("codex not installed")
-            self.fail("%s is missing: run scripts/install-harnesses.sh codex" % self.CODEX)
-        proxy = CountingProxy(self.server.port)
-        self.addCleanup(proxy.close)
-        home = tempfile.mkdtemp(dir=self.tmp.name)
-        env = dict(os.environ, HOME=home, OPENAI_API_KEY="sk-test", CODEX_CA_CERTIFICATE=self.server.ca_path)
-        mark = self.server.mark()
-        prof = self.profile([self.CODEX, "exec", "-c", 'openai_base_url="https://localhost:%d/v1"' % proxy.port,
-                             "--skip-git-repo-check", "say hi"], env=env,
-                            extra_args=["--api-host", "localhost=openai"])
-        srv = [r for r in self.server.records(mark) if r["provider"] != "none"]
-        self.assertTrue(srv, "codex made no API request")
-        conns = proxy.counts()
-        self.assertTrue(prof.requests, prof.report)
-        self.assertEqual(sum(r["request_bytes"] for r in prof.requests), sum(c[0] for c in conns), prof.report)
-        self.assertEqual(sum(r["response_bytes"] for r in prof.requests), sum(c[1] for c in conns), prof.report)
-        for r in prof.requests:
-            self.assertEqual((r["provider"], r["capture_method"], r["usage_source"], r["harness"]),
-                             ("openai", "socket", "estimated", "codex"))
-            self.assertEqual(r["harness_version"], "0.169.0")
-        self.assertGreaterEqual(prof.run["capture"]["socket_fallback_connections"], len(conns))

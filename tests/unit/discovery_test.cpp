@@ -82,6 +82,29 @@ TEST_P(BunBinaries, FindsSslReadAndWrite) {
 INSTANTIATE_TEST_SUITE_P(Harnesses, BunBinaries, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// Codex: Rust, rustls over aws-lc, stripped, PIE, no build id. The C functions
+// are reached through the GOT, so their entries are found from GOT pointers.
+const char* kCodex = "codex/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex";
+constexpr uint64_t kCodexSeal = 0x1125fad0, kCodexOpen = 0x1125fd10, kCodexInit = 0x1125fa10;
+constexpr uint64_t kCodexTextDelta = 0x1000;  // vaddr - file offset of its code segment
+
+TEST(Discovery, CodexRustlsAeadFromErrorSites) {
+  auto img = open_harness(kCodex);
+  if (!img) return;
+  EXPECT_EQ(img->build_id(), "");
+  Discovery d = discover_tls(*img);
+  ASSERT_EQ(d.status, DiscoveryStatus::Found) << d.reason;
+  EXPECT_EQ(d.library, "aws-lc");
+  EXPECT_EQ(d.method, kAwsLcMethod);
+  EXPECT_EQ(d.runtime, "rustls 0.23.46");
+  ASSERT_EQ(d.functions.size(), 3u);
+  for (auto [name, vaddr] : {std::pair{"AEAD_seal", kCodexSeal}, {"AEAD_open", kCodexOpen}, {"AEAD_init", kCodexInit}}) {
+    ASSERT_NE(d.function(name), nullptr) << name;
+    EXPECT_EQ(d.function(name)->vaddr, vaddr) << name;
+    EXPECT_EQ(d.function(name)->file_offset, vaddr - kCodexTextDelta) << name;
+  }
+}
+
 TEST(Discovery, NodeExportsOpenSsl) {
   auto img = ElfImage::open("/usr/bin/node");
   ASSERT_TRUE(img.ok()) << img.error();
@@ -186,6 +209,17 @@ class CacheTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+  // Discovers twice through a fresh cache: a miss that stores, then a hit.
+  Discovery miss_then_hit(ElfImage& img, DiscoveryCache& cache) {
+    bool hit = true;
+    Discovery first = cache.discover(img, &hit);
+    EXPECT_EQ(first.status, DiscoveryStatus::Found) << first.reason;
+    EXPECT_FALSE(hit);
+    Discovery second = cache.discover(img, &hit);
+    EXPECT_TRUE(hit);
+    EXPECT_EQ(second.status, DiscoveryStatus::Found);
+    return second;
+  }
   std::string dir_;
 };
 
@@ -193,14 +227,8 @@ TEST_F(CacheTest, HitIsVerifiedAgainstTheCode) {
   auto img = open_harness(cline().path);
   if (!img) return;
   DiscoveryCache cache(dir_);
-  bool hit = true;
-  Discovery first = cache.discover(*img, &hit);
-  ASSERT_EQ(first.status, DiscoveryStatus::Found) << first.reason;
-  EXPECT_FALSE(hit);
+  Discovery second = miss_then_hit(*img, cache);
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/" + cline().build_id + ".json"));
-
-  Discovery second = cache.discover(*img, &hit);
-  EXPECT_TRUE(hit);
   ASSERT_EQ(second.status, DiscoveryStatus::Found);
   EXPECT_EQ(second.function("SSL_write")->vaddr, cline().ssl_write);
   EXPECT_EQ(second.function("SSL_write")->file_offset, cline().write_offset);
@@ -210,9 +238,43 @@ TEST_F(CacheTest, HitIsVerifiedAgainstTheCode) {
   // Same build id and size, different code at SSL_write: the cache entry must
   // not be used, and fresh analysis of this (broken) code refuses.
   at(*img, cline().ssl_write)[0] = 0x06;
+  bool hit = true;
   Discovery third = cache.discover(*img, &hit);
   EXPECT_FALSE(hit);
   EXPECT_NE(third.status, DiscoveryStatus::Found);
+}
+
+// No build id: the entry is keyed by file size and an ELF layout hash, and
+// still verified against the code.
+TEST_F(CacheTest, BinaryWithoutBuildIdIsCachedAndVerified) {
+  auto img = open_harness(kCodex);
+  if (!img) return;
+  DiscoveryCache cache(dir_);
+  Discovery second = miss_then_hit(*img, cache);
+  ASSERT_EQ(second.status, DiscoveryStatus::Found);
+  EXPECT_EQ(second.library, "aws-lc");
+  EXPECT_EQ(second.function("AEAD_open")->file_offset, kCodexOpen - kCodexTextDelta);
+  at(*img, kCodexOpen)[1] = 0x06;
+  bool hit = true;
+  EXPECT_NE(cache.discover(*img, &hit).status, DiscoveryStatus::Found);
+  EXPECT_FALSE(hit);
+}
+
+// EVP_AEAD_CTX_seal's overflow check raises CIPHER_R_TOO_LARGE (117): with it
+// changed, nothing matches seal and nothing is attached.
+TEST(DoctoredBinary, CodexWithoutTheSealSignatureIsRefused) {
+  auto img = open_harness(kCodex);
+  if (!img) return;
+  uint8_t* p = at(*img, kCodexSeal);
+  uint8_t* mov = nullptr;
+  for (size_t i = 0; i + 5 <= 0x100 && !mov; ++i)
+    if (p[i] == 0xba && p[i + 1] == 117 && !p[i + 2] && !p[i + 3] && !p[i + 4]) mov = p + i;  // mov edx, 117
+  ASSERT_NE(mov, nullptr);
+  mov[1] = 118;
+  Discovery d = discover_tls(*img);
+  EXPECT_EQ(d.status, DiscoveryStatus::Refused);
+  EXPECT_TRUE(d.functions.empty());
+  EXPECT_NE(d.reason.find("0 functions match EVP_AEAD_CTX_seal"), std::string::npos) << d.reason;
 }
 
 TEST_F(CacheTest, DisabledCacheWritesNothing) {

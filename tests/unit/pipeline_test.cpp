@@ -25,7 +25,7 @@ using tt::pipeline::PipelineOptions;
 
 // Builds raw DATA records the way tlstap.bpf.c does: one call split into chunks.
 std::vector<std::string> data_records(uint32_t pid, uint64_t conn, uint8_t dir, std::string_view bytes, uint64_t ts,
-                                      uint32_t lost_before = 0) {
+                                      uint32_t lost_before = 0, uint8_t lib = TT_LIB_OPENSSL) {
   std::vector<std::string> out;
   uint32_t off = 0;
   do {
@@ -41,6 +41,7 @@ std::vector<std::string> data_records(uint32_t pid, uint64_t conn, uint8_t dir, 
     h.len = n;
     h.lost_before = off == 0 ? lost_before : 0;
     h.dir = dir;
+    h.lib = lib;
     std::string rec(reinterpret_cast<const char*>(&h), TT_DATA_EVENT_HDR_SIZE);
     rec.append(bytes.substr(off, n));
     out.push_back(rec);
@@ -56,6 +57,19 @@ std::string close_record(uint32_t pid, uint64_t conn, uint64_t ts) {
   c.hdr.ts_ns = ts;
   c.conn = conn;
   return std::string(reinterpret_cast<const char*>(&c), sizeof(c));
+}
+
+// What tlstap.bpf.c says once an AEAD context (rustls) is paired with a socket;
+// sock 0: the context got a new key.
+std::string alias_record(uint32_t pid, uint64_t ctx, uint64_t sock, uint8_t dir, uint64_t ts) {
+  tt_alias_event a{};
+  a.hdr.kind = TT_EV_ALIAS;
+  a.hdr.pid = pid;
+  a.hdr.ts_ns = ts;
+  a.conn = ctx;
+  a.sock = sock;
+  a.dir = dir;
+  return std::string(reinterpret_cast<const char*>(&a), sizeof(a));
 }
 
 struct CollectSink : tt::sink::RecordSink {
@@ -155,6 +169,59 @@ TEST_F(PipelineTest, StreamingAnthropicExchangeBecomesOneExactRecord) {
   EXPECT_EQ(r.connection_id(), 1u);
   EXPECT_EQ(r.sequence_on_connection(), 1u);
   EXPECT_EQ(r.run_id(), "run-1");
+}
+
+// rustls: each direction has its own AEAD context. The request's records are
+// sealed before the socket write that pairs their context, so they wait; both
+// contexts end up on the socket's connection, in order.
+TEST_F(PipelineTest, RustlsRecordsMeetOnTheirSocket) {
+  const uint32_t pid = 300;
+  const uint64_t seal_ctx = 0x7f0000001000, open_ctx = 0x7f0000002000, sk = 0xffff888012345600;
+  std::string req = anthropic_request();
+  uint64_t t = 1'000'000'000;
+  feed(data_records(pid, seal_ctx, TT_DIR_WRITE, req.substr(0, 100), t, 0, TT_LIB_AWSLC));
+  feed(data_records(pid, seal_ctx, TT_DIR_WRITE, req.substr(100), t + 1000, 0, TT_LIB_AWSLC));
+  EXPECT_TRUE(requests().empty());
+  feed({alias_record(pid, seal_ctx, sk, TT_DIR_WRITE, t + 2000)});
+  feed({alias_record(pid, open_ctx, sk, TT_DIR_READ, t + 1'000'000)});
+  feed(data_records(pid, open_ctx, TT_DIR_READ, anthropic_response_head(), t + 1'000'000, 0, TT_LIB_AWSLC));
+  uint64_t tr = t + 2'000'000;
+  for (auto& e : anthropic_sse_events())
+    feed(data_records(pid, open_ctx, TT_DIR_READ, chunk(e), tr += 1'000'000, 0, TT_LIB_AWSLC));
+  feed(data_records(pid, open_ctx, TT_DIR_READ, "0\r\n\r\n", tr + 1'000'000, 0, TT_LIB_AWSLC));
+  // The socket closes; a later connection reusing the contexts' addresses is another one.
+  feed({close_record(pid, sk, tr + 2'000'000)});
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].input_tokens(), 12u);
+  EXPECT_EQ(reqs[0].cache_read_tokens(), 4000u);
+  EXPECT_EQ(reqs[0].output_tokens(), 25u);
+  EXPECT_EQ(reqs[0].request_bytes(), strlen(kAnthropicRequestBody));
+  EXPECT_TRUE(reqs[0].complete());
+  EXPECT_EQ(reqs[0].capture_method(), "plaintext");
+  pipe.finish(tr + 3'000'000);
+  EXPECT_EQ(agg.capture_stats().unpaired_record_bytes(), 0u);
+  EXPECT_EQ(agg.capture_stats().socket_fallback_connections(), 0u);
+}
+
+// Records whose context is never paired (or gets a new key first) cannot be put
+// on a connection: they are dropped and counted, never silently.
+TEST_F(PipelineTest, RustlsRecordsNeverPairedAreCounted) {
+  const uint32_t pid = 301;
+  feed(data_records(pid, 0x1000, TT_DIR_WRITE, std::string(700, 'a'), 1000, 0, TT_LIB_AWSLC));
+  feed({alias_record(pid, 0x1000, 0, TT_DIR_WRITE, 2000)});  // new key: the 700 bytes are orphans
+  feed(data_records(pid, 0x2000, TT_DIR_WRITE, std::string(300, 'b'), 3000, 0, TT_LIB_AWSLC));
+  // Once paired, a context's records go straight to the connection.
+  feed({alias_record(pid, 0x3000, 0xffff0001, TT_DIR_WRITE, 3500)});
+  feed(data_records(pid, 0x3000, TT_DIR_WRITE, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 4000, 0, TT_LIB_AWSLC));
+  EXPECT_EQ(agg.capture_stats().unpaired_record_bytes(), 700u);
+  pipe.finish(5000);  // 0x2000 never met its socket
+  EXPECT_EQ(agg.capture_stats().unpaired_record_bytes(), 1000u);
+  EXPECT_TRUE(requests().empty());
+  agg.finish({}, 0, 0, 0);
+  EXPECT_NE(tt::sink::render_report(agg).find("TLS records never matched to their socket: 1,000 B"),
+            std::string::npos)
+      << tt::sink::render_report(agg);
 }
 
 TEST_F(PipelineTest, SecretsNeverReachRecords) {

@@ -172,12 +172,55 @@ TEST(RecordedCapture, CodexWebSocketSeenFromTheServerMatchesServerLog) {
   EXPECT_EQ(got.run.capture().parse_errors(), 0u);
 }
 
+// The real Codex CLI (@openai/codex 0.169.0, rustls over aws-lc) traced on its own
+// side: plaintext from aws-lc's EVP_AEAD_CTX_seal/open, each context paired with its
+// socket. Recorded with tests/e2e's Codex setup (fresh HOME, CODEX_CA_CERTIFICATE,
+// -c openai_base_url="https://localhost:PORT/v1", `codex exec --skip-git-repo-check
+// "say hi"`) under `tokentap profile --capture`; the .server.jsonl is the test
+// server's log of the same run.
+void expect_codex(const Replayed& got, const char* session) {
+  for (const auto& r : got.requests) {
+    EXPECT_EQ(r.harness(), "codex");
+    EXPECT_EQ(r.harness_version(), "0.169.0");
+    EXPECT_EQ(r.session_id(), session);
+    EXPECT_EQ(r.capture_method(), "plaintext");
+    EXPECT_EQ((r.method() + " " + r.path()), "POST /v1/responses");
+  }
+  EXPECT_EQ(got.run.capture().unpaired_record_bytes(), 0u);
+  EXPECT_EQ(got.run.capture().socket_fallback_connections(), 0u);
+  EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
+  EXPECT_EQ(got.run.capture().parse_errors(), 0u);
+}
+
+// Its Responses WebSocket (permessage-deflate): a prewarm, then the turn.
+TEST(RecordedCapture, CodexRustlsWebSocketMatchesServerLog) {
+  auto got = replay_against_log("codex_rustls_ws", 2);
+  ASSERT_EQ(got.requests.size(), 2u);
+  EXPECT_EQ(got.requests[0].connection_id(), got.requests[1].connection_id());
+  EXPECT_EQ(got.requests[1].request_bytes(), 67936u);
+  EXPECT_EQ(got.requests[1].input_tokens(), 11323u);
+  EXPECT_EQ(got.requests[1].cache_read_tokens(), 5661u);
+  EXPECT_EQ(got.requests[1].output_tokens(), 24u);
+  expect_codex(got, "01a2087c-c00b-7e43-9d0a-ed767c6d90b2");
+  EXPECT_EQ(got.run.other_http_requests(), 1u);  // the upgrade
+}
+
+// The server refused the upgrade (--no-websocket) seven times; Codex then POSTed over HTTP/2.
+TEST(RecordedCapture, CodexRustlsHttp2MatchesServerLog) {
+  auto got = replay_against_log("codex_rustls_h2", 1);
+  ASSERT_EQ(got.requests.size(), 1u);
+  EXPECT_EQ(got.requests[0].request_bytes(), 67850u);
+  EXPECT_EQ(got.requests[0].input_tokens(), 11308u);
+  expect_codex(got, "01a2087c-cc6c-7123-aafb-ef48433c75bd");
+  EXPECT_EQ(got.run.other_http_requests(), 7u);
+}
+
 // Every prefix of a capture (a run cut short at any record) replays without a
 // crash, and never reports more requests than the whole capture.
 TEST(RecordedCapture, EveryPrefixIsSafe) {
   for (auto [name, max_requests] :
        {std::pair{"python_gemini_gzip.ttcap", 3u}, {"curl_http2.ttcap", 2u}, {"ws_responses.ttcap", 4u},
-        {"codex_ws_server_side.ttcap", 2u}}) {
+        {"codex_ws_server_side.ttcap", 2u}, {"codex_rustls_ws.ttcap", 2u}, {"codex_rustls_h2.ttcap", 1u}}) {
     std::vector<std::string> recs;
     auto n = tt::capture::read_capture(data(name), [&](const void* d, size_t sz) {
       recs.emplace_back(static_cast<const char*>(d), sz);
