@@ -618,11 +618,11 @@ struct {
   __type(value, __u8);
 } aead_socks SEC(".maps");
 
-static __always_inline void emit_alias(__u64 pid_tgid, __u64 ctx, __u64 sk, __u8 dir) {
+static __always_inline bool emit_alias(__u64 pid_tgid, __u64 ctx, __u64 sk, __u8 dir) {
   struct tt_alias_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
   if (!ev) {
     stat_add(TT_STAT_LOST_PROC_EVENTS, 1);
-    return;
+    return false;
   }
   event_header(&ev->hdr, TT_EV_ALIAS, pid_tgid);
   ev->conn = ctx;
@@ -630,15 +630,18 @@ static __always_inline void emit_alias(__u64 pid_tgid, __u64 ctx, __u64 sk, __u8
   ev->dir = dir;
   __builtin_memset(ev->_pad, 0, sizeof(ev->_pad));
   bpf_ringbuf_submit(ev, wakeup_flags());
+  return true;
 }
 
+/* Marked paired only once userspace is sure to hear of it (a full ring buffer
+ * leaves the context unpaired, to be tried again on its next record). */
 static __always_inline void pair_aead(__u64 pid_tgid, __u64 ctx, __u64 sk, __u8 dir) {
+  if (!emit_alias(pid_tgid, ctx, sk, dir)) return;
   struct aead_key k = {.ctx = ctx, .tgid = pid_tgid >> 32};
   bpf_map_update_elem(&aead_paired, &k, &sk, BPF_ANY);
   struct sock_key sk_key = {.sk = sk, .tgid = pid_tgid >> 32};
   __u8 one = 1;
   bpf_map_update_elem(&aead_socks, &sk_key, &one, BPF_ANY);
-  emit_alias(pid_tgid, ctx, sk, dir);
 }
 
 static __always_inline bool aead_is_paired(__u64 ctx, __u32 tgid) {

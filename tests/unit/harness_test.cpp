@@ -150,7 +150,9 @@ TEST(Harness, SecretsAreNeverASource) {
     SCOPED_TRACE(std::string(src));
     ASSERT_TRUE(src.starts_with("header:") || src.starts_with("body:") || src == "process:exe" ||
                 src == "process:comm" || src == "process:cmdline" || src == "process:package");
-    if (src.starts_with("header:")) EXPECT_FALSE(tt::provider::is_secret_header(src.substr(7)));
+    if (src.starts_with("header:")) {
+      EXPECT_FALSE(tt::provider::is_secret_header(src.substr(7)));
+    }
   }
   for (const char* name : {"Authorization", "x-api-key", "X-Goog-Api-Key", "Cookie", "proxy-authorization"})
     EXPECT_TRUE(tt::provider::is_secret_header(name)) << name;
@@ -216,6 +218,7 @@ const std::map<std::string, Expected>& expected_harnesses() {
       {"opencode", {"1.18.33", "x-session-affinity", {}}},
       {"kilo", {"7.7.9", "x-session-affinity", {}}},
       {"gemini-cli", {"0.61.0", nullptr, {}}},
+      {"codex", {"0.169.0", "session-id", {}}},
       {"cline",
        {"3.0.65",
         nullptr,

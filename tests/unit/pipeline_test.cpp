@@ -401,7 +401,9 @@ TEST_F(PipelineTest, ProcessTreeIsTheSessionWhenTheHarnessSendsNone) {
   EXPECT_EQ(sessions[2].session_id(), "sess-42");
   EXPECT_EQ(sessions[2].session_source(), "header:x-claude-code-session-id");
   for (const auto& p : agg.process_summaries())
-    if (p.api_requests()) EXPECT_EQ(p.harness(), "claude-code");
+    if (p.api_requests()) {
+      EXPECT_EQ(p.harness(), "claude-code");
+    }
 }
 
 // pi sends Anthropic SDK defaults: the process tree names it (PROC_INFO cmdline

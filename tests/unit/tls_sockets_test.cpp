@@ -47,9 +47,15 @@ TEST(ClientHello, CutAnywhereNeverReadsPastTheEnd) {
   std::string full = client_hello("generativelanguage.googleapis.com", {"h2"});
   for (size_t n = 0; n <= full.size(); ++n) {
     ClientHello h = parse_client_hello(std::string_view(full).substr(0, n));
-    if (n >= 6) EXPECT_TRUE(h.is_tls) << n;
-    if (n == full.size()) EXPECT_EQ(h.sni, "generativelanguage.googleapis.com");
-    if (!h.sni.empty()) EXPECT_EQ(h.sni, "generativelanguage.googleapis.com") << n;
+    if (n >= 6) {
+      EXPECT_TRUE(h.is_tls) << n;
+    }
+    if (n == full.size()) {
+      EXPECT_EQ(h.sni, "generativelanguage.googleapis.com");
+    }
+    if (!h.sni.empty()) {
+      EXPECT_EQ(h.sni, "generativelanguage.googleapis.com") << n;
+    }
   }
 }
 
