@@ -825,27 +825,49 @@ static __always_inline long tls13_app_len(__u64 buf, __u64 len) {
   return -1;
 }
 
-SEC("uprobe")
-int aead_seal_entry(struct pt_regs *ctx) {
+static __always_inline void remember_sealed(__u64 rec, __u32 tgid, __u64 *aead) {
+  struct aead_key rk = {.ctx = rec, .tgid = tgid};
+  bpf_map_update_elem(&aead_sealed, &rk, aead, BPF_ANY);
+}
+
+static __always_inline int aead_seal(struct pt_regs *ctx, __u64 out, __u64 in, __u64 in_len, __u64 ad,
+                                     __u64 ad_len) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
-  if (!is_traced(tgid)) return 0;
-  struct aead_args a;
-  if (!aead_stack_args(ctx, &a)) return 0;
-  int kind = aead_record_kind(a.ad, a.ad_len);
+  int kind = aead_record_kind(ad, ad_len);
   if (!kind) return 0;
-  long n = kind == 1 ? tls13_app_len(a.in, a.in_len) : (a.in_len <= 0x7fffffffull ? (long)a.in_len : -1);
+  long n = kind == 1 ? tls13_app_len(in, in_len) : (in_len <= 0x7fffffffull ? (long)in_len : -1);
   if (n < 0) return 0;
   __u64 aead = PT_REGS_PARM1(ctx);
   if (!aead_is_paired(aead, tgid)) {
-    /* The record goes out from 5 bytes before the ciphertext (the header). */
-    struct aead_key rk = {.ctx = PT_REGS_PARM2(ctx) - 5, .tgid = tgid};
-    bpf_map_update_elem(&aead_sealed, &rk, &aead, BPF_ANY);
+    /* The record goes out from its 5-byte header before the ciphertext, or,
+     * in TLS 1.2 AES-GCM, before an 8-byte explicit nonce too. */
+    remember_sealed(out - 5, tgid, &aead);
+    if (kind == 2) remember_sealed(out - 13, tgid, &aead);
   }
   /* Sealing may work in place: the plaintext is only there now. */
-  struct ssl_call call = {.ssl = aead, .buf = a.in, .lib = TT_LIB_AWSLC};
+  struct ssl_call call = {.ssl = aead, .buf = in, .lib = TT_LIB_AWSLC};
   if (n > 0) emit_data(&call, (__u32)n, TT_DIR_WRITE, pid_tgid);
   return 0;
+}
+
+SEC("uprobe")
+int aead_seal_entry(struct pt_regs *ctx) {
+  if (!is_traced(bpf_get_current_pid_tgid() >> 32)) return 0;
+  struct aead_args a;
+  if (!aead_stack_args(ctx, &a)) return 0;
+  return aead_seal(ctx, PT_REGS_PARM2(ctx), a.in, a.in_len, a.ad, a.ad_len);
+}
+
+/* EVP_AEAD_CTX_seal_scatter(ctx, out, out_tag, out_tag_len, max_out_tag_len,
+ * nonce, nonce_len, in, in_len, extra_in, extra_in_len, ad, ad_len): rustls'
+ * TLS 1.2 AES-GCM (the tag goes apart). Seven arguments on the stack. */
+SEC("uprobe")
+int aead_seal_scatter_entry(struct pt_regs *ctx) {
+  if (!is_traced(bpf_get_current_pid_tgid() >> 32)) return 0;
+  __u64 st[7];
+  if (bpf_probe_read_user(st, sizeof(st), (void *)(ctx->sp + 8))) return 0;
+  return aead_seal(ctx, PT_REGS_PARM2(ctx), st[1], st[2], st[5], st[6]);
 }
 
 struct aead_open_call {

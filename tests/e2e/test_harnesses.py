@@ -56,6 +56,7 @@ class HarnessRun:
         self.assertEqual(refused, [], "the server refused requests")
         if self.transports:
             self.assertEqual({r["transport"] for r in llm}, set(self.transports), "transports used")
+        self.assertEqual({r["tls"] for r in llm}, {"TLSv1.2" if self.server_options.get("tls12") else "TLSv1.3"})
         self.assertIn(h.provider, {r["provider"] for r in llm})
         self.assertIn(h.api, {r["api"] for r in llm})
 
@@ -99,6 +100,14 @@ class CodexTest(HarnessRun, E2ETestCase):
     """Codex over its Responses WebSocket (permessage-deflate): rustls plaintext via aws-lc's AEAD."""
     harness = "codex"
     transports = ("websocket",)
+
+
+class CodexTls12Test(HarnessRun, E2ETestCase):
+    """Codex when the server offers only TLS 1.2 (a TLS-inspecting proxy, say): rustls then seals
+    AES-GCM records with EVP_AEAD_CTX_seal_scatter and an explicit nonce."""
+    harness = "codex"
+    transports = ("websocket",)
+    server_options = {"auto_tool_calls": SERVER_TOOL_CALLS, "tls12": True}
 
 
 class CodexHttp2Test(HarnessRun, E2ETestCase):

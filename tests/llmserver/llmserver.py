@@ -63,6 +63,7 @@ class RequestLog:
 LOG = None
 DUMP_DIR = None  # --dump-bodies: decoded request bodies, one file per request
 NO_WEBSOCKET = False  # --no-websocket: refuse WebSocket upgrades
+CONN_TLS = {}  # conn id -> negotiated TLS version ("TLSv1.3"), while the connection lives
 CONN_COUNTER = itertools.count(1)
 REQ_COUNTER = itertools.count(1)
 
@@ -805,6 +806,7 @@ def handle(req):
         "ts": time.time(),
         "seq": next(REQ_COUNTER),
         "transport": req.transport,
+        "tls": CONN_TLS.get(req.conn_id),
         "conn": req.conn_id,
         "client_port": req.client_port,
         "method": req.method,
@@ -1482,6 +1484,7 @@ def serve_conn(ctx, raw, addr):
     except (OSError, ssl.SSLError):
         raw.close()
         return
+    CONN_TLS[conn_id] = sock.version()
     try:
         sock.settimeout(IDLE_TIMEOUT)
         proto = sock.selected_alpn_protocol()
@@ -1492,6 +1495,7 @@ def serve_conn(ctx, raw, addr):
     except (OSError, ssl.SSLError, ClientGone, ValueError):
         pass
     finally:
+        CONN_TLS.pop(conn_id, None)
         try:
             sock.close()
         except OSError:
@@ -1512,6 +1516,7 @@ def main(argv=None):
                     help="write each decoded request body to DIR/<seq>.body (debugging; bodies hold prompts)")
     ap.add_argument("--no-websocket", action="store_true",
                     help="refuse WebSocket upgrades with 404 (exercises clients' HTTP fallback)")
+    ap.add_argument("--tls12", action="store_true", help="offer TLS 1.2 only (clients' TLS 1.2 record layer)")
     args = ap.parse_args(argv)
 
     LOG = RequestLog(args.log)
@@ -1524,6 +1529,8 @@ def main(argv=None):
         os.makedirs(DUMP_DIR, exist_ok=True)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if args.tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(os.path.join(args.cert_dir, "server.pem"), os.path.join(args.cert_dir, "server.key"))
     ctx.set_alpn_protocols(["h2", "http/1.1"])
 

@@ -35,7 +35,7 @@ class LlmServer:
 
     def __init__(self, workdir, cert_dir=None, host="127.0.0.1", port=0, name="llmserver",
                  python=SYSTEM_PYTHON, start_timeout=15.0, auto_tool_calls=None, dump_dir=None,
-                 no_websocket=False):
+                 no_websocket=False, tls12=False):
         self.workdir = os.path.abspath(workdir)
         self.cert_dir = os.path.abspath(cert_dir) if cert_dir else os.path.join(self.workdir, "certs")
         self.host = host
@@ -47,6 +47,7 @@ class LlmServer:
         self.auto_tool_calls = dict(auto_tool_calls or {})  # tool name -> input object
         self.dump_dir = dump_dir
         self.no_websocket = no_websocket
+        self.tls12 = tls12
         self.start_timeout = start_timeout
         self.proc = None
         self.port = None
@@ -69,6 +70,8 @@ class LlmServer:
             extra += ["--dump-bodies", self.dump_dir]
         if self.no_websocket:
             extra.append("--no-websocket")
+        if self.tls12:
+            extra.append("--tls12")
         self.proc = subprocess.Popen(
             [self.python, SERVER, "--cert-dir", self.cert_dir, "--log", self.log_path,
              "--host", self.host, "--port", str(self.requested_port), "--ready-file", self.ready_path,

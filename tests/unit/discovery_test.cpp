@@ -85,7 +85,8 @@ INSTANTIATE_TEST_SUITE_P(Harnesses, BunBinaries, ::testing::ValuesIn(kCases),
 // Codex: Rust, rustls over aws-lc, stripped, PIE, no build id. The C functions
 // are reached through the GOT, so their entries are found from GOT pointers.
 const char* kCodex = "codex/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex";
-constexpr uint64_t kCodexSeal = 0x1125fad0, kCodexOpen = 0x1125fd10, kCodexInit = 0x1125fa10;
+constexpr uint64_t kCodexSeal = 0x1125fad0, kCodexOpen = 0x1125fd10, kCodexInit = 0x1125fa10,
+                   kCodexSealScatter = 0x1125fbf0;
 constexpr uint64_t kCodexTextDelta = 0x1000;  // vaddr - file offset of its code segment
 
 TEST(Discovery, CodexRustlsAeadFromErrorSites) {
@@ -97,8 +98,9 @@ TEST(Discovery, CodexRustlsAeadFromErrorSites) {
   EXPECT_EQ(d.library, "aws-lc");
   EXPECT_EQ(d.method, kAwsLcMethod);
   EXPECT_EQ(d.runtime, "rustls 0.23.46");
-  ASSERT_EQ(d.functions.size(), 3u);
-  for (auto [name, vaddr] : {std::pair{"AEAD_seal", kCodexSeal}, {"AEAD_open", kCodexOpen}, {"AEAD_init", kCodexInit}}) {
+  ASSERT_EQ(d.functions.size(), 4u);
+  for (auto [name, vaddr] : {std::pair{"AEAD_seal", kCodexSeal}, {"AEAD_open", kCodexOpen}, {"AEAD_init", kCodexInit},
+                             {"AEAD_seal_scatter", kCodexSealScatter}}) {
     ASSERT_NE(d.function(name), nullptr) << name;
     EXPECT_EQ(d.function(name)->vaddr, vaddr) << name;
     EXPECT_EQ(d.function(name)->file_offset, vaddr - kCodexTextDelta) << name;

@@ -26,7 +26,7 @@ int run_inspect(const std::vector<std::string>& files) {
       case discovery::DiscoveryStatus::Found:
         printf("  TLS: %s, found by %s%s\n", d.library.c_str(), d.method.c_str(), cached ? " (cached)" : "");
         for (const auto& f : d.functions)
-          printf("    %-13s vaddr 0x%llx  file offset 0x%llx  (%s)\n", f.name.c_str(),
+          printf("    %-17s vaddr 0x%llx  file offset 0x%llx  (%s)\n", f.name.c_str(),
                  static_cast<unsigned long long>(f.vaddr), static_cast<unsigned long long>(f.file_offset),
                  f.evidence.c_str());
         break;

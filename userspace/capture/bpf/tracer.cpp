@@ -160,6 +160,7 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
   // context with its socket.
   const Probe aead_probes[] = {
       {"AEAD_seal", skel_->progs.aead_seal_entry, nullptr},
+      {"AEAD_seal_scatter", skel_->progs.aead_seal_scatter_entry, nullptr},
       {"AEAD_open", skel_->progs.aead_open_entry, skel_->progs.aead_open_return},
       {"AEAD_init", skel_->progs.aead_init_entry, nullptr},
   };

@@ -27,6 +27,7 @@ constexpr uint64_t kUninitialized = 226;           // SSL_R_UNINITIALIZED
 constexpr uint64_t kErrLibCipher = 30;
 constexpr uint64_t kBadDecrypt = 101;          // CIPHER_R_BAD_DECRYPT
 constexpr uint64_t kBufferTooSmall = 103;      // CIPHER_R_BUFFER_TOO_SMALL
+constexpr uint64_t kInvalidOperation = 112;    // CIPHER_R_INVALID_OPERATION
 constexpr uint64_t kOutputAliasesInput = 115;  // CIPHER_R_OUTPUT_ALIASES_INPUT
 constexpr uint64_t kTooLarge = 117;            // CIPHER_R_TOO_LARGE
 constexpr uint64_t kUnsupportedKeySize = 120;  // CIPHER_R_UNSUPPORTED_KEY_SIZE
@@ -491,6 +492,9 @@ Discovery boringssl_run(const ElfImage& img) {
 //    OUTPUT_ALIASES_INPUT, never BAD_DECRYPT;
 //  - EVP_AEAD_CTX_open raises OUTPUT_ALIASES_INPUT, BAD_DECRYPT and
 //    BUFFER_TOO_SMALL;
+//  - EVP_AEAD_CTX_seal_scatter (rustls' TLS 1.2 AES-GCM) raises
+//    OUTPUT_ALIASES_INPUT and INVALID_OPERATION (extra_in unsupported), and
+//    neither TOO_LARGE nor BAD_DECRYPT;
 //  - EVP_AEAD_CTX_init_with_direction raises only UNSUPPORTED_KEY_SIZE: a new
 //    key, so a context address seen before may now be another connection's.
 Discovery awslc_run(const ElfImage& img) {
@@ -526,12 +530,15 @@ Discovery awslc_run(const ElfImage& img) {
   std::string why;
   std::map<uint64_t, Function> fns = scan.functions(why);
   if (fns.empty()) return refuse(why);
-  std::vector<const Function*> seals, opens, inits;
+  std::vector<const Function*> seals, opens, inits, scatters;
   for (const auto& [entry, fn] : fns) {
     if (has_all(fn.reasons, {kTooLarge, kBufferTooSmall, kOutputAliasesInput}) && !fn.reasons.count(kBadDecrypt))
       seals.push_back(&fn);
     if (has_all(fn.reasons, {kOutputAliasesInput, kBadDecrypt, kBufferTooSmall})) opens.push_back(&fn);
     if (fn.reasons == std::set<uint64_t>{kUnsupportedKeySize}) inits.push_back(&fn);
+    if (has_all(fn.reasons, {kOutputAliasesInput, kInvalidOperation}) && !fn.reasons.count(kTooLarge) &&
+        !fn.reasons.count(kBadDecrypt))
+      scatters.push_back(&fn);
   }
   auto count = [&](const std::vector<const Function*>& v, const char* what) {
     return std::to_string(v.size()) + " functions match " + what + " (want exactly 1) among " +
@@ -544,6 +551,9 @@ Discovery awslc_run(const ElfImage& img) {
   // Without the key hook a reused context address could be misattributed for
   // a record or two: used when unambiguous, not required.
   if (inits.size() == 1 && !add_found(img, d, "AEAD_init", *inits[0], "aead.c")) return refuse(d.reason);
+  // Only TLS 1.2 AES-GCM needs it: without it that case falls short, the rest works.
+  if (scatters.size() == 1 && !add_found(img, d, "AEAD_seal_scatter", *scatters[0], "aead.c"))
+    return refuse(d.reason);
   d.status = DiscoveryStatus::Found;
   d.reason = "";
   return d;

@@ -55,13 +55,14 @@ struct Discovery {
 // Bumped whenever the BoringSSL method changes, so cached results of an older
 // method are not trusted.
 inline constexpr const char* kBoringSslMethod = "boringssl-error-sites/1";
-inline constexpr const char* kAwsLcMethod = "awslc-aead-error-sites/1";
+inline constexpr const char* kAwsLcMethod = "awslc-aead-error-sites/2";
 
 Discovery find_openssl_symbols(const ElfImage& img);
 Discovery find_boringssl(const ElfImage& img);
 // aws-lc's EVP_AEAD_CTX_seal/open (the record layer under rustls), found like
 // BoringSSL's from the error sites of crypto/fipsmodule/cipher/aead.c:
-// functions AEAD_seal, AEAD_open and, when unambiguous, AEAD_init.
+// functions AEAD_seal, AEAD_open and, when unambiguous, AEAD_init and
+// AEAD_seal_scatter.
 Discovery find_awslc_aead(const ElfImage& img);
 // Go crypto/tls by symbol ((*Conn).Read/Write), register ABI (Go >= 1.17) only.
 Discovery find_go_tls(const ElfImage& img);
