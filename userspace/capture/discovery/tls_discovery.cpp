@@ -371,6 +371,9 @@ std::map<uint64_t, Function> ErrorSiteScan::functions(std::string& why) {
   std::map<uint64_t, Function> fns;
   std::string file = suffix_.substr(suffix_.rfind('/') + 1);
   std::vector<uint64_t> refs = find_code_refs(img_, file_strings_, dec_);
+  // In address order, a real reference comes before the phantom decoding one
+  // byte into it, which then lies inside an analysed instruction: skipped.
+  std::sort(refs.begin(), refs.end());
   if (refs.empty()) {
     why = "no code references its " + file + " error sites";
     return fns;
