@@ -224,6 +224,41 @@ TEST_F(PipelineTest, RustlsRecordsNeverPairedAreCounted) {
       << tt::sink::render_report(agg);
 }
 
+// A context that seals more than the 16 MiB userspace holds before it is
+// paired: the excess is counted, and once paired the stream gets a gap there.
+// Here the bytes that follow would splice into a well-formed request, which
+// must still be reported incomplete, not decoded as if nothing were missing.
+TEST_F(PipelineTest, RustlsRecordsBeyondTheHoldBoundLeaveAGap) {
+  const uint32_t pid = 302;
+  const uint64_t seal_ctx = 0x4000, open_ctx = 0x5000, sk = 0xffff0002;
+  const size_t held_limit = 16u << 20;
+  std::string body = std::string(kAnthropicRequestBody) + std::string((17u << 20), ' ');
+  std::string req = "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\n"
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  // One seal per TLS record (16 KiB), as rustls does: a dropped record is a
+  // whole call, which the stream layer cannot notice by itself.
+  auto seal = [&](size_t from, size_t to, uint64_t ts) {
+    for (size_t off = from; off < to; off += TT_CHUNK_MAX)
+      feed(data_records(pid, seal_ctx, TT_DIR_WRITE, req.substr(off, std::min<size_t>(TT_CHUNK_MAX, to - off)), ts,
+                        0, TT_LIB_AWSLC));
+  };
+  seal(0, held_limit + 4 * TT_CHUNK_MAX, 1000);
+  EXPECT_EQ(agg.capture_stats().unpaired_record_bytes(), 4u * TT_CHUNK_MAX);
+  feed({alias_record(pid, seal_ctx, sk, TT_DIR_WRITE, 2000)});
+  seal(held_limit, req.size(), 3000);
+  feed({alias_record(pid, open_ctx, sk, TT_DIR_READ, 4000)});
+  std::string resp = anthropic_response_head();
+  for (auto& e : anthropic_sse_events()) resp += chunk(e);
+  feed(data_records(pid, open_ctx, TT_DIR_READ, resp + "0\r\n\r\n", 5000, 0, TT_LIB_AWSLC));
+  pipe.finish(6000);
+  agg.finish({}, 0, 0, 0);
+  EXPECT_EQ(agg.capture_stats().unpaired_record_bytes(), 4u * TT_CHUNK_MAX);
+  for (auto& r : requests()) EXPECT_FALSE(r.complete()) << r.DebugString().substr(0, 400);
+  EXPECT_GT(agg.run_summary().capture().bytes_unparsed() + agg.run_summary().capture().parse_errors() +
+                agg.run_summary().capture().incomplete_requests(),
+            0u);
+}
+
 TEST_F(PipelineTest, SecretsNeverReachRecords) {
   one_exchange(100, 0xabc, 1'000'000'000);
   pipe.finish(2'000'000'000);

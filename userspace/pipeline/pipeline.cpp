@@ -1,5 +1,7 @@
 #include "pipeline/pipeline.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "protocol/content_encoding.h"
@@ -127,13 +129,18 @@ void Pipeline::on_aead_data(const capture::DataEvent& ev) {
   if (auto it = aead_sockets_.find(key); it != aead_sockets_.end()) {
     capture::DataEvent e = ev;
     e.conn = it->second;
+    if (auto g = aead_gaps_.find(key); g != aead_gaps_.end()) {  // what the held records overflowed
+      e.lost_before += g->second;
+      aead_gaps_.erase(g);
+    }
     conns_.on_data(e);
     return;
   }
   PendingConn& p = aead_pending_[key];
-  if (p.bytes + ev.data.size() > kMaxPendingBytes) {
+  if (p.dropped || p.bytes + ev.data.size() > kMaxPendingBytes) {
     auto& cs = agg_.capture_stats();
     cs.set_unpaired_record_bytes(cs.unpaired_record_bytes() + ev.data.size());
+    p.dropped += ev.data.size();
     return;
   }
   p.bytes += ev.data.size();
@@ -144,6 +151,7 @@ void Pipeline::on_alias(const capture::AliasEvent& a) {
   auto key = std::make_pair(a.pid, a.conn);
   if (!a.sock) {  // a new key: whatever this context carried before is over
     aead_sockets_.erase(key);
+    aead_gaps_.erase(key);
     drop_pending(a.pid, a.conn);
     return;
   }
@@ -155,6 +163,8 @@ void Pipeline::on_alias(const capture::AliasEvent& a) {
     d.ev.conn = a.sock;
     conns_.on_data(d.ev);
   }
+  // Held records beyond the bound were dropped: the stream says where.
+  if (it->second.dropped) aead_gaps_[key] = static_cast<uint32_t>(std::min<uint64_t>(it->second.dropped, UINT32_MAX));
   aead_pending_.erase(it);
 }
 
@@ -162,12 +172,15 @@ void Pipeline::drop_pending(uint32_t pid, uint64_t ctx) {
   auto& cs = agg_.capture_stats();
   for (auto it = aead_pending_.lower_bound({pid, ctx}); it != aead_pending_.end() && it->first.first == pid;) {
     if (ctx && it->first.second != ctx) break;
-    cs.set_unpaired_record_bytes(cs.unpaired_record_bytes() + it->second.bytes);
+    cs.set_unpaired_record_bytes(cs.unpaired_record_bytes() + it->second.bytes);  // dropped ones are counted
     it = aead_pending_.erase(it);
   }
-  if (!ctx)
+  if (!ctx) {
     for (auto it = aead_sockets_.lower_bound({pid, 0}); it != aead_sockets_.end() && it->first.first == pid;)
       it = aead_sockets_.erase(it);
+    for (auto it = aead_gaps_.lower_bound({pid, 0}); it != aead_gaps_.end() && it->first.first == pid;)
+      it = aead_gaps_.erase(it);
+  }
 }
 
 void Pipeline::finish(uint64_t mono_ts_ns) {

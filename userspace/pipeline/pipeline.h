@@ -78,9 +78,11 @@ class Pipeline {
   struct PendingConn {
     std::vector<PendingData> events;
     size_t bytes = 0;
+    uint64_t dropped = 0;  // over the bound: counted, then a gap once paired
   };
   std::map<std::pair<uint32_t, uint64_t>, uint64_t> aead_sockets_;  // (pid, ctx) -> struct sock *
   std::map<std::pair<uint32_t, uint64_t>, PendingConn> aead_pending_;
+  std::map<std::pair<uint32_t, uint64_t>, uint32_t> aead_gaps_;  // lost_before for the next record
   static constexpr size_t kMaxPendingBytes = 16u << 20;  // per context
   RunFacts facts_;
   uint64_t malformed_ = 0;
