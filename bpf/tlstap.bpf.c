@@ -365,18 +365,23 @@ int go_tls_read_return(struct pt_regs *ctx) {
   return 0;
 }
 
+/* The connection `conn` (an SSL*, or a struct sock * for rustls) is over. */
+static __always_inline void emit_close(__u64 pid_tgid, __u64 conn) {
+  struct tt_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+  if (!ev) {
+    stat_add(TT_STAT_LOST_PROC_EVENTS, 1);
+    return;
+  }
+  event_header(&ev->hdr, TT_EV_CLOSE, pid_tgid);
+  ev->conn = conn;
+  bpf_ringbuf_submit(ev, wakeup_flags());
+}
+
 SEC("uprobe")
 int BPF_KPROBE(ssl_free_entry, void *ssl) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!ssl || !is_traced(pid_tgid >> 32)) return 0;
-  struct tt_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-  if (!ev) {
-    stat_add(TT_STAT_LOST_PROC_EVENTS, 1);
-    return 0;
-  }
-  event_header(&ev->hdr, TT_EV_CLOSE, pid_tgid);
-  ev->conn = (__u64)ssl;
-  bpf_ringbuf_submit(ev, wakeup_flags());
+  emit_close(pid_tgid, (__u64)ssl);
   return 0;
 }
 
@@ -678,16 +683,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id) {
       if (!sk) return 0;
       struct sock_key k = {.sk = (__u64)sk, .tgid = pid_tgid >> 32};
       if (socket_fallback) bpf_map_delete_elem(&sock_seen, &k);
-      if (aead_hooks && bpf_map_delete_elem(&aead_socks, &k) == 0) {
-        struct tt_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-        if (!ev) {
-          stat_add(TT_STAT_LOST_PROC_EVENTS, 1);
-          return 0;
-        }
-        event_header(&ev->hdr, TT_EV_CLOSE, pid_tgid);
-        ev->conn = (__u64)sk;
-        bpf_ringbuf_submit(ev, wakeup_flags());
-      }
+      if (aead_hooks && bpf_map_delete_elem(&aead_socks, &k) == 0) emit_close(pid_tgid, (__u64)sk);
       return 0;
     }
     case 1:  /* write */

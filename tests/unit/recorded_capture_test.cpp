@@ -148,10 +148,11 @@ TEST(RecordedCapture, ResponsesWebSocketMatchesServerLog) {
   EXPECT_EQ(got.run.capture().parse_errors(), 0u);
 }
 
-// The real Codex CLI (0.169.0, rustls: not hooked) against the test server, traced on
-// the server's side (Python, system libssl): its Responses WebSocket as tungstenite
-// frames and compresses it (permessage-deflate, context takeover), a prewarm
-// ("generate": false) then the turn, with a 67 KB response.create. Recorded with
+// The real Codex CLI (0.169.0) against the test server, traced on the server's side
+// (Python, system libssl; recorded before rustls was hooked, the client-side twins
+// follow): its Responses WebSocket as tungstenite frames and compresses it
+// (permessage-deflate, context takeover), a prewarm ("generate": false) then the
+// turn, with a 67 KB response.create. Recorded with
 //   tokentap profile --capture codex_ws_server_side.ttcap -- /usr/bin/python3 llmserver.py ...
 // while `OPENAI_API_KEY=x CODEX_CA_CERTIFICATE=ca.pem codex exec -c
 // 'openai_base_url="https://127.0.0.1:PORT/v1"' --skip-git-repo-check "say hi"` ran with a

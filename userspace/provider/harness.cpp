@@ -81,7 +81,8 @@ constexpr std::array kHarnessRules = {
     HarnessRule{"openclaw", "process:package", R"(^openclaw@([0-9]\S*)$)"},
     HarnessRule{"openclaw", "process:cmdline", R"((?:^|[\s/])openclaw(?:\.mjs)?(?:\s|$))"},
 
-    // Codex from npm, seen only by its process (its rustls traffic has no plaintext hook yet).
+    // Codex from npm, by its process: what names it when only sizes are seen (a TLS stack
+    // it might use that tokentap cannot hook; the socket fallback has no headers).
     HarnessRule{"codex", "process:package", R"(^@openai/codex(?:-linux-[a-z0-9-]+)?@([0-9]+\.[0-9]+\.[0-9]+))"},
     HarnessRule{"codex", "process:exe", R"((?:^|/)@openai/codex[^/]*/.*/bin/codex$)"},
 
