@@ -24,6 +24,11 @@ const volatile bool socket_fallback = false;
 /* Stop a traced process that execs a binary userspace has not looked at yet,
  * until userspace has instrumented it (SIGCONT), so no early TLS is missed. */
 const volatile bool stop_on_exec = false;
+/* Whole host (filter_pids off): traced_pids holds the processes userspace has
+ * examined. Instead of holding every exec (a make -j would feel it), a process
+ * is held when it opens its first TCP connection with a binary userspace has
+ * not examined yet: TLS needs a connection first, and most execs never make one. */
+const volatile bool hold_on_connect = false;
 
 #define SIGSTOP 19
 
@@ -89,13 +94,31 @@ struct {
   __type(value, __u64);
 } stats SEC(".maps");
 
-/* Set by userspace once AEAD (rustls) probes are attached: the syscall hooks
+/* Set by userspace once AEAD (rustls) probes are attached: the socket hooks
  * then also pair AEAD contexts with sockets. */
 volatile bool aead_hooks = false;
 /* Number of entries in `gaps`: lets the fast path skip the hash lookup. */
 volatile __u64 gaps_pending = 0;
 /* Per-call ids: unique enough to tell calls apart in userspace diagnostics. */
 volatile __u64 call_counter = 0;
+
+/* Connections userspace recognised as not LLM API traffic (first request's
+ * host and path): their bytes are counted, not copied. */
+struct conn_key {
+  __u64 conn;
+  __u32 pid;
+  __u32 _pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct conn_key);
+  __type(value, __u8);
+} muted_conns SEC(".maps");
+
+/* Entries in muted_conns, so the data path skips the lookup while none is. */
+volatile __u64 muted_count = 0;
 
 static __always_inline void stat_add(__u32 idx, __u64 v) {
   __u64 *p = bpf_map_lookup_elem(&stats, &idx);
@@ -231,10 +254,24 @@ lost:
   return 0;
 }
 
-static __always_inline void emit_data(struct ssl_call *call, __u32 len, __u8 dir, __u64 pid_tgid) {
+static __always_inline bool is_muted(__u64 conn, __u32 pid) {
+  if (!muted_count) return false;
+  struct conn_key k = {.conn = conn, .pid = pid};
+  return bpf_map_lookup_elem(&muted_conns, &k) != NULL;
+}
+
+/* A global function: the verifier checks it once, not inlined into every
+ * probe (the AEAD probes took ~0.3 s each to load that way). dir_lib packs
+ * dir | lib << 8: a BPF function takes at most five arguments. */
+__noinline int emit_call_data(__u64 conn, __u64 buf, __u32 len, __u32 dir_lib, __u64 pid_tgid) {
+  __u8 dir = dir_lib & 0xff;
+  if (is_muted(conn, pid_tgid >> 32)) {
+    stat_add(TT_STAT_MUTED_BYTES, len);
+    return 0;
+  }
   struct emit_ctx c = {
-      .buf = call->buf,
-      .conn = call->ssl,
+      .buf = buf,
+      .conn = conn,
       .call_seq = __sync_fetch_and_add(&call_counter, 1),
       .ts = bpf_ktime_get_ns(),
       .pid_tgid = pid_tgid,
@@ -242,7 +279,7 @@ static __always_inline void emit_data(struct ssl_call *call, __u32 len, __u8 dir
       .call_len = len,
       .flags = 0,
       .dir = dir,
-      .lib = (__u8)call->lib,
+      .lib = (__u8)(dir_lib >> 8),
   };
   if (len > max_call_bytes) {
     c.total = max_call_bytes;
@@ -251,8 +288,12 @@ static __always_inline void emit_data(struct ssl_call *call, __u32 len, __u8 dir
   }
   __u32 nchunks = (c.total + TT_CHUNK_MAX - 1) / TT_CHUNK_MAX;
   bpf_loop(nchunks, emit_chunk, &c, 0);
-  if (c.flags & TT_F_CALL_OVER_CAP)
-    note_gap(pid_tgid >> 32, c.conn, dir, len - max_call_bytes);
+  if (c.flags & TT_F_CALL_OVER_CAP) note_gap(pid_tgid >> 32, c.conn, dir, len - max_call_bytes);
+  return 0;
+}
+
+static __always_inline void emit_data(struct ssl_call *call, __u32 len, __u8 dir, __u64 pid_tgid) {
+  emit_call_data(call->ssl, call->buf, len, dir | ((__u32)(call->lib & 0xff) << 8), pid_tgid);
 }
 
 static __always_inline int stash(void *ctx, void *map, void *ssl, const void *buf, void *len_ptr) {
@@ -260,7 +301,8 @@ static __always_inline int stash(void *ctx, void *map, void *ssl, const void *bu
   if (!is_traced(pid_tgid >> 32)) return 0;
   struct ssl_call call = {
       .ssl = (__u64)ssl, .buf = (__u64)buf, .len_ptr = (__u64)len_ptr, .lib = bpf_get_attach_cookie(ctx)};
-  bpf_map_update_elem(map, &pid_tgid, &call, BPF_ANY);
+  /* A call that cannot be stashed is not captured: count it, never silently. */
+  if (bpf_map_update_elem(map, &pid_tgid, &call, BPF_ANY)) stat_add(TT_STAT_MAP_FULL, 1);
   return 0;
 }
 
@@ -381,6 +423,10 @@ SEC("uprobe")
 int BPF_KPROBE(ssl_free_entry, void *ssl) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!ssl || !is_traced(pid_tgid >> 32)) return 0;
+  if (muted_count) {
+    struct conn_key k = {.conn = (__u64)ssl, .pid = pid_tgid >> 32};
+    if (bpf_map_delete_elem(&muted_conns, &k) == 0) __sync_fetch_and_sub(&muted_count, 1);
+  }
   emit_close(pid_tgid, (__u64)ssl);
   return 0;
 }
@@ -412,7 +458,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
   if (ptgid == ctgid) return 0; /* a new thread, not a new process */
   if (!filter_pids || !bpf_map_lookup_elem(&traced_pids, &ptgid)) return 0;
   __u8 one = 1;
-  bpf_map_update_elem(&traced_pids, &ctgid, &one, BPF_ANY);
+  if (bpf_map_update_elem(&traced_pids, &ctgid, &one, BPF_ANY)) stat_add(TT_STAT_MAP_FULL, 1);
   struct tt_proc_event *ev = proc_event(TT_EV_FORK, ctgid);
   if (!ev) return 0;
   ev->ppid = ptgid;
@@ -424,18 +470,23 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
   __u32 tgid = BPF_CORE_READ(p, tgid);
-  if (!filter_pids || !bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
+  if (!bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
   struct tt_proc_event *ev = proc_event(TT_EV_EXEC, tgid);
   if (!ev) return 0;
   const char *fn = BPF_CORE_READ(bprm, filename);
   bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), fn);
   ev->ppid = BPF_CORE_READ(p, real_parent, tgid);
-  if (stop_on_exec) {
-    struct tt_inode_key k = {};
-    inode_key(BPF_CORE_READ(bprm, file), &k);
+  struct tt_inode_key k = {};
+  inode_key(BPF_CORE_READ(bprm, file), &k);
+  bool known = bpf_map_lookup_elem(&known_inodes, &k) != NULL;
+  if (!filter_pids && !known) {
+    /* Whole host: examined again when it first connects. */
+    bpf_map_delete_elem(&traced_pids, &tgid);
+    ev->hdr.flags |= TT_F_UNKNOWN_EXE;
+  } else if (stop_on_exec && !known && bpf_send_signal(SIGSTOP) == 0) {
     /* Only once the event is reserved: userspace must hear of every stop. */
-    if (!bpf_map_lookup_elem(&known_inodes, &k) && bpf_send_signal(SIGSTOP) == 0)
-      ev->hdr.flags |= TT_F_STOPPED;
+    ev->hdr.flags |= TT_F_STOPPED;
+    stat_add(TT_STAT_HOLDS, 1);
   }
   bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP); /* exec must reach userspace promptly: it attaches probes */
   return 0;
@@ -447,11 +498,20 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
  * hold the process until userspace has looked at its maps. The attach cookie
  * is the distance from _dl_debug_state to _r_debug in the loader. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH); /* whole host: any process may dlopen */
   __uint(max_entries, 65536);
   __type(key, __u32);   /* tgid */
   __type(value, __u32); /* link map entries already looked at */
 } link_counts SEC(".maps");
+
+/* ssl libraries userspace has examined, by the path the loader names them
+ * with (zero-padded): loading one of these holds nobody. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, char[TT_PATH_LEN]);
+  __type(value, __u8);
+} known_libs SEC(".maps");
 
 struct link_walk {
   __u64 lm;      /* current struct link_map * */
@@ -479,10 +539,11 @@ static long walk_link(__u32 i, void *data) {
   __u64 next = 0, name = 0;
   if (bpf_probe_read_user(&next, sizeof(next), (void *)(w->lm + 24))) return 1;
   if (w->n >= w->seen && !w->found && !bpf_probe_read_user(&name, sizeof(name), (void *)(w->lm + 8)) && name) {
+    __builtin_memset(w->name, 0, sizeof(w->name)); /* the key of known_libs */
     long len = bpf_probe_read_user_str(w->name, sizeof(w->name), (void *)name);
     for (int j = 0; j + 2 < len && j < TT_PATH_LEN - 2; j++)
       if (w->name[j] == 's' && w->name[j + 1] == 's' && w->name[j + 2] == 'l') {
-        w->found = true;
+        w->found = !bpf_map_lookup_elem(&known_libs, w->name);
         break;
       }
   }
@@ -494,7 +555,8 @@ static long walk_link(__u32 i, void *data) {
 SEC("uprobe")
 int BPF_KPROBE(dl_debug_state) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-  if (!stop_on_exec || !filter_pids || !bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
+  if (!stop_on_exec && !hold_on_connect) return 0;
+  if (filter_pids && !bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
   /* The probed address itself (regs->ip is already past the breakpoint). */
   __u64 r_debug = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
   int state = -1; /* struct r_debug: r_version, r_map @8, r_brk @16, r_state @24 */
@@ -518,61 +580,150 @@ int BPF_KPROBE(dl_debug_state) {
   struct tt_proc_event *ev = proc_event(TT_EV_DLOPEN, tgid);
   if (!ev) return 0;
   __builtin_memcpy(ev->filename, w->name, sizeof(ev->filename));
-  if (bpf_send_signal(SIGSTOP) == 0) ev->hdr.flags |= TT_F_STOPPED;
+  if (bpf_send_signal(SIGSTOP) == 0) {
+    ev->hdr.flags |= TT_F_STOPPED;
+    stat_add(TT_STAT_HOLDS, 1);
+  }
   bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
   return 0;
 }
 
-/* --- socket fallback: syscall tracepoints, no kprobes needed --- */
+/* --- socket fallback and AEAD pairing: socket-layer tracepoints ---
+ *
+ * No per-syscall program: a sys_enter/sys_exit program, however short, puts
+ * every task of the host on the slow syscall path (~195 ns a syscall,
+ * measured). These raw tracepoints fire on socket I/O only, in the task doing
+ * it:
+ *   sock_send_length / sock_recv_length  after sock_sendmsg / sock_recvmsg: the
+ *       bytes of each call, whatever the syscall (write, sendmsg, io_uring...)
+ *   tcp_sendmsg_locked  each pass of tcp_sendmsg_locked's copy loop (so at
+ *       least once per call with data), with the msghdr: the user buffer
+ *       being sent (a ClientHello, a sealed record)
+ *   tcp_destroy_sock  the end of a struct sock (any context, softirq too)
+ *   inet_sock_set_state to SYN_SENT  a socket starting a connection
+ * Per-socket state is keyed by struct sock * alone: one is not reused before
+ * tcp_destroy_sock, where its entries go. Everything returns after the
+ * is_traced() lookup for processes that are not traced. */
 
-struct sock_call {
-  __u64 buf;     /* the data, or the first iovec's for vectored calls */
-  __u64 buf_len; /* bytes at buf (0: as many as the call moved) */
-  __s32 fd;
-  __u8 dir;
-};
+#define TT_AF_INET 2
+#define TT_AF_INET6 10
+#define TT_IPPROTO_TCP 6
+#define TT_MSG_PEEK 2
+#define TT_TCP_SYN_SENT 2
+#define TT_ITER_UBUF 0  /* enum iter_type since 6.0; the tracepoints used here came later */
+#define TT_ITER_IOVEC 1
 
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64); /* pid_tgid */
-  __type(value, struct sock_call);
-} sock_calls SEC(".maps");
+/* Whole host (no pid filter): stream a socket's records only while userspace
+ * has not said it is not LLM traffic (struct tt_sock_state). With a pid
+ * filter every TCP socket of the traced processes is streamed: userspace
+ * counts what is not API traffic as other traffic. */
+const volatile bool sock_watch = false;
 
-struct sock_key {
-  __u64 sk;
-  __u32 tgid;
-  __u32 _pad;
-};
-
-/* Sockets that already sent their first bytes. A struct sock is reused once
- * freed, so the entry goes on close() and is per process. */
+/* Sockets whose first bytes were seen, and (whole host) userspace's answer. */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
-  __type(key, struct sock_key);
-  __type(value, __u8);
-} sock_seen SEC(".maps");
+  __type(key, __u64); /* struct sock * */
+  __type(value, struct tt_sock_state);
+} sock_state SEC(".maps");
 
-/* fd -> file -> socket -> sock, for TCP over IPv4/IPv6 only; NULL otherwise. */
-static __always_inline struct sock *tcp_sock_of_fd(int fd, __u16 *family) {
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-  struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-  unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
-  if (!fds || fd < 0 || (unsigned int)fd >= max_fds) return NULL;
-  struct file *f = NULL;
-  bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-  if (!f) return NULL;
-  umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-  if ((mode & 00170000) != 0140000 /* S_IFSOCK */) return NULL;
-  struct socket *so = BPF_CORE_READ(f, private_data);
-  if (!so) return NULL;
-  struct sock *sk = BPF_CORE_READ(so, sk);
-  if (!sk) return NULL;
+static __always_inline bool inet_tcp(const struct sock *sk, __u16 *family) {
   *family = BPF_CORE_READ(sk, __sk_common.skc_family);
-  __u16 proto = BPF_CORE_READ(sk, sk_protocol);
-  if ((*family != 2 && *family != 10) || proto != 6 /* IPPROTO_TCP */) return NULL;
-  return sk;
+  return (*family == TT_AF_INET || *family == TT_AF_INET6) && BPF_CORE_READ(sk, sk_protocol) == TT_IPPROTO_TCP;
+}
+
+static __always_inline void sock_event_fill(struct tt_sock_event *ev, __u64 pid_tgid, const struct sock *sk,
+                                            __u16 family, __u64 bytes, __u8 dir) {
+  event_header(&ev->hdr, TT_EV_SOCK, pid_tgid);
+  ev->sock = (__u64)sk;
+  ev->bytes = bytes;
+  ev->dir = dir;
+  ev->family = family;
+  ev->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  ev->head_len = 0;
+  __builtin_memset(ev->daddr, 0, sizeof(ev->daddr));
+  if (family == TT_AF_INET)
+    bpf_core_read(ev->daddr, 4, &sk->__sk_common.skc_daddr);
+  else
+    bpf_core_read(ev->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+}
+
+/* Bytes one send/recv call moved. Whole host: only sockets that are pending
+ * or watched get a record; the rest are counted. */
+static __always_inline void sock_bytes(__u64 pid_tgid, const struct sock *sk, __u16 family, __u64 bytes, __u8 dir) {
+  if (sock_watch) {
+    __u64 key = (__u64)sk;
+    struct tt_sock_state *st = bpf_map_lookup_elem(&sock_state, &key);
+    if (!st || st->watch == TT_SOCK_IGNORE) {
+      stat_add(TT_STAT_SOCK_UNWATCHED_BYTES, bytes);
+      return;
+    }
+  }
+  struct tt_sock_event *ev = bpf_ringbuf_reserve(&events, TT_SOCK_EVENT_BASE, 0);
+  if (!ev) {
+    stat_add(TT_STAT_LOST_EVENTS, 1);
+    stat_add(TT_STAT_LOST_BYTES, bytes);
+    return;
+  }
+  sock_event_fill(ev, pid_tgid, sk, family, bytes, dir);
+  bpf_ringbuf_submit(ev, wakeup_flags());
+}
+
+/* Where msg's iterator stands in user memory, and how many bytes follow there
+ * in one piece: ITER_UBUF (write, send) or ITER_IOVEC (writev, sendmsg: __iov
+ * is the kernel's copy of the iovec array, at the current segment). 0 for
+ * kernel buffers (sendfile, kTLS). */
+static __always_inline __u64 send_position(const struct msghdr *msg, __u64 *avail) {
+  __u8 type = BPF_CORE_READ(msg, msg_iter.iter_type);
+  __u64 off = BPF_CORE_READ(msg, msg_iter.iov_offset);
+  __u64 left = BPF_CORE_READ(msg, msg_iter.count);
+  if (type == TT_ITER_UBUF) {
+    *avail = left;
+    return (__u64)BPF_CORE_READ(msg, msg_iter.ubuf) + off;
+  }
+  if (type != TT_ITER_IOVEC) return 0;
+  const struct iovec *iov = BPF_CORE_READ(msg, msg_iter.__iov);
+  __u64 base = (__u64)BPF_CORE_READ(iov, iov_base);
+  __u64 len = BPF_CORE_READ(iov, iov_len);
+  if (!base || off >= len) return 0;
+  *avail = len - off < left ? len - off : left;
+  return base + off;
+}
+
+/* A socket's first bytes (the ClientHello, for its SNI), once: a record with
+ * the head and no byte count (the call's bytes follow from sock_send_length).
+ * Whole host: only a TLS handshake record is worth userspace's answer; any
+ * other socket is ignored at once. */
+static __always_inline void sock_head(__u64 pid_tgid, const struct sock *sk, __u64 at, __u64 avail) {
+  __u64 key = (__u64)sk;
+  if (bpf_map_lookup_elem(&sock_state, &key)) return;
+  struct tt_sock_state st = {.head_ts = bpf_ktime_get_ns(), .tgid = pid_tgid >> 32, .watch = TT_SOCK_PENDING};
+  __u32 n = avail > TT_SOCK_HEAD ? TT_SOCK_HEAD : (__u32)avail;
+  if (!at || !n) {
+    /* Kernel pages (sendfile): no ClientHello to read, nothing to say. */
+    st.watch = TT_SOCK_IGNORE;
+    bpf_map_update_elem(&sock_state, &key, &st, BPF_NOEXIST);
+    return;
+  }
+  struct tt_sock_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+  if (!ev) {
+    stat_add(TT_STAT_LOST_EVENTS, 1); /* not marked seen: the next write tries again */
+    return;
+  }
+  sock_event_fill(ev, pid_tgid, sk, BPF_CORE_READ(sk, __sk_common.skc_family), 0, TT_DIR_WRITE);
+  ev->hdr.ts_ns = st.head_ts; /* userspace's answer names the socket's life by it */
+  if (bpf_probe_read_user(ev->head, bound_len(n, TT_SOCK_HEAD), (void *)at) == 0)
+    ev->head_len = n;
+  else
+    stat_add(TT_STAT_READ_FAULTS, 1);
+  bool tls = ev->head_len >= 2 && ev->head[0] == 0x16 && ev->head[1] == 3;
+  if (sock_watch && !tls) st.watch = TT_SOCK_IGNORE;
+  /* The state exists before userspace can read the record and answer. */
+  bpf_map_update_elem(&sock_state, &key, &st, BPF_NOEXIST);
+  if (st.watch == TT_SOCK_IGNORE)
+    bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
+  else
+    bpf_ringbuf_submit(ev, wakeup_flags());
 }
 
 /* --- AEAD contexts (rustls over aws-lc) paired with their sockets --- */
@@ -582,6 +733,15 @@ struct aead_key {
   __u32 tgid;
   __u32 _pad;
 };
+
+/* Processes that ran an AEAD probe: only their socket I/O does pairing work.
+ * LRU: an exited process's entry only costs a reused pid some lookups. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32); /* tgid */
+  __type(value, __u8);
+} aead_pids SEC(".maps");
 
 /* Contexts already paired with a socket: paired once, until a new key. */
 struct {
@@ -604,8 +764,9 @@ struct {
  * got in the same call, on the same thread. */
 struct sock_read {
   __u64 sk;
-  __u64 buf;
+  __u64 buf; /* where the bytes went; 0: not known (not a read-family syscall) */
   __u64 len;
+  __u64 ts;
 };
 
 struct {
@@ -615,13 +776,24 @@ struct {
   __type(value, struct sock_read);
 } last_sock_read SEC(".maps");
 
-/* Sockets that carry a paired context: their close() ends the connection. */
+/* Without the buffer address, an opened record pairs with its thread's last
+ * TCP read only if that read just happened. */
+#define AEAD_READ_WINDOW_NS (10ull * 1000 * 1000)
+
+/* Sockets that carry a paired context: their end ends the connection. */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 16384);
-  __type(key, struct sock_key);
-  __type(value, __u8);
+  __type(key, __u64);   /* struct sock * */
+  __type(value, __u32); /* the process: the socket may end in softirq, where current is anyone */
 } aead_socks SEC(".maps");
+
+static __always_inline bool is_aead_pid(__u32 tgid) { return bpf_map_lookup_elem(&aead_pids, &tgid) != NULL; }
+
+static __always_inline void mark_aead_pid(__u32 tgid) {
+  __u8 one = 1;
+  if (!is_aead_pid(tgid)) bpf_map_update_elem(&aead_pids, &tgid, &one, BPF_ANY);
+}
 
 static __always_inline bool emit_alias(__u64 pid_tgid, __u64 ctx, __u64 sk, __u8 dir) {
   struct tt_alias_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -644,9 +816,8 @@ static __always_inline void pair_aead(__u64 pid_tgid, __u64 ctx, __u64 sk, __u8 
   if (!emit_alias(pid_tgid, ctx, sk, dir)) return;
   struct aead_key k = {.ctx = ctx, .tgid = pid_tgid >> 32};
   bpf_map_update_elem(&aead_paired, &k, &sk, BPF_ANY);
-  struct sock_key sk_key = {.sk = sk, .tgid = pid_tgid >> 32};
-  __u8 one = 1;
-  bpf_map_update_elem(&aead_socks, &sk_key, &one, BPF_ANY);
+  __u32 tgid = pid_tgid >> 32;
+  bpf_map_update_elem(&aead_socks, &sk, &tgid, BPF_ANY);
 }
 
 static __always_inline bool aead_is_paired(__u64 ctx, __u32 tgid) {
@@ -654,124 +825,111 @@ static __always_inline bool aead_is_paired(__u64 ctx, __u32 tgid) {
   return bpf_map_lookup_elem(&aead_paired, &k) != NULL;
 }
 
-/* What a completed socket call tells the AEAD pairing. */
-static __always_inline void aead_on_sock_call(__u64 pid_tgid, struct sock_call *c, struct sock *sk, long ret) {
-  if (c->dir == TT_DIR_READ) {
-    struct sock_read r = {.sk = (__u64)sk, .buf = c->buf, .len = ret};
-    bpf_map_update_elem(&last_sock_read, &pid_tgid, &r, BPF_ANY);
-    return;
-  }
-  if (!c->buf) return;
-  struct aead_key k = {.ctx = c->buf, .tgid = pid_tgid >> 32};
+/* A socket write starting where a sealed record starts pairs the record's
+ * context with the socket. Seen at each pass of tcp_sendmsg_locked's loop
+ * (the first one is where the call's data starts); had the kernel skipped a
+ * pass, the context would pair on a later record: pairing is retried on each
+ * sealed record until it succeeds, and userspace holds the records until then. */
+static __always_inline void aead_pair_write(__u64 pid_tgid, __u64 at, __u64 sk) {
+  struct aead_key k = {.ctx = at, .tgid = pid_tgid >> 32};
   __u64 *ctx = bpf_map_lookup_elem(&aead_sealed, &k);
   if (!ctx) return;
   __u64 owner = *ctx;
   bpf_map_delete_elem(&aead_sealed, &k);
-  if (!aead_is_paired(owner, k.tgid)) pair_aead(pid_tgid, owner, (__u64)sk, TT_DIR_WRITE);
+  if (!aead_is_paired(owner, k.tgid)) pair_aead(pid_tgid, owner, sk, TT_DIR_WRITE);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id) {
-  __u8 dir;
-  switch (id) {
-    case 3: { /* close: the socket's next life starts afresh */
-      if (!socket_fallback && !aead_hooks) return 0;
-      __u64 pid_tgid = bpf_get_current_pid_tgid();
-      if (!is_traced(pid_tgid >> 32)) return 0;
-      __u16 family;
-      struct sock *sk = tcp_sock_of_fd((int)BPF_CORE_READ(regs, di), &family);
-      if (!sk) return 0;
-      struct sock_key k = {.sk = (__u64)sk, .tgid = pid_tgid >> 32};
-      if (socket_fallback) bpf_map_delete_elem(&sock_seen, &k);
-      if (aead_hooks && bpf_map_delete_elem(&aead_socks, &k) == 0) emit_close(pid_tgid, (__u64)sk);
-      return 0;
-    }
-    case 1:  /* write */
-    case 20: /* writev */
-    case 44: /* sendto */
-    case 46: /* sendmsg */
-      dir = TT_DIR_WRITE;
-      break;
-    case 0:  /* read */
-    case 19: /* readv */
-    case 45: /* recvfrom */
-    case 47: /* recvmsg */
-      dir = TT_DIR_READ;
-      break;
-    default:
-      return 0;
-  }
+/* Where the read that just finished put its bytes. sock_recv_length has no
+ * msghdr, and tcp_recvmsg no tracepoint; but the task's user registers still
+ * hold the syscall's arguments (x86-64 numbers). 0 when it was no read-family
+ * syscall (io_uring, say): pairing then goes by recency alone. */
+static __always_inline __u64 recv_buffer(void) {
+#if defined(__TARGET_ARCH_x86)
+  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+  long nr = BPF_CORE_READ(regs, orig_ax);
+  __u64 arg = BPF_CORE_READ(regs, si);
+  if (nr == 0 || nr == 45) return arg; /* read, recvfrom(fd, buf, ...) */
+  /* recvmsg(fd, msg, flags): struct user_msghdr has msg_iov at 16 */
+  if (nr == 47 && bpf_probe_read_user(&arg, sizeof(arg), (void *)(arg + 16))) return 0;
+  if (nr != 19 && nr != 47) return 0;
+  __u64 base = 0; /* readv(fd, iov, n) / recvmsg: the first iovec's base */
+  bpf_probe_read_user(&base, sizeof(base), (void *)arg);
+  return base;
+#else
+  return 0;
+#endif
+}
+
+static __always_inline void remember_read(__u64 pid_tgid, const struct sock *sk, __u64 len) {
+  struct sock_read r = {.sk = (__u64)sk, .buf = recv_buffer(), .len = len, .ts = bpf_ktime_get_ns()};
+  bpf_map_update_elem(&last_sock_read, &pid_tgid, &r, BPF_ANY);
+}
+
+/* The socket's connection is over: forget it, and end the connection a
+ * paired AEAD context filed under it. */
+static __always_inline void sock_ended(__u64 sk) {
+  bpf_map_delete_elem(&sock_state, &sk);
+  __u32 *owner = bpf_map_lookup_elem(&aead_socks, &sk);
+  if (!owner) return;
+  __u32 tgid = *owner;
+  if (bpf_map_delete_elem(&aead_socks, &sk) == 0) emit_close((__u64)tgid << 32 | tgid, sk);
+}
+
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(on_tcp_sendmsg, const struct sock *sk, const struct msghdr *msg, const struct sk_buff *skb,
+             int size_goal) {
   if (!socket_fallback && !aead_hooks) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
   if (!is_traced(tgid)) return 0;
-  struct sock_call c = {};
-  c.fd = (__s32)BPF_CORE_READ(regs, di);
-  c.dir = dir;
-  __u64 arg = BPF_CORE_READ(regs, si);
-  if (id == 0 || id == 1 || id == 44 || id == 45) {
-    c.buf = arg;
-  } else {
-    /* writev/readv(fd, iov, n) / sendmsg/recvmsg(fd, msg, flags): the first
-     * iovec (the ClientHello; a sealed record; where a read lands).
-     * struct user_msghdr: msg_iov at 16; struct iovec {base, len}. */
-    __u64 iov = arg;
-    if ((id == 46 || id == 47) && bpf_probe_read_user(&iov, sizeof(iov), (void *)(arg + 16))) iov = 0;
-    __u64 v[2] = {0, 0};
-    if (iov && bpf_probe_read_user(v, sizeof(v), (void *)iov) == 0) {
-      c.buf = v[0];
-      c.buf_len = v[1];
-    }
-  }
-  bpf_map_update_elem(&sock_calls, &pid_tgid, &c, BPF_ANY);
+  __u64 avail = 0;
+  __u64 at = send_position(msg, &avail);
+  if (aead_hooks && at && is_aead_pid(tgid)) aead_pair_write(pid_tgid, at, (__u64)sk);
+  if (socket_fallback) sock_head(pid_tgid, sk, at, avail);
   return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret) {
-  if (!socket_fallback && !aead_hooks) return 0;
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags) {
+  if (!socket_fallback || ret <= 0) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
-  struct sock_call *cp = bpf_map_lookup_elem(&sock_calls, &pid_tgid);
-  if (!cp) return 0;
-  struct sock_call c = *cp;
-  bpf_map_delete_elem(&sock_calls, &pid_tgid);
-  if (ret <= 0 || c.fd < 0) return 0;
+  __u16 family;
+  if (!is_traced(pid_tgid >> 32) || !inet_tcp(sk, &family)) return 0;
+  sock_bytes(pid_tgid, sk, family, ret, TT_DIR_WRITE);
+  return 0;
+}
 
-  __u16 family = 0;
-  struct sock *sk = tcp_sock_of_fd(c.fd, &family);
-  if (!sk) return 0;
-  if (aead_hooks) aead_on_sock_call(pid_tgid, &c, sk, ret);
-  if (!socket_fallback) return 0;
+/* MSG_PEEK reads are read again: not counted, not where records are opened from. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(on_sock_recv, struct sock *sk, int ret, int flags) {
+  if ((!socket_fallback && !aead_hooks) || ret <= 0 || (flags & TT_MSG_PEEK)) return 0;
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  __u32 tgid = pid_tgid >> 32;
+  __u16 family;
+  if (!is_traced(tgid) || !inet_tcp(sk, &family)) return 0;
+  if (aead_hooks && is_aead_pid(tgid)) remember_read(pid_tgid, sk, ret);
+  if (socket_fallback) sock_bytes(pid_tgid, sk, family, ret, TT_DIR_READ);
+  return 0;
+}
 
-  struct sock_key key = {.sk = (__u64)sk, .tgid = pid_tgid >> 32};
-  bool first = c.dir == TT_DIR_WRITE && c.buf && !bpf_map_lookup_elem(&sock_seen, &key);
-  struct tt_sock_event *ev = first ? bpf_ringbuf_reserve(&events, sizeof(*ev), 0)
-                                   : bpf_ringbuf_reserve(&events, TT_SOCK_EVENT_BASE, 0);
-  if (!ev) {
-    stat_add(TT_STAT_LOST_EVENTS, 1);
-    stat_add(TT_STAT_LOST_BYTES, ret);
-    return 0;
-  }
-  event_header(&ev->hdr, TT_EV_SOCK, pid_tgid);
-  ev->sock = (__u64)sk;
-  ev->bytes = ret;
-  ev->dir = c.dir;
-  ev->family = family;
-  ev->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-  ev->head_len = 0;
-  __builtin_memset(ev->daddr, 0, sizeof(ev->daddr));
-  if (family == 2)
-    BPF_CORE_READ_INTO(ev->daddr, sk, __sk_common.skc_daddr);
-  else
-    BPF_CORE_READ_INTO(ev->daddr, sk, __sk_common.skc_v6_daddr);
-  if (first) {
-    __u8 one = 1;
-    bpf_map_update_elem(&sock_seen, &key, &one, BPF_ANY);
-    __u64 avail = c.buf_len && c.buf_len < (__u64)ret ? c.buf_len : (__u64)ret;
-    __u32 n = avail > TT_SOCK_HEAD ? TT_SOCK_HEAD : (__u32)avail;
-    if (bpf_probe_read_user(ev->head, bound_len(n, TT_SOCK_HEAD), (void *)c.buf) == 0) ev->head_len = n;
-  }
-  bpf_ringbuf_submit(ev, wakeup_flags());
+/* The end of a socket: not TCP_CLOSE, which a socket reaches while its
+ * receive queue still holds the end of a response to read (the peer's FIN
+ * after our shutdown); destroy comes after the last read (close() purges the
+ * queue). May run in softirq: keyed by the socket, the owner from the map. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(on_sock_destroy, struct sock *sk) {
+  if (socket_fallback || aead_hooks) sock_ended((__u64)sk);
+  return 0;
+}
+
+/* connect() on a socket that had a connection (connect(AF_UNSPEC) disconnects
+ * without destroying it): a new connection on the same struct sock, whose first
+ * bytes are a new head. Runs in the connecting task. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_sock_connect, const struct sock *sk, const int oldstate, const int newstate) {
+  if (newstate != TT_TCP_SYN_SENT || (!socket_fallback && !aead_hooks)) return 0;
+  if (BPF_CORE_READ(sk, sk_protocol) != TT_IPPROTO_TCP) return 0;
+  sock_ended((__u64)sk);
   return 0;
 }
 
@@ -830,6 +988,7 @@ static __always_inline int aead_seal(struct pt_regs *ctx, __u64 out, __u64 in, _
                                      __u64 ad_len) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
+  mark_aead_pid(tgid);
   int kind = aead_record_kind(ad, ad_len);
   if (!kind) return 0;
   long n = kind == 1 ? tls13_app_len(in, in_len) : (in_len <= 0x7fffffffull ? (long)in_len : -1);
@@ -885,6 +1044,7 @@ int aead_open_entry(struct pt_regs *ctx) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
   if (!is_traced(tgid)) return 0;
+  mark_aead_pid(tgid);
   struct aead_args a;
   if (!aead_stack_args(ctx, &a)) return 0;
   int kind = aead_record_kind(a.ad, a.ad_len);
@@ -892,9 +1052,11 @@ int aead_open_entry(struct pt_regs *ctx) {
   __u64 aead = PT_REGS_PARM1(ctx);
   if (!aead_is_paired(aead, tgid)) {
     /* The record lies in (or just before: a record split across reads) what
-     * this thread last read from a socket. */
+     * this thread last read from a socket; where the read went is unknown,
+     * that read must have just happened. */
     struct sock_read *r = bpf_map_lookup_elem(&last_sock_read, &pid_tgid);
-    if (r && r->buf && a.in < r->buf + r->len && a.in + 16384 + 256 + 5 > r->buf)
+    if (r && (r->buf ? a.in < r->buf + r->len && a.in + 16384 + 256 + 5 > r->buf
+                     : bpf_ktime_get_ns() - r->ts < AEAD_READ_WINDOW_NS))
       pair_aead(pid_tgid, aead, r->sk, TT_DIR_READ);
   }
   struct aead_open_call c = {.ctx = aead, .out = PT_REGS_PARM2(ctx), .out_len_ptr = PT_REGS_PARM3(ctx), .kind = kind};
@@ -924,6 +1086,7 @@ SEC("uprobe")
 int aead_init_entry(struct pt_regs *ctx) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if (!is_traced(pid_tgid >> 32)) return 0;
+  mark_aead_pid(pid_tgid >> 32);
   struct aead_key k = {.ctx = PT_REGS_PARM1(ctx), .tgid = pid_tgid >> 32};
   bpf_map_delete_elem(&aead_paired, &k);
   emit_alias(pid_tgid, k.ctx, 0, 0);
@@ -935,13 +1098,37 @@ int BPF_PROG(on_exit, struct task_struct *p) {
   __u32 tgid = BPF_CORE_READ(p, tgid);
   __u32 pid = BPF_CORE_READ(p, pid);
   if (pid != tgid) return 0; /* only the thread group leader ends the process */
-  if (!filter_pids || !bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
-  bpf_map_delete_elem(&traced_pids, &tgid);
   bpf_map_delete_elem(&link_counts, &tgid);
+  if (bpf_map_delete_elem(&traced_pids, &tgid)) return 0;
   struct tt_proc_event *ev = proc_event(TT_EV_EXIT, tgid);
   if (!ev) return 0;
   ev->exit_code = BPF_CORE_READ(p, exit_code);
   ev->ppid = BPF_CORE_READ(p, real_parent, tgid);
   bpf_ringbuf_submit(ev, 0);
+  return 0;
+}
+
+/* Whole host: the first TCP connect of a process whose binary userspace has not
+ * examined stops it (connect() has returned; no TLS byte is written yet) until
+ * its binary and libraries are instrumented. Runs in the connecting task. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_connect_hold, const struct sock *sk, const int oldstate, const int newstate) {
+  if (!hold_on_connect || newstate != 2 /* TCP_SYN_SENT */) return 0;
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  if (!tgid || bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+  struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+  if (!exe) return 0;
+  struct tt_inode_key k = {};
+  inode_key(exe, &k);
+  if (bpf_map_lookup_elem(&known_inodes, &k)) return 0;
+  struct tt_proc_event *ev = proc_event(TT_EV_HOLD, tgid);
+  if (!ev) return 0;
+  ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
+  if (bpf_send_signal(SIGSTOP) == 0) {
+    ev->hdr.flags |= TT_F_STOPPED;
+    stat_add(TT_STAT_HOLDS, 1);
+  }
+  bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
   return 0;
 }

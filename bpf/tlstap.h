@@ -24,6 +24,8 @@ enum tt_event_kind {
   TT_EV_DLOPEN = 6, /* traced process loaded a library whose name has "ssl" in it */
   TT_EV_SOCK = 7,   /* bytes a traced process moved over a TCP socket (fallback) */
   TT_EV_ALIAS = 8,  /* an AEAD context carries the records of a TCP socket (or, sock 0, a new key) */
+  TT_EV_HOLD = 9,   /* whole host: a process whose binary userspace has not examined opened a TCP
+                       connection and was stopped until it is instrumented */
 };
 
 enum tt_direction {
@@ -57,6 +59,9 @@ struct tt_event_header {
 
 #define TT_F_CALL_OVER_CAP 1u /* the call had more bytes than the capture cap */
 #define TT_F_STOPPED 2u       /* EXEC: the process was stopped until userspace instruments it */
+#define TT_F_MIDSTREAM 4u     /* DATA: set by userspace on the first record of a connection that may
+                                 have been open before capture started */
+#define TT_F_UNKNOWN_EXE 8u   /* EXEC (whole host): the new binary was not examined yet */
 
 struct tt_data_event {
   struct tt_event_header hdr;
@@ -106,24 +111,42 @@ struct tt_proc_event {
   char filename[TT_PATH_LEN]; /* EXEC: as exec'd; DLOPEN: the library */
 };
 
-/* Socket fallback: what a read/write-family syscall moved over a TCP socket,
- * for TLS stacks with no plaintext hook. The first bytes a socket sends (the
- * ClientHello, for its SNI) come along once. */
+/* Socket fallback: what a send or receive call moved over a TCP socket, for
+ * TLS stacks with no plaintext hook. A socket's first bytes (the ClientHello,
+ * for its SNI) come once, in a record of their own: head set, bytes 0 (the
+ * bytes of that write follow in the next record). */
 #define TT_SOCK_HEAD 2048 /* a post-quantum ClientHello is ~1.5 KiB */
 
 struct tt_sock_event {
   struct tt_event_header hdr;
   __u64 sock;      /* struct sock * (unique while the socket lives) */
-  __u64 bytes;     /* bytes the call moved */
+  __u64 bytes;     /* bytes the call moved (0 in the head record) */
   __u8 dir;        /* enum tt_direction */
   __u8 family;     /* AF_INET / AF_INET6 */
   __u16 dport;     /* host order */
-  __u32 head_len;  /* valid bytes of head[] (first write of the socket only) */
+  __u32 head_len;  /* valid bytes of head[] (a socket's first record only) */
   __u8 daddr[16];  /* IPv4 in the first 4 bytes */
-  __u8 head[TT_SOCK_HEAD]; /* only in records of TT_SOCK_EVENT_FULL bytes */
+  __u8 head[TT_SOCK_HEAD]; /* only in records of sizeof(struct tt_sock_event) bytes */
 };
 
 #define TT_SOCK_EVENT_BASE 64 /* record size without head[] */
+
+/* Whole host (no pid filter): BPF sends a socket's records only while it is
+ * pending (its head record went out, no answer yet) or watched. Userspace
+ * answers in the `sock_state` map (key: struct sock *); the bytes of ignored
+ * sockets are only counted (TT_STAT_SOCK_UNWATCHED_BYTES). */
+enum tt_sock_watch {
+  TT_SOCK_PENDING = 0,
+  TT_SOCK_WATCH = 1,
+  TT_SOCK_IGNORE = 2,
+};
+
+struct tt_sock_state {
+  __u64 head_ts; /* ts_ns of the head record: which life of the struct sock an answer is for */
+  __u32 tgid;    /* the process that wrote first */
+  __u8 watch;    /* enum tt_sock_watch */
+  __u8 _pad[3];
+};
 
 /* The AEAD layer knows records, not sockets: each direction of a rustls
  * connection has its own context. BPF pairs a context with the socket whose
@@ -148,7 +171,11 @@ enum tt_stat {
   TT_STAT_OVER_CAP_BYTES = 4,
   TT_STAT_LOST_PROC_EVENTS = 5,
   TT_STAT_READ_FAULTS = 6, /* bpf_probe_read_user failed (page not resident) */
-  TT_STAT_MAX = 8,
+  TT_STAT_MAP_FULL = 7,    /* a map update failed (call not stashed, process not followed...) */
+  TT_STAT_MUTED_BYTES = 8, /* plaintext of connections userspace muted: counted, not copied */
+  TT_STAT_HOLDS = 9,       /* processes stopped until instrumented (exec, dlopen, connect) */
+  TT_STAT_SOCK_UNWATCHED_BYTES = 10, /* whole host: socket bytes of sockets not followed */
+  TT_STAT_MAX = 16,
 };
 
 #endif

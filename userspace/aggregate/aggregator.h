@@ -8,6 +8,14 @@
 // "process:<root pid>:<root start unix ns>" (or "process:<root pid>:run:<run id>"
 // when its start is unknown), with session_source "process". Every process of one
 // traced tree thus shares one session per harness; separate trees do not.
+// With the whole host traced (daemon) every tree reaches init, so the walk also
+// stops at the process group: the root is the top-most ancestor in the sending
+// process's group (a shell starts each command line as a group of its own).
+//
+// Long runs (daemon): requests are not kept; summaries of what changed are
+// written every interval (final = false), a process's final summary once it
+// exits, a session's once all its processes exited or it was idle too long;
+// then they are dropped, so memory follows what is live, not what was seen.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -28,6 +36,7 @@ struct ProcessInfo {
   std::string exe;
   std::vector<std::string> cmdline;  // argv up to its program (PROC_INFO "cmdline")
   std::string package;               // npm package of its program (PROC_INFO "package")
+  uint32_t pgid = 0;
   uint64_t start_ns = 0;  // unix ns
   uint64_t end_ns = 0;
   int32_t exit_code = 0;
@@ -40,6 +49,8 @@ class Aggregator {
 
   const std::string& run_id() const { return run_id_; }
   void set_run_id(std::string id) { run_id_ = std::move(id); }
+  void set_keep_requests(bool keep) { keep_requests_ = keep; }
+  void set_host_scope(bool host) { host_scope_ = host; }
 
   // Process lifecycle (unix ns timestamps). Unknown pids are created on demand.
   ProcessInfo& process(uint32_t pid);
@@ -58,6 +69,11 @@ class Aggregator {
   const ProcessInfo& session_root(uint32_t pid) { return *ancestry(pid).back(); }
   // The session id derived from pid's process tree (see above).
   std::string process_session_id(uint32_t pid);
+
+  // Interim summaries (final = false) of the processes and sessions that
+  // changed since the last call; final ones, and pruning, for those that ended
+  // (sessions idle for idle_ns, when non-zero). now_ns: unix ns.
+  void emit_interim(uint64_t now_ns, uint64_t idle_ns);
 
   // Writes one ProcessSummary per process, one SessionSummary per session (in
   // order of first request), then the RunSummary.
@@ -78,13 +94,19 @@ class Aggregator {
   };
   struct ProcTotals : Tally {
     uint64_t other_http = 0;
+    bool dirty = false;  // changed since its last summary
   };
   struct SessionTotals : Tally {
     std::string session_id, session_source;
     std::vector<uint32_t> pids;
     std::vector<std::string> models;
     uint64_t start_ns = 0, end_ns = 0;
+    bool dirty = false;
   };
+  v1::ProcessSummary process_summary(uint32_t pid, const ProcessInfo& p, bool final) const;
+  v1::SessionSummary session_summary(const SessionTotals& t, bool final) const;
+  bool session_live(const SessionTotals& t) const;
+  void prune_processes();
   static void add_tokens(v1::TokenCounts& t, const v1::ApiRequest& r);
   // The fields ProcessSummary and SessionSummary share.
   template <class Summary>
@@ -99,8 +121,12 @@ class Aggregator {
   std::map<uint32_t, ProcTotals> totals_;
   std::vector<v1::ApiRequest> requests_;
   std::vector<v1::ProcessSummary> proc_summaries_;
-  std::map<std::pair<std::string, std::string>, size_t> session_index_;  // (harness, id) -> sessions_
-  std::vector<SessionTotals> sessions_;
+  std::map<std::pair<std::string, std::string>, uint64_t> session_index_;  // (harness, id) -> sessions_
+  std::map<uint64_t, SessionTotals> sessions_;  // by order of first request
+  uint64_t next_session_ = 0;
+  bool keep_requests_ = true;
+  bool host_scope_ = false;
+  v1::RunSummary running_;  // run totals as requests arrive
   std::vector<v1::SessionSummary> session_summaries_;
   v1::CaptureStats capture_;
   v1::RunSummary run_;

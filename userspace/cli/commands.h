@@ -13,17 +13,30 @@ struct OutputOptions {
   uint64_t max_body_bytes = 64u << 20;
 };
 
-struct ProfileOptions {
-  OutputOptions output;
+// What profile and daemon capture, and how.
+struct CaptureOptions {
   std::string capture;  // raw capture file
   uint32_t ring_buffer_mb = 64;
   uint64_t max_call_bytes = 64u << 20;
   bool socket_fallback = true;
   std::vector<std::string> api_hosts;  // HOST=PROVIDER
+};
+
+struct ProfileOptions {
+  OutputOptions output;
+  CaptureOptions cap;
   std::vector<std::string> command;
 };
 
+struct DaemonOptions {
+  OutputOptions output;
+  CaptureOptions cap;
+  double summary_interval_s = 60;  // interim process/session summaries
+  double session_idle_s = 1800;    // a session with no request for this long ends
+};
+
 int run_profile(const ProfileOptions& opts);
+int run_daemon(const DaemonOptions& opts);
 int run_replay(const std::string& file, const OutputOptions& opts);
 int run_inspect(const std::vector<std::string>& files);
 

@@ -21,18 +21,35 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
 
+  auto add_capture = [](CLI::App* sub, tt::cli::CaptureOptions& c) {
+    sub->add_option("--capture", c.capture, "also write the raw capture (for tokentap replay)");
+    sub->add_option("--ring-buffer-mb", c.ring_buffer_mb, "BPF ring buffer size in MiB")->capture_default_str();
+    sub->add_option("--max-call-bytes", c.max_call_bytes, "capture cap per SSL_read/SSL_write call")
+        ->capture_default_str();
+    sub->add_flag("!--no-socket-fallback", c.socket_fallback,
+                  "do not count TLS bytes at the socket for TLS stacks tokentap cannot hook");
+    sub->add_option("--api-host", c.api_hosts,
+                    "HOST=PROVIDER: treat TLS to HOST as LLM API traffic when only sizes are seen "
+                    "(self-hosted gateways); PROVIDER is anthropic, openai or gemini");
+  };
+
   CLI::App* profile = app.add_subcommand("profile", "run a command and report the LLM API calls it and its children make");
   add_output(profile, prof.output);
-  profile->add_option("--capture", prof.capture, "also write the raw capture (for tokentap replay)");
-  profile->add_option("--ring-buffer-mb", prof.ring_buffer_mb, "BPF ring buffer size in MiB")->capture_default_str();
-  profile->add_option("--max-call-bytes", prof.max_call_bytes, "capture cap per SSL_read/SSL_write call")
-      ->capture_default_str();
-  profile->add_flag("!--no-socket-fallback", prof.socket_fallback,
-                    "do not count TLS bytes at the socket for TLS stacks tokentap cannot hook");
-  profile->add_option("--api-host", prof.api_hosts,
-                      "HOST=PROVIDER: treat TLS to HOST as LLM API traffic when only sizes are seen "
-                      "(self-hosted gateways); PROVIDER is anthropic, openai or gemini");
+  add_capture(profile, prof.cap);
   profile->add_option("command", prof.command, "the command to run (put it after --)");
+
+  tt::cli::DaemonOptions daemon_opts;
+  daemon_opts.output.quiet = true;
+  CLI::App* daemon = app.add_subcommand(
+      "daemon", "trace every process on the host in the foreground; SIGTERM flushes and exits 0");
+  add_output(daemon, daemon_opts.output);
+  add_capture(daemon, daemon_opts.cap);
+  daemon->add_option("--summary-interval", daemon_opts.summary_interval_s,
+                     "seconds between interim process and session summaries")
+      ->capture_default_str();
+  daemon->add_option("--session-idle", daemon_opts.session_idle_s,
+                     "seconds without a request after which a session ends")
+      ->capture_default_str();
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);
@@ -63,6 +80,7 @@ int main(int argc, char** argv) {
     prof.command.insert(prof.command.end(), after_dashes.begin(), after_dashes.end());
     return tt::cli::run_profile(prof);
   }
+  if (*daemon) return tt::cli::run_daemon(daemon_opts);
   if (*replay) return tt::cli::run_replay(replay_file, replay_out);
   if (*inspect) return tt::cli::run_inspect(inspect_files);
   return 2;

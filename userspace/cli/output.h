@@ -1,10 +1,13 @@
-// Sinks and report shared by `profile` and `replay`.
+// Sinks, report and option wiring shared by `profile`, `daemon` and `replay`.
 #pragma once
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "aggregate/aggregator.h"
 #include "cli/commands.h"
+#include "capture/bpf/tracer.h"
 #include "common/result.h"
+#include "engine/engine.h"
 #include "sink/sink.h"
 
 namespace tt::cli {
@@ -24,5 +27,10 @@ class Outputs {
 };
 
 std::string new_run_id();
+
+// HOST=PROVIDER pairs into RUN_INFO's "api_hosts" (so replay agrees).
+Result<void> parse_api_hosts(const std::vector<std::string>& pairs, nlohmann::json& run_info);
+capture::TracerOptions tracer_options(const CaptureOptions& c);
+engine::EngineOptions engine_options(const OutputOptions& o, const CaptureOptions& c);
 
 }  // namespace tt::cli

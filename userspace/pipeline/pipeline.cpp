@@ -85,12 +85,20 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
     return;
   }
   auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
-  auto num = [&](const char* k) -> int64_t { return j.contains(k) && j[k].is_number() ? j[k].get<int64_t>() : 0; };
+  // Numbers from outside (a capture file) may be anything: only integers count.
+  auto num = [&](const char* k) -> int64_t {
+    if (!j.contains(k)) return 0;
+    if (j[k].is_number_integer()) return j[k].get<int64_t>();
+    if (j[k].is_number_unsigned()) return static_cast<int64_t>(std::min<uint64_t>(j[k].get<uint64_t>(), INT64_MAX));
+    return 0;
+  };
   if (kind == capture::TT_EV_PROC_INFO) {
     auto& p = agg_.process(pid);
     if (!str("exe").empty()) p.exe = str("exe");
     if (!str("comm").empty()) p.comm = str("comm");
     if (num("ppid") && !p.ppid) p.ppid = static_cast<uint32_t>(num("ppid"));
+    if (num("pgid")) p.pgid = static_cast<uint32_t>(num("pgid"));
+    if (num("start_unix_ns") && !p.start_ns) p.start_ns = static_cast<uint64_t>(num("start_unix_ns"));
     // What provider::probe_process() adds: after an exec they describe the new program.
     if (j.contains("cmdline") && j["cmdline"].is_array()) {
       p.cmdline.clear();
@@ -102,6 +110,7 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
   } else if (kind == capture::TT_EV_RUN_INFO) {
     opts_.mono_to_unix_ns = num("mono_to_unix_ns");
     if (!str("run_id").empty()) agg_.set_run_id(str("run_id"));
+    agg_.set_host_scope(str("scope") == "host");
     facts_.command.clear();
     if (j.contains("command") && j["command"].is_array())
       for (auto& c : j["command"])
@@ -118,6 +127,10 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
     cs.set_events_lost(num("events_lost") + num("proc_events_lost"));
     cs.set_bytes_lost(num("bytes_lost"));
     cs.set_bytes_over_cap(num("bytes_over_cap"));
+    cs.set_map_update_failures(num("map_update_failures"));
+    cs.set_poll_errors(num("poll_errors"));
+    cs.set_bytes_muted(num("bytes_muted"));
+    cs.set_processes_held(num("processes_held"));
     facts_.exit_code = static_cast<int32_t>(num("exit_code"));
     facts_.end_mono_ns = ts;
     facts_.have_end = true;
@@ -261,6 +274,26 @@ void Pipeline::emit_socket_fallback() {
   }
 }
 
+// Only a connection to a named host that is no LLM API is muted: an address or
+// localhost may be a gateway or test server whose later requests are API calls.
+static bool is_named_host(const std::string& host) {
+  if (host.empty() || host == "localhost" || host.starts_with("localhost:") || host[0] == '[') return false;
+  return host.find_first_not_of("0123456789.:") != std::string::npos;
+}
+
+void Pipeline::maybe_mute(const protocol::Exchange& ex, const stream::ConnInfo& conn) {
+  if (!opts_.mute_connection || ex.sequence != 1) return;
+  const std::string* h = ex.request.header("Host");
+  if (!h || !is_named_host(*h)) return;
+  std::string host = h->substr(0, h->rfind(':') == std::string::npos ? h->size() : h->rfind(':'));
+  if (!provider_for_host(host).empty()) return;
+  for (const auto& [key, sock] : aead_sockets_)
+    if (sock == conn.ssl && key.first == conn.pid) return;  // rustls: BPF keys these by context
+  auto& cs = agg_.capture_stats();
+  cs.set_muted_connections(cs.muted_connections() + 1);
+  opts_.mute_connection(conn.pid, conn.ssl);
+}
+
 static std::string strip_query(const std::string& target) { return target.substr(0, target.find('?')); }
 
 static void append_error(std::string& e, const std::string& more) {
@@ -305,6 +338,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   uint64_t req_bytes = req.body_wire_bytes, resp_bytes = resp ? resp->body_wire_bytes : 0;
   if (!call.is_llm) {
     agg_.add_other_http(conn.pid, req_bytes, resp_bytes);
+    maybe_mute(ex, conn);
     return;
   }
 

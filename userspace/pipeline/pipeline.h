@@ -4,6 +4,7 @@
 //   -> provider (usage) -> aggregate -> sink
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -24,6 +25,9 @@ struct PipelineOptions {
   // Extra LLM API hosts for the socket fallback (host -> provider), beyond the
   // providers' public hosts; also read from RUN_INFO so replay agrees.
   std::map<std::string, std::string> api_hosts;
+  // Called for a connection whose first request went to a named host that is
+  // not an LLM API and was not an API call: the capture may stop copying it.
+  std::function<void(uint32_t pid, uint64_t conn)> mute_connection;
 };
 
 // What RUN_INFO / STATS records carried (so replay can print what profile did).
@@ -56,6 +60,7 @@ class Pipeline {
   void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
   void emit_socket_fallback();
   std::string provider_for_host(const std::string& host) const;
+  void maybe_mute(const protocol::Exchange& ex, const stream::ConnInfo& conn);
   std::vector<provider::ProcessFacts> process_facts(uint32_t pid);
 
   PipelineOptions opts_;

@@ -1,6 +1,7 @@
 #include "capture/bpf/tracer.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,14 +12,18 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "tlstap.h"
 #include "tlstap.skel.h"
 
 namespace tt::capture {
 
-LinkOwner::~LinkOwner() {
+LinkOwner::~LinkOwner() { reset(); }
+
+void LinkOwner::reset() {
   if (link_) bpf_link__destroy(link_);
+  link_ = nullptr;
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
@@ -52,6 +57,18 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
   t->skel_->rodata->max_call_bytes = opts.max_call_bytes;
   t->skel_->rodata->stop_on_exec = opts.stop_on_exec;
   t->skel_->rodata->socket_fallback = opts.socket_fallback;
+  // Whole host: a socket is followed past its first write only if userspace
+  // says so (set_socket_watch); traced commands get all their sockets.
+  t->skel_->rodata->sock_watch = opts.socket_fallback && !opts.filter_pids;
+  if (auto missing = missing_socket_tracepoint()) {
+    t->socket_tp_missing_ = *missing;
+    for (bpf_program* prog : t->socket_programs()) bpf_program__set_autoload(prog, false);
+    t->skel_->rodata->socket_fallback = false;
+    if (opts.socket_fallback)
+      fprintf(stderr, "tokentap: this kernel has no %s tracepoint (Linux 6.12+): the socket fallback is off\n",
+              missing->c_str());
+  }
+  t->skel_->rodata->hold_on_connect = opts.hold_on_connect && !opts.filter_pids;
   t->cache_ = std::make_unique<discovery::DiscoveryCache>(opts.discovery_cache_dir);
   bpf_map__set_max_entries(t->skel_->maps.events, opts.ring_buffer_bytes);
   int err = tlstap_bpf__load(t->skel_);
@@ -65,13 +82,15 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
     return make_error("cannot load the BPF programs: " + std::string(strerror(e)) +
                       " (set TOKENTAP_DEBUG=1 for the verifier log)");
   }
-  for (bpf_program* prog : {t->skel_->progs.on_fork, t->skel_->progs.on_exec, t->skel_->progs.on_exit}) {
+  std::vector<bpf_program*> tps = {t->skel_->progs.on_fork, t->skel_->progs.on_exec, t->skel_->progs.on_exit};
+  if (t->skel_->rodata->hold_on_connect) tps.push_back(t->skel_->progs.on_connect_hold);
+  for (bpf_program* prog : tps) {
     bpf_link* l = bpf_program__attach(prog);
     if (!l) return make_error(std::string("cannot attach tracepoint ") + bpf_program__name(prog) + ": " + strerror(errno));
     t->links_.emplace_back(l);
   }
-  if (opts.socket_fallback)
-    if (auto r = t->attach_sys_hooks(); !r) return Error{r.error()};
+  if (t->skel_->rodata->socket_fallback)
+    if (auto r = t->attach_socket_hooks(); !r) return Error{r.error()};
   t->rb_ = ring_buffer__new(bpf_map__fd(t->skel_->maps.events), ring_cb, &t->on_record_, nullptr);
   if (!t->rb_) return make_error(std::string("cannot open the ring buffer: ") + strerror(errno));
   return t;
@@ -79,21 +98,56 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
 
 Tracer::~Tracer() {
   if (rb_) ring_buffer__free(rb_);
-  links_.clear();
+  detach_all();
   if (skel_) tlstap_bpf__destroy(skel_);
 }
 
-// The syscall tracepoints: the socket fallback, and pairing rustls' AEAD
-// contexts with sockets. Attached only when one of them is wanted: every
-// syscall of the machine passes through them.
-Result<void> Tracer::attach_sys_hooks() {
-  for (bpf_program* prog : {skel_->progs.on_sys_enter, skel_->progs.on_sys_exit}) {
+std::vector<bpf_program*> Tracer::socket_programs() const {
+  return {skel_->progs.on_tcp_sendmsg, skel_->progs.on_sock_send, skel_->progs.on_sock_recv,
+          skel_->progs.on_sock_destroy, skel_->progs.on_sock_connect};
+}
+
+// The socket-layer raw tracepoints those programs need, first one missing.
+std::optional<std::string> Tracer::missing_socket_tracepoint() {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return "kernel BTF";
+  std::optional<std::string> missing;
+  for (const char* tp :
+       {"tcp_sendmsg_locked", "sock_send_length", "sock_recv_length", "tcp_destroy_sock", "inet_sock_set_state"})
+    if (btf__find_by_name_kind(vmlinux, ("btf_trace_" + std::string(tp)).c_str(), BTF_KIND_TYPEDEF) < 0) {
+      missing = tp;
+      break;
+    }
+  btf__free(vmlinux);
+  return missing;
+}
+
+// The socket tracepoints: the socket fallback, and pairing rustls' AEAD
+// contexts with sockets. They fire on socket I/O only (no per-syscall
+// program: that would slow every syscall of the host), and return at once for
+// processes that are not traced.
+Result<void> Tracer::attach_socket_hooks() {
+  if (!socket_tp_missing_.empty()) {
+    fprintf(stderr, "tokentap: this kernel has no %s tracepoint (Linux 6.12+): rustls records cannot be paired "
+                    "with their sockets and are counted as unpaired\n", socket_tp_missing_.c_str());
+    socket_hooks_ = true;  // said once
+    return {};
+  }
+  for (bpf_program* prog : socket_programs()) {
     bpf_link* l = bpf_program__attach(prog);
     if (!l) return make_error(std::string("cannot attach tracepoint ") + bpf_program__name(prog) + ": " + strerror(errno));
     links_.emplace_back(l);
   }
-  sys_hooks_ = true;
+  socket_hooks_ = true;
   return {};
+}
+
+bool Tracer::set_socket_watch(uint64_t sk, uint64_t head_ts_ns, bool watch) {
+  tt_sock_state st{};
+  if (bpf_map__lookup_elem(skel_->maps.sock_state, &sk, sizeof(sk), &st, sizeof(st), 0) != 0) return false;
+  if (st.head_ts != head_ts_ns) return false;  // that socket ended; this is another one at the same address
+  st.watch = watch ? TT_SOCK_WATCH : TT_SOCK_IGNORE;
+  return bpf_map__update_elem(skel_->maps.sock_state, &sk, sizeof(sk), &st, sizeof(st), BPF_EXIST) == 0;
 }
 
 void Tracer::mark_known(dev_t dev, ino_t ino) {
@@ -156,7 +210,7 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
       {"SSL_write", skel_->progs.go_tls_write, nullptr},
       {"SSL_read", skel_->progs.go_tls_read_entry, nullptr},
   };
-  // rustls: plaintext at the record layer; the syscall hooks pair each AEAD
+  // rustls: plaintext at the record layer; the socket hooks pair each AEAD
   // context with its socket.
   const Probe aead_probes[] = {
       {"AEAD_seal", skel_->progs.aead_seal_entry, nullptr},
@@ -164,8 +218,8 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
       {"AEAD_open", skel_->progs.aead_open_entry, skel_->progs.aead_open_return},
       {"AEAD_init", skel_->progs.aead_init_entry, nullptr},
   };
-  if (aead && !sys_hooks_) {
-    if (auto r = attach_sys_hooks(); !r) return Error{r.error()};
+  if (aead && !socket_hooks_) {
+    if (auto r = attach_socket_hooks(); !r) return Error{r.error()};
   }
   std::vector<LinkOwner> links;
   auto attach_at = [&](bpf_program* prog, uint64_t offset, bool retprobe, const char* what) -> Result<void> {
@@ -223,6 +277,38 @@ Result<bool> Tracer::attach_loader(const std::string& path) {
 
 void Tracer::resume(uint32_t pid) { kill(static_cast<pid_t>(pid), SIGCONT); }
 
+void Tracer::mark_known_library(const std::string& loader_path) {
+  char key[TT_PATH_LEN] = {};
+  if (loader_path.empty() || loader_path.size() >= sizeof(key)) return;
+  memcpy(key, loader_path.data(), loader_path.size());
+  uint8_t one = 1;
+  bpf_map__update_elem(skel_->maps.known_libs, key, sizeof(key), &one, sizeof(one), BPF_ANY);
+}
+
+Result<void> Tracer::mute(uint32_t pid, uint64_t conn) {
+  struct {
+    uint64_t conn;
+    uint32_t pid, pad;
+  } k{conn, pid, 0};
+  uint8_t one = 1;
+  if (bpf_map__update_elem(skel_->maps.muted_conns, &k, sizeof(k), &one, sizeof(one), BPF_NOEXIST) != 0)
+    return make_error("cannot mute connection: " + std::string(strerror(errno)));
+  __atomic_fetch_add(&skel_->bss->muted_count, 1, __ATOMIC_RELAXED);
+  return {};
+}
+
+void Tracer::detach_all() {
+  // Threads share the grace periods the detaches wait for.
+  std::vector<std::thread> threads;
+  size_t per = std::max<size_t>(1, (links_.size() + 31) / 32);
+  for (size_t at = 0; at < links_.size(); at += per)
+    threads.emplace_back([this, at, per] {
+      for (size_t i = at; i < std::min(links_.size(), at + per); ++i) links_[i].reset();
+    });
+  for (auto& t : threads) t.join();
+  links_.clear();
+}
+
 Result<void> Tracer::trace_pid(uint32_t pid) {
   uint8_t one = 1;
   if (bpf_map__update_elem(skel_->maps.traced_pids, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY) != 0)
@@ -234,7 +320,9 @@ int Tracer::poll(int timeout_ms) {
   // Probes submit without waking us unless a lot is waiting, so always consume
   // after the wait as well.
   int n = ring_buffer__poll(rb_, timeout_ms);
+  if (n < 0 && n != -EINTR) return n;
   int m = ring_buffer__consume(rb_);
+  if (m < 0 && m != -EINTR) return m;
   return (n > 0 ? n : 0) + (m > 0 ? m : 0);
 }
 
@@ -257,6 +345,10 @@ TracerStats Tracer::stats() const {
   s.bytes_over_cap = sum(TT_STAT_OVER_CAP_BYTES);
   s.proc_events_lost = sum(TT_STAT_LOST_PROC_EVENTS);
   s.read_faults = sum(TT_STAT_READ_FAULTS);
+  s.map_full = sum(TT_STAT_MAP_FULL);
+  s.muted_bytes = sum(TT_STAT_MUTED_BYTES);
+  s.holds = sum(TT_STAT_HOLDS);
+  s.socket_unwatched_bytes = sum(TT_STAT_SOCK_UNWATCHED_BYTES);
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -18,6 +19,7 @@
 
 struct tlstap_bpf;
 struct bpf_link;
+struct bpf_program;
 struct ring_buffer;
 
 namespace tt::capture {
@@ -28,6 +30,9 @@ struct TracerOptions {
   uint32_t max_call_bytes = 64u << 20;     // per SSL_read/SSL_write call
   bool stop_on_exec = true;                // hold exec'd unknown binaries until instrumented
   bool socket_fallback = true;             // count TCP socket bytes (TLS stacks with no hook)
+  // Whole host: hold a process at its first TCP connect while its binary is
+  // unexamined (instead of at every exec); needs filter_pids = false.
+  bool hold_on_connect = false;
   std::string discovery_cache_dir;         // "" = no cache
 };
 
@@ -45,6 +50,8 @@ struct AttachInfo {
 struct TracerStats {
   uint64_t events = 0, bytes = 0, events_lost = 0, bytes_lost = 0, bytes_over_cap = 0;
   uint64_t proc_events_lost = 0, read_faults = 0;
+  uint64_t map_full = 0, muted_bytes = 0, holds = 0;
+  uint64_t socket_unwatched_bytes = 0;  // whole host: bytes of sockets not followed (not LLM traffic)
 };
 
 // Owns one bpf_link; destroys it on scope exit.
@@ -54,6 +61,7 @@ class LinkOwner {
   ~LinkOwner();
   LinkOwner(LinkOwner&& o) noexcept : link_(std::exchange(o.link_, nullptr)) {}
   LinkOwner(const LinkOwner&) = delete;
+  void reset();
 
  private:
   bpf_link* link_;
@@ -79,10 +87,25 @@ class Tracer {
   Result<void> trace_pid(uint32_t pid);
   // Lets a process that the exec hook stopped run again.
   void resume(uint32_t pid);
+  // An ssl library the loader names this way has been looked at: loading it
+  // holds nobody.
+  void mark_known_library(const std::string& loader_path);
+  // BPF counts this connection's bytes from now on instead of copying them.
+  Result<void> mute(uint32_t pid, uint64_t conn);
+  // Whole host (filter_pids = false): a socket's records go on past its head
+  // record (the SOCK record with the ClientHello) only until this answer:
+  // watch = keep sending them, else only count its bytes. head_ts_ns is that
+  // record's ts_ns; false if the socket has ended since (an answer never
+  // lands on a later socket at the same address).
+  bool set_socket_watch(uint64_t sk, uint64_t head_ts_ns, bool watch);
 
-  // Waits up to timeout_ms, then delivers every record waiting. Returns the count.
+  // Waits up to timeout_ms, then delivers every record waiting. Returns the
+  // count, or a negative errno if the ring buffer could not be read.
   int poll(int timeout_ms);
   TracerStats stats() const;
+  // Destroys every link now, all at once: each uprobe's detach waits for an RCU
+  // grace period, so one after another they cost ~0.1 s each.
+  void detach_all();
   const std::vector<std::string>& attached_files() const { return attached_paths_; }
 
  private:
@@ -92,8 +115,11 @@ class Tracer {
   RecordFn on_record_;
   std::vector<LinkOwner> links_;
   void mark_known(dev_t dev, ino_t ino);
-  Result<void> attach_sys_hooks();
-  bool sys_hooks_ = false;
+  Result<void> attach_socket_hooks();
+  std::vector<bpf_program*> socket_programs() const;
+  static std::optional<std::string> missing_socket_tracepoint();
+  bool socket_hooks_ = false;
+  std::string socket_tp_missing_;  // a socket tracepoint this kernel lacks: those hooks are off
   std::unique_ptr<discovery::DiscoveryCache> cache_;
   std::map<std::pair<dev_t, ino_t>, AttachInfo> examined_;
   std::map<std::pair<dev_t, ino_t>, bool> loaders_;

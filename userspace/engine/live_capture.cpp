@@ -1,0 +1,298 @@
+#include "engine/live_capture.h"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "capture/events.h"
+#include "engine/procfs.h"
+#include "provider/harness.h"
+#include "tlstap.h"
+
+namespace tt::engine {
+
+static bool debug() { return getenv("TOKENTAP_DEBUG") != nullptr; }
+
+Result<std::unique_ptr<LiveCapture>> LiveCapture::start(const LiveOptions& opts, RecordFn out) {
+  std::unique_ptr<LiveCapture> lc(new LiveCapture(opts, std::move(out)));
+  capture::TracerOptions t = opts.tracer;
+  t.filter_pids = !lc->host();
+  t.stop_on_exec = !lc->host();
+  t.hold_on_connect = lc->host();
+  auto tracer = capture::Tracer::create(t, [raw = lc.get()](const void* d, size_t n) { raw->on_record(d, n); });
+  if (!tracer) return Error{tracer.error()};
+  lc->tracer_ = std::move(*tracer);
+  // The system libssl covers every process that links or dlopens it.
+  for (const auto& p : capture::system_libssl_paths()) {
+    lc->attach(p, true);
+    lc->tracer_->mark_known_library(p);
+    char real[PATH_MAX];
+    if (realpath(p.c_str(), real)) lc->tracer_->mark_known_library(real);
+  }
+  for (const char* ld : {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"})
+    if (access(ld, R_OK) == 0) lc->attach_loader(ld);
+  if (lc->host()) lc->scan_host();
+  return lc;
+}
+
+LiveCapture::~LiveCapture() = default;
+
+void LiveCapture::instrument(const std::string& path) { attach(path, false); }
+
+void LiveCapture::attach(const std::string& path, bool verbose_fail) {
+  auto r = tracer_->attach_tls(path);
+  if (!r) {
+    if (verbose_fail) fprintf(stderr, "tokentap: warning: %s\n", r.error().c_str());
+    return;
+  }
+  std::string what = r->library + (r->runtime.empty() ? "" : ", " + r->runtime);
+  if (r->refused && warned_.insert(path).second) {
+    // Say which binary goes unseen and why: a silent gap would read as "no spend".
+    fprintf(stderr, "tokentap: warning: cannot instrument %s (%s): %s\n", path.c_str(), what.c_str(),
+            r->detail.c_str());
+  } else if (r->new_attach && debug()) {
+    fprintf(stderr, "tokentap: instrumented %s (%s%s): %s\n", path.c_str(), what.c_str(),
+            r->from_cache ? ", cached" : "", r->detail.c_str());
+  }
+}
+
+void LiveCapture::attach_loader(const std::string& path) {
+  auto r = tracer_->attach_loader(path);
+  if (!r)
+    fprintf(stderr, "tokentap: warning: %s (libraries it dlopens later may be seen late)\n", r.error().c_str());
+  else if (debug())
+    fprintf(stderr, "tokentap: dynamic loader %s: %s\n", path.c_str(), *r ? "hooked" : "not a glibc loader");
+}
+
+Result<void> LiveCapture::follow(uint32_t pid, const std::string& exe, const std::string& comm, uint32_t ppid) {
+  if (auto r = tracer_->trace_pid(pid); !r) return r;
+  live_.insert(pid);
+  nlohmann::json j;
+  j["exe"] = exe;
+  j["comm"] = comm;
+  j["ppid"] = ppid;
+  emit(capture::make_info_record(capture::TT_EV_PROC_INFO, pid, now_ns(CLOCK_MONOTONIC), j.dump()));
+  return {};
+}
+
+// What /proc says of a process while it is alive: its program, its place in
+// the process tree, and (harness rules) its argv up to the program and npm
+// package — never the program's own arguments.
+void LiveCapture::note_process(uint32_t pid) {
+  std::string proc = "/proc/" + std::to_string(pid);
+  nlohmann::json j;
+  j["exe"] = read_link(proc + "/exe");
+  j["comm"] = read_first_line(proc + "/comm");
+  ProcStat st = read_proc_stat(pid);
+  if (st.ok) {
+    j["ppid"] = st.ppid;
+    j["pgid"] = st.pgid;
+    j["start_unix_ns"] = st.start_unix_ns;
+  }
+  j.update(provider::probe_process(pid));
+  emit(capture::make_info_record(capture::TT_EV_PROC_INFO, pid, now_ns(CLOCK_MONOTONIC), j.dump()));
+}
+
+// Host scope: the first record of a process we have not described. Its
+// ancestors in the same process group come too: sessions and harness rules
+// look up the tree.
+void LiveCapture::describe(uint32_t pid) {
+  uint32_t pgid = 0;
+  live_.insert(pid);  // its maps are rescanned for libraries loaded later
+  for (int depth = 0; depth < 16 && pid > 1 && !described_.count(pid); ++depth) {
+    ProcStat st = read_proc_stat(pid);
+    if (!st.ok || (pgid && st.pgid != pgid)) break;
+    pgid = st.pgid;
+    described_.insert(pid);
+    note_process(pid);
+    // Traced from now on: its exec and exit are reported.
+    if (!tracer_->trace_pid(pid)) break;
+    pid = st.ppid;
+  }
+}
+
+void LiveCapture::attach_candidates(uint32_t pid) {
+  std::string proc = "/proc/" + std::to_string(pid);
+  if (!read_link(proc + "/exe").empty()) attach(proc + "/exe", false);
+  // Its dynamic loader (mapped by exec already), for later dlopens; a
+  // container brings its own.
+  if (auto paths = mapped_files(pid))
+    for (const auto& path : *paths)
+      if (path.find("/ld-linux") != std::string::npos) {
+        attach_loader(proc + "/root" + path);
+        break;
+      }
+}
+
+// Libraries loaded after exec (dlopen of a private libssl): look at the maps.
+// Paths go through /proc/PID/root so libraries inside containers resolve.
+bool LiveCapture::scan_maps(uint32_t pid) {
+  auto paths = mapped_files(pid);
+  if (!paths) return false;
+  std::string root = "/proc/" + std::to_string(pid);
+  for (const auto& path : *paths) {
+    if (path.find("ssl") == std::string::npos) continue;
+    tracer_->mark_known_library(path);
+    if (!checked_maps_paths_.insert(root + path).second) continue;
+    attach(root + "/root" + path, true);
+  }
+  return true;
+}
+
+void LiveCapture::rescan_maps() {
+  for (auto it = live_.begin(); it != live_.end();) it = scan_maps(*it) ? std::next(it) : live_.erase(it);
+}
+
+// A hook stopped the process (SIGSTOP from BPF): once it is really stopped,
+// instrument what it runs and maps, then let it go.
+void LiveCapture::release_hold(uint32_t pid, bool rescan) {
+  std::string stat_path = "/proc/" + std::to_string(pid) + "/stat";
+  for (int i = 0; i < 200; ++i) {
+    ProcStat st = read_proc_stat(pid);
+    if (!st.ok || st.state == 'T') break;
+    usleep(1000);
+  }
+  if (rescan) {
+    attach_candidates(pid);
+    scan_maps(pid);
+  }
+  tracer_->resume(pid);
+  ++holds_released_;
+}
+
+// Everything running now: its binary, loader and TLS libraries instrumented,
+// so its next connection (or request on an open one) is seen.
+void LiveCapture::scan_host() {
+  uint32_t self = static_cast<uint32_t>(getpid());
+  for (uint32_t pid : all_pids()) {
+    if (pid == self || read_link("/proc/" + std::to_string(pid) + "/exe").empty()) continue;  // kernel threads
+    preexisting_.insert(pid);
+    attach_candidates(pid);
+    scan_maps(pid);
+  }
+}
+
+void LiveCapture::on_record(const void* data, size_t size) {
+  if (size < sizeof(tt_event_header)) return forward(data, size);
+  const auto* h = static_cast<const tt_event_header*>(data);
+  uint32_t pid = h->pid;
+  bool traffic = h->kind == TT_EV_DATA || h->kind == TT_EV_SOCK || h->kind == TT_EV_ALIAS;
+  if (host() && traffic && !described_.count(pid)) describe(pid);
+  if (host() && h->kind == TT_EV_DATA && preexisting_.count(pid) && size >= TT_DATA_EVENT_HDR_SIZE) {
+    // A connection that may have been open before capture began: its first
+    // record says so, and the protocol layer starts at a clean boundary.
+    const auto* d = static_cast<const tt_data_event_small*>(data);
+    if (joined_conns_.insert({pid, d->conn}).second) {
+      std::string copy(static_cast<const char*>(data), size);
+      reinterpret_cast<tt_event_header*>(copy.data())->flags |= TT_F_MIDSTREAM;
+      forward(copy.data(), copy.size());
+      return;
+    }
+  }
+  forward(data, size);
+  switch (h->kind) {
+    case TT_EV_FORK:
+      live_.insert(pid);
+      note_process(pid);
+      break;
+    case TT_EV_EXEC:
+      live_.insert(pid);
+      if (host() && (h->flags & TT_F_UNKNOWN_EXE)) described_.erase(pid);  // examined at its next connect
+      note_process(pid);
+      if (!host()) attach_candidates(pid);
+      // The exec hook held it because its binary was new to us: it is
+      // instrumented now (or known to need nothing), so let it run.
+      if (h->flags & TT_F_STOPPED) release_hold(pid, false);
+      break;
+    case TT_EV_HOLD:
+      if (h->flags & TT_F_STOPPED) release_hold(pid, true);
+      if (!described_.count(pid)) tracer_->trace_pid(pid);  // examined: no second hold
+      break;
+    case TT_EV_DLOPEN:
+      if (h->flags & TT_F_STOPPED) {
+        if (debug()) fprintf(stderr, "tokentap: pid %u loaded an ssl library: held\n", pid);
+        const auto* p = static_cast<const tt_proc_event*>(data);
+        if (size >= sizeof(tt_proc_event))
+          tracer_->mark_known_library(std::string(p->filename, strnlen(p->filename, sizeof(p->filename))));
+        release_hold(pid, true);
+      }
+      break;
+    case TT_EV_EXIT:
+      live_.erase(pid);
+      described_.erase(pid);
+      preexisting_.erase(pid);
+      for (auto it = joined_conns_.lower_bound({pid, 0}); it != joined_conns_.end() && it->first == pid;)
+        it = joined_conns_.erase(it);
+      break;
+    default:
+      break;
+  }
+}
+
+void LiveCapture::forward(const void* data, size_t size) { out_(data, size); }
+
+int LiveCapture::transfer(int timeout_ms) {
+  int n = tracer_->poll(timeout_ms);
+  if (n < 0) {
+    ++poll_errors_;
+    fprintf(stderr, "tokentap: reading the ring buffer failed: %s\n", strerror(-n));
+    n = 0;
+  }
+  uint64_t t = now_ns(CLOCK_MONOTONIC);
+  if (t - last_scan_ns_ > 200'000'000ull) {
+    rescan_maps();
+    last_scan_ns_ = t;
+  }
+  return n;
+}
+
+nlohmann::json LiveCapture::stats_json(int exit_code) const {
+  capture::TracerStats st = tracer_->stats();
+  nlohmann::json j;
+  j["events"] = st.events;
+  j["bytes"] = st.bytes;
+  j["events_lost"] = st.events_lost;
+  j["bytes_lost"] = st.bytes_lost;
+  j["bytes_over_cap"] = st.bytes_over_cap;
+  j["proc_events_lost"] = st.proc_events_lost;
+  j["read_faults"] = st.read_faults;
+  j["map_update_failures"] = st.map_full;
+  j["bytes_muted"] = st.muted_bytes;
+  j["processes_held"] = st.holds;
+  j["poll_errors"] = poll_errors_;
+  j["exit_code"] = exit_code;
+  return j;
+}
+
+void LiveCapture::drain() {
+  // A traced process's last records are submitted before its parent can reap
+  // it: two empty reads a few milliseconds apart mean nothing is in flight.
+  for (int idle = 0; idle < 2;) idle = tracer_->poll(idle ? 5 : 0) == 0 ? idle + 1 : 0;
+}
+
+void LiveCapture::detach_in_background() {
+  pid_t child = fork();
+  if (child == 0) {
+    // Detached, and off every pipe the caller's caller may wait on for EOF.
+    setsid();
+    int devnull = open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; ++fd) dup2(devnull, fd);
+    tracer_.reset();
+    _exit(0);
+  }
+  if (child < 0) return detach();
+  // This process only drops its references: the child holds the links.
+  (void)tracer_.release();
+}
+
+void LiveCapture::mute(uint32_t pid, uint64_t conn) {
+  if (auto r = tracer_->mute(pid, conn); !r && debug()) fprintf(stderr, "tokentap: %s\n", r.error().c_str());
+}
+
+}  // namespace tt::engine
