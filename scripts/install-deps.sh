@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev
   # userspace libraries
   libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev libhttp-parser-dev
+  libsimdjson-dev
   libnghttp2-dev
   zlib1g-dev libbrotli-dev libzstd-dev
   # x86-64 decoder for finding TLS functions in stripped binaries (Bun, BoringSSL)

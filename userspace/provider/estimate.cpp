@@ -4,6 +4,7 @@
 #include "provider/decoders.h"
 #include "provider/json_util.h"
 #include "provider/provider.h"
+#include "provider/request_json.h"
 
 namespace tt::provider {
 namespace {
@@ -109,9 +110,7 @@ bool output_text_bytes(const json& raw, uint64_t& bytes) {
 uint64_t estimate_tokens_from_text_bytes(uint64_t bytes) { return bytes / 4 + (bytes % 4 != 0); }
 
 Usage estimate_usage(std::string_view request_body, std::string_view response_body) {
-  uint64_t in_bytes = request_body.size();
-  json req = json::parse(request_body.begin(), request_body.end(), nullptr, false);
-  if (!req.is_discarded()) in_bytes = detail::string_bytes(req, /*include_keys=*/false);
+  uint64_t in_bytes = json_string_bytes(request_body).value_or(request_body.size());
 
   uint64_t out_bytes = 0;
   bool recognised = false;

@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <fstream>
@@ -152,29 +153,17 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// A source string split once: header name, body path segments, or process fact.
+// A source string split once: header name, dotted body path, or process fact.
 struct Source {
   enum Kind { Header, Body, Process } kind = Header;
-  std::string name;               // header name or process fact
-  std::vector<std::string> path;  // body path
+  std::string_view name;  // a view of the rule's source
 };
 
 Source parse_source(std::string_view s) {
-  Source out;
   size_t colon = std::min(s.find(':'), s.size());
   std::string_view kind = s.substr(0, colon), rest = s.substr(std::min(colon + 1, s.size()));
-  if (kind == "body") {
-    out.kind = Source::Body;
-    while (!rest.empty()) {
-      size_t dot = std::min(rest.find('.'), rest.size());
-      out.path.emplace_back(rest.substr(0, dot));
-      rest.remove_prefix(std::min(dot + 1, rest.size()));
-    }
-    return out;
-  }
-  out.kind = kind == "process" ? Source::Process : Source::Header;
-  out.name = std::string(rest);
-  return out;
+  Source::Kind k = kind == "body" ? Source::Body : kind == "process" ? Source::Process : Source::Header;
+  return {k, rest};
 }
 
 bool reads_secret(const Source& s) { return s.kind == Source::Header && is_secret_header(s.name); }
@@ -219,7 +208,7 @@ const std::vector<Compiled<SessionRule>>& session_rules() {
 // most once, and only if a body rule is reached.
 class Fields {
  public:
-  Fields(const protocol::HttpMessage& req, std::string_view body, const json* parsed,
+  Fields(const protocol::HttpMessage& req, std::string_view body, const RequestJson* parsed,
          const std::vector<ProcessFacts>* procs)
       : req_(req), body_(body), parsed_(parsed), procs_(procs) {}
 
@@ -230,7 +219,7 @@ class Fields {
     if (s.kind == Source::Header) {
       if (const std::string* v = req_.header(s.name); v && !v->empty()) out.push_back(*v);
     } else if (s.kind == Source::Body) {
-      if (auto v = body_value(s.path)) out.push_back(std::move(*v));
+      if (auto v = body_value(s.name)) out.push_back(std::move(*v));
     } else if (procs_) {
       for (const ProcessFacts& p : *procs_) {
         std::string v = process_fact(p, s.name);
@@ -241,18 +230,11 @@ class Fields {
   }
 
  private:
-  std::optional<std::string> body_value(const std::vector<std::string>& path) {
-    const json* node = doc();
-    for (const auto& key : path) {
-      if (!node || !node->is_object()) return std::nullopt;
-      auto it = node->find(key);
-      if (it == node->end()) return std::nullopt;
-      node = &*it;
-    }
-    if (!node) return std::nullopt;
-    if (node->is_string() && !node->get_ref<const std::string&>().empty()) return node->get<std::string>();
-    if (node->is_number_integer()) return node->dump();
-    return std::nullopt;
+  // A non-empty string, or an integer as written.
+  std::optional<std::string> body_value(std::string_view path) {
+    const BodyValue& v = doc().at(path);
+    bool text = v.kind == BodyValue::Kind::Integer || (v.kind == BodyValue::Kind::String && !v.text.empty());
+    return text ? std::optional<std::string>(v.text) : std::nullopt;
   }
 
   static std::string process_fact(const ProcessFacts& p, std::string_view fact) {
@@ -265,19 +247,17 @@ class Fields {
     return joined;
   }
 
-  const json* doc() {
-    if (parsed_) return parsed_;
-    if (!own_) {
-      own_ = json::parse(body_.begin(), body_.end(), nullptr, /*allow_exceptions=*/false);
-    }
-    return own_->is_discarded() ? nullptr : &*own_;
+  const RequestJson& doc() {
+    if (parsed_) return *parsed_;
+    if (!own_) own_.emplace(body_, harness_body_paths());
+    return *own_;
   }
 
   const protocol::HttpMessage& req_;
   std::string_view body_;
-  const json* parsed_;
+  const RequestJson* parsed_;
   const std::vector<ProcessFacts>* procs_;
-  std::optional<json> own_;
+  std::optional<RequestJson> own_;
 };
 
 // Whether the rule matches this request; `version` gets its version, if it has one.
@@ -313,7 +293,19 @@ std::vector<std::string_view> harness_rule_sources() {
   return out;
 }
 
-Harness identify_harness(const protocol::HttpMessage& request, std::string_view body, const json* parsed,
+std::span<const std::string_view> harness_body_paths() {
+  static const std::vector<std::string_view> paths = [] {
+    std::vector<std::string_view> out;
+    for (std::string_view s : harness_rule_sources()) {
+      Source src = parse_source(s);
+      if (src.kind == Source::Body && std::find(out.begin(), out.end(), src.name) == out.end()) out.push_back(src.name);
+    }
+    return out;
+  }();
+  return paths;
+}
+
+Harness identify_harness(const protocol::HttpMessage& request, std::string_view body, const RequestJson* parsed,
                          const std::vector<ProcessFacts>* processes) {
   Harness h;
   Fields fields(request, body, parsed, processes);

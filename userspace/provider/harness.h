@@ -12,11 +12,13 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "protocol/http_message.h"
+#include "provider/request_json.h"
 
 namespace tt::provider {
 
@@ -37,12 +39,15 @@ struct ProcessFacts {
 };
 
 // `body` is the content-decoded request body. It is parsed only when a body rule
-// needs it; pass `parsed` (may be null) to reuse a parse the caller already made.
+// needs it; pass `parsed` (may be null) to reuse a parse the caller already made,
+// which must have read every path of harness_body_paths().
 // `processes`: the sending process, then its traced ancestors, nearest first (may
 // be null); a process rule matches if any of them does.
 Harness identify_harness(const protocol::HttpMessage& request, std::string_view body,
-                         const nlohmann::json* parsed = nullptr,
+                         const RequestJson* parsed = nullptr,
                          const std::vector<ProcessFacts>* processes = nullptr);
+// The dotted body paths the rules read ("metadata.user_id", ...).
+std::span<const std::string_view> harness_body_paths();
 
 // Live runs: reads /proc/PID for the facts process rules need beyond exe and comm,
 // as the JSON members a PROC_INFO record carries: {"cmdline": [...], "package":

@@ -10,10 +10,15 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <iterator>
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "provider/decoders.h"
 #include "provider/json_util.h"
+#include "provider/request_json.h"
 
 namespace tt::provider {
 namespace {
@@ -110,20 +115,32 @@ Route route_for_path(std::string_view path) {
   return r;
 }
 
+constexpr std::string_view kPromptKeys[] = {"messages", "prompt", "input", "contents"};
+
+// Every request body field decoding reads, so that one pass over the body serves all.
+std::span<const std::string_view> request_paths() {
+  static const std::vector<std::string_view> paths = [] {
+    std::vector<std::string_view> p = {"model", "stream", "request.model"};
+    p.insert(p.end(), std::begin(kPromptKeys), std::end(kPromptKeys));
+    for (std::string_view h : harness_body_paths())
+      if (std::find(p.begin(), p.end(), h) == p.end()) p.push_back(h);
+    return p;
+  }();
+  return paths;
+}
+
 // An unrecognised endpoint still looks like an LLM call when its JSON body names a
 // model and carries a prompt in one of the common shapes.
-bool looks_like_llm_body(std::string_view body) {
-  size_t start = body.find_first_not_of(" \t\r\n");
-  if (start == std::string_view::npos || body[start] != '{') return false;
-  json j = json::parse(body.begin() + start, body.end(), nullptr, false);
-  if (!j.is_object() || !j.contains("model")) return false;
-  for (const char* k : {"messages", "prompt", "input", "contents"})
-    if (j.contains(k)) return true;
+bool looks_like_llm_body(const RequestJson& body) {
+  if (!body.is_object() || !body.at("model").present()) return false;
+  for (std::string_view k : kPromptKeys)
+    if (body.at(k).present()) return true;
   return false;
 }
 
-ApiCall classify_with_wire(const protocol::HttpMessage& request, std::string_view body,
-                           Wire& wire) {
+// `body` is parsed only if the path does not say what the call is.
+ApiCall classify_with_wire(const protocol::HttpMessage& request, std::string_view body, Wire& wire,
+                           std::optional<RequestJson>& parsed) {
   ApiCall c;
   wire = Wire::None;
   std::string_view target = request.target;
@@ -146,7 +163,7 @@ ApiCall classify_with_wire(const protocol::HttpMessage& request, std::string_vie
 
   Route r = route_for_path(path);
   if (r.wire == Wire::None) {
-    if (!looks_like_llm_body(body)) return c;
+    if (!looks_like_llm_body(parsed.emplace(body, request_paths()))) return c;
     r.wire = Wire::Unknown;
     r.api = "unknown";
   }
@@ -204,13 +221,15 @@ const char* usage_source_name(UsageSource s) {
 
 ApiCall classify(const protocol::HttpMessage& request, std::string_view request_body) {
   Wire wire;
-  return classify_with_wire(request, request_body, wire);
+  std::optional<RequestJson> parsed;
+  return classify_with_wire(request, request_body, wire, parsed);
 }
 
 ApiCall decode(const Exchange& ex) {
   if (!ex.request) return {};
   Wire wire;
-  ApiCall c = classify_with_wire(*ex.request, ex.request_body, wire);
+  std::optional<RequestJson> parsed;
+  ApiCall c = classify_with_wire(*ex.request, ex.request_body, wire, parsed);
   c.user_agent = first_header(ex.request, {"User-Agent"});
   c.request_id = first_header(ex.response, {"request-id", "x-request-id"});
   auto set_harness = [&c](Harness h) {
@@ -224,18 +243,22 @@ ApiCall decode(const Exchange& ex) {
     return c;
   }
 
-  json req = json::parse(ex.request_body.begin(), ex.request_body.end(), nullptr, false);
+  const RequestJson& req =
+      parsed ? *parsed : parsed.emplace(ex.request_body, request_paths(), ex.request_body_readable);
   set_harness(identify_harness(*ex.request, ex.request_body, &req, ex.processes));
+  auto text = [&req](std::string_view path) {
+    const BodyValue& v = req.at(path);
+    return v.kind == BodyValue::Kind::String ? v.text : std::string();
+  };
   if (c.model.empty()) {
-    c.model = detail::get_string(req, "model");
+    c.model = text("model");
     // Code Assist countTokens nests the model inside "request".
-    if (const json* inner = detail::get_object(req, "request"); inner && c.model.empty())
-      c.model = detail::get_string(*inner, "model");
+    if (c.model.empty()) c.model = text("request.model");
     c.model = strip_models_prefix(std::move(c.model));
   }
   if (wire != Wire::Gemini) {
-    auto it = req.is_object() ? req.find("stream") : req.end();
-    c.stream = it != req.end() && it->is_boolean() && it->get<bool>();
+    const BodyValue& stream = req.at("stream");
+    c.stream = stream.kind == BodyValue::Kind::Bool && stream.boolean;
   }
 
   detail::Documents docs;

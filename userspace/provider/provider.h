@@ -37,6 +37,9 @@ struct Exchange {
   const protocol::HttpMessage* request = nullptr;
   const protocol::HttpMessage* response = nullptr;  // nullptr: no response seen
   std::string_view request_body;                    // decoded
+  // Bytes readable from request_body.data() (its string's capacity): with 64 to
+  // spare the JSON is parsed in place, else from a padded copy. 0: unknown.
+  size_t request_body_readable = 0;
   std::string_view response_body;                   // decoded
   bool response_complete = false;                   // response framing ended cleanly
   // The sending process, then its traced ancestors (for harnesses only their
