@@ -23,13 +23,14 @@ function usage(msg) {
   if (msg) console.error(`node_client: ${msg}`);
   console.error('usage: node_client.mjs --base-url URL [--ca FILE] [--api ' + APIS.join('|') + ']\n' +
     '  [--stream] [--no-include-usage] [--requests N] [--body-bytes B] [--header K:V]...\n' +
-    '  [--accept-encoding E] [--request-encoding gzip|deflate|br] [--model M] [--timeout S]');
+    '  [--accept-encoding E] [--request-encoding gzip|deflate|br] [--model M] [--timeout S]\n' +
+    '  [--interval S]   (pause between requests; the connection stays open)');
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const a = { api: 'anthropic', stream: false, includeUsage: true, requests: 1, bodyBytes: 0,
-    headers: [], timeout: 60 };
+    headers: [], timeout: 60, interval: 0 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = () => { if (i + 1 >= argv.length) usage(`${k} needs a value`); return argv[++i]; };
@@ -46,6 +47,7 @@ function parseArgs(argv) {
       case '--request-encoding': a.requestEncoding = val(); break;
       case '--model': a.model = val(); break;
       case '--timeout': a.timeout = parseFloat(val()); break;
+      case '--interval': a.interval = parseFloat(val()); break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown argument ${k}`);
     }
@@ -157,6 +159,7 @@ async function main() {
     const out = await doRequest(agent, url, body, headers, a.timeout * 1000);
     if (out.error || out.status < 200 || out.status >= 300) ok = false;
     console.log(JSON.stringify({ i, ...out }));
+    if (a.interval > 0 && i + 1 < a.requests) await new Promise((r) => setTimeout(r, a.interval * 1000));
   }
   agent.destroy();
   process.exitCode = ok ? 0 : 1;

@@ -1,0 +1,184 @@
+"""End-to-end: `tokentap daemon` traces the whole host.
+
+One daemon runs while, against the test LLM server:
+  - a Node client started BEFORE the daemon keeps making keep-alive requests on the connection it
+    already had open;
+  - curl, Python and Node clients, Claude Code (a Bun binary) and Codex (rustls) start after it;
+  - a burst of short-lived processes runs: curl requests, each its own process, and hundreds of
+    execs that never open a connection.
+The server's log is the ground truth: every LLM request it logged after the daemon was ready must
+be in the daemon's records exactly once, with exactly its tokens and body bytes; the test server
+itself (traced too: it is a Python process using OpenSSL) must not be reported as a client; no
+event may be lost and no process left stopped.
+"""
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harnesses import HARNESSES, SERVER_TOOL_CALLS
+from ttutil import NODE, PY, TOKENTAP, E2ETestCase, run_group
+
+CURL = "/usr/bin/curl"
+
+
+def stopped_pids(pgids):
+    """Processes of the given process groups that are stopped (state T)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(")") + 2:].split()
+        if fields[0] == "T" and int(fields[2]) in pgids:
+            out.append(int(name))
+    return out
+
+
+class DaemonTest(E2ETestCase):
+    server_options = {"auto_tool_calls": SERVER_TOOL_CALLS}
+
+    def start_daemon(self, d):
+        self.daemon_err = open(os.path.join(d, "daemon.err"), "w+")
+        js = os.path.join(d, "records.jsonl")
+        p = subprocess.Popen([TOKENTAP, "daemon", "--json", js, "--summary-interval", "1"],
+                             stdin=subprocess.DEVNULL, stdout=self.daemon_err, stderr=self.daemon_err,
+                             start_new_session=True)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            self.daemon_err.seek(0)
+            text = self.daemon_err.read()
+            if "daemon ready" in text:
+                return p, js
+            if p.poll() is not None:
+                self.fail("tokentap daemon exited %s:\n%s" % (p.returncode, text))
+            time.sleep(0.05)
+        p.kill()
+        self.fail("tokentap daemon not ready after 120 s")
+
+    def stop_daemon(self, p):
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            self.fail("tokentap daemon did not stop on SIGTERM")
+        self.daemon_err.seek(0)
+        self.assertEqual(rc, 0, "tokentap daemon exited %d:\n%s" % (rc, self.daemon_err.read()[-4000:]))
+
+    def curl_cmd(self, i):
+        body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": i % 2 == 1,
+                           "messages": [{"role": "user", "content": "burst request %d" % i}]})
+        return [CURL, "--http1.1", "-sS", "-f", "-o", "/dev/null", "--cacert", self.server.ca_path,
+                "-H", "content-type: application/json", "-H", "x-api-key: sk-ant-test",
+                "-H", "anthropic-version: 2023-06-01", "--data-binary", body,
+                self.server.base_url + "/v1/messages"]
+
+    def run_harness(self, name, run_dir):
+        h = HARNESSES[name]
+        why = h.missing()
+        if why:
+            if os.environ.get("TOKENTAP_SKIP_HARNESSES") == "1":
+                return None
+            self.fail(why)
+        cmd, env, cwd = h.prepare(self.server, run_dir)
+        rc, out, err = run_group(cmd, env, cwd, h.timeout)
+        self.assertEqual(rc, 0, "%s exited %s\n%s" % (name, rc, err[-3000:]))
+        return h
+
+    def test_whole_host(self):
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        env = self.server.client_env({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": d})
+        interval = 0.3
+        # A client already running, its keep-alive connection open, when the daemon starts.
+        before = subprocess.Popen(self.client("node", "--requests", "80", "--interval", str(interval)),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  start_new_session=True)
+        self.server.wait_for_records(2, timeout=30)
+        daemon, js = self.start_daemon(d)
+        # Requests logged from here on began after the daemon was ready. The mark is taken
+        # right after one of the early client's requests, in its pause, so none straddles it.
+        time.sleep(2 * interval)
+        self.server.wait_for_records(1, since=self.server.mark(), timeout=10)
+        mark, mark_ns = self.server.mark(), time.time() * 1e9
+
+        pgids = {before.pid}
+        started = []
+        for args in (self.client("py", "--api", "openai-chat", "--stream", "--requests", "3"),
+                     self.client("node", "--api", "anthropic", "--stream", "--requests", "3",
+                                 "--body-bytes", "200000"),
+                     self.curl_cmd(0)):
+            rc, out, err = run_group(args, env=env, timeout=120)
+            self.assertEqual(rc, 0, "%s: %s" % (args[:2], err[-2000:]))
+        harnesses = []
+        for name in ("claude-code", "codex"):
+            h = self.run_harness(name, tempfile.mkdtemp(dir=d))
+            if h:
+                harnesses.append(h)
+        # The burst: 40 curl processes, 8 at a time, and 400 execs that never connect.
+        procs = []
+        for i in range(40):
+            procs.append(subprocess.Popen(self.curl_cmd(i), env=env, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          start_new_session=True))
+            pgids.add(procs[-1].pid)
+            if len(procs) >= 8:
+                self.assertEqual(procs.pop(0).wait(timeout=60), 0)
+        for p in procs:
+            self.assertEqual(p.wait(timeout=60), 0)
+        t0 = time.time()
+        subprocess.run(["/bin/sh", "-c", "i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done"],
+                       check=True, timeout=120)
+        burst_s = time.time() - t0
+        out, err = before.communicate(timeout=120)
+        self.assertEqual(before.returncode, 0, err.decode()[-2000:])
+        self.assertEqual(stopped_pids(pgids), [], "processes left stopped")
+        self.stop_daemon(daemon)
+
+        with open(js) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        port = ":%d" % self.server.port
+        reqs = [r for r in records if r["type"] == "request" and r["host"].endswith(port)]
+        srv = [r for r in self.server.records(mark) if r["provider"] != "none"]
+        self.assertTrue(srv)
+        # Each request logged after the mark exactly once, and nothing else but the early
+        # client's requests from before the mark.
+        after = [r for r in reqs if not (r["pid"] == before.pid and r["end_unix_ns"] < mark_ns)]
+        got = collections.Counter(self.tt_key(r) for r in after)
+        want = collections.Counter(self.server_key(r) for r in srv)
+        self.assertEqual(want - got, collections.Counter(), "requests the server logged but the daemon did not")
+        extra = got - want
+        self.assertEqual(extra, collections.Counter(), "requests reported that the server did not log: %s" % [
+            (r["pid"], r["comm"], r["exe"], r["path"]) for r in after if self.tt_key(r) in extra])
+        for r in reqs:
+            self.assertTrue(r["complete"], r)
+            self.assertEqual(r["usage_source"], "exact", r)
+        names = collections.Counter(r["harness"] for r in reqs)
+        for h in harnesses:
+            self.assertIn(h.name, names, "no request attributed to %s" % h.name)
+        # The pre-existing connection kept being measured after the daemon joined it.
+        self.assertTrue([r for r in reqs if r["pid"] == before.pid and r["start_unix_ns"] >= mark_ns])
+
+        run = [r for r in records if r["type"] == "run"]
+        self.assertEqual(len(run), 1)
+        cap = run[0]["capture"]
+        self.assertEqual((cap["events_lost"], cap["bytes_lost"], cap["map_update_failures"], cap["poll_errors"]),
+                         (0, 0, 0, 0), cap)
+        self.assertEqual(run[0]["scope"], "host")
+        # 400 execs that never connect: nothing is held, so they run at full speed.
+        self.assertLess(burst_s, 20, "400 execs took %.1f s under the daemon" % burst_s)
+        sessions = [r for r in records if r["type"] == "session" and r["final"]]
+        self.assertTrue(sessions)
+
+
+if __name__ == "__main__":
+    unittest.main()
