@@ -263,8 +263,11 @@ static __always_inline bool is_muted(__u64 conn, __u32 pid) {
 /* A global function: the verifier checks it once, not inlined into every
  * probe (the AEAD probes took ~0.3 s each to load that way). dir_lib packs
  * dir | lib << 8: a BPF function takes at most five arguments. */
+static __always_inline void note_seen(__u32 tgid);
+
 __noinline int emit_call_data(__u64 conn, __u64 buf, __u32 len, __u32 dir_lib, __u64 pid_tgid) {
   __u8 dir = dir_lib & 0xff;
+  if (!filter_pids) note_seen(pid_tgid >> 32);
   if (is_muted(conn, pid_tgid >> 32)) {
     stat_add(TT_STAT_MUTED_BYTES, len);
     return 0;
@@ -444,6 +447,19 @@ static __always_inline struct tt_proc_event *proc_event(__u32 kind, __u32 pid) {
   ev->hdr.ts_ns = bpf_ktime_get_ns();
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
   return ev;
+}
+
+/* Whole host: a process's first plaintext says who it is, once; from then on
+ * it is traced (its exec and exit are reported). */
+static __always_inline void note_seen(__u32 tgid) {
+  if (bpf_map_lookup_elem(&traced_pids, &tgid)) return;
+  __u8 one = 1;
+  if (bpf_map_update_elem(&traced_pids, &tgid, &one, BPF_NOEXIST)) return;
+  struct tt_proc_event *ev = proc_event(TT_EV_SEEN, tgid);
+  if (!ev) return;
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+  ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
+  bpf_ringbuf_submit(ev, 0);
 }
 
 static __always_inline void inode_key(struct file *f, struct tt_inode_key *k) {

@@ -26,6 +26,8 @@ enum tt_event_kind {
   TT_EV_ALIAS = 8,  /* an AEAD context carries the records of a TCP socket (or, sock 0, a new key) */
   TT_EV_HOLD = 9,   /* whole host: a process whose binary userspace has not examined opened a TCP
                        connection and was stopped until it is instrumented */
+  TT_EV_SEEN = 10,  /* whole host: the first TLS plaintext of a process (comm, parent: the
+                       process may be gone before userspace reads /proc) */
 };
 
 enum tt_direction {

@@ -182,7 +182,7 @@ void LiveCapture::on_record(const void* data, size_t size) {
   if (size < sizeof(tt_event_header)) return forward(data, size);
   const auto* h = static_cast<const tt_event_header*>(data);
   uint32_t pid = h->pid;
-  bool traffic = h->kind == TT_EV_DATA || h->kind == TT_EV_SOCK || h->kind == TT_EV_ALIAS;
+  bool traffic = h->kind == TT_EV_DATA || h->kind == TT_EV_SOCK || h->kind == TT_EV_ALIAS || h->kind == TT_EV_SEEN;
   if (host() && traffic && !described_.count(pid)) describe(pid);
   if (host() && h->kind == TT_EV_DATA && preexisting_.count(pid) && size >= TT_DATA_EVENT_HDR_SIZE) {
     // A connection that may have been open before capture began: its first

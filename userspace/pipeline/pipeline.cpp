@@ -51,7 +51,10 @@ void Pipeline::on_raw(const void* data, size_t size) {
       break;
     case ParseStatus::Proc: {
       auto& p = agg_.process(ev.proc.pid);
-      if (ev.proc.kind == TT_EV_FORK) {
+      if (ev.proc.kind == TT_EV_SEEN) {  // whole host: first plaintext, /proc may be gone by now
+        if (!p.ppid) p.ppid = ev.proc.ppid;
+        if (p.comm.empty()) p.comm = ev.proc.comm;
+      } else if (ev.proc.kind == TT_EV_FORK) {
         p.ppid = ev.proc.ppid;
         p.start_ns = to_unix(ev.proc.ts_ns);
         p.comm = ev.proc.comm;

@@ -73,7 +73,9 @@ ParsedEvent parse_event(const void* raw, size_t size) {
     case TT_EV_FORK:
     case TT_EV_EXEC:
     case TT_EV_EXIT:
-    case TT_EV_DLOPEN: {
+    case TT_EV_DLOPEN:
+    case TT_EV_HOLD:
+    case TT_EV_SEEN: {
       if (size < sizeof(tt_proc_event)) return ev;
       tt_proc_event p;
       memcpy(&p, raw, sizeof(p));
