@@ -141,6 +141,8 @@ static __always_inline void note_gap(__u32 pid, __u64 conn, __u32 dir, __u64 n) 
     __sync_fetch_and_add(&gaps_pending, 1);
   else if ((v = bpf_map_lookup_elem(&gaps, &k)))
     __sync_fetch_and_add(v, n);
+  else
+    stat_add(TT_STAT_MAP_FULL, 1); /* the hole's place is lost; the bytes stay counted as lost */
 }
 
 static __always_inline __u32 take_gap(__u32 pid, __u64 conn, __u32 dir) {
@@ -394,7 +396,7 @@ int go_tls_read_entry(struct pt_regs *ctx) {
   if (!is_traced(pid_tgid >> 32)) return 0;
   struct go_key k = {.g = ctx->r14, .tgid = pid_tgid >> 32};
   struct ssl_call call = {.ssl = ctx->ax, .buf = ctx->bx, .lib = bpf_get_attach_cookie(ctx)};
-  bpf_map_update_elem(&go_reads, &k, &call, BPF_ANY);
+  if (bpf_map_update_elem(&go_reads, &k, &call, BPF_ANY)) stat_add(TT_STAT_MAP_FULL, 1);
   return 0;
 }
 
@@ -1076,7 +1078,7 @@ int aead_open_entry(struct pt_regs *ctx) {
       pair_aead(pid_tgid, aead, r->sk, TT_DIR_READ);
   }
   struct aead_open_call c = {.ctx = aead, .out = PT_REGS_PARM2(ctx), .out_len_ptr = PT_REGS_PARM3(ctx), .kind = kind};
-  bpf_map_update_elem(&aead_opens, &pid_tgid, &c, BPF_ANY);
+  if (bpf_map_update_elem(&aead_opens, &pid_tgid, &c, BPF_ANY)) stat_add(TT_STAT_MAP_FULL, 1);
   return 0;
 }
 

@@ -229,6 +229,12 @@ void LiveCapture::on_record(const void* data, size_t size) {
       preexisting_.erase(pid);
       for (auto it = joined_conns_.lower_bound({pid, 0}); it != joined_conns_.end() && it->first == pid;)
         it = joined_conns_.erase(it);
+      {
+        std::string prefix = "/proc/" + std::to_string(pid) + "/";
+        for (auto it = checked_maps_paths_.lower_bound(prefix);
+             it != checked_maps_paths_.end() && it->starts_with(prefix);)
+          it = checked_maps_paths_.erase(it);
+      }
       break;
     default:
       break;
