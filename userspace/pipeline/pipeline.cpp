@@ -35,10 +35,12 @@ void Pipeline::on_raw(const void* data, size_t size) {
   switch (ev.status) {
     case ParseStatus::Data:
       plaintext_pids_.insert(ev.data.pid);
-      if (ev.data.lib == TT_LIB_AWSLC)
+      if (ev.data.lib == TT_LIB_AWSLC) {
         on_aead_data(ev.data);
-      else
+      } else {
+        peek_first_write(ev.data);
         conns_.on_data(ev.data);
+      }
       break;
     case ParseStatus::Alias:
       on_alias(ev.alias);
@@ -48,6 +50,7 @@ void Pipeline::on_raw(const void* data, size_t size) {
       break;
     case ParseStatus::Close:
       conns_.on_close(ev.close.pid, ev.close.conn, ev.close.ts_ns);
+      forget_connection(ev.close.pid, ev.close.conn);
       break;
     case ParseStatus::Proc: {
       auto& p = agg_.process(ev.proc.pid);
@@ -68,6 +71,7 @@ void Pipeline::on_raw(const void* data, size_t size) {
         int32_t st = ev.proc.exit_code;
         agg_.process_exited(ev.proc.pid, to_unix(ev.proc.ts_ns), (st & 0x7f) ? 128 + (st & 0x7f) : (st >> 8) & 0xff);
         conns_.close_process(ev.proc.pid, ev.proc.ts_ns);
+        forget_connection(ev.proc.pid, 0);
         drop_pending(ev.proc.pid, 0);
       }
       break;
@@ -284,17 +288,64 @@ static bool is_named_host(const std::string& host) {
   return host.find_first_not_of("0123456789.:") != std::string::npos;
 }
 
+void Pipeline::mute_unless_api_host(uint32_t pid, uint64_t conn, std::string_view host_header) {
+  std::string h(host_header);
+  if (!is_named_host(h) || muted_.count({pid, conn})) return;
+  std::string host = h.substr(0, h.rfind(':') == std::string::npos ? h.size() : h.rfind(':'));
+  if (!provider_for_host(host).empty()) return;
+  muted_.insert({pid, conn});
+  auto& cs = agg_.capture_stats();
+  cs.set_muted_connections(cs.muted_connections() + 1);
+  opts_.mute_connection(pid, conn);
+}
+
+// At the end of a connection's first exchange (a POST is judged by its body).
 void Pipeline::maybe_mute(const protocol::Exchange& ex, const stream::ConnInfo& conn) {
   if (!opts_.mute_connection || ex.sequence != 1) return;
   const std::string* h = ex.request.header("Host");
-  if (!h || !is_named_host(*h)) return;
-  std::string host = h->substr(0, h->rfind(':') == std::string::npos ? h->size() : h->rfind(':'));
-  if (!provider_for_host(host).empty()) return;
+  if (!h) return;
   for (const auto& [key, sock] : aead_sockets_)
     if (sock == conn.ssl && key.first == conn.pid) return;  // rustls: BPF keys these by context
-  auto& cs = agg_.capture_stats();
-  cs.set_muted_connections(cs.muted_connections() + 1);
-  opts_.mute_connection(conn.pid, conn.ssl);
+  mute_unless_api_host(conn.pid, conn.ssl, *h);
+}
+
+static bool iequals_prefix(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  return true;
+}
+
+// A connection's first write, before any parsing: a request that cannot be an
+// API call (not a POST) to a named host that is no LLM API is muted at once, so
+// its response (a download, say) is counted in BPF, not copied.
+void Pipeline::peek_first_write(const capture::DataEvent& d) {
+  if (!opts_.mute_connection || d.dir != TT_DIR_WRITE || d.offset != 0) return;
+  if (!first_write_seen_.insert({d.pid, d.conn}).second) return;
+  std::string_view b = d.data.substr(0, 8192);
+  size_t eol = b.find("\r\n");
+  size_t sp = b.find(' ');
+  if (eol == std::string_view::npos || sp == std::string_view::npos || sp > 10 || sp > eol) return;
+  std::string_view method = b.substr(0, sp);
+  if (method == "POST" || !b.substr(0, eol).ends_with(" HTTP/1.1")) return;
+  for (size_t at = eol + 2; at < b.size();) {
+    size_t end = b.find("\r\n", at);
+    if (end == std::string_view::npos || end == at) return;  // headers cut short, or their end
+    std::string_view line = b.substr(at, end - at);
+    if (iequals_prefix(line, "host:")) {
+      std::string_view v = line.substr(5);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      return mute_unless_api_host(d.pid, d.conn, v);
+    }
+    at = end + 2;
+  }
+}
+
+void Pipeline::forget_connection(uint32_t pid, uint64_t conn) {
+  for (auto* set : {&first_write_seen_, &muted_}) {
+    auto it = set->lower_bound({pid, conn});
+    while (it != set->end() && it->first == pid && (!conn || it->second == conn)) it = set->erase(it);
+  }
 }
 
 static std::string strip_query(const std::string& target) { return target.substr(0, target.find('?')); }

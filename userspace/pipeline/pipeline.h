@@ -61,6 +61,10 @@ class Pipeline {
   void emit_socket_fallback();
   std::string provider_for_host(const std::string& host) const;
   void maybe_mute(const protocol::Exchange& ex, const stream::ConnInfo& conn);
+  void peek_first_write(const capture::DataEvent& d);
+  void mute_unless_api_host(uint32_t pid, uint64_t conn, std::string_view host_header);
+  void forget_connection(uint32_t pid, uint64_t conn);  // 0 conn: all of pid's
+  std::set<std::pair<uint32_t, uint64_t>> first_write_seen_, muted_;
   std::vector<provider::ProcessFacts> process_facts(uint32_t pid);
 
   PipelineOptions opts_;
