@@ -143,5 +143,53 @@ TEST(SocketTracker, ReusedSocketAddressStartsANewConnection) {
   EXPECT_EQ(conns[1]->in, 90u);
 }
 
+// The socket tracepoints send a socket's head on its own (bytes 0), the
+// write's byte count in the next record: same connection, same turns.
+TEST(SocketTracker, HeadRecordThenItsBytes) {
+  std::string a = client_hello("api.openai.com", {"h2"}), b = client_hello("localhost", {"http/1.1"});
+  SocketTracker t;
+  t.on_event(sock_event(TT_DIR_WRITE, 0, 1, a));
+  t.on_event(sock_event(TT_DIR_WRITE, 517, 2));
+  t.on_event(sock_event(TT_DIR_READ, 2000, 3));
+  t.on_event(sock_event(TT_DIR_WRITE, 80, 4));
+  t.on_event(sock_event(TT_DIR_WRITE, 400, 5));
+  t.on_event(sock_event(TT_DIR_READ, 3000, 6));
+  t.on_event(sock_event(TT_DIR_WRITE, 0, 7, b));  // the struct sock, reused
+  t.on_event(sock_event(TT_DIR_WRITE, 390, 8));
+  auto conns = t.connections();
+  ASSERT_EQ(conns.size(), 2u);
+  EXPECT_EQ(conns[0]->hello.sni, "api.openai.com");
+  EXPECT_EQ(conns[0]->out, 517u + 80 + 400);
+  EXPECT_EQ(conns[0]->in, 5000u);
+  auto reqs = request_turns(*conns[0]);
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].out, 997u);
+  EXPECT_EQ(reqs[0].in, 5000u);
+  EXPECT_EQ(reqs[0].first_ts_ns, 1u);
+  EXPECT_EQ(conns[1]->hello.sni, "localhost");
+  EXPECT_EQ(conns[1]->out, 390u);
+  EXPECT_EQ(conns[1]->turns.size(), 1u);
+}
+
+std::string provider_of(const std::string& host) {
+  if (host == "api.anthropic.com") return "anthropic";
+  if (host == "gateway.internal") return "openai";  // --api-host gateway.internal=openai
+  return "";
+}
+
+TEST(ShouldWatchSocket, OnlyTlsToAnApiHostFromAnUnhookedProcess) {
+  EXPECT_TRUE(should_watch_socket(client_hello("api.anthropic.com", {"h2"}), false, provider_of));
+  EXPECT_TRUE(should_watch_socket(client_hello("gateway.internal", {}), false, provider_of));
+  // Its TLS is seen in plaintext: the socket would count its requests twice.
+  EXPECT_FALSE(should_watch_socket(client_hello("api.anthropic.com", {"h2"}), true, provider_of));
+  EXPECT_FALSE(should_watch_socket(client_hello("registry.npmjs.org", {"h2"}), false, provider_of));
+  EXPECT_FALSE(should_watch_socket("GET / HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n", false, provider_of));
+  EXPECT_FALSE(should_watch_socket("", false, provider_of));
+  // A ClientHello cut before its SNI names no host.
+  std::string cut = client_hello("api.anthropic.com", {"h2"}, 1200).substr(0, 600);
+  EXPECT_TRUE(parse_client_hello(cut).is_tls);
+  EXPECT_FALSE(should_watch_socket(cut, false, provider_of));
+}
+
 }  // namespace
 }  // namespace tt::stream

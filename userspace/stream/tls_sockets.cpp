@@ -73,9 +73,17 @@ ClientHello parse_client_hello(std::string_view head) {
   return h;
 }
 
+bool should_watch_socket(std::string_view head, bool plaintext_hooked,
+                         const std::function<std::string(const std::string&)>& provider_of_host) {
+  if (plaintext_hooked) return false;
+  ClientHello h = parse_client_hello(head);
+  return h.is_tls && !h.sni.empty() && !provider_of_host(h.sni).empty();
+}
+
 void SocketTracker::on_event(const capture::SockEvent& ev) {
-  // The first bytes of a socket come with its head: if this socket address
-  // already carried traffic, it was closed and reused for a new connection.
+  // A socket's first bytes come in a head record (bytes 0, the write's count
+  // follows): if this socket address already carried traffic, it was closed
+  // and reused for a new connection.
   auto cur = current_.find({ev.pid, ev.sock});
   if (cur != current_.end() && !ev.head.empty() && conns_.at(cur->second).out > 0) current_.erase(cur);
   auto [gen_it, new_gen] = current_.try_emplace({ev.pid, ev.sock}, Key{ev.pid, ev.sock, next_gen_});

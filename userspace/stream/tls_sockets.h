@@ -1,10 +1,11 @@
-// The socket fallback: TCP connections of traced processes as the syscall
+// The socket fallback: TCP connections of traced processes as the socket
 // tracepoints see them (bytes each way, never plaintext), for TLS stacks that
 // have no plaintext hook. The first bytes a socket sent are parsed as a TLS
 // ClientHello for the server name (SNI) and ALPN; a run of writes followed by
 // a run of reads is one turn, roughly one request and its response.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -24,6 +25,16 @@ struct ClientHello {
 
 // Parses as much of a ClientHello as `head` holds; never reads past it.
 ClientHello parse_client_hello(std::string_view head);
+
+// Whole host: whether the capture should go on following a socket, asked once
+// per socket with its head (the first bytes it sent; capture::Tracer::
+// set_socket_watch takes the answer). Yes only for TLS whose ClientHello names
+// an LLM API host (provider_of_host(sni) not empty: the providers' hosts and
+// --api-host), from a process whose TLS is not hooked in plaintext
+// (plaintext_hooked: its sockets would only count its requests twice). These
+// are the only sockets whose bytes become records; the rest are only counted.
+bool should_watch_socket(std::string_view head, bool plaintext_hooked,
+                         const std::function<std::string(const std::string&)>& provider_of_host);
 
 struct SocketTurn {
   uint64_t out = 0, in = 0;
