@@ -847,6 +847,49 @@ TEST(ProviderRobustness, WrongTypesReadAsAbsent) {
   EXPECT_EQ(c.error, "response has no usage");
 }
 
+TEST(ProviderRobustness, UsageNumbersOutOfRange) {
+  // Parsed, but not counts: a float past 2^64 and a negative read as absent.
+  ApiCall c = run_ok(request("/v1/messages"), kAnthropicReq,
+                     R"({"type":"message","usage":{"input_tokens":-1,"output_tokens":1e300,)"
+                     R"("cache_read_input_tokens":3}})");
+  EXPECT_EQ(c.usage_source, UsageSource::Exact);
+  EXPECT_USAGE(c.usage, 0, 3, 0, 0, 0, 0, 0);
+  // Numbers no 64-bit value holds (1e400, 2^64) make the document unreadable: it is
+  // skipped like a garbled one, so the call is estimated and says why.
+  for (const char* n : {"1e400", "18446744073709551616", "-99999999999999999999"}) {
+    std::string body = std::string(R"({"type":"message","usage":{"input_tokens":1,"output_tokens":)") + n + "}}";
+    c = run_ok(request("/v1/messages"), kAnthropicReq, body);
+    EXPECT_EQ(c.usage_source, UsageSource::Estimated) << n;
+    EXPECT_EQ(c.error, "response has no usage") << n;
+    EXPECT_USAGE(c.usage, kAnthropicReqTokens, 0, 0, 0, 0, (body.size() + 3) / 4, 0);
+  }
+  // In a stream only that event is lost: message_start's usage is not final.
+  c = run_ok(request("/v1/messages"), kAnthropicReq,
+             "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9}}}\n\n"
+             "data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":1e400}}\n\n");
+  EXPECT_EQ(c.usage_source, UsageSource::Estimated);
+  EXPECT_EQ(c.error, "response has no usage");
+}
+
+TEST(ProviderRobustness, DeepAndHugeResponses) {
+  // Nested deeper than 1024 levels: refused, never recursed into.
+  std::string deep = R"({"type":"message","usage":{"input_tokens":5,"output_tokens":6},"content":)" +
+                     std::string(5000, '[') + std::string(5000, ']') + "}";
+  ApiCall c = run_ok(request("/v1/messages"), kAnthropicReq, deep);
+  EXPECT_EQ(c.usage_source, UsageSource::Estimated);
+  // A 20 MB text block is read whole; the usage beside it is exact.
+  std::string huge = R"({"type":"message","content":[{"type":"text","text":")" + std::string(20u << 20, 'x') +
+                     R"("}],"usage":{"input_tokens":5,"output_tokens":6}})";
+  c = run_ok(request("/v1/messages"), kAnthropicReq, huge);
+  EXPECT_EQ(c.usage_source, UsageSource::Exact);
+  EXPECT_USAGE(c.usage, 5, 0, 0, 0, 0, 6, 0);
+  // Without usage its text is what the output estimate counts.
+  EXPECT_EQ(estimate_usage("", R"({"type":"message","content":[{"type":"text","text":")" +
+                                   std::string(20u << 20, 'x') + R"("}]})")
+                .output_tokens,
+            (20u << 20) / 4);
+}
+
 TEST(ProviderRobustness, GarbageNeverCrashes) {
   std::mt19937 rng(1234);
   std::vector<std::string> bodies = {

@@ -14,7 +14,7 @@ struct AnthropicUsage {
     a.input = get_count(u, "input_tokens");
     a.cache_read = get_count(u, "cache_read_input_tokens");
     a.cache_write = get_count(u, "cache_creation_input_tokens");
-    if (const json* cc = get_object(u, "cache_creation")) {
+    if (std::optional<json> cc = get_object(u, "cache_creation")) {
       a.cache_5m = get_count(*cc, "ephemeral_5m_input_tokens");
       a.cache_1h = get_count(*cc, "ephemeral_1h_input_tokens");
     }
@@ -57,21 +57,21 @@ ResponseInfo decode_anthropic_messages(const Documents& d) {
   for (const json& doc : d.docs) {
     if (std::string err = document_error(doc); !err.empty()) r.error = err;
     std::string type = get_string(doc, "type");
-    const json* msg = type == "message" ? &doc : get_object(doc, "message");
+    std::optional<json> msg = type == "message" ? doc : get_object(doc, "message");
     if (msg && (type == "message" || type == "message_start")) {
       if (std::string id = get_string(*msg, "id"); !id.empty()) r.response_id = id;
       if (std::string model = get_string(*msg, "model"); !model.empty()) r.model = model;
       if (std::string stop = get_string(*msg, "stop_reason"); !stop.empty()) r.stop_reason = stop;
-      if (const json* u = get_object(*msg, "usage")) {
+      if (std::optional<json> u = get_object(*msg, "usage")) {
         usage = AnthropicUsage::from(*u);
         r.final_usage = type == "message";
       }
     } else if (type == "message_delta") {
-      if (const json* delta = get_object(doc, "delta")) {
+      if (std::optional<json> delta = get_object(doc, "delta")) {
         if (std::string stop = get_string(*delta, "stop_reason"); !stop.empty())
           r.stop_reason = stop;
       }
-      if (const json* u = get_object(doc, "usage")) {
+      if (std::optional<json> u = get_object(doc, "usage")) {
         usage.overlay(AnthropicUsage::from(*u));
         r.final_usage = true;
       }

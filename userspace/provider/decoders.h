@@ -1,5 +1,6 @@
 // Per-wire-format response decoders, fed the parsed documents of one response body.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "provider/json_util.h"
@@ -25,7 +26,8 @@ ResponseInfo decode_openai_chat(const Documents& d);
 ResponseInfo decode_openai_responses(const Documents& d);
 ResponseInfo decode_gemini(const Documents& d);
 
-// Gemini Code Assist (cloudcode-pa) wraps each response as {"response": {...}}.
-const json& unwrap_gemini(const json& doc);
+// Gemini Code Assist (cloudcode-pa) wraps each response as {"response": {...}}:
+// the inner object, if `doc` is such a wrapper.
+std::optional<json> gemini_inner(const json& doc);
 
 }  // namespace tt::provider::detail

@@ -21,12 +21,13 @@ uint64_t string_size(const json& obj, std::string_view key) { return get_string(
 bool output_text_bytes(const json& raw, uint64_t& bytes) {
   if (!raw.is_object()) return false;
   if (!detail::document_error(raw).empty()) return true;
-  const json& doc = detail::unwrap_gemini(raw);
+  std::optional<json> inner = detail::gemini_inner(raw);
+  const json& doc = inner ? *inner : raw;
   std::string type = get_string(doc, "type");
 
   // Anthropic stream events.
   if (type == "content_block_delta") {
-    if (const json* d = get_object(doc, "delta"))
+    if (std::optional<json> d = get_object(doc, "delta"))
       bytes +=
           string_size(*d, "text") + string_size(*d, "partial_json") + string_size(*d, "thinking");
     return true;
@@ -36,10 +37,10 @@ bool output_text_bytes(const json& raw, uint64_t& bytes) {
     return true;
   // Anthropic message body.
   if (type == "message") {
-    if (const json* content = get_array(doc, "content")) {
-      for (const json& block : *content) {
+    if (auto content = get_array(doc, "content")) {
+      for (json block : *content) {
         bytes += string_size(block, "text") + string_size(block, "thinking");
-        if (const json* input = get_object(block, "input"))
+        if (std::optional<json> input = get_object(block, "input"))
           bytes += detail::string_bytes(*input, /*include_keys=*/true);
       }
     }
@@ -53,12 +54,12 @@ bool output_text_bytes(const json& raw, uint64_t& bytes) {
   }
   // Responses API body.
   if (get_string(doc, "object") == "response") {
-    if (const json* output = get_array(doc, "output")) {
-      for (const json& item : *output) {
+    if (auto output = get_array(doc, "output")) {
+      for (json item : *output) {
         bytes += string_size(item, "arguments");
         for (const char* list : {"content", "summary"}) {
-          if (const json* parts = get_array(item, list)) {
-            for (const json& p : *parts)
+          if (auto parts = get_array(item, list)) {
+            for (json p : *parts)
               bytes += string_size(p, "text") + string_size(p, "refusal");
           }
         }
@@ -67,32 +68,32 @@ bool output_text_bytes(const json& raw, uint64_t& bytes) {
     return true;
   }
   // Chat Completions chunks/bodies and legacy Completions.
-  if (const json* choices = get_array(doc, "choices")) {
-    for (const json& ch : *choices) {
+  if (auto choices = get_array(doc, "choices")) {
+    for (json ch : *choices) {
       bytes += string_size(ch, "text");
-      const json* m = get_object(ch, "delta");
+      std::optional<json> m = get_object(ch, "delta");
       if (!m) m = get_object(ch, "message");
       if (!m) continue;
       bytes += string_size(*m, "content") + string_size(*m, "reasoning_content") +
                string_size(*m, "refusal");
-      if (const json* calls = get_array(*m, "tool_calls")) {
-        for (const json& call : *calls) {
-          if (const json* fn = get_object(call, "function")) bytes += string_size(*fn, "arguments");
+      if (auto calls = get_array(*m, "tool_calls")) {
+        for (json call : *calls) {
+          if (std::optional<json> fn = get_object(call, "function")) bytes += string_size(*fn, "arguments");
         }
       }
     }
     return true;
   }
   // Gemini.
-  if (const json* cands = get_array(doc, "candidates")) {
-    for (const json& c : *cands) {
-      const json* content = get_object(c, "content");
-      const json* parts = content ? get_array(*content, "parts") : nullptr;
+  if (auto cands = get_array(doc, "candidates")) {
+    for (json c : *cands) {
+      std::optional<json> content = get_object(c, "content");
+      auto parts = content ? get_array(*content, "parts") : std::nullopt;
       if (!parts) continue;
-      for (const json& p : *parts) {
+      for (json p : *parts) {
         bytes += string_size(p, "text");
-        if (const json* call = get_object(p, "functionCall")) {
-          if (const json* args = get_object(*call, "args"))
+        if (std::optional<json> call = get_object(p, "functionCall")) {
+          if (std::optional<json> args = get_object(*call, "args"))
             bytes += detail::string_bytes(*args, /*include_keys=*/true);
         }
       }
@@ -100,9 +101,9 @@ bool output_text_bytes(const json& raw, uint64_t& bytes) {
     return true;
   }
   // Bodies that legitimately carry no generated text.
-  return doc.contains("usageMetadata") || doc.contains("promptFeedback") ||
-         doc.contains("embedding") || doc.contains("embeddings") ||
-         get_string(doc, "object") == "list";
+  for (const char* key : {"usageMetadata", "promptFeedback", "embedding", "embeddings"})
+    if (detail::get_member(doc, key)) return true;
+  return get_string(doc, "object") == "list";
 }
 
 }  // namespace

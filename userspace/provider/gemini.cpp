@@ -4,13 +4,13 @@
 
 namespace tt::provider::detail {
 
-const json& unwrap_gemini(const json& doc) {
+std::optional<json> gemini_inner(const json& doc) {
   // Only a Gemini-shaped inner object: OpenAI Responses events also carry "response".
-  const json* inner = get_object(doc, "response");
-  if (inner && (inner->contains("candidates") || inner->contains("usageMetadata") ||
-                inner->contains("promptFeedback")))
-    return *inner;
-  return doc;
+  std::optional<json> inner = get_object(doc, "response");
+  if (inner && (get_member(*inner, "candidates") || get_member(*inner, "usageMetadata") ||
+                get_member(*inner, "promptFeedback")))
+    return inner;
+  return std::nullopt;
 }
 
 ResponseInfo decode_gemini(const Documents& d) {
@@ -18,14 +18,15 @@ ResponseInfo decode_gemini(const Documents& d) {
   bool finished = false;
   for (const json& raw : d.docs) {
     if (std::string err = document_error(raw); !err.empty()) r.error = err;
-    const json& doc = unwrap_gemini(raw);
-    if (&doc != &raw) {
+    std::optional<json> inner = gemini_inner(raw);
+    const json& doc = inner ? *inner : raw;
+    if (inner) {
       if (std::string err = document_error(doc); !err.empty()) r.error = err;
     }
     if (std::string id = get_string(doc, "responseId"); !id.empty()) r.response_id = id;
     if (std::string mv = get_string(doc, "modelVersion"); !mv.empty()) r.model = mv;
-    if (const json* cands = get_array(doc, "candidates")) {
-      for (const json& c : *cands) {
+    if (auto cands = get_array(doc, "candidates")) {
+      for (json c : *cands) {
         if (std::string fr = get_string(c, "finishReason"); !fr.empty()) {
           r.stop_reason = fr;
           finished = true;
@@ -33,13 +34,13 @@ ResponseInfo decode_gemini(const Documents& d) {
       }
     }
     // A blocked prompt ends the response without candidates.
-    if (const json* fb = get_object(doc, "promptFeedback")) {
+    if (std::optional<json> fb = get_object(doc, "promptFeedback")) {
       if (std::string br = get_string(*fb, "blockReason"); !br.empty()) {
         r.stop_reason = br;
         finished = true;
       }
     }
-    if (const json* um = get_object(doc, "usageMetadata")) {
+    if (std::optional<json> um = get_object(doc, "usageMetadata")) {
       uint64_t prompt = get_count(*um, "promptTokenCount").value_or(0);
       uint64_t cached = get_count(*um, "cachedContentTokenCount").value_or(0);
       uint64_t tool = get_count(*um, "toolUsePromptTokenCount").value_or(0);

@@ -16,17 +16,19 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
-void parse_into(std::string_view s, std::vector<json>& out) {
+void parse_into(std::string_view s, Documents& d) {
   s = trim(s);
   if (s.empty()) return;
-  json j = json::parse(s.begin(), s.end(), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_discarded()) out.push_back(std::move(j));
+  auto doc = std::make_unique<simdjson::dom::document>();
+  if (!parse_json(s, *doc)) return;
+  d.docs.push_back(doc->root());
+  d.storage.push_back(std::move(doc));
 }
 
 // Elements of a JSON array body that may be cut off anywhere: each element is
 // delimited by a top-level ',' or the closing ']' and parsed on its own, so every
 // element that arrived whole is kept. `s` starts just after the opening '['.
-void split_array(std::string_view s, std::vector<json>& out) {
+void split_array(std::string_view s, Documents& out) {
   size_t start = 0;
   size_t depth = 0;
   bool in_string = false;
@@ -81,59 +83,96 @@ Documents parse_documents(std::string_view body) {
   if (t.empty()) return d;
   if (t.front() == '{') {
     d.format = BodyFormat::Json;
-    parse_into(t, d.docs);
+    parse_into(t, d);
   } else if (t.front() == '[') {
     d.format = BodyFormat::JsonArray;
-    split_array(t.substr(1), d.docs);
+    split_array(t.substr(1), d);
   } else {
     d.format = BodyFormat::Sse;
     for (const auto& ev : protocol::parse_sse(body)) {
       std::string_view data = trim(ev.data);
       if (data == "[DONE]") continue;
-      parse_into(data, d.docs);
+      parse_into(data, d);
     }
   }
   return d;
 }
 
-const json* get_object(const json& obj, std::string_view key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_object() ? &*it : nullptr;
+void skip_bom(std::string_view& s, size_t& readable) {
+  if (!s.starts_with("\xEF\xBB\xBF")) return;
+  s.remove_prefix(3);
+  readable = readable >= 3 ? readable - 3 : 0;
 }
 
-const json* get_array(const json& obj, std::string_view key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_array() ? &*it : nullptr;
+simdjson::padded_string_view padded(std::string_view s, size_t readable, std::string& scratch) {
+  if (readable >= s.size() + simdjson::SIMDJSON_PADDING) return simdjson::padded_string_view(s.data(), s.size(), readable);
+  scratch.reserve(s.size() + simdjson::SIMDJSON_PADDING);
+  scratch.assign(s);
+  return simdjson::padded_string_view(scratch.data(), scratch.size(), scratch.capacity());
+}
+
+bool parse_json(std::string_view s, simdjson::dom::document& doc) {
+  size_t readable = 0;
+  skip_bom(s, readable);
+  std::optional<simdjson::dom::parser> own_parser;
+  std::optional<std::string> own_scratch;
+  simdjson::dom::parser& parser = shared_for(s.size(), own_parser);
+  simdjson::padded_string_view in = padded(s, readable, shared_for(s.size(), own_scratch));
+  return !parser.parse_into_document(doc, in.data(), in.size(), /*realloc_if_needed=*/false).error();
+}
+
+std::optional<json> get_member(const json& obj, std::string_view key) {
+  simdjson::dom::object o;
+  if (obj.get(o)) return std::nullopt;
+  std::optional<json> found;
+  for (simdjson::dom::key_value_pair kv : o)
+    if (kv.key == key) found = kv.value;
+  return found;
+}
+
+std::optional<json> get_object(const json& obj, std::string_view key) {
+  std::optional<json> m = get_member(obj, key);
+  return m && m->is_object() ? m : std::nullopt;
+}
+
+std::optional<simdjson::dom::array> get_array(const json& obj, std::string_view key) {
+  std::optional<json> m = get_member(obj, key);
+  simdjson::dom::array a;
+  if (!m || m->get(a)) return std::nullopt;
+  return a;
 }
 
 std::string get_string(const json& obj, std::string_view key) {
-  if (!obj.is_object()) return {};
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get_ref<const std::string&>() : std::string();
+  std::optional<json> m = get_member(obj, key);
+  std::string_view s;
+  return m && !m->get(s) ? std::string(s) : std::string();
 }
 
 std::optional<uint64_t> get_count(const json& obj, std::string_view key) {
-  if (!obj.is_object()) return std::nullopt;
-  auto it = obj.find(key);
-  if (it == obj.end()) return std::nullopt;
-  if (it->is_number_unsigned()) return it->get<uint64_t>();
-  if (it->is_number_integer()) {
-    int64_t v = it->get<int64_t>();
-    return v >= 0 ? std::optional<uint64_t>(static_cast<uint64_t>(v)) : std::nullopt;
+  std::optional<json> m = get_member(obj, key);
+  if (!m) return std::nullopt;
+  switch (m->type()) {
+    case simdjson::dom::element_type::UINT64:
+      return m->get_uint64().value_unsafe();
+    case simdjson::dom::element_type::INT64: {
+      int64_t v = m->get_int64().value_unsafe();
+      return v >= 0 ? std::optional<uint64_t>(static_cast<uint64_t>(v)) : std::nullopt;
+    }
+    case simdjson::dom::element_type::DOUBLE: {
+      double v = m->get_double().value_unsafe();
+      // 2^64 exactly is the first double that does not fit.
+      if (std::isfinite(v) && v >= 0 && v < 18446744073709551616.0 && std::floor(v) == v)
+        return static_cast<uint64_t>(v);
+      return std::nullopt;
+    }
+    default:
+      return std::nullopt;
   }
-  if (it->is_number_float()) {
-    double v = it->get<double>();
-    // 2^64 exactly is the first double that does not fit.
-    if (std::isfinite(v) && v >= 0 && v < 18446744073709551616.0 && std::floor(v) == v)
-      return static_cast<uint64_t>(v);
-  }
-  return std::nullopt;
 }
 
 std::string error_text(const json& err) {
-  if (err.is_string()) return err.get_ref<const std::string&>();
+  std::string_view s;
+  if (!err.get(s)) return std::string(s);
   std::string kind = get_string(err, "code");
   if (kind.empty()) kind = get_string(err, "type");
   if (kind.empty()) kind = get_string(err, "status");
@@ -144,10 +183,9 @@ std::string error_text(const json& err) {
 }
 
 std::string document_error(const json& doc) {
-  if (!doc.is_object()) return {};
-  auto it = doc.find("error");
-  if (it != doc.end() && (it->is_object() || it->is_string())) {
-    std::string text = error_text(*it);
+  std::optional<json> err = get_member(doc, "error");
+  if (err && (err->is_object() || err->is_string())) {
+    std::string text = error_text(*err);
     return text.empty() ? "error" : text;
   }
   if (get_string(doc, "type") == "error") {
@@ -159,19 +197,26 @@ std::string document_error(const json& doc) {
 
 uint64_t string_bytes(const json& v, bool include_keys) {
   uint64_t total = 0;
-  std::vector<const json*> stack{&v};
+  std::vector<json> stack{v};
   while (!stack.empty()) {
-    const json* j = stack.back();
+    json j = stack.back();
     stack.pop_back();
-    if (j->is_string()) {
-      total += j->get_ref<const std::string&>().size();
-    } else if (j->is_object()) {
-      for (auto it = j->begin(); it != j->end(); ++it) {
-        if (include_keys) total += it.key().size();
-        stack.push_back(&it.value());
-      }
-    } else if (j->is_array()) {
-      for (const auto& e : *j) stack.push_back(&e);
+    // The type was checked: these conversions cannot fail.
+    switch (j.type()) {
+      case simdjson::dom::element_type::STRING:
+        total += j.get_string_length().value_unsafe();
+        break;
+      case simdjson::dom::element_type::ARRAY:
+        for (json e : simdjson::dom::array(j)) stack.push_back(e);
+        break;
+      case simdjson::dom::element_type::OBJECT:
+        for (simdjson::dom::key_value_pair kv : simdjson::dom::object(j)) {
+          if (include_keys) total += kv.key.size();
+          stack.push_back(kv.value);
+        }
+        break;
+      default:
+        break;
     }
   }
   return total;

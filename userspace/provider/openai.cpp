@@ -9,11 +9,11 @@ Usage openai_usage(const json& u, std::string_view input_key, std::string_view i
                    std::string_view output_key, std::string_view output_details) {
   Usage out;
   uint64_t input = get_count(u, input_key).value_or(0);
-  if (const json* det = get_object(u, input_details))
+  if (std::optional<json> det = get_object(u, input_details))
     out.cache_read_tokens = get_count(*det, "cached_tokens").value_or(0);
   out.input_tokens = sat_sub(input, out.cache_read_tokens);
   out.output_tokens = get_count(u, output_key).value_or(0);
-  if (const json* det = get_object(u, output_details))
+  if (std::optional<json> det = get_object(u, output_details))
     out.reasoning_tokens = get_count(*det, "reasoning_tokens").value_or(0);
   return out;
 }
@@ -26,13 +26,13 @@ ResponseInfo decode_openai_chat(const Documents& d) {
     if (std::string err = document_error(doc); !err.empty()) r.error = err;
     if (r.response_id.empty()) r.response_id = get_string(doc, "id");
     if (r.model.empty()) r.model = get_string(doc, "model");
-    if (const json* choices = get_array(doc, "choices")) {
-      for (const json& ch : *choices) {
+    if (auto choices = get_array(doc, "choices")) {
+      for (json ch : *choices) {
         if (std::string fr = get_string(ch, "finish_reason"); !fr.empty()) r.stop_reason = fr;
       }
     }
     // Streams send "usage": null on every chunk but the last; only an object counts.
-    if (const json* u = get_object(doc, "usage")) {
+    if (std::optional<json> u = get_object(doc, "usage")) {
       r.usage = openai_usage(*u, "prompt_tokens", "prompt_tokens_details", "completion_tokens",
                              "completion_tokens_details");
       r.final_usage = true;
@@ -48,18 +48,18 @@ ResponseInfo decode_openai_responses(const Documents& d) {
     std::string type = get_string(doc, "type");
     // A non-stream body is the response object itself; stream events wrap it.
     bool whole = get_string(doc, "object") == "response";
-    const json* resp = whole ? &doc : get_object(doc, "response");
+    std::optional<json> resp = whole ? doc : get_object(doc, "response");
     if (!resp) continue;
     if (std::string id = get_string(*resp, "id"); !id.empty()) r.response_id = id;
     if (std::string model = get_string(*resp, "model"); !model.empty()) r.model = model;
     if (std::string status = get_string(*resp, "status"); !status.empty()) r.stop_reason = status;
-    if (const json* inc = get_object(*resp, "incomplete_details")) {
+    if (std::optional<json> inc = get_object(*resp, "incomplete_details")) {
       if (std::string reason = get_string(*inc, "reason"); !reason.empty()) r.stop_reason = reason;
     }
-    if (const json* err = get_object(*resp, "error")) r.error = error_text(*err);
+    if (std::optional<json> err = get_object(*resp, "error")) r.error = error_text(*err);
     bool terminal = whole || type == "response.completed" || type == "response.incomplete" ||
                     type == "response.failed";
-    if (const json* u = get_object(*resp, "usage"); u && terminal) {
+    if (std::optional<json> u = get_object(*resp, "usage"); u && terminal) {
       r.usage = openai_usage(*u, "input_tokens", "input_tokens_details", "output_tokens",
                              "output_tokens_details");
       r.final_usage = true;

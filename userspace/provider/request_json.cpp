@@ -2,32 +2,14 @@
 
 #include <simdjson.h>
 
+#include "provider/json_util.h"
+
 namespace tt::provider {
 namespace {
 
 namespace od = simdjson::ondemand;
 
 constexpr size_t kMaxPathDepth = 8;
-// Parsers and scratch keep the capacity of the largest body they saw; bodies above
-// this get their own, freed afterwards, so one huge body does not pin its memory.
-constexpr size_t kKeepCapacity = 4u << 20;
-
-// nlohmann (and so the rest of tokentap) skips a leading UTF-8 byte order mark; simdjson does not.
-void skip_bom(std::string_view& s, size_t& readable) {
-  if (!s.starts_with("\xEF\xBB\xBF")) return;
-  s.remove_prefix(3);
-  readable = readable >= 3 ? readable - 3 : 0;
-}
-
-// simdjson reads up to SIMDJSON_PADDING bytes past its input: in place when the
-// caller's buffer has that room, else from a copy (memcpy is ~30x faster than the
-// parse, so the copy costs little).
-simdjson::padded_string_view padded(std::string_view s, size_t readable, std::string& scratch) {
-  if (readable >= s.size() + simdjson::SIMDJSON_PADDING) return simdjson::padded_string_view(s.data(), s.size(), readable);
-  scratch.reserve(s.size() + simdjson::SIMDJSON_PADDING);
-  scratch.assign(s);
-  return simdjson::padded_string_view(scratch.data(), scratch.size(), scratch.capacity());
-}
 
 // How a wanted dotted path relates to the member names walked so far.
 enum class Match { None, Leaf, Prefix };
@@ -112,28 +94,16 @@ class Walker {
   std::string_view keys_[kMaxPathDepth];
 };
 
-template <class Parser>
-Parser& shared_parser(size_t size, std::optional<Parser>& own) {
-  thread_local Parser parser;
-  if (size <= kKeepCapacity) return parser;
-  return own.emplace();
-}
-
-std::string& scratch_for(size_t size, std::string& own) {
-  thread_local std::string scratch;
-  return size <= kKeepCapacity ? scratch : own;
-}
-
 }  // namespace
 
 RequestJson::RequestJson(std::string_view body, std::span<const std::string_view> paths, size_t readable)
     : paths_(paths), values_(paths.size()) {
-  skip_bom(body, readable);
+  detail::skip_bom(body, readable);
   std::optional<od::parser> own_parser;
-  std::string own_scratch;
-  od::parser& parser = shared_parser(body.size(), own_parser);
+  std::optional<std::string> own_scratch;
+  od::parser& parser = detail::shared_for(body.size(), own_parser);
   od::document doc;
-  if (parser.iterate(padded(body, readable, scratch_for(body.size(), own_scratch))).get(doc)) return;
+  if (parser.iterate(detail::padded(body, readable, detail::shared_for(body.size(), own_scratch))).get(doc)) return;
   od::object top;
   if (doc.get_object().get(top)) return;
   Walker walker(paths_, values_);
@@ -149,35 +119,10 @@ const BodyValue& RequestJson::at(std::string_view path) const {
 }
 
 std::optional<uint64_t> json_string_bytes(std::string_view body) {
-  size_t readable = 0;
-  skip_bom(body, readable);
-  std::optional<simdjson::dom::parser> own_parser;
-  std::string own_scratch;
-  simdjson::dom::parser& parser = shared_parser(body.size(), own_parser);
-  simdjson::padded_string_view in = padded(body, readable, scratch_for(body.size(), own_scratch));
-  simdjson::dom::element root;
-  if (parser.parse(in.data(), in.size(), /*realloc_if_needed=*/false).get(root)) return std::nullopt;
-  uint64_t total = 0;
-  std::vector<simdjson::dom::element> stack{root};  // depth is bounded by the parser, size by the body
-  while (!stack.empty()) {
-    simdjson::dom::element e = stack.back();
-    stack.pop_back();
-    // The type was checked: these conversions cannot fail.
-    switch (e.type()) {
-      case simdjson::dom::element_type::STRING:
-        total += e.get_string_length().value_unsafe();
-        break;
-      case simdjson::dom::element_type::ARRAY:
-        for (simdjson::dom::element c : simdjson::dom::array(e)) stack.push_back(c);
-        break;
-      case simdjson::dom::element_type::OBJECT:
-        for (simdjson::dom::key_value_pair kv : simdjson::dom::object(e)) stack.push_back(kv.value);
-        break;
-      default:
-        break;
-    }
-  }
-  return total;
+  std::optional<simdjson::dom::document> own;
+  simdjson::dom::document& doc = detail::shared_for(body.size(), own);
+  if (!detail::parse_json(body, doc)) return std::nullopt;
+  return detail::string_bytes(doc.root(), /*include_keys=*/false);
 }
 
 }  // namespace tt::provider
