@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <glob.h>
 #include <thread>
 
 #include "tlstap.h"
@@ -352,34 +353,42 @@ TracerStats Tracer::stats() const {
   return s;
 }
 
+// The directories the dynamic linker searches: the standard ones and those
+// /etc/ld.so.conf names (one level of include). Read directly: running
+// `ldconfig -p` cost every run a fork and exec.
+static std::vector<std::string> linker_dirs() {
+  std::vector<std::string> dirs = {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+                                   "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+                                   "/usr/local/lib"};
+  auto read_conf = [&](const std::string& path, auto& self) -> void {
+    std::ifstream f(path);
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.rfind("include ", 0) == 0) {
+        glob_t g{};
+        if (glob(line.substr(8).c_str(), 0, nullptr, &g) == 0)
+          for (size_t i = 0; i < g.gl_pathc; ++i) self(g.gl_pathv[i], self);
+        globfree(&g);
+      } else if (!line.empty() && line[0] == '/') {
+        dirs.push_back(line.substr(0, line.find_first_of(" \t#")));
+      }
+    }
+  };
+  read_conf("/etc/ld.so.conf", read_conf);
+  return dirs;
+}
+
 std::vector<std::string> system_libssl_paths() {
   std::vector<std::string> out;
-  std::set<std::pair<dev_t, ino_t>> seen;
-  auto add = [&](const std::string& p) {
-    struct stat st;
-    if (stat(p.c_str(), &st) == 0 && seen.insert({st.st_dev, st.st_ino}).second) out.push_back(p);
-  };
-  // ldconfig -p lines: "\tlibssl.so.3 (libc6,x86-64) => /lib/x86_64-linux-gnu/libssl.so.3"
-  for (const char* ldconfig : {"/sbin/ldconfig", "/usr/sbin/ldconfig"}) {
-    if (access(ldconfig, X_OK) != 0) continue;
-    FILE* f = popen((std::string(ldconfig) + " -p 2>/dev/null").c_str(), "r");
-    if (!f) break;
-    char line[1024];
-    while (fgets(line, sizeof(line), f)) {
-      std::string s(line);
-      if (s.find("libssl.so") == std::string::npos) continue;
-      auto arrow = s.find("=> ");
-      if (arrow == std::string::npos) continue;
-      std::string path = s.substr(arrow + 3);
-      while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
-      add(path);
-    }
-    pclose(f);
-    break;
+  for (const std::string& dir : linker_dirs()) {
+    glob_t g{};
+    if (glob((dir + "/libssl.so*").c_str(), 0, nullptr, &g) == 0)
+      for (size_t i = 0; i < g.gl_pathc; ++i) {
+        struct stat st;
+        if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode)) out.push_back(g.gl_pathv[i]);
+      }
+    globfree(&g);
   }
-  for (const char* p : {"/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3",
-                        "/lib/aarch64-linux-gnu/libssl.so.3", "/usr/lib64/libssl.so.3", "/usr/lib/libssl.so.3"})
-    add(p);
   return out;
 }
 

@@ -126,7 +126,8 @@ class Tracer {
   std::vector<std::string> attached_paths_;
 };
 
-// Paths of the system's libssl shared objects, from the dynamic linker cache.
+// Every name of the system's libssl shared objects in the linker's directories
+// (several names may be one file: attach_tls looks at each file once).
 std::vector<std::string> system_libssl_paths();
 
 }  // namespace tt::capture
