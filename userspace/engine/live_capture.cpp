@@ -250,8 +250,10 @@ int LiveCapture::transfer(int timeout_ms) {
     fprintf(stderr, "tokentap: reading the ring buffer failed: %s\n", strerror(-n));
     n = 0;
   }
+  // The maps rescan only backs up the loader hook: often for one command's
+  // processes, rarely for every process that made a request on the host.
   uint64_t t = now_ns(CLOCK_MONOTONIC);
-  if (t - last_scan_ns_ > 200'000'000ull) {
+  if (t - last_scan_ns_ > (host() ? 5'000'000'000ull : 200'000'000ull)) {
     rescan_maps();
     last_scan_ns_ = t;
   }
