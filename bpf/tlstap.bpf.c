@@ -710,8 +710,9 @@ static __always_inline __u64 send_position(const struct msghdr *msg, __u64 *avai
 
 /* A socket's first bytes (the ClientHello, for its SNI), once: a record with
  * the head and no byte count (the call's bytes follow from sock_send_length).
- * Whole host: only a TLS handshake record is worth userspace's answer; any
- * other socket is ignored at once. */
+ * Whole host: only a TLS client's first bytes (a ClientHello) are worth
+ * userspace's answer; any other socket (plain TCP, a TLS server's side) is
+ * ignored at once, without a record. */
 static __always_inline void sock_head(__u64 pid_tgid, const struct sock *sk, __u64 at, __u64 avail) {
   __u64 key = (__u64)sk;
   if (bpf_map_lookup_elem(&sock_state, &key)) return;
@@ -734,8 +735,9 @@ static __always_inline void sock_head(__u64 pid_tgid, const struct sock *sk, __u
     ev->head_len = n;
   else
     stat_add(TT_STAT_READ_FAULTS, 1);
-  bool tls = ev->head_len >= 2 && ev->head[0] == 0x16 && ev->head[1] == 3;
-  if (sock_watch && !tls) st.watch = TT_SOCK_IGNORE;
+  /* A handshake record (22, version 3.x) holding a ClientHello (1): a TLS client. */
+  bool hello = ev->head_len >= 6 && ev->head[0] == 0x16 && ev->head[1] == 3 && ev->head[5] == 1;
+  if (sock_watch && !hello) st.watch = TT_SOCK_IGNORE;
   /* The state exists before userspace can read the record and answer. */
   bpf_map_update_elem(&sock_state, &key, &st, BPF_NOEXIST);
   if (st.watch == TT_SOCK_IGNORE)
