@@ -455,44 +455,145 @@ TEST(Http1Parser, BadHeaderEmitsIncompleteAndResyncs) {
   EXPECT_EQ(r.skipped, 8u);  // "\x01: 1\r\n\r\n"
 }
 
-TEST(Http1Parser, GapEmitsIncompleteAndResyncs) {
+// A gap inside a Content-Length body leaves the framing intact: the bytes are
+// skipped (counted in the body, not kept), the message ends where its length says
+// and the next ones are parsed as if nothing happened.
+TEST(Http1Parser, GapInsideAContentLengthBodyKeepsTheFraming) {
   std::string data = fixture("keepalive_requests.http");
   Http1Parser p(Kind::Request, 1 << 20);
   std::vector<HttpMessage> out;
   p.feed(std::string_view(data).substr(0, 300), 1, out);
-  p.gap(20, out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_FALSE(out[0].complete);
-  EXPECT_EQ(out[0].error, "capture gap of 20 bytes");
-  EXPECT_EQ(out[0].header_bytes, 239u);
-  EXPECT_EQ(out[0].body_wire_bytes, 61u);
-  EXPECT_EQ(out[0].framing_bytes, 0u);
-  p.feed(std::string_view(data).substr(320), 2, out);  // 28 bytes of body, then 2 messages
+  EXPECT_TRUE(p.gap(20, out));
+  EXPECT_TRUE(out.empty());
+  p.feed(std::string_view(data).substr(320), 2, out);  // the last 28 bytes of the body, then 2 messages
   p.finish(3, out);
   ASSERT_EQ(out.size(), 3u);
+  EXPECT_FALSE(out[0].complete);
+  EXPECT_EQ(out[0].error, "capture gap of 20 bytes in the body");
+  EXPECT_EQ(out[0].header_bytes, 239u);
+  EXPECT_EQ(out[0].body_wire_bytes, 109u);  // Content-Length, all of it
+  EXPECT_EQ(out[0].body_lost, 20u);
+  EXPECT_EQ(out[0].body, data.substr(239, 61));  // nothing kept after the hole
+  EXPECT_TRUE(out[0].body_truncated);
+  EXPECT_EQ(out[0].framing_bytes, 0u);
+  EXPECT_EQ(out[0].last_ts_ns, 2u);
   EXPECT_EQ(out[1].target, "/v1/models?limit=20");
   EXPECT_EQ(out[1].first_ts_ns, 2u);
+  EXPECT_TRUE(out[1].complete);
   EXPECT_TRUE(out[2].complete);
-  EXPECT_EQ(p.bytes_skipped(), 28u);
+  EXPECT_EQ(p.bytes_skipped(), 0u);
   EXPECT_EQ(p.parse_errors(), 0u);
+  EXPECT_EQ(p.resumes(), 1u);
 }
 
+// The lost tail of a body is reported with the next call: the gap ends the body
+// exactly and the next request follows at once.
+TEST(Http1Parser, GapEndingABodyExactly) {
+  std::string data = fixture("keepalive_requests.http");
+  Http1Parser p(Kind::Request, 1 << 20);
+  std::vector<HttpMessage> out;
+  p.feed(std::string_view(data).substr(0, 300), 1, out);
+  EXPECT_TRUE(p.gap(48, out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].body_wire_bytes, 109u);
+  EXPECT_EQ(out[0].error, "capture gap of 48 bytes in the body");
+  p.feed(std::string_view(data).substr(348), 2, out);
+  p.finish(3, out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(out[1].complete);
+  EXPECT_TRUE(out[2].complete);
+  EXPECT_EQ(p.bytes_skipped(), 0u);
+}
+
+// A gap running past the end of a Content-Length body: the body still ends with
+// its hole, then whole messages may have been lost, so the parser resyncs.
+TEST(Http1Parser, GapRunningPastTheBodyEndsItThenResyncs) {
+  std::string data = fixture("keepalive_requests.http");
+  std::string third = data.substr(data.find("POST /v1/messages/count_tokens"));
+  Http1Parser p(Kind::Request, 1 << 20);
+  std::vector<HttpMessage> out;
+  p.feed(std::string_view(data).substr(0, 300), 1, out);
+  EXPECT_FALSE(p.gap(48 + 50, out));  // the tail, then 50 bytes of the GET
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].body_wire_bytes, 109u);
+  EXPECT_EQ(out[0].body_lost, 48u);
+  std::string_view rest = std::string_view(data).substr(398);
+  p.feed(rest, 2, out);
+  p.finish(3, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].target, "/v1/messages/count_tokens");
+  EXPECT_TRUE(out[1].complete);
+  EXPECT_EQ(p.bytes_skipped(), rest.size() - third.size());
+  EXPECT_EQ(p.parse_errors(), 0u);
+  EXPECT_EQ(p.resumes(), 1u);
+}
+
+// Inside a chunk's data the gap is skipped; past it the next size line is lost
+// with it and the message ends incomplete.
+TEST(Http1Parser, GapsInAChunkedBody) {
+  std::string h = head("HTTP/1.1 200 OK", {"Transfer-Encoding: chunked"});
+  std::string body = "a\r\n0123456789\r\n5\r\nabcde\r\n0\r\n\r\n";
+  std::string next = head("HTTP/1.1 204 No Content", {});
+  Http1Parser p(Kind::Response, 1 << 20);
+  std::vector<HttpMessage> out;
+  p.feed(h + "a\r\n012", 1, out);
+  EXPECT_TRUE(p.gap(4, out));  // "3456"
+  p.feed("789\r\n5\r\nabcde\r\n0\r\n\r\n" + next, 2, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FALSE(out[0].complete);
+  EXPECT_EQ(out[0].error, "capture gap of 4 bytes in the body");
+  EXPECT_EQ(out[0].body_wire_bytes, 15u);
+  EXPECT_EQ(out[0].body, "012");
+  EXPECT_EQ(out[0].framing_bytes, body.size() - 15);
+  EXPECT_EQ(out[1].status, 204);
+  EXPECT_TRUE(out[1].complete);
+  // A gap from inside the first chunk's data into the next size line.
+  out.clear();
+  p.feed(h + "a\r\n012", 3, out);
+  EXPECT_FALSE(p.gap(10, out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].error, "capture gap of 10 bytes");
+  p.feed("cde\r\n0\r\n\r\n" + next, 4, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].status, 204);
+  EXPECT_EQ(p.bytes_skipped(), 10u);
+  EXPECT_EQ(p.parse_errors(), 0u);
+  EXPECT_EQ(p.resumes(), 2u);
+}
+
+// A body that runs to the close takes any gap.
+TEST(Http1Parser, GapInACloseDelimitedBody) {
+  Http1Parser p(Kind::Response, 1 << 20);
+  std::vector<HttpMessage> out;
+  p.feed(head("HTTP/1.1 200 OK", {"Connection: close"}) + "hello", 1, out);
+  EXPECT_TRUE(p.gap(1000000, out));
+  p.feed("world", 2, out);
+  p.finish(3, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].body_wire_bytes, 1000010u);
+  EXPECT_EQ(out[0].body, "hello");
+  EXPECT_FALSE(out[0].complete);
+}
+
+// A gap in the head (or a chunk-size line) loses the framing: the message in
+// progress is emitted incomplete and the parser resyncs at the next message start,
+// ignoring request-like text in what is left of a body.
 TEST(Http1Parser, ResyncIgnoresRequestLikeTextInBody) {
-  // After a gap the rest of the body mentions "POST /v1/messages" without being a request line.
   std::string tail = R"(run `curl -X POST /v1/messages -d @req.json` and GET /health"}]})";
   std::string next = head("GET /v1/models HTTP/1.1", {"Host: api.anthropic.com"});
   Http1Parser p(Kind::Request, 1 << 20);
   std::vector<HttpMessage> out;
-  p.feed(head("POST /v1/messages HTTP/1.1", {"Content-Length: 5000"}) + "{\"messages\":", 1, out);
-  p.gap(4000, out);
+  p.feed(head("POST /v1/messages HTTP/1.1", {"Transfer-Encoding: chunked"}) + "1000\r\n{\"messages\":", 1, out);
+  EXPECT_FALSE(p.gap(5000, out));
   p.feed(tail + next, 2, out);
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].error, "capture gap of 4000 bytes");
+  EXPECT_EQ(out[0].error, "capture gap of 5000 bytes");
   EXPECT_EQ(out[1].method, "GET");
   EXPECT_EQ(out[1].target, "/v1/models");
   EXPECT_TRUE(out[1].complete);
   EXPECT_EQ(p.bytes_skipped(), tail.size());
   EXPECT_EQ(p.parse_errors(), 0u);
+  EXPECT_EQ(p.resumes(), 1u);
 }
 
 TEST(Http1Parser, GapBetweenMessagesAndInStartLine) {

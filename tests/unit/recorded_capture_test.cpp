@@ -43,9 +43,13 @@ struct Replayed {
   tokentap::v1::RunSummary run;
 };
 
-Replayed replay(const std::string& path) {
+// server_side: report what a traced server saw (off by default: a request is
+// reported once, by its client's side).
+Replayed replay(const std::string& path, bool server_side = false) {
   tt::aggregate::Aggregator agg("", nullptr);
-  tt::pipeline::Pipeline pipe(tt::pipeline::PipelineOptions{}, agg);
+  tt::pipeline::PipelineOptions opts;
+  opts.report_server_side = server_side;
+  tt::pipeline::Pipeline pipe(opts, agg);
   auto n = tt::capture::read_capture(path, [&](const void* d, size_t sz) { pipe.on_raw(d, sz); });
   EXPECT_TRUE(n.ok()) << n.error();
   pipe.finish(pipe.run_facts().end_mono_ns);
@@ -66,8 +70,8 @@ Replayed replay(const std::string& path) {
 std::string data(const std::string& name) { return std::string(TT_TEST_DATA_DIR) + "/captures/" + name; }
 
 // Replays <name>.ttcap and checks it against <name>.server.jsonl: n requests, the same numbers.
-Replayed replay_against_log(const std::string& name, size_t n) {
-  Replayed got = replay(data(name + ".ttcap"));
+Replayed replay_against_log(const std::string& name, size_t n, bool server_side = false) {
+  Replayed got = replay(data(name + ".ttcap"), server_side);
   auto want = server_keys(data(name + ".server.jsonl"));
   EXPECT_EQ(want.size(), n);
   EXPECT_EQ(got.keys, want);
@@ -158,7 +162,7 @@ TEST(RecordedCapture, ResponsesWebSocketMatchesServerLog) {
 // 'openai_base_url="https://127.0.0.1:PORT/v1"' --skip-git-repo-check "say hi"` ran with a
 // fresh HOME (@openai/codex 0.169.0), the server stopped with SIGINT afterwards.
 TEST(RecordedCapture, CodexWebSocketSeenFromTheServerMatchesServerLog) {
-  auto got = replay_against_log("codex_ws_server_side", 2);
+  auto got = replay_against_log("codex_ws_server_side", 2, /*server_side=*/true);
   ASSERT_EQ(got.requests.size(), 2u);
   EXPECT_EQ(got.requests[1].request_bytes(), 67932u);
   EXPECT_EQ(got.requests[1].input_tokens(), 11322u);
@@ -171,6 +175,18 @@ TEST(RecordedCapture, CodexWebSocketSeenFromTheServerMatchesServerLog) {
   }
   EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
   EXPECT_EQ(got.run.capture().parse_errors(), 0u);
+  EXPECT_EQ(got.run.capture().server_side_exchanges(), 0u);
+}
+
+// By default the same capture reports nothing: the client's side reports these
+// requests (with the whole host traced, both sides are), the server's side is
+// only counted: the upgrade and the two responses.
+TEST(RecordedCapture, ServerSideExchangesAreCountedNotReported) {
+  Replayed got = replay(data("codex_ws_server_side.ttcap"));
+  EXPECT_TRUE(got.requests.empty());
+  EXPECT_EQ(got.run.capture().server_side_exchanges(), 3u);
+  EXPECT_EQ(got.run.other_http_requests(), 0u);
+  EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
 }
 
 // The real Codex CLI (@openai/codex 0.169.0, rustls over aws-lc) traced on its own

@@ -25,6 +25,7 @@ Pipeline::Pipeline(PipelineOptions opts, aggregate::Aggregator& agg)
               cs.set_bytes_unparsed(cs.bytes_unparsed() + s.bytes_unparsed);
               cs.set_parse_errors(cs.parse_errors() + s.parse_errors);
               if (s.non_http) cs.set_non_http_connections(cs.non_http_connections() + 1);
+              add_session_stats(s);
             });
       }) {}
 
@@ -356,7 +357,25 @@ static void append_error(std::string& e, const std::string& more) {
   e += more;
 }
 
+// What the protocol layer resumed after and could not decode (design.md, "No silent loss").
+void Pipeline::add_session_stats(const protocol::SessionStats& s) {
+  using U = protocol::SessionStats::Undecodable;
+  auto& cs = agg_.capture_stats();
+  cs.set_gap_resyncs(cs.gap_resyncs() + s.gap_resyncs);
+  if (s.midstream) cs.set_midstream_connections(cs.midstream_connections() + 1);
+  if (s.undecodable == U::No) return;
+  cs.set_midstream_undecodable_connections(cs.midstream_undecodable_connections() + 1);
+  if (s.undecodable == U::Http2) cs.set_midstream_http2_connections(cs.midstream_http2_connections() + 1);
+  if (s.undecodable == U::WebSocket)
+    cs.set_midstream_websocket_connections(cs.midstream_websocket_connections() + 1);
+}
+
 void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn) {
+  if (ex.server_side && !opts_.report_server_side) {  // counted once, at the client
+    auto& cs = agg_.capture_stats();
+    cs.set_server_side_exchanges(cs.server_side_exchanges() + 1);
+    return;
+  }
   const protocol::HttpMessage& req = ex.request;
   const protocol::HttpMessage* resp = ex.response ? &*ex.response : nullptr;
   auto& cs = agg_.capture_stats();

@@ -28,6 +28,11 @@ struct PipelineOptions {
   // Called for a connection whose first request went to a named host that is
   // not an LLM API and was not an API call: the capture may stop copying it.
   std::function<void(uint32_t pid, uint64_t conn)> mute_connection;
+  // Exchanges seen from a traced TLS server (requests read, responses written)
+  // become request records too. Off: tracing a whole host sees a local server
+  // (a gateway, a test server) as well as its clients, and a request is counted
+  // once, at the client; the server's side is only counted (server_side_exchanges).
+  bool report_server_side = false;
 };
 
 // What RUN_INFO / STATS records carried (so replay can print what profile did).
@@ -57,6 +62,7 @@ class Pipeline {
 
  private:
   void on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn);
+  void add_session_stats(const protocol::SessionStats& s);
   void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
   void emit_socket_fallback();
   std::string provider_for_host(const std::string& host) const;

@@ -1,17 +1,53 @@
 #include "protocol/exchange.h"
 
+#include <utility>
+
 #include "protocol/http2.h"
+#include "protocol/midstream.h"
 #include "protocol/ws_responses.h"
 #include "tlstap.h"
 
 namespace tt::protocol {
 
-static constexpr size_t kRoleProbeBytes = 16;
-static constexpr std::string_view kH2Preface = kHttp2Preface.substr(0, kRoleProbeBytes);
+namespace {
+
+constexpr size_t kRoleProbeBytes = 16;
+constexpr std::string_view kH2Preface = kHttp2Preface.substr(0, kRoleProbeBytes);
+// First bytes that start no message are kept this long while the other side
+// is silent (a traced server's SETTINGS before the client's preface it answers).
+constexpr size_t kProbeHold = 4096;
+// How far into a connection a message start is looked for (at call starts
+// only: a few byte compares per call, nothing buffered). Past it, give up.
+constexpr uint64_t kScanLimit = 16u << 20;
+
+enum class Start { Wait, No, Http2, Request, Response };
+
+// What the bytes a direction sent from some point on begin with.
+Start classify(std::string_view p) {
+  if (p.empty()) return Start::Wait;
+  std::string_view head = p.substr(0, std::min(p.size(), kH2Preface.size()));
+  if (kH2Preface.substr(0, head.size()) == head) return head.size() == kH2Preface.size() ? Start::Http2 : Start::Wait;
+  if (looks_like_http1_start(p, Http1Parser::Kind::Request)) return Start::Request;
+  if (looks_like_http1_start(p, Http1Parser::Kind::Response)) return Start::Response;
+  return Start::No;
+}
+
+// What a call that starts no HTTP/1.x message may be, from its framing alone.
+SessionStats::Undecodable recognise(std::string_view call) {
+  if (looks_like_h2_frames(call)) return SessionStats::Undecodable::Http2;
+  if (looks_like_ws_frames(call, true) || looks_like_ws_frames(call, false)) return SessionStats::Undecodable::WebSocket;
+  return SessionStats::Undecodable::No;
+}
+
+}  // namespace
 
 Http1Session::Http1Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange,
                            CloseFn on_close)
-    : info_(info), max_body_(max_body), on_exchange_(std::move(on_exchange)), on_close_(std::move(on_close)) {}
+    : info_(info),
+      max_body_(max_body),
+      on_exchange_(std::move(on_exchange)),
+      on_close_(std::move(on_close)),
+      pairing_([this](Exchange&& ex) { hand_on(std::move(ex)); }) {}
 
 Http1Session::~Http1Session() {
   if (!closed_) on_close(info_.last_ts_ns);
@@ -19,82 +55,133 @@ Http1Session::~Http1Session() {
 
 int Http1Session::request_dir() const { return role_ == Role::Server ? TT_DIR_READ : TT_DIR_WRITE; }
 
-void Http1Session::decide_role() {
-  for (int dir : {TT_DIR_WRITE, TT_DIR_READ}) {
-    const std::string& p = pending_[dir];
-    if (p.empty()) continue;
-    std::string_view head(p.data(), std::min(p.size(), kH2Preface.size()));
-    if (kH2Preface.substr(0, head.size()) == head) {
-      if (head.size() == kH2Preface.size()) role_ = Role::Http2;
-      return;  // else wait for the rest of the preface
-    }
-    if (looks_like_http1_start(p, Http1Parser::Kind::Request)) {
-      role_ = dir == TT_DIR_WRITE ? Role::Client : Role::Server;
+void Http1Session::on_call_start(int dir) { call_start_[dir & 1] = true; }
+
+// ---- roles ---------------------------------------------------------------------
+
+// Bytes while the roles are unknown. A direction whose bytes start no message
+// is mid-stream: skipped, and looked at again at its next call start.
+void Http1Session::probe(int dir, std::string_view data, uint64_t ts_ns, bool call_start) {
+  Probe& p = probe_[dir];
+  if (p.bytes.empty()) {
+    if (p.dropped && !call_start) {
+      stats_.bytes_unparsed += data.size();
+      scanned_ += data.size();
+      if (scanned_ > kScanLimit) give_up();
       return;
     }
-    // Enough bytes and still not a request line: not HTTP/1.x from this side.
-    // The other side might be a server answering first (unusual), so only
-    // give up once both sides spoke or one side said a lot.
-    if (p.size() >= kRoleProbeBytes && !pending_[dir ^ 1].empty()) {
-      role_ = Role::NotHttp;
-      return;
-    }
-    if (p.size() >= 4096) {
-      role_ = Role::NotHttp;
-      return;
-    }
+    p.at_call = call_start;
+  }
+  p.bytes.append(data);
+  p.pieces.emplace_back(data.size(), ts_ns);
+  decide_role(false);
+  if (role_ != Role::Unknown && role_ != Role::NotHttp && role_ != Role::Undecodable) start_parsers();
+}
+
+void Http1Session::decide_role(bool closing) {
+  Start st[2] = {classify(probe_[0].bytes), classify(probe_[1].bytes)};
+  auto on = [&](Start s, int dir) { return st[dir] == s; };
+  if (on(Start::Http2, TT_DIR_WRITE) || on(Start::Http2, TT_DIR_READ))
+    role_ = Role::Http2;
+  else if (on(Start::Request, TT_DIR_WRITE) || on(Start::Response, TT_DIR_READ))
+    role_ = Role::Client;
+  else if (on(Start::Request, TT_DIR_READ) || on(Start::Response, TT_DIR_WRITE))
+    role_ = Role::Server;
+  if (role_ != Role::Unknown) return;
+  for (int d : {TT_DIR_WRITE, TT_DIR_READ}) {
+    // The other side said something that is no connection preface either.
+    bool other_spoke = probe_[d ^ 1].dropped || st[d ^ 1] == Start::No;
+    if (st[d] == Start::No && (closing || probe_[d].dropped || other_spoke || probe_[d].bytes.size() > kProbeHold))
+      skip_probe(d);
+    if (role_ != Role::Unknown) return;
+  }
+  if (closing) give_up();
+}
+
+// The bytes held for direction d start no message: recognised as HTTP/2 or
+// WebSocket frames (not decodable from here), or skipped.
+void Http1Session::skip_probe(int d) {
+  Probe& p = probe_[d];
+  if (p.at_call) stats_.undecodable = recognise(p.bytes);
+  stats_.bytes_unparsed += p.bytes.size();
+  scanned_ += p.bytes.size();
+  p.bytes.clear();
+  p.pieces.clear();
+  p.dropped = true;
+  if (stats_.undecodable != SessionStats::Undecodable::No)
+    role_ = Role::Undecodable;
+  else if (scanned_ > kScanLimit)
+    give_up();
+}
+
+// No message start was found: not HTTP, unless the connection was known (or
+// lost bytes) from before its first byte: then it is undecodable, not "not HTTP".
+void Http1Session::give_up() {
+  bool start_unseen = info_.midstream || probe_[0].lead_gap || probe_[1].lead_gap;
+  role_ = start_unseen ? Role::Undecodable : Role::NotHttp;
+  if (start_unseen) stats_.undecodable = SessionStats::Undecodable::Unknown;
+  stats_.non_http = !start_unseen;
+  for (Probe& p : probe_) {
+    stats_.bytes_unparsed += p.bytes.size();
+    p.bytes.clear();
+    p.pieces.clear();
   }
 }
 
 void Http1Session::start_parsers() {
   if (role_ == Role::Http2) {
     h2_ = std::make_unique<Http2Session>(info_, max_body_, on_exchange_, on_close_);
-    replay_pending(TT_DIR_WRITE, *h2_);
+    replay_probe(TT_DIR_WRITE, *h2_);
+    replay_probe(TT_DIR_READ, *h2_);
     return;
   }
   req_parser_.emplace(Http1Parser::Kind::Request, max_body_);
   resp_parser_.emplace(Http1Parser::Kind::Response, max_body_);
+  bool joined = false;
+  for (const Probe& p : probe_) joined |= p.dropped && !p.lead_gap;
+  stats_.midstream = joined;
+  // The answer in flight when capture began has no request to go with.
+  if (joined || info_.midstream) pairing_.skip_responses_before_first_request();
   // Requests first so the response parser knows the methods.
-  replay_pending(request_dir(), *this);
-}
-
-// The bytes held while the role was unknown, each piece with its timestamp.
-void Http1Session::replay_pending(int first_dir, stream::StreamConsumer& to) {
-  for (int d : {first_dir, first_dir ^ 1}) {
-    if (pending_gap_[d]) to.on_gap(d, pending_gap_[d], 0);
-    std::string buf = std::move(pending_[d]);
-    pending_[d].clear();
-    size_t off = 0;
-    for (auto [len, ts] : pending_pieces_[d]) {
-      to.on_bytes(d, std::string_view(buf).substr(off, len), ts);
-      off += len;
-    }
-    pending_pieces_[d].clear();
+  for (int d : {request_dir(), request_dir() ^ 1}) {
+    Probe& p = probe_[d];
+    if (!p.lead_gap && (p.dropped || classify(p.bytes) == Start::No)) (d == request_dir() ? req_parser_ : resp_parser_)->resync();
+    replay_probe(d, *this);
   }
 }
+
+// What direction d held while the roles were unknown: its lead gap, then each
+// piece with its timestamp.
+void Http1Session::replay_probe(int d, stream::StreamConsumer& to) {
+  Probe p = std::move(probe_[d]);
+  probe_[d] = Probe{};
+  if (p.lead_gap) to.on_gap(d, p.lead_gap, 0);
+  size_t off = 0;
+  for (auto [len, ts] : p.pieces) {
+    to.on_bytes(d, std::string_view(p.bytes).substr(off, len), ts);
+    off += len;
+  }
+}
+
+// ---- bytes ---------------------------------------------------------------------
 
 void Http1Session::on_bytes(int dir, std::string_view data, uint64_t ts_ns) {
-  if (role_ == Role::Unknown) {
-    pending_[dir].append(data);
-    pending_pieces_[dir].emplace_back(data.size(), ts_ns);
-    decide_role();
-    if (role_ == Role::Unknown) return;
-    if (role_ == Role::NotHttp) {
-      stats_.non_http = true;
-      stats_.bytes_unparsed += pending_[0].size() + pending_[1].size();
-      pending_[0].clear();
-      pending_[1].clear();
+  bool call_start = std::exchange(call_start_[dir & 1], false);
+  switch (role_) {
+    case Role::Unknown:
+      return probe(dir, data, ts_ns, call_start);
+    case Role::NotHttp:
+    case Role::Undecodable:
+      stats_.bytes_unparsed += data.size();
       return;
-    }
-    start_parsers();
-    return;
+    case Role::Http2:
+      return h2_->on_bytes(dir, data, ts_ns);
+    default:
+      break;
   }
-  if (role_ == Role::NotHttp) {
-    stats_.bytes_unparsed += data.size();
-    return;
-  }
-  if (h2_) return h2_->on_bytes(dir, data, ts_ns);
   if (ws_) return ws_->on_bytes(dir, data, ts_ns);
+  // The request side went on with nothing lost: a pairing waiting on that stands.
+  if (dir == request_dir()) pairing_.on_request_side(false, false);
   feed(dir, data, ts_ns);
 }
 
@@ -112,32 +199,29 @@ void Http1Session::feed(int dir, std::string_view data, uint64_t ts_ns) {
 void Http1Session::drain_requests(std::vector<HttpMessage>& msgs) {
   for (auto& m : msgs) {
     resp_parser_->push_request_method(m.method);
-    waiting_.push_back(std::move(m));
+    pairing_.on_request(std::move(m));
+    if (ws_) return;
   }
 }
 
 void Http1Session::drain_responses(std::vector<HttpMessage>& msgs) {
   for (auto& m : msgs) {
-    Exchange ex;
-    ex.sequence = next_seq_++;
-    if (!waiting_.empty()) {
-      ex.request = std::move(waiting_.front());
-      waiting_.pop_front();
-    } else {
-      // A response with no request seen (its request was lost in a gap).
-      ex.request.complete = false;
-      ex.request.error = "request not captured";
-    }
-    ex.response = std::move(m);
-    // The upgrade request and its 101 are an exchange of their own; then the rest of
-    // the connection, both ways, is WebSocket.
-    bool websocket = resp_parser_->holding() && ex.response->status == 101 && is_websocket_upgrade(ex.request);
-    std::optional<Exchange> upgrade;
-    if (websocket) upgrade = ex;
-    on_exchange_(std::move(ex), info_);
-    if (websocket) return switch_to_websocket(upgrade->request, *upgrade->response);
+    pairing_.on_response(std::move(m), req_parser_->open_message_since());
+    if (ws_) return;
     settle_switch();
   }
+}
+
+// Every exchange goes on from here. The upgrade request and its 101 are an
+// exchange of their own; then the rest of the connection, both ways, is WebSocket.
+void Http1Session::hand_on(Exchange&& ex) {
+  ex.server_side = role_ == Role::Server;
+  bool websocket = ex.response && ex.response->status == 101 && resp_parser_ && resp_parser_->holding() &&
+                   is_websocket_upgrade(ex.request);
+  if (!websocket) return on_exchange_(std::move(ex), info_);
+  Exchange upgrade = ex;
+  on_exchange_(std::move(ex), info_);
+  switch_to_websocket(upgrade.request, *upgrade.response);
 }
 
 // After the answer to an upgrade request or a CONNECT, what the parsers hold is HTTP
@@ -147,7 +231,7 @@ void Http1Session::settle_switch() {
   if (resp_parser_->holding()) {
     resp_parser_->discard_held();
     req_parser_->discard_held();
-  } else if (req_parser_->holding() && waiting_.empty()) {
+  } else if (req_parser_->holding() && pairing_.waiting_requests() == 0) {
     std::vector<HttpMessage> msgs;
     req_parser_->resume(msgs);
     drain_requests(msgs);
@@ -156,8 +240,10 @@ void Http1Session::settle_switch() {
 
 void Http1Session::switch_to_websocket(const HttpMessage& request, const HttpMessage& response) {
   int rd = request_dir();
-  ws_ = start_websocket(request, response, rd, max_body_, [this](Exchange&& ex) {
-    ex.sequence = next_seq_++;
+  bool server_side = role_ == Role::Server;
+  ws_ = start_websocket(request, response, rd, max_body_, [this, server_side](Exchange&& ex) {
+    ex.sequence = pairing_.next_sequence();
+    ex.server_side = server_side;
     on_exchange_(std::move(ex), info_);
   });
   // What followed the upgrade in the same reads and writes; the client's first, as
@@ -170,64 +256,67 @@ void Http1Session::switch_to_websocket(const HttpMessage& request, const HttpMes
   }
 }
 
+// ---- gaps and the end ------------------------------------------------------------
+
 void Http1Session::on_gap(int dir, uint64_t bytes, uint64_t ts_ns) {
-  if (role_ == Role::Unknown) {
-    pending_gap_[dir] += bytes;
-    return;
+  switch (role_) {
+    case Role::Unknown: {
+      // Bytes held before a gap cannot be joined with those after it.
+      if (!probe_[dir].bytes.empty()) skip_probe(dir);
+      probe_[dir].lead_gap += bytes;
+      return;
+    }
+    case Role::NotHttp:
+    case Role::Undecodable:
+      return;
+    case Role::Http2:
+      return h2_->on_gap(dir, bytes, ts_ns);
+    default:
+      break;
   }
-  if (role_ == Role::NotHttp) return;
-  if (h2_) return h2_->on_gap(dir, bytes, ts_ns);
   if (ws_) return ws_->on_gap(dir, bytes, ts_ns);
   std::vector<HttpMessage> msgs;
   if (dir == request_dir()) {
-    req_parser_->gap(bytes, msgs);
+    bool framed = req_parser_->gap(bytes, msgs);
     drain_requests(msgs);
+    pairing_.on_request_side(true, !framed);
   } else {
-    resp_parser_->gap(bytes, msgs);
+    bool framed = resp_parser_->gap(bytes, msgs);
     drain_responses(msgs);
+    pairing_.on_response_gap(!framed);
   }
 }
 
 void Http1Session::on_close(uint64_t ts_ns) {
   if (closed_) return;
   closed_ = true;
-  if (h2_) return h2_->on_close(ts_ns);  // it reports the connection's stats
-  if (role_ == Role::Unknown && (!pending_[TT_DIR_WRITE].empty() || !pending_[TT_DIR_READ].empty())) {
-    // Too little was said to be sure; a short request is still worth a try.
-    role_ = looks_like_http1_start(pending_[TT_DIR_WRITE], Http1Parser::Kind::Request)  ? Role::Client
-            : looks_like_http1_start(pending_[TT_DIR_READ], Http1Parser::Kind::Request) ? Role::Server
-                                                                                          : Role::NotHttp;
-    if (role_ == Role::NotHttp) {
-      stats_.non_http = true;
-      stats_.bytes_unparsed += pending_[0].size() + pending_[1].size();
-    } else {
-      start_parsers();
-    }
+  if (role_ == Role::Unknown) {
+    decide_role(true);  // too little was said to be sure; a short request is still worth a try
+    if (role_ != Role::NotHttp && role_ != Role::Undecodable) start_parsers();
   }
+  if (h2_) return h2_->on_close(ts_ns);  // it reports the connection's stats
   if (ws_) {
     ws_->on_close(ts_ns);
     stats_.bytes_unparsed += ws_->bytes_unparsed();
     stats_.parse_errors += ws_->parse_errors();
+    stats_.gap_resyncs += ws_->gap_resyncs();
   }
-  if (req_parser_) {
-    std::vector<HttpMessage> msgs;
-    req_parser_->finish(ts_ns, msgs);
-    drain_requests(msgs);
-    msgs.clear();
-    resp_parser_->finish(ts_ns, msgs);
-    drain_responses(msgs);
-    stats_.bytes_unparsed += req_parser_->bytes_skipped() + resp_parser_->bytes_skipped();
-    stats_.parse_errors += req_parser_->parse_errors() + resp_parser_->parse_errors();
-  }
-  // Requests that never got a response: still reported, as incomplete.
-  while (!waiting_.empty()) {
-    Exchange ex;
-    ex.sequence = next_seq_++;
-    ex.request = std::move(waiting_.front());
-    waiting_.pop_front();
-    on_exchange_(std::move(ex), info_);
-  }
+  if (req_parser_) finish_http1(ts_ns);
   on_close_(info_, stats_);
+}
+
+void Http1Session::finish_http1(uint64_t ts_ns) {
+  std::vector<HttpMessage> msgs;
+  req_parser_->finish(ts_ns, msgs);
+  drain_requests(msgs);
+  msgs.clear();
+  resp_parser_->finish(ts_ns, msgs);
+  drain_responses(msgs);
+  pairing_.finish();  // requests that never got a response are still reported, incomplete
+  stats_.bytes_unparsed += req_parser_->bytes_skipped() + resp_parser_->bytes_skipped() + pairing_.skipped_bytes();
+  stats_.parse_errors += req_parser_->parse_errors() + resp_parser_->parse_errors();
+  stats_.gap_resyncs += req_parser_->resumes() + resp_parser_->resumes();
+  if (pairing_.skipped_responses()) stats_.midstream = true;
 }
 
 }  // namespace tt::protocol

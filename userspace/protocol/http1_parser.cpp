@@ -160,6 +160,9 @@ struct Http1Parser::Impl {
   uint64_t held_over = 0;  // held beyond kMaxHeld: dropped
   uint64_t skipped = 0;
   uint64_t errors = 0;
+  uint64_t resumed = 0;
+  bool after_gap = false;  // resyncing after a gap: the next message start resumes decoding
+  bool filling = false;    // stand-in bytes for a hole in the body are being fed
 
   Impl(Kind k, size_t max) : kind(k), max_body(max) {
     http_parser_settings_init(&settings);
@@ -228,7 +231,10 @@ struct Http1Parser::Impl {
   }
   static int on_body(http_parser* p, const char* at, size_t len) {
     Impl& s = self(p);
-    s.cur.append_body(std::string_view(at, len), s.max_body);
+    if (s.filling)
+      s.cur.lose_body(len);
+    else
+      s.cur.append_body(std::string_view(at, len), s.max_body);
     return 0;
   }
   static int on_message_complete(http_parser* p) {
@@ -245,6 +251,7 @@ struct Http1Parser::Impl {
   }
 
   void begin_message(uint64_t first_ts) {
+    if (std::exchange(after_gap, false)) ++resumed;
     http_parser_init(&hp, kind == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE);
     hp.data = this;
     hp.allow_chunked_length = 1;  // chunked wins over Content-Length (RFC 9112 6.3)
@@ -269,7 +276,7 @@ struct Http1Parser::Impl {
     state = tunnel_after || (kind == Kind::Request && hp.upgrade != 0) ? State::Held : State::Boundary;
     if (interim) return;
     fill_start_line();
-    cur.complete = true;
+    cur.complete = cur.body_lost == 0;  // framing ended it, but a hole is a hole
     cur.framing_bytes = msg_bytes - cur.header_bytes - cur.body_wire_bytes;
     out.push_back(std::move(cur));
   }
@@ -442,6 +449,47 @@ struct Http1Parser::Impl {
     }
   }
 
+  // If the next byte would be body data (a Content-Length body, a chunk's data, a
+  // body that runs to the close), how many more the body or chunk takes
+  // (ULLONG_MAX: until the close); else 0. Asked of a copy of the parser state.
+  uint64_t body_room() const {
+    if (state != State::Parse || !headers_done) return 0;
+    http_parser probe = hp;
+    bool body = false;
+    probe.data = &body;
+    http_parser_settings only_body;
+    http_parser_settings_init(&only_body);
+    only_body.on_body = [](http_parser* p, const char*, size_t) {
+      *static_cast<bool*>(p->data) = true;
+      return 0;
+    };
+    char c = 0;
+    http_parser_execute(&probe, &only_body, &c, 1);
+    return body ? hp.content_length : 0;
+  }
+
+  // A gap of n bytes inside the body: stand-in bytes go through http-parser so
+  // its framing state moves on exactly (counted as lost, never kept). Returns
+  // the bytes of the gap beyond the end of the body, or n if it is not in one.
+  uint64_t skip_in_body(uint64_t n, std::vector<HttpMessage>& out) {
+    static const char kStandIn[64 << 10] = {};
+    uint64_t room = body_room();
+    // Past a chunk's data the next size line is lost with it: no framing left.
+    if (room == 0 || (n > room && (hp.flags & F_CHUNKED))) return n;
+    uint64_t left = std::min(n, room);
+    if (cur.error.empty()) cur.error = "capture gap of " + std::to_string(left) + " bytes in the body";
+    filling = true;
+    while (left && state == State::Parse) {
+      size_t k = static_cast<size_t>(std::min<uint64_t>(left, sizeof(kStandIn)));
+      size_t used = parse(std::string_view(kStandIn, k), cur.last_ts_ns, out);
+      if (used == 0) break;
+      left -= used;
+    }
+    filling = false;
+    if (n <= room) ++resumed;  // else the resync after the body counts it
+    return n - std::min(n, room);
+  }
+
   // A start line cut short by a gap or the end of the connection is still a message.
   void start_held_message(std::vector<HttpMessage>& out) {
     if (state != State::Boundary || hold.empty()) return;
@@ -457,21 +505,36 @@ void Http1Parser::feed(std::string_view data, uint64_t ts_ns, std::vector<HttpMe
   impl_->process(data, ts_ns, out);
 }
 
-void Http1Parser::gap(uint64_t n, std::vector<HttpMessage>& out) {
+bool Http1Parser::gap(uint64_t n, std::vector<HttpMessage>& out) {
   Impl& s = *impl_;
-  if (n == 0) return;
+  if (n == 0) return true;
   if (s.state == Impl::State::Held) {
     s.held.push_back({n, {}, 0});
-    return;
+    return true;
   }
+  if (s.state == Impl::State::Tunnel) return true;
   s.start_held_message(out);
+  uint64_t left = s.skip_in_body(n, out);
+  if (left == 0) return true;
   if (s.state == Impl::State::Parse)
     s.abort_message("capture gap of " + std::to_string(n) + " bytes", out);
   else if (s.state == Impl::State::Boundary)
     s.state = Impl::State::Resync;  // what follows may be the middle of a message
+  s.after_gap = true;
   // Held bytes cannot be joined with what comes after the gap.
   s.skipped += s.hold.size();
   s.clear_hold();
+  return false;
+}
+
+void Http1Parser::resync() {
+  if (impl_->state == Impl::State::Boundary && impl_->hold.empty()) impl_->state = Impl::State::Resync;
+}
+
+std::optional<uint64_t> Http1Parser::open_message_since() const {
+  if (impl_->state == Impl::State::Parse) return impl_->cur.first_ts_ns;
+  if (!impl_->hold.empty()) return impl_->hold_ts.front().second;
+  return std::nullopt;
 }
 
 void Http1Parser::finish(uint64_t ts_ns, std::vector<HttpMessage>& out) {
@@ -518,5 +581,6 @@ void Http1Parser::push_request_method(std::string_view method) {
 
 uint64_t Http1Parser::bytes_skipped() const { return impl_->skipped; }
 uint64_t Http1Parser::parse_errors() const { return impl_->errors; }
+uint64_t Http1Parser::resumes() const { return impl_->resumed; }
 
 }  // namespace tt::protocol

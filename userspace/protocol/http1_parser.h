@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,9 +29,22 @@ class Http1Parser {
   // start of a new message (request line / "HTTP/1.").
   void feed(std::string_view data, uint64_t ts_ns, std::vector<HttpMessage>& out);
 
-  // n bytes were lost by the capture before the next feed(): the in-progress message
-  // is emitted incomplete (error "capture gap of N bytes"), then resync as above.
-  void gap(uint64_t n, std::vector<HttpMessage>& out);
+  // n bytes were lost by the capture before the next feed(). Inside a body whose
+  // length the framing gives (Content-Length, a chunk's data, a body that runs to
+  // the close) they are skipped: the message goes on with a hole (counted, not kept;
+  // complete=false, error "capture gap of N bytes in the body") and parsing resumes
+  // where the framing says; returns true. Anywhere else the in-progress message is
+  // emitted incomplete (error "capture gap of N bytes") and the parser resyncs as
+  // above; whole messages may have been lost; returns false. A Content-Length body
+  // the gap runs past is still ended (with its hole) before resyncing.
+  bool gap(uint64_t n, std::vector<HttpMessage>& out);
+
+  // The bytes to come may start mid-message (a connection joined mid-stream):
+  // skip to the next message start, as after a gap.
+  void resync();
+  // When the message in progress (begun, not ended; a start line being held
+  // counts) began; nullopt between messages.
+  std::optional<uint64_t> open_message_since() const;
 
   // The connection ended. A close-delimited response body completes; any other
   // in-progress message is emitted with complete=false, error "connection closed".
@@ -42,6 +56,7 @@ class Http1Parser {
 
   uint64_t bytes_skipped() const;  // bytes discarded while resynchronising
   uint64_t parse_errors() const;
+  uint64_t resumes() const;  // gaps decoding resumed after (skipped in a body, or resynced)
 
   // Switching protocols. After a request asking to Upgrade (or a CONNECT), and after
   // a 101 response (or a 2xx answer to CONNECT), the parser stops and holds what

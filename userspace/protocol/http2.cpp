@@ -15,10 +15,15 @@
 // on once both sides ended, or when the stream is reset or the connection ends
 // (incomplete, with the reason).
 //
-// Anything that breaks the framing or HPACK state (a capture gap, a protocol
-// error, an undecodable header block) ends decoding of the whole connection:
-// open streams are reported incomplete and later bytes counted as unparsed.
+// A capture gap inside a frame's payload keeps the framing (the header said how
+// long the payload is): a DATA frame's stream goes on with a hole in its body
+// (incomplete), other streams are untouched. Anything that breaks the framing
+// or HPACK state (any other gap, a gap in a header block, a protocol error, an
+// undecodable header block) ends decoding of the whole connection: open streams
+// are reported incomplete and later bytes counted as unparsed.
 #include "protocol/http2.h"
+
+#include "tlstap.h"
 
 #include <nghttp2/nghttp2.h>
 
@@ -78,9 +83,11 @@ struct Frame {
   uint8_t type = 0;
   uint8_t flags = 0;
   uint32_t stream = 0;
-  std::string_view payload;
+  std::string_view payload;  // what arrived of it
   uint64_t first_ts = 0, last_ts = 0;
-  size_t wire_bytes() const { return kFrameHeaderBytes + payload.size(); }
+  uint64_t lost = 0;    // payload bytes lost by the capture, at hole_at in payload
+  size_t hole_at = 0;
+  size_t wire_bytes() const { return kFrameHeaderBytes + payload.size() + lost; }
 };
 
 // The part of a frame's payload after its padding and `prefix` fixed bytes
@@ -124,6 +131,8 @@ struct Http2Session::Impl {
     uint32_t len = 0;
     std::string payload;  // only for a frame split across chunks
     uint64_t first_ts = 0;
+    uint64_t lost = 0;     // payload bytes lost in capture gaps
+    size_t hole_at = 0;    // where the first of them was
 
     // The header block being collected.
     bool in_block = false;
@@ -248,27 +257,51 @@ struct Http2Session::Impl {
         }
       }
       std::string_view payload;
-      size_t need = s.len - s.payload.size();
-      if (s.payload.empty() && data.size() >= need) {
+      size_t need = s.len - s.payload.size() - s.lost;
+      if (s.payload.empty() && !s.lost && data.size() >= need) {
         payload = data.substr(0, need);
         data.remove_prefix(need);
       } else {
         size_t n = std::min(need, data.size());
         s.payload.append(data.data(), n);
         data.remove_prefix(n);
-        if (s.payload.size() < s.len) return;
+        if (s.payload.size() + s.lost < s.len) return;
         payload = s.payload;
       }
-      s.hdr_have = 0;
-      Frame f;
-      f.type = static_cast<uint8_t>(s.hdr[3]);
-      f.flags = static_cast<uint8_t>(s.hdr[4]);
-      f.stream = be32(s.hdr + 5) & 0x7fffffff;
-      f.payload = payload;
-      f.first_ts = s.first_ts;
-      f.last_ts = ts;
-      frame(d, f);
+      deliver(d, payload, ts);
     }
+  }
+
+  void deliver(int d, std::string_view payload, uint64_t ts) {
+    Side& s = side[d];
+    Frame f;
+    f.type = static_cast<uint8_t>(s.hdr[3]);
+    f.flags = static_cast<uint8_t>(s.hdr[4]);
+    f.stream = be32(s.hdr + 5) & 0x7fffffff;
+    f.payload = payload;
+    f.first_ts = s.first_ts;
+    f.last_ts = ts;
+    f.lost = std::exchange(s.lost, 0);
+    f.hole_at = std::exchange(s.hole_at, 0);
+    s.hdr_have = 0;
+    frame(d, f);
+  }
+
+  // Bytes lost by the capture. Inside a frame's payload the next frame still
+  // starts where the header said, unless the frame is part of a header block
+  // (HPACK state lost with it); anywhere else the framing is lost.
+  void gap(int d, uint64_t n, uint64_t ts) {
+    if (dead || !n) return;
+    Side& s = side[d];
+    bool in_payload = client >= 0 && !s.preface_left && s.hdr_have == kFrameHeaderBytes;
+    uint64_t left = in_payload ? s.len - s.payload.size() - s.lost : 0;
+    uint8_t type = static_cast<uint8_t>(s.hdr[3]);
+    bool header_block = type == kHeaders || type == kPushPromise || type == kContinuation;
+    if (n > left || header_block) return stop("capture gap of " + std::to_string(n) + " bytes");
+    if (!s.lost) s.hole_at = s.payload.size();
+    s.lost += n;
+    ++stats.gap_resyncs;
+    if (n == left) deliver(d, s.payload, ts);
   }
 
   // ---- frames ----------------------------------------------------------------
@@ -286,6 +319,7 @@ struct Http2Session::Impl {
     bool needs_no_stream = f.type == kSettings || f.type == kPing || f.type == kGoaway;
     if ((needs_stream && f.stream == 0) || (needs_no_stream && f.stream != 0))
       return fail("frame of type " + std::to_string(f.type) + " on the wrong stream", f.wire_bytes());
+    if (f.lost) return damaged_frame(d, f);
     size_t n = f.payload.size();
     switch (f.type) {
       case kData:
@@ -470,12 +504,53 @@ struct Http2Session::Impl {
     HttpMessage& m = from_client ? st.req : st.resp;
     m.append_body(data, max_body);
     m.framing_bytes += overhead;
+    end_data(it, from_client, f);
+  }
+
+  void end_data(std::map<uint32_t, Stream>::iterator it, bool from_client, const Frame& f) {
+    Stream& st = it->second;
+    HttpMessage& m = from_client ? st.req : st.resp;
     m.last_ts_ns = f.last_ts;
     if (f.flags & kFlagEndStream) {
       (from_client ? st.req_ended : st.resp_ended) = true;
-      m.complete = true;
+      m.complete = m.body_lost == 0;
       finish_if_done(it);
     }
+  }
+
+  // A frame with a hole (its header is whole). Only a DATA frame's contents and
+  // a RST_STREAM's meaning matter to what follows; the others are skipped.
+  void damaged_frame(int d, const Frame& f) {
+    std::string why = "capture gap of " + std::to_string(f.lost) + " bytes in a frame";
+    auto it = streams.find(f.stream);
+    if (it == streams.end() || f.stream == 0) return;
+    if (f.type == kRstStream) return end_stream(it, "stream reset (" + why + ")");
+    if (f.type != kData) return;
+    Stream& st = it->second;
+    bool from_client = d == client;
+    if (from_client ? st.req_ended : (!st.resp_started || st.resp_ended)) return;
+    HttpMessage& m = from_client ? st.req : st.resp;
+    std::string_view before = f.payload.substr(0, f.hole_at), after = f.payload.substr(f.hole_at);
+    uint64_t lost = f.lost, pad = 0, overhead = kFrameHeaderBytes;
+    if (f.flags & kFlagPadded) {  // the pad length is the first byte, if it arrived
+      ++overhead;
+      if (!before.empty()) {
+        pad = static_cast<unsigned char>(before[0]);
+        before.remove_prefix(1);
+      } else {
+        --lost;
+      }
+      size_t tail = std::min<uint64_t>(pad, after.size());
+      after.remove_suffix(tail);
+      lost -= std::min(lost, pad - tail);
+      overhead += pad;
+    }
+    m.append_body(before, max_body);
+    m.lose_body(lost);
+    m.append_body(after, max_body);
+    m.framing_bytes += overhead;
+    if (m.error.empty()) m.error = "capture gap of " + std::to_string(f.lost) + " bytes in a DATA frame";
+    end_data(it, from_client, f);
   }
 
   // ---- exchanges ---------------------------------------------------------------
@@ -495,6 +570,7 @@ struct Http2Session::Impl {
   void emit(std::map<uint32_t, Stream>::iterator it) {
     Exchange ex;
     ex.sequence = it->second.seq;
+    ex.server_side = client == TT_DIR_READ;  // a traced server reads the preface
     ex.request = std::move(it->second.req);
     if (it->second.resp_started) ex.response = std::move(it->second.resp);
     streams.erase(it);
@@ -547,9 +623,7 @@ Http2Session::~Http2Session() { impl_->close(); }
 
 void Http2Session::on_bytes(int dir, std::string_view data, uint64_t ts_ns) { impl_->bytes(dir, data, ts_ns); }
 
-void Http2Session::on_gap(int dir, uint64_t bytes, uint64_t ts_ns) {
-  if (bytes) impl_->stop("capture gap of " + std::to_string(bytes) + " bytes");
-}
+void Http2Session::on_gap(int dir, uint64_t bytes, uint64_t ts_ns) { impl_->gap(dir & 1, bytes, ts_ns); }
 
 void Http2Session::on_close(uint64_t ts_ns) { impl_->close(); }
 

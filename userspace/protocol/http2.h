@@ -28,8 +28,10 @@ class Http2Session : public stream::StreamConsumer {
   // Either direction may carry the client preface (tracing a client or a
   // server); bytes of the other side wait until it is seen.
   void on_bytes(int dir, std::string_view data, uint64_t ts_ns) override;
-  // Lost bytes: frame boundaries and HPACK state are gone, so the connection
-  // cannot be decoded further; open streams are reported incomplete.
+  // Lost bytes inside a frame's payload (not a header block's): the framing
+  // holds, a DATA frame's stream is incomplete and the others go on. Anywhere
+  // else frame boundaries or HPACK state are gone, so the connection cannot be
+  // decoded further; open streams are reported incomplete.
   void on_gap(int dir, uint64_t bytes, uint64_t ts_ns) override;
   // Open streams are reported incomplete ("connection closed").
   void on_close(uint64_t ts_ns) override;

@@ -14,8 +14,15 @@ const std::string* HttpMessage::header(std::string_view name) const {
 
 void HttpMessage::append_body(std::string_view data, size_t max_body) {
   body_wire_bytes += data.size();
+  if (body_lost) max_body = 0;
   if (body.size() < max_body) body.append(data.substr(0, max_body - body.size()));
   body_truncated = body_wire_bytes > body.size();
+}
+
+void HttpMessage::lose_body(uint64_t n) {
+  body_wire_bytes += n;
+  body_lost += n;
+  body_truncated = true;
 }
 
 }  // namespace tt::protocol

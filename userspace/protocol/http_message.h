@@ -31,7 +31,8 @@ struct HttpMessage {
   uint64_t body_wire_bytes = 0;  // content-encoded body length, all of it (even past the cap)
   uint64_t framing_bytes = 0;    // chunked framing overhead (sizes, CRLFs, trailers)
   std::string body;              // content-encoded body, at most max_body bytes
-  bool body_truncated = false;   // body_wire_bytes > body.size(): the cap was hit
+  bool body_truncated = false;   // body_wire_bytes > body.size(): the cap was hit, or bytes were lost
+  uint64_t body_lost = 0;        // body bytes lost by the capture (in body_wire_bytes, not in body)
 
   bool complete = false;  // message ended per HTTP framing (or connection close for close-delimited)
   std::string error;      // why it is incomplete: parse error, capture gap, connection closed...
@@ -44,6 +45,9 @@ struct HttpMessage {
 
   // Body bytes as they arrive: all are counted, at most max_body are kept.
   void append_body(std::string_view data, size_t max_body);
+  // n body bytes lost by the capture (framing said how many): counted, and from
+  // here on nothing is kept, since what follows a hole cannot be read as a whole.
+  void lose_body(uint64_t n);
 };
 
 }  // namespace tt::protocol

@@ -110,7 +110,7 @@ struct WsFrameParser::Impl {
   bool z_stream_end = false;    // the sender closed the DEFLATE stream (BFINAL) in this message
   std::string scratch;
 
-  uint64_t skipped = 0, errors = 0, dropped = 0;
+  uint64_t skipped = 0, errors = 0, dropped = 0, resumed = 0;
 
   explicit Impl(Options opts) : o(opts) {}
   ~Impl() {
@@ -379,6 +379,7 @@ struct WsFrameParser::Impl {
       return;
     }
     // Inside a payload: the frame still ends where its header said.
+    ++resumed;
     remaining -= n;
     pos += n;
     if (is_control(opcode)) {
@@ -413,6 +414,7 @@ void WsFrameParser::finish(uint64_t ts_ns, std::vector<WsMessage>& out) { impl_-
 uint64_t WsFrameParser::bytes_skipped() const { return impl_->skipped; }
 uint64_t WsFrameParser::errors() const { return impl_->errors; }
 uint64_t WsFrameParser::bytes_dropped() const { return impl_->dropped; }
+uint64_t WsFrameParser::resumes() const { return impl_->resumed; }
 bool WsFrameParser::lost() const { return impl_->state == Impl::State::Lost; }
 
 // ---- session -------------------------------------------------------------------------
@@ -469,5 +471,7 @@ uint64_t WebSocketSession::bytes_unparsed() const {
 }
 
 uint64_t WebSocketSession::parse_errors() const { return parser_[0]->errors() + parser_[1]->errors(); }
+
+uint64_t WebSocketSession::gap_resyncs() const { return parser_[0]->resumes() + parser_[1]->resumes(); }
 
 }  // namespace tt::protocol

@@ -85,6 +85,7 @@ class WsFrameParser {
   uint64_t bytes_skipped() const;   // not parsed (after an error or a lost boundary)
   uint64_t errors() const;          // protocol errors and inflate failures
   uint64_t bytes_dropped() const;   // uncompressed payload bytes beyond max_message
+  uint64_t resumes() const;         // gaps skipped inside a payload, framing kept
   bool lost() const;                // frame boundaries lost for good
 
  private:
@@ -116,6 +117,7 @@ class WebSocketSession {
 
   uint64_t bytes_unparsed() const;
   uint64_t parse_errors() const;
+  uint64_t gap_resyncs() const;
   uint64_t messages() const { return messages_; }
 
  private:

@@ -34,6 +34,25 @@ std::string bytes(uint64_t b) {
 
 std::string clip(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "~"; }
 
+// Connections picked up mid-stream, gaps decoding resumed after, and exchanges
+// left to the client's side: shown only when there were any.
+std::string resync_lines(const aggregate::v1::CaptureStats& c) {
+  std::string out;
+  if (c.midstream_connections())
+    out += fmt("  %s connection(s) joined mid-stream (decoded from their next request on)\n",
+               num(c.midstream_connections()).c_str());
+  if (c.midstream_undecodable_connections())
+    out += fmt("  %s connection(s) seen from mid-stream, not decodable (%s HTTP/2 without its preface, "
+               "%s WebSocket without its upgrade)\n",
+               num(c.midstream_undecodable_connections()).c_str(), num(c.midstream_http2_connections()).c_str(),
+               num(c.midstream_websocket_connections()).c_str());
+  if (c.gap_resyncs()) out += fmt("  decoding resumed after %s capture gap(s)\n", num(c.gap_resyncs()).c_str());
+  if (c.server_side_exchanges())
+    out += fmt("  %s exchange(s) seen from a traced TLS server's side (reported by the client's side only)\n",
+               num(c.server_side_exchanges()).c_str());
+  return out;
+}
+
 struct Sum {
   uint64_t requests = 0, input = 0, cache_read = 0, cache_write = 0, output = 0, req_bytes = 0, resp_bytes = 0;
   uint64_t estimated = 0;
@@ -171,6 +190,7 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
   if (c.non_http_connections())
     out += fmt("  %s TLS connection(s) neither HTTP/1.x nor HTTP/2 (not decoded)\n",
                num(c.non_http_connections()).c_str());
+  out += resync_lines(c);
   return out;
 }
 

@@ -16,6 +16,7 @@ void ConnectionTable::on_data(const capture::DataEvent& ev) {
     c.info.pid = ev.pid;
     c.info.ssl = ev.conn;
     c.info.first_ts_ns = ev.ts_ns;
+    c.info.midstream = ev.flags & TT_F_MIDSTREAM;
     c.consumer = factory_(c.info);
     it = conns_.emplace(key, std::move(c)).first;
   }
@@ -23,14 +24,18 @@ void ConnectionTable::on_data(const capture::DataEvent& ev) {
   DirState& d = c.dir[ev.dir];
   c.info.last_ts_ns = ev.ts_ns;
 
-  // Losses BPF attributed to this connection, plus chunks missing within a call
-  // (offset jumps), or the tail of the previous call never arriving.
-  uint64_t gap = ev.lost_before;
+  // BPF's lost_before counts every byte lost since the last chunk of this stream
+  // got through, so it already covers chunks missing within a call (an offset
+  // jump) and the tail of the previous call. Those are only a fallback for when
+  // BPF could not record the loss (gaps map full): the larger of the two, never
+  // their sum, or the protocol layer would skip past the next message's start.
+  uint64_t missing = 0;
   if (ev.offset == 0) {
-    if (d.expect_offset != 0 && d.expect_offset < d.call_len && gap == 0) gap += d.call_len - d.expect_offset;
+    if (d.expect_offset != 0 && d.expect_offset < d.call_len) missing = d.call_len - d.expect_offset;
   } else if (ev.offset > d.expect_offset) {
-    gap += ev.offset - d.expect_offset;
+    missing = ev.offset - d.expect_offset;
   }
+  uint64_t gap = std::max<uint64_t>(ev.lost_before, missing);
   if (gap) {
     c.info.lost[ev.dir] += gap;
     bytes_lost_ += gap;
@@ -39,7 +44,9 @@ void ConnectionTable::on_data(const capture::DataEvent& ev) {
   d.call_len = ev.call_len;
   d.expect_offset = uint64_t{ev.offset} + ev.data.size();
   c.info.bytes[ev.dir] += ev.data.size();
-  if (!ev.data.empty()) c.consumer->on_bytes(ev.dir, ev.data, ev.ts_ns);
+  if (ev.data.empty()) return;
+  if (ev.offset == 0) c.consumer->on_call_start(ev.dir);
+  c.consumer->on_bytes(ev.dir, ev.data, ev.ts_ns);
 }
 
 void ConnectionTable::close(std::unordered_map<Key, Conn, KeyHash>::iterator it, uint64_t ts_ns) {

@@ -20,12 +20,18 @@ struct ConnInfo {
   uint64_t last_ts_ns = 0;
   uint64_t bytes[2] = {0, 0};  // by tt_direction
   uint64_t lost[2] = {0, 0};
+  // The first record said the connection may have been open before capture
+  // started (TT_F_MIDSTREAM): its first bytes may be the middle of a message.
+  bool midstream = false;
 };
 
 // What the protocol layer implements. Directions are tt_direction values.
 class StreamConsumer {
  public:
   virtual ~StreamConsumer() = default;
+  // The next on_bytes of dir starts a read or write call (calls usually begin
+  // messages: where a connection joined mid-stream can be picked up).
+  virtual void on_call_start(int dir) {}
   virtual void on_bytes(int dir, std::string_view data, uint64_t ts_ns) = 0;
   virtual void on_gap(int dir, uint64_t bytes, uint64_t ts_ns) = 0;
   virtual void on_close(uint64_t ts_ns) = 0;
