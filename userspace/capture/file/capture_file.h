@@ -27,8 +27,9 @@ class CaptureWriter {
   bool ok_ = true;
 };
 
-// Calls fn for each record. Errors: unreadable file, bad magic, or a truncated
-// final record (reported after the records before it were delivered).
+// Calls fn for each record, 8-byte aligned (so the record structs can be read in
+// place). Errors: unreadable file, bad magic, a read error, or a truncated final
+// record (reported after the records before it were delivered).
 Result<uint64_t> read_capture(const std::string& path,
                               const std::function<void(const void*, size_t)>& fn);
 
