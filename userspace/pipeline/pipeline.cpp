@@ -382,8 +382,8 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   std::string err;
 
   // Content decoding. A truncated body (cap hit) or a cut-off stream is decoded
-  // as far as it goes.
-  auto decode = [&](const protocol::HttpMessage& m, const char* what) -> std::string {
+  // as far as it goes. A body with no encoding is used in place, not copied.
+  auto decode = [&](const protocol::HttpMessage& m, const char* what, std::string& decoded) -> const std::string& {
     const std::string* ce = m.header("Content-Encoding");
     if (!ce || ce->empty()) return m.body;
     bool partial = m.body_truncated || !m.complete;
@@ -391,17 +391,19 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
     if (!r) {
       cs.set_decode_errors(cs.decode_errors() + 1);
       append_error(err, std::string(what) + " body: " + r.error());
-      return std::string();
+      return decoded;
     }
-    return std::move(*r);
+    return decoded = std::move(*r);
   };
-  std::string req_body = decode(req, "request");
-  std::string resp_body = resp ? decode(*resp, "response") : std::string();
+  std::string req_decoded, resp_decoded;
+  const std::string& req_body = decode(req, "request", req_decoded);
+  const std::string& resp_body = resp ? decode(*resp, "response", resp_decoded) : resp_decoded;
 
   provider::Exchange pex;
   pex.request = &req;
   pex.response = resp;
   pex.request_body = req_body;
+  pex.request_body_readable = req_body.capacity();  // spare capacity lets simdjson parse in place
   pex.response_body = resp_body;
   pex.response_complete = resp && resp->complete && !resp->body_truncated;
   std::vector<provider::ProcessFacts> procs = process_facts(conn.pid);
