@@ -645,9 +645,12 @@ struct {
   __type(value, struct tt_sock_state);
 } sock_state SEC(".maps");
 
+/* The tracepoints' arguments are BTF pointers: read directly (CO-RE
+ * relocated loads), cheaper than a bpf_probe_read_kernel call per field. */
 static __always_inline bool inet_tcp(const struct sock *sk, __u16 *family) {
-  *family = BPF_CORE_READ(sk, __sk_common.skc_family);
-  return (*family == TT_AF_INET || *family == TT_AF_INET6) && BPF_CORE_READ(sk, sk_protocol) == TT_IPPROTO_TCP;
+  if (!sk) return false;
+  *family = sk->__sk_common.skc_family;
+  return (*family == TT_AF_INET || *family == TT_AF_INET6) && sk->sk_protocol == TT_IPPROTO_TCP;
 }
 
 static __always_inline void sock_event_fill(struct tt_sock_event *ev, __u64 pid_tgid, const struct sock *sk,
@@ -657,13 +660,15 @@ static __always_inline void sock_event_fill(struct tt_sock_event *ev, __u64 pid_
   ev->bytes = bytes;
   ev->dir = dir;
   ev->family = family;
-  ev->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  ev->dport = bpf_ntohs(sk->__sk_common.skc_dport);
   ev->head_len = 0;
-  __builtin_memset(ev->daddr, 0, sizeof(ev->daddr));
-  if (family == TT_AF_INET)
-    bpf_core_read(ev->daddr, 4, &sk->__sk_common.skc_daddr);
-  else
-    bpf_core_read(ev->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+  __u32 *a = (__u32 *)ev->daddr;
+  if (family == TT_AF_INET) {
+    a[0] = sk->__sk_common.skc_daddr;
+    a[1] = a[2] = a[3] = 0;
+  } else {
+    for (int i = 0; i < 4; i++) a[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
+  }
 }
 
 /* Bytes one send/recv call moved. Whole host: only sockets that are pending
@@ -692,17 +697,17 @@ static __always_inline void sock_bytes(__u64 pid_tgid, const struct sock *sk, __
  * is the kernel's copy of the iovec array, at the current segment). 0 for
  * kernel buffers (sendfile, kTLS). */
 static __always_inline __u64 send_position(const struct msghdr *msg, __u64 *avail) {
-  __u8 type = BPF_CORE_READ(msg, msg_iter.iter_type);
-  __u64 off = BPF_CORE_READ(msg, msg_iter.iov_offset);
-  __u64 left = BPF_CORE_READ(msg, msg_iter.count);
+  __u8 type = msg->msg_iter.iter_type;
+  __u64 off = msg->msg_iter.iov_offset;
+  __u64 left = msg->msg_iter.count;
   if (type == TT_ITER_UBUF) {
     *avail = left;
-    return (__u64)BPF_CORE_READ(msg, msg_iter.ubuf) + off;
+    return (__u64)msg->msg_iter.ubuf + off;
   }
   if (type != TT_ITER_IOVEC) return 0;
-  const struct iovec *iov = BPF_CORE_READ(msg, msg_iter.__iov);
-  __u64 base = (__u64)BPF_CORE_READ(iov, iov_base);
-  __u64 len = BPF_CORE_READ(iov, iov_len);
+  const struct iovec *iov = msg->msg_iter.__iov;
+  __u64 base = (__u64)iov->iov_base;
+  __u64 len = iov->iov_len;
   if (!base || off >= len) return 0;
   *avail = len - off < left ? len - off : left;
   return base + off;
@@ -729,7 +734,7 @@ static __always_inline void sock_head(__u64 pid_tgid, const struct sock *sk, __u
     stat_add(TT_STAT_LOST_EVENTS, 1); /* not marked seen: the next write tries again */
     return;
   }
-  sock_event_fill(ev, pid_tgid, sk, BPF_CORE_READ(sk, __sk_common.skc_family), 0, TT_DIR_WRITE);
+  sock_event_fill(ev, pid_tgid, sk, sk->__sk_common.skc_family, 0, TT_DIR_WRITE);
   ev->hdr.ts_ns = st.head_ts; /* userspace's answer names the socket's life by it */
   if (bpf_probe_read_user(ev->head, bound_len(n, TT_SOCK_HEAD), (void *)at) == 0)
     ev->head_len = n;
@@ -866,8 +871,8 @@ static __always_inline void aead_pair_write(__u64 pid_tgid, __u64 at, __u64 sk) 
 static __always_inline __u64 recv_buffer(void) {
 #if defined(__TARGET_ARCH_x86)
   struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-  long nr = BPF_CORE_READ(regs, orig_ax);
-  __u64 arg = BPF_CORE_READ(regs, si);
+  long nr = regs->orig_ax;
+  __u64 arg = regs->si;
   if (nr == 0 || nr == 45) return arg; /* read, recvfrom(fd, buf, ...) */
   /* recvmsg(fd, msg, flags): struct user_msghdr has msg_iov at 16 */
   if (nr == 47 && bpf_probe_read_user(&arg, sizeof(arg), (void *)(arg + 16))) return 0;
@@ -888,7 +893,8 @@ static __always_inline void remember_read(__u64 pid_tgid, const struct sock *sk,
 /* The socket's connection is over: forget it, and end the connection a
  * paired AEAD context filed under it. */
 static __always_inline void sock_ended(__u64 sk) {
-  bpf_map_delete_elem(&sock_state, &sk);
+  if (socket_fallback) bpf_map_delete_elem(&sock_state, &sk);
+  if (!aead_hooks) return;
   __u32 *owner = bpf_map_lookup_elem(&aead_socks, &sk);
   if (!owner) return;
   __u32 tgid = *owner;
@@ -948,7 +954,7 @@ int BPF_PROG(on_sock_destroy, struct sock *sk) {
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_sock_connect, const struct sock *sk, const int oldstate, const int newstate) {
   if (newstate != TT_TCP_SYN_SENT || (!socket_fallback && !aead_hooks)) return 0;
-  if (BPF_CORE_READ(sk, sk_protocol) != TT_IPPROTO_TCP) return 0;
+  if (sk->sk_protocol != TT_IPPROTO_TCP) return 0;
   sock_ended((__u64)sk);
   return 0;
 }
