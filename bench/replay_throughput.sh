@@ -29,15 +29,16 @@ printf 'capture: %s requests, %.1f MB (%s)\n' "$requests" "$(bc -l <<<"$bytes/10
 python3 "$here/replay/check_run.py" "$work/expected.json" "$work/records.jsonl" || exit 1
 
 cat "$cap" >/dev/null  # page cache warm: the file is read from memory in every run
-best=0
-TIMEFORMAT='%R %U %S'
+rates=()
+TIMEFORMAT='%R %U %S'  # bash's time: wall, user, sys (ms resolution)
 for ((i = 1; i <= runs; i++)); do
   t=$({ time "$bin" replay -q "$cap" >/dev/null; } 2>&1 | tail -1)
   read -r real user sys <<<"$t"
   cpu=$(bc -l <<<"$user + $sys")
   rate=$(bc -l <<<"$bytes / 1000000 / $cpu")
+  rates+=("$rate")
   printf 'run %d: wall %.3f s, cpu %.3f s (user %.3f, sys %.3f): %.0f MB/s per core\n' \
     "$i" "$real" "$cpu" "$user" "$sys" "$rate"
-  if (($(bc <<<"$rate > $best"))); then best=$rate; fi
 done
-printf 'best: %.0f MB/s per core\n' "$best"
+sorted=($(printf '%s\n' "${rates[@]}" | sort -g))
+printf 'median: %.0f MB/s per core, best: %.0f\n' "${sorted[$((runs / 2))]}" "${sorted[$((runs - 1))]}"

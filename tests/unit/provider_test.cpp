@@ -890,6 +890,27 @@ TEST(ProviderRobustness, DeepAndHugeResponses) {
             (20u << 20) / 4);
 }
 
+TEST(ProviderHarness, RememberedMatchesGiveTheSameAnswers) {
+  // Pattern searches are remembered per (pattern, value), a few thousand at most:
+  // more distinct values than that, then the first ones again.
+  auto call = [](int i) {
+    std::string body = R"({"model":"m","metadata":{"user_id":"user_ab_account_cd_session_)" +
+                       std::to_string(10000000 + i) + R"("}})";
+    return run_ok(request("/v1/messages", "api.anthropic.com", {{"User-Agent", "claude-cli/2.0." + std::to_string(i)}}),
+                  body, "");
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i : {0, 1, 4095, 4096, 4097, 6000, 0, 1}) {
+      ApiCall c = call(i);
+      EXPECT_EQ(c.harness, "claude-code") << i;
+      EXPECT_EQ(c.harness_version, "2.0." + std::to_string(i));
+      EXPECT_EQ(c.session_id, std::to_string(10000000 + i));
+      EXPECT_EQ(c.session_source, "body:metadata.user_id");
+    }
+    for (int i = 0; i < 5000; ++i) call(i);
+  }
+}
+
 TEST(ProviderRobustness, GarbageNeverCrashes) {
   std::mt19937 rng(1234);
   std::vector<std::string> bodies = {

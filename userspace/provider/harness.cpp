@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
+#include <unordered_map>
 #include <vector>
 
 namespace tt::provider {
@@ -260,16 +261,41 @@ class Fields {
   std::optional<RequestJson> own_;
 };
 
+// What one search of a pattern in a value found: its capture groups, "" for
+// those that took no part.
+struct Found {
+  bool matched = false;
+  std::vector<std::string> groups;
+};
+
+// std::regex takes microseconds a search (15% of a replay of large bodies), and
+// every request of a client brings the same values back (its User-Agent, its
+// process, its session): results are remembered per thread, a few thousand at most.
+// The reference is good until the next call.
+const Found& search(const std::regex& re, const std::string& value) {
+  thread_local std::unordered_map<std::string, Found> memo;
+  const std::regex* id = &re;
+  std::string key(reinterpret_cast<const char*>(&id), sizeof(id));
+  key += value;
+  if (auto it = memo.find(key); it != memo.end()) return it->second;
+  if (memo.size() >= 4096) memo.clear();
+  Found f;
+  std::smatch m;
+  if ((f.matched = std::regex_search(value, m, re)))
+    for (size_t g = 1; g < m.size(); ++g) f.groups.push_back(m[g].matched ? m[g].str() : std::string());
+  return memo.emplace(std::move(key), std::move(f)).first->second;
+}
+
 // Whether the rule matches this request; `version` gets its version, if it has one.
 bool match_rule(const Compiled<HarnessRule>& r, Fields& fields, std::string& version) {
   if (!r.re) return false;
   for (const std::string& v : fields.values(r.source)) {
-    std::smatch m;
-    if (!std::regex_search(v, m, *r.re)) continue;
+    const Found& f = search(*r.re, v);
+    if (!f.matched) continue;
     // The version is the group that starts with a digit (optional prefixes come first).
-    for (size_t g = 1; g < m.size(); ++g) {
-      if (m[g].matched && m[g].length() > 0 && std::isdigit(static_cast<unsigned char>(*m[g].first))) {
-        version = m[g].str().substr(0, kMaxVersion);
+    for (const std::string& g : f.groups) {
+      if (!g.empty() && std::isdigit(static_cast<unsigned char>(g[0]))) {
+        version = g.substr(0, kMaxVersion);
         break;
       }
     }
@@ -329,9 +355,9 @@ Harness identify_harness(const protocol::HttpMessage& request, std::string_view 
     if (v.empty()) continue;
     std::string id = std::move(v.front());
     if (r.re) {
-      std::smatch m;
-      if (!std::regex_search(id, m, *r.re) || m.size() < 2 || !m[1].matched || m[1].length() == 0) continue;
-      id = m[1].str();
+      const Found& f = search(*r.re, id);
+      if (!f.matched || f.groups.empty() || f.groups[0].empty()) continue;
+      id = f.groups[0];
     }
     h.session_id = id.substr(0, kMaxSessionId);
     h.session_source = std::string(r.rule->source);
