@@ -16,6 +16,8 @@ void Aggregator::process_exited(uint32_t pid, uint64_t ts_ns, int32_t exit_code)
   p.end_ns = ts_ns;
   p.exit_code = exit_code;
   p.exited = true;
+  // Its summary is final now: written at the next interval, then it can go.
+  if (auto t = totals_.find(pid); t != totals_.end()) t->second.dirty = true;
 }
 
 void Aggregator::add_tokens(v1::TokenCounts& t, const v1::ApiRequest& r) {
