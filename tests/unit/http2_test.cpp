@@ -465,6 +465,69 @@ TEST(Http2, CaptureGapEndsDecodingAndIsCounted) {
   EXPECT_GE(h.sink.stats.bytes_unparsed, partial.size() + 13);
 }
 
+// A gap inside a DATA frame's payload keeps the framing: that stream's body has
+// a hole (counted, incomplete), the other stream is exact, and later frames of
+// both are decoded. Padding is accounted for as far as its length byte arrived.
+TEST(Http2, GapInsideADataFrameKeepsTheOtherStreams) {
+  H2 h;
+  h.start();
+  h.client(h.req(1, "/a"), 2);  // one block at a time: HPACK order is encoding order
+  h.client(h.req(3, "/b"), 2);
+  h.server(h.resp(1), 3);
+  h.server(h.resp(3) + frame(DATA, 0, 3, "first "), 3);
+  std::string big = frame(DATA, PADDED, 1, std::string(1, '\x04') + std::string(1000, 'x') + std::string(4, '\0'));
+  h.server(big.substr(0, 100), 4);
+  h.s.on_gap(S, 500, 5);  // inside the payload: 414 bytes remain after it
+  h.server(big.substr(600) + frame(DATA, END_STREAM, 3, "second"), 6);
+  h.server(frame(PING, 0, 0, std::string(8, 'p')) + frame(DATA, END_STREAM, 1, "tail"), 7);
+  h.s.on_close(8);
+  ASSERT_EQ(h.sink.ex.size(), 2u);
+  const Exchange* a = h.sink.by_path("/a");
+  const Exchange* b = h.sink.by_path("/b");
+  ASSERT_TRUE(a && b && a->response && b->response);
+  EXPECT_TRUE(b->response->complete);
+  EXPECT_EQ(b->response->body, "first second");
+  EXPECT_FALSE(a->response->complete);
+  EXPECT_EQ(a->response->error, "capture gap of 500 bytes in a DATA frame");
+  EXPECT_EQ(a->response->body_wire_bytes, 1000u + 4u);
+  EXPECT_EQ(a->response->body_lost, 500u);
+  EXPECT_EQ(a->response->body, std::string(90, 'x'));  // what came before the hole
+  EXPECT_EQ(a->response->last_ts_ns, 7u);
+  EXPECT_TRUE(a->request.complete);
+  EXPECT_EQ(h.sink.stats.gap_resyncs, 1u);
+  EXPECT_EQ(h.sink.stats.parse_errors, 0u);
+  EXPECT_EQ(h.sink.stats.bytes_unparsed, 0u);
+}
+
+// A gap that ends a frame exactly, in a control frame: nothing of any stream lost.
+TEST(Http2, GapEndingAControlFrameLosesNothing) {
+  H2 h;
+  h.start();
+  h.client(h.req(1, "/a"), 2);
+  std::string ping = frame(PING, 0, 0, std::string(8, 'p'));
+  h.server(h.resp(1) + ping.substr(0, 12), 3);
+  h.s.on_gap(S, 5, 4);
+  h.server(frame(DATA, END_STREAM, 1, "ok"), 5);
+  ASSERT_EQ(h.sink.ex.size(), 1u);
+  EXPECT_TRUE(h.sink.ex[0].response->complete);
+  EXPECT_EQ(h.sink.ex[0].response->body, "ok");
+}
+
+// In a header block the HPACK state is lost with the bytes: decoding stops.
+TEST(Http2, GapInsideAHeaderBlockEndsDecoding) {
+  H2 h;
+  h.start();
+  std::string req = h.req(1, "/a");
+  h.client(req.substr(0, 12), 2);
+  h.s.on_gap(C, 3, 3);
+  std::string more = req.substr(15) + h.req(3, "/b");
+  h.client(more, 4);
+  h.s.on_close(5);
+  EXPECT_TRUE(h.sink.ex.empty());
+  EXPECT_EQ(h.sink.stats.gap_resyncs, 0u);
+  EXPECT_EQ(h.sink.stats.bytes_unparsed, 12u + more.size());
+}
+
 TEST(Http2, BodiesAreCappedAtMaxBody) {
   H2 h(10);
   h.start();

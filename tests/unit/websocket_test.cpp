@@ -335,6 +335,7 @@ TEST(WsGaps, GapInsideAPayloadKeepsTheFraming) {
   EXPECT_EQ(out[1].payload, "next");
   EXPECT_TRUE(out[1].complete);
   EXPECT_FALSE(p.lost());
+  EXPECT_EQ(p.resumes(), 1u);
 }
 
 TEST(WsGaps, GapInCompressedPayloadLosesTheContextOnlyWithTakeover) {
@@ -373,6 +374,7 @@ TEST(WsGaps, GapOutsideAPayloadLosesTheDirection) {
   EXPECT_EQ(out.size(), 1u);
   EXPECT_EQ(p.bytes_skipped(), 5u);
   EXPECT_EQ(p.errors(), 0u);  // a gap is a capture loss, not a protocol error
+  EXPECT_EQ(p.resumes(), 0u);
 }
 
 TEST(WsErrors, ProtocolViolationsAreCountedAndStopTheDirection) {

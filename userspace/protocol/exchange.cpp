@@ -109,7 +109,7 @@ void Http1Session::skip_probe(int d) {
   p.pieces.clear();
   p.dropped = true;
   if (stats_.undecodable != SessionStats::Undecodable::No)
-    role_ = Role::Undecodable;
+    stop_probing(Role::Undecodable);
   else if (scanned_ > kScanLimit)
     give_up();
 }
@@ -118,9 +118,14 @@ void Http1Session::skip_probe(int d) {
 // lost bytes) from before its first byte: then it is undecodable, not "not HTTP".
 void Http1Session::give_up() {
   bool start_unseen = info_.midstream || probe_[0].lead_gap || probe_[1].lead_gap;
-  role_ = start_unseen ? Role::Undecodable : Role::NotHttp;
   if (start_unseen) stats_.undecodable = SessionStats::Undecodable::Unknown;
   stats_.non_http = !start_unseen;
+  stop_probing(start_unseen ? Role::Undecodable : Role::NotHttp);
+}
+
+// Nothing of the connection will be decoded: what is held is unparsed.
+void Http1Session::stop_probing(Role r) {
+  role_ = r;
   for (Probe& p : probe_) {
     stats_.bytes_unparsed += p.bytes.size();
     p.bytes.clear();
@@ -137,15 +142,19 @@ void Http1Session::start_parsers() {
   }
   req_parser_.emplace(Http1Parser::Kind::Request, max_body_);
   resp_parser_.emplace(Http1Parser::Kind::Response, max_body_);
-  bool joined = false;
-  for (const Probe& p : probe_) joined |= p.dropped && !p.lead_gap;
-  stats_.midstream = joined;
+  // A side whose first bytes start no message, with no gap to explain it, joined
+  // mid-stream: its parser looks for the next message start.
+  bool mid[2];
+  for (int d : {0, 1}) {
+    const Probe& p = probe_[d];
+    mid[d] = !p.lead_gap && (p.dropped || classify(p.bytes) == Start::No);
+  }
+  stats_.midstream = mid[0] || mid[1];
   // The answer in flight when capture began has no request to go with.
-  if (joined || info_.midstream) pairing_.skip_responses_before_first_request();
+  if (stats_.midstream || info_.midstream) pairing_.skip_responses_before_first_request();
   // Requests first so the response parser knows the methods.
   for (int d : {request_dir(), request_dir() ^ 1}) {
-    Probe& p = probe_[d];
-    if (!p.lead_gap && (p.dropped || classify(p.bytes) == Start::No)) (d == request_dir() ? req_parser_ : resp_parser_)->resync();
+    if (mid[d]) (d == request_dir() ? req_parser_ : resp_parser_)->resync();
     replay_probe(d, *this);
   }
 }

@@ -67,6 +67,7 @@ class Http1Session : public stream::StreamConsumer {
   void decide_role(bool closing);
   void skip_probe(int dir);
   void give_up();
+  void stop_probing(Role r);
   void start_parsers();
   void replay_probe(int dir, stream::StreamConsumer& to);
   void feed(int dir, std::string_view data, uint64_t ts_ns);

@@ -30,7 +30,9 @@ void ConnectionTable::on_data(const capture::DataEvent& ev) {
   // BPF could not record the loss (gaps map full): the larger of the two, never
   // their sum, or the protocol layer would skip past the next message's start.
   uint64_t missing = 0;
-  if (ev.offset == 0) {
+  if (!d.seen && c.info.midstream) {
+    // Joined mid-call: what came before capture started is not a loss.
+  } else if (ev.offset == 0) {
     if (d.expect_offset != 0 && d.expect_offset < d.call_len) missing = d.call_len - d.expect_offset;
   } else if (ev.offset > d.expect_offset) {
     missing = ev.offset - d.expect_offset;
@@ -41,6 +43,7 @@ void ConnectionTable::on_data(const capture::DataEvent& ev) {
     bytes_lost_ += gap;
     c.consumer->on_gap(ev.dir, gap, ev.ts_ns);
   }
+  d.seen = true;
   d.call_len = ev.call_len;
   d.expect_offset = uint64_t{ev.offset} + ev.data.size();
   c.info.bytes[ev.dir] += ev.data.size();
@@ -50,7 +53,18 @@ void ConnectionTable::on_data(const capture::DataEvent& ev) {
 }
 
 void ConnectionTable::close(std::unordered_map<Key, Conn, KeyHash>::iterator it, uint64_t ts_ns) {
-  it->second.consumer->on_close(ts_ns);
+  // A call's chunks are all sent when it returns: the tail of the last one, if
+  // it never came, was lost (BPF would only have said so with a later chunk).
+  Conn& c = it->second;
+  for (int dir : {0, 1}) {
+    DirState& d = c.dir[dir];
+    if (d.expect_offset >= d.call_len) continue;
+    uint64_t gap = d.call_len - d.expect_offset;
+    c.info.lost[dir] += gap;
+    bytes_lost_ += gap;
+    c.consumer->on_gap(dir, gap, ts_ns);
+  }
+  c.consumer->on_close(ts_ns);
   conns_.erase(it);
 }
 

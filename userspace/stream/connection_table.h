@@ -67,6 +67,7 @@ class ConnectionTable {
   struct DirState {
     uint64_t expect_offset = 0;  // next offset within the current call
     uint32_t call_len = 0;
+    bool seen = false;           // a record of this direction arrived
   };
   struct Conn {
     ConnInfo info;
