@@ -43,6 +43,9 @@ int run_daemon(const DaemonOptions& opts) {
   eopts.session_idle_ns = static_cast<uint64_t>(opts.session_idle_s * 1e9);
   engine::LiveCapture* live_ptr = nullptr;
   eopts.pipeline.mute_connection = [&live_ptr](uint32_t pid, uint64_t conn) { live_ptr->mute(pid, conn); };
+  eopts.pipeline.watch_socket = [&live_ptr](uint64_t sk, uint64_t ts, bool watch) {
+    live_ptr->watch_socket(sk, ts, watch);
+  };
   auto eng = engine::Engine::create(eopts, outputs.sink(), run_id);
   if (!eng) {
     fprintf(stderr, "tokentap: %s\n", eng.error().c_str());

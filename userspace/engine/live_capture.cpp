@@ -273,6 +273,7 @@ nlohmann::json LiveCapture::stats_json(int exit_code) const {
   j["map_update_failures"] = st.map_full;
   j["bytes_muted"] = st.muted_bytes;
   j["processes_held"] = st.holds;
+  j["socket_bytes_unwatched"] = st.socket_unwatched_bytes;
   j["poll_errors"] = poll_errors_;
   j["exit_code"] = exit_code;
   return j;

@@ -48,6 +48,8 @@ class LiveCapture : public Source {
   nlohmann::json stats_json(int exit_code) const;
   // Stops copying a connection's bytes (not LLM traffic); it is still counted.
   void mute(uint32_t pid, uint64_t conn);
+  // Whole host: follow a socket's bytes (socket fallback) or only count them.
+  void watch_socket(uint64_t sk, uint64_t head_ts_ns, bool watch) { tracer_->set_socket_watch(sk, head_ts_ns, watch); }
   // Tears down every probe now; nothing is captured after.
   void detach() { tracer_->detach_all(); }
   // The same, off the caller's path: each uprobe's detach waits for an RCU

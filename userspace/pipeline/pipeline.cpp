@@ -48,6 +48,10 @@ void Pipeline::on_raw(const void* data, size_t size) {
       break;
     case ParseStatus::Sock:
       sockets_.on_event(ev.sock);
+      if (!ev.sock.head.empty() && opts_.watch_socket)
+        opts_.watch_socket(ev.sock.sock, ev.sock.ts_ns,
+                           stream::should_watch_socket(ev.sock.head, plaintext_pids_.count(ev.sock.pid) > 0,
+                                                       [this](const std::string& h) { return provider_for_host(h); }));
       break;
     case ParseStatus::Close:
       conns_.on_close(ev.close.pid, ev.close.conn, ev.close.ts_ns);
@@ -72,6 +76,13 @@ void Pipeline::on_raw(const void* data, size_t size) {
         int32_t st = ev.proc.exit_code;
         agg_.process_exited(ev.proc.pid, to_unix(ev.proc.ts_ns), (st & 0x7f) ? 128 + (st & 0x7f) : (st >> 8) & 0xff);
         conns_.close_process(ev.proc.pid, ev.proc.ts_ns);
+        {  // its socket-fallback connections are over: their requests go out now
+          std::vector<stream::SocketConn> ended = sockets_.take_process(ev.proc.pid);
+          std::vector<const stream::SocketConn*> ptrs;
+          for (const auto& c : ended) ptrs.push_back(&c);
+          emit_socket_fallback(ptrs);
+        }
+        plaintext_pids_.erase(ev.proc.pid);
         forget_connection(ev.proc.pid, 0);
         drop_pending(ev.proc.pid, 0);
       }
@@ -139,6 +150,7 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
     cs.set_poll_errors(num("poll_errors"));
     cs.set_bytes_muted(num("bytes_muted"));
     cs.set_processes_held(num("processes_held"));
+    cs.set_socket_bytes_unwatched(num("socket_bytes_unwatched"));
     facts_.exit_code = static_cast<int32_t>(num("exit_code"));
     facts_.end_mono_ns = ts;
     facts_.have_end = true;
@@ -208,7 +220,7 @@ void Pipeline::finish(uint64_t mono_ts_ns) {
   for (auto it = aead_pending_.begin(); it != aead_pending_.end(); it = aead_pending_.begin())
     drop_pending(it->first.first, it->first.second);
   conns_.close_all(mono_ts_ns);
-  emit_socket_fallback();
+  emit_socket_fallback(sockets_.connections());
 }
 
 // The sending process, then its traced ancestors: what harness rules look at.
@@ -237,13 +249,12 @@ std::string Pipeline::provider_for_host(const std::string& host) const {
 // record with the bytes that crossed the socket and tokens estimated from
 // them, at about 4 bytes a token; connections to other hosts count as other
 // traffic. The estimate is marked as such; nothing here is exact but bytes.
-void Pipeline::emit_socket_fallback() {
+void Pipeline::emit_socket_fallback(const std::vector<const stream::SocketConn*>& conns) {
   auto& cs = agg_.capture_stats();
-  uint64_t conn_id = 1u << 30;  // apart from plaintext connection ids
-  for (const stream::SocketConn* c : sockets_.connections()) {
+  for (const stream::SocketConn* c : conns) {
     if (!c->hello.is_tls || plaintext_pids_.count(c->pid)) continue;
     cs.set_socket_fallback_connections(cs.socket_fallback_connections() + 1);
-    ++conn_id;
+    uint64_t conn_id = ++socket_conn_id_;
     std::string prov = provider_for_host(c->hello.sni);
     // No headers to go by: the harness can only be named from its process.
     std::vector<provider::ProcessFacts> procs = process_facts(c->pid);

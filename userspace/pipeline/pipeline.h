@@ -28,6 +28,9 @@ struct PipelineOptions {
   // Called for a connection whose first request went to a named host that is
   // not an LLM API and was not an API call: the capture may stop copying it.
   std::function<void(uint32_t pid, uint64_t conn)> mute_connection;
+  // Whole host: whether the capture should follow a socket (its head record
+  // says what it is: capture::Tracer::set_socket_watch).
+  std::function<void(uint64_t sock, uint64_t head_ts_ns, bool watch)> watch_socket;
   // Exchanges seen from a traced TLS server (requests read, responses written)
   // become request records too. Off: tracing a whole host sees a local server
   // (a gateway, a test server) as well as its clients, and a request is counted
@@ -64,7 +67,8 @@ class Pipeline {
   void on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn);
   void add_session_stats(const protocol::SessionStats& s);
   void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
-  void emit_socket_fallback();
+  void emit_socket_fallback(const std::vector<const stream::SocketConn*>& conns);
+  uint64_t socket_conn_id_ = 1u << 30;  // apart from plaintext connection ids
   std::string provider_for_host(const std::string& host) const;
   void maybe_mute(const protocol::Exchange& ex, const stream::ConnInfo& conn);
   void peek_first_write(const capture::DataEvent& d);

@@ -80,6 +80,21 @@ uint64_t token_sum(const aggregate::v1::TokenCounts& t) {
 
 }  // namespace
 
+// What the capture engine itself counted: failures (never silent) and work saved.
+static std::string engine_lines(const v1::CaptureStats& c) {
+  std::string out;
+  if (c.map_update_failures())
+    out += fmt("  BPF map updates failed: %s (calls or processes not followed: maps full)\n",
+               num(c.map_update_failures()).c_str());
+  if (c.poll_errors()) out += fmt("  ring buffer read errors: %s\n", num(c.poll_errors()).c_str());
+  if (c.processes_held())
+    out += fmt("  %s process(es) held until instrumented\n", num(c.processes_held()).c_str());
+  if (c.muted_connections() || c.bytes_muted())
+    out += fmt("  %s non-LLM connection(s) counted, not copied: %s\n", num(c.muted_connections()).c_str(),
+               bytes(c.bytes_muted()).c_str());
+  return out;
+}
+
 std::string render_report(const aggregate::Aggregator& agg, const ReportOptions& opts) {
   const auto& run = agg.run_summary();
   const auto& reqs = agg.requests();
@@ -166,7 +181,8 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
   const auto& c = run.capture();
   out += fmt("\nCapture: %s events, %s of plaintext", num(c.events()).c_str(), bytes(c.bytes_captured()).c_str());
   bool lossless = !c.events_lost() && !c.bytes_lost() && !c.bytes_over_cap() && !c.bytes_unparsed() &&
-                  !c.parse_errors() && !c.incomplete_requests() && !c.decode_errors() && !c.unpaired_record_bytes();
+                  !c.parse_errors() && !c.incomplete_requests() && !c.decode_errors() && !c.unpaired_record_bytes() &&
+                  !c.map_update_failures() && !c.poll_errors();
   if (lossless) {
     out += "; nothing lost\n";
   } else {
@@ -191,6 +207,7 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
     out += fmt("  %s TLS connection(s) neither HTTP/1.x nor HTTP/2 (not decoded)\n",
                num(c.non_http_connections()).c_str());
   out += resync_lines(c);
+  out += engine_lines(c);
   return out;
 }
 

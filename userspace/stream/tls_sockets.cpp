@@ -137,6 +137,23 @@ std::vector<SocketTurn> request_turns(const SocketConn& c) {
   return out;
 }
 
+std::vector<SocketConn> SocketTracker::take_process(uint32_t pid) {
+  std::vector<SocketConn> out;
+  std::vector<Key> keep;
+  for (const auto& k : order_) {
+    if (std::get<0>(k) != pid) {
+      keep.push_back(k);
+      continue;
+    }
+    out.push_back(std::move(conns_.at(k)));
+    conns_.erase(k);
+  }
+  order_.swap(keep);
+  for (auto it = current_.lower_bound({pid, 0}); it != current_.end() && it->first.first == pid;)
+    it = current_.erase(it);
+  return out;
+}
+
 std::vector<const SocketConn*> SocketTracker::connections() const {
   std::vector<const SocketConn*> out;
   for (const auto& k : order_) out.push_back(&conns_.at(k));

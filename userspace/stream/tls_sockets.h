@@ -60,6 +60,9 @@ class SocketTracker {
   void on_event(const capture::SockEvent& ev);
   // In the order sockets were first seen.
   std::vector<const SocketConn*> connections() const;
+  // A process ended: its connections, in order, handed over and forgotten (a
+  // long run keeps only the sockets of live processes).
+  std::vector<SocketConn> take_process(uint32_t pid);
 
  private:
   using Key = std::tuple<uint32_t, uint64_t, uint64_t>;  // pid, struct sock *, generation
