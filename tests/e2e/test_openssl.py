@@ -192,6 +192,45 @@ class LossAccountingTest(E2ETestCase):
         for r in prof.requests:
             self.assertFalse(r["complete"] and r["request_bytes"] == srv[0]["request_body_bytes"]
                              and r["error"] == "", r)
+        # The request is still there, once, its size exact: the body's length framed the gap.
+        self.assertEqual([r["request_bytes"] for r in prof.requests], [srv[0]["request_body_bytes"]])
+
+    def test_overflow_in_every_request_loses_no_request(self):
+        """Every 2 MB body overflows a 1 MiB ring buffer, on one keep-alive connection: chunks
+        are lost in every request, and, reported with the client's next write, after the answer
+        was read. Decoding resumes after each gap, so every request the server saw has its
+        record: those reported complete equal the server's log exactly, the rest are flagged
+        incomplete, their sizes still exact (the gaps were inside bodies of known length, unless
+        the connection closed before the loss was reported) and their usage exact wherever the
+        answer was seen. (With several clients at once a request's head and its answer can both
+        be lost in BPF: nothing is left to count it by.)"""
+        mark = self.server.mark()
+        prof = self.profile(self.client("py", "--api", "openai-chat", "--requests", "5", "--body-bytes", "2000000"),
+                            extra_args=["--ring-buffer-mb", "1"])
+        srv = self.server.records(mark)
+        self.assertEqual(len(srv), 5)
+        cap = prof.run["capture"]
+        self.assertGreater(cap["events_lost"], 0)
+        self.assertGreater(cap["gap_resyncs"], 0)
+        self.assertIn("decoding resumed after", prof.report)
+        self.assertEqual(len(prof.requests), len(srv), "requests lost wholesale: %s\nreport:\n%s" % (
+            [(r["connection_id"], r["sequence_on_connection"], r["error"]) for r in prof.requests], prof.report))
+        self.assertEqual(cap.get("non_http_connections", 0), 0)
+        complete = [r for r in prof.requests if r["complete"]]
+        server_keys = sorted(self.server_key(r) for r in srv)
+        for r in complete:
+            self.assertIn(self.tt_key(r), server_keys)
+            self.assertEqual(r["usage_source"], "exact")
+        tokens = {tuple(self.server_key(r)[5:]) for r in srv}
+        for r in prof.requests:
+            # Exact unless a body's lost end was never reported: the connection closed first.
+            if "connection closed" not in r["error"]:
+                self.assertEqual(r["request_bytes"], srv[0]["request_body_bytes"], r)
+            if not r["complete"]:
+                self.assertNotEqual(r["error"], "", r)
+            if r["usage_source"] == "exact":
+                self.assertIn(tuple(r[f] for f in TOKEN_FIELDS), tokens, r)
+        self.assertEqual(prof.run["api_requests"], len(srv))
 
     def test_per_call_cap_is_counted(self):
         mark = self.server.mark()
