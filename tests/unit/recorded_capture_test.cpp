@@ -253,4 +253,43 @@ TEST(RecordedCapture, EveryPrefixIsSafe) {
   }
 }
 
+// Every DATA record of a capture lost in turn, as a full ring buffer loses it (the
+// next record of that stream carries its length as lost_before): never a crash,
+// never more requests than the capture has, and never "not HTTP" because a
+// connection's first bytes were lost.
+TEST(RecordedCapture, EveryLostRecordIsSafe) {
+  for (auto [name, max_requests] :
+       {std::pair{"python_gemini_gzip.ttcap", 3u}, {"curl_http2.ttcap", 2u}, {"ws_responses.ttcap", 4u},
+        {"codex_rustls_ws.ttcap", 2u}, {"codex_rustls_h2.ttcap", 1u}}) {
+    std::vector<std::string> recs;
+    ASSERT_TRUE(tt::capture::read_capture(data(name), [&](const void* d, size_t sz) {
+                  recs.emplace_back(static_cast<const char*>(d), sz);
+                }).ok());
+    auto is_data = [&](const std::string& r) { return r.size() >= TT_DATA_EVENT_HDR_SIZE && r[0] == TT_EV_DATA; };
+    auto stream_of = [](const std::string& r) {
+      const auto* d = reinterpret_cast<const tt_data_event_small*>(r.data());
+      return std::tuple(d->hdr.pid, d->conn, d->dir);
+    };
+    for (size_t lost = 0; lost < recs.size(); ++lost) {
+      if (!is_data(recs[lost])) continue;
+      SCOPED_TRACE(std::string(name) + " record " + std::to_string(lost));
+      std::vector<std::string> copy = recs;
+      for (size_t k = lost + 1; k < copy.size(); ++k) {
+        if (!is_data(copy[k]) || stream_of(copy[k]) != stream_of(recs[lost])) continue;
+        auto* d = reinterpret_cast<tt_data_event_small*>(copy[k].data());
+        d->lost_before += reinterpret_cast<const tt_data_event_small*>(recs[lost].data())->len;
+        break;
+      }
+      tt::aggregate::Aggregator agg("", nullptr);
+      tt::pipeline::Pipeline pipe(tt::pipeline::PipelineOptions{}, agg);
+      for (size_t i = 0; i < copy.size(); ++i)
+        if (i != lost) pipe.on_raw(copy[i].data(), copy[i].size());
+      pipe.finish(pipe.run_facts().end_mono_ns);
+      agg.finish({}, 0, 0, 0);
+      EXPECT_LE(agg.requests().size(), max_requests);
+      EXPECT_EQ(agg.run_summary().capture().non_http_connections(), 0u);
+    }
+  }
+}
+
 }  // namespace

@@ -735,6 +735,33 @@ TEST(Http1Upgrade, SessionHandsTheConnectionToWebSocket) {
   }
 }
 
+// The tail of a response.create lost: the gap is only reported with the client's
+// next write, after the whole answer was read. The answer waits for the message
+// it answers instead of being taken for one whose request was not captured.
+TEST(Http1Upgrade, AnswerWaitsForTheClientMessageWhoseTailWasLost) {
+  std::string big = std::string(kCreate).replace(std::string(kCreate).find("hi"), 2, std::string(3000, 'q'));
+  std::string c1 = client_frame(kWsText, big);
+  std::string server;
+  for (auto& e : {created_event(), completed_event(900, 0, 7, 0)}) server += frame(kWsText, e);
+  SessionRun run;
+  run.s->on_bytes(TT_DIR_WRITE, kUpgrade, 100);
+  run.s->on_bytes(TT_DIR_READ, k101, 200);
+  run.s->on_bytes(TT_DIR_WRITE, c1.substr(0, 1000), 300);
+  run.s->on_bytes(TT_DIR_READ, server, 400);
+  EXPECT_EQ(run.exchanges.size(), 1u);  // the upgrade; the answer waits
+  run.s->on_gap(TT_DIR_WRITE, c1.size() - 1000, 500);
+  run.s->on_bytes(TT_DIR_WRITE, client_frame(kWsClose, ""), 500);
+  run.s->on_close(600);
+  ASSERT_EQ(run.exchanges.size(), 2u);
+  const Exchange& ex = run.exchanges[1];
+  EXPECT_EQ(ex.request.error, "capture gap of " + std::to_string(c1.size() - 1000) + " bytes");
+  EXPECT_EQ(ex.request.body_wire_bytes, 1000u - 8u);  // what arrived of the payload (header: 8 bytes)
+  ASSERT_TRUE(ex.response);
+  EXPECT_TRUE(ex.response->complete);
+  EXPECT_EQ(decode(ex).usage.input_tokens, 900u);
+  EXPECT_EQ(run.stats.gap_resyncs, 1u);
+}
+
 TEST(Http1Upgrade, FramesInTheSameReadAsThe101) {
   SessionRun run;
   run.s->on_bytes(TT_DIR_WRITE, kUpgrade + client_frame(kWsText, kCreate), 1);  // sent before the 101 came

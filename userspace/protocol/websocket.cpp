@@ -416,6 +416,7 @@ uint64_t WsFrameParser::errors() const { return impl_->errors; }
 uint64_t WsFrameParser::bytes_dropped() const { return impl_->dropped; }
 uint64_t WsFrameParser::resumes() const { return impl_->resumed; }
 bool WsFrameParser::lost() const { return impl_->state == Impl::State::Lost; }
+bool WsFrameParser::in_message() const { return impl_->in_msg && impl_->state != Impl::State::Lost; }
 
 // ---- session -------------------------------------------------------------------------
 
@@ -433,12 +434,24 @@ WebSocketSession::WebSocketSession(const WsDeflate& deflate, int client_dir, siz
 WebSocketSession::~WebSocketSession() = default;
 
 void WebSocketSession::deliver(int dir, std::vector<WsMessage>& msgs) {
+  bool client_open = parser_[client_dir_]->in_message();
   for (auto& m : msgs) {
     m.from_client = dir == client_dir_;
-    ++messages_;
-    if (handler_) handler_->on_message(std::move(m));
+    if (!m.from_client && client_open)
+      waiting_.push_back(std::move(m));
+    else
+      hand(std::move(m));
   }
   msgs.clear();
+  if (client_open || waiting_.empty()) return;
+  std::vector<WsMessage> ready = std::move(waiting_);
+  waiting_.clear();
+  for (auto& m : ready) hand(std::move(m));
+}
+
+void WebSocketSession::hand(WsMessage&& m) {
+  ++messages_;
+  if (handler_) handler_->on_message(std::move(m));
 }
 
 void WebSocketSession::on_bytes(int dir, std::string_view data, uint64_t ts_ns) {

@@ -87,6 +87,7 @@ class WsFrameParser {
   uint64_t bytes_dropped() const;   // uncompressed payload bytes beyond max_message
   uint64_t resumes() const;         // gaps skipped inside a payload, framing kept
   bool lost() const;                // frame boundaries lost for good
+  bool in_message() const;          // a data message has begun and not ended
 
  private:
   struct Impl;
@@ -122,11 +123,16 @@ class WebSocketSession {
 
  private:
   void deliver(int dir, std::vector<WsMessage>& msgs);
+  void hand(WsMessage&& m);
 
   int client_dir_;
   std::unique_ptr<WsFrameParser> parser_[2];  // by tt_direction
   std::unique_ptr<WsMessageHandler> handler_;
   uint64_t messages_ = 0;
+  // Server messages that ended while a client message was still arriving: they
+  // wait for it, since they may answer it (its lost tail is only reported with
+  // the client's next write, after the answer was read).
+  std::vector<WsMessage> waiting_;
   bool closed_ = false;
 };
 
