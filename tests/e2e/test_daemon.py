@@ -174,6 +174,10 @@ class DaemonTest(E2ETestCase):
         self.assertEqual((cap["events_lost"], cap["bytes_lost"], cap["map_update_failures"], cap["poll_errors"]),
                          (0, 0, 0, 0), cap)
         self.assertEqual(run[0]["scope"], "host")
+        # The test server is traced too: its side is counted, never reported, and once seen
+        # to be a server's, a connection is no longer copied.
+        self.assertGreater(cap["server_side_exchanges"], 0, cap)
+        self.assertGreater(cap["muted_connections"], 0, cap)
         # 400 execs that never connect: nothing is held, so they run at full speed.
         self.assertLess(burst_s, 20, "400 execs took %.1f s under the daemon" % burst_s)
         sessions = [r for r in records if r["type"] == "session" and r["final"]]

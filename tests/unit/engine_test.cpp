@@ -211,6 +211,21 @@ TEST_F(EngineTest, OnlyNamedNonApiHostsAreMuted) {
   EXPECT_EQ(sink.count([](auto& r) { return r.has_request(); }), 1);
 }
 
+TEST_F(EngineTest, ALocalServersSideIsCountedThenMuted) {
+  std::vector<std::pair<uint32_t, uint64_t>> muted;
+  EngineOptions o;
+  o.pipeline.mute_connection = [&](uint32_t pid, uint64_t conn) { muted.push_back({pid, conn}); };
+  auto e = make(o);
+  // The server reads the request and writes the answer.
+  feed(*e, data(60, 9, TT_DIR_READ, request("127.0.0.1:8443", "/v1/messages", kMessages), 100));
+  feed(*e, data(60, 9, TT_DIR_WRITE, json_response(kUsage), 200));
+  e->finish(300, 0);
+  EXPECT_EQ(sink.count([](auto& r) { return r.has_request(); }), 0);
+  ASSERT_EQ(muted.size(), 1u);
+  EXPECT_EQ(muted[0], std::make_pair(60u, uint64_t{9}));
+  EXPECT_EQ(sink.recs.back().run().capture().server_side_exchanges(), 1u);
+}
+
 TEST_F(EngineTest, InfoNumbersFromOutsideNeverCrash) {
   auto e = make();
   feed(*e, info(tt::capture::TT_EV_RUN_INFO, 1, 1, nlohmann::json::parse(R"({"mono_to_unix_ns": 1e300, "scope": 7})")));

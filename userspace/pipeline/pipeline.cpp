@@ -305,7 +305,13 @@ void Pipeline::mute_unless_api_host(uint32_t pid, uint64_t conn, std::string_vie
   if (!is_named_host(h) || muted_.count({pid, conn})) return;
   std::string host = h.substr(0, h.rfind(':') == std::string::npos ? h.size() : h.rfind(':'));
   if (!provider_for_host(host).empty()) return;
-  muted_.insert({pid, conn});
+  mute(pid, conn);
+}
+
+void Pipeline::mute(uint32_t pid, uint64_t conn) {
+  if (!opts_.mute_connection || !muted_.insert({pid, conn}).second) return;
+  for (const auto& [key, sock] : aead_sockets_)
+    if (sock == conn && key.first == pid) return;  // rustls: BPF keys these by context
   auto& cs = agg_.capture_stats();
   cs.set_muted_connections(cs.muted_connections() + 1);
   opts_.mute_connection(pid, conn);
@@ -316,8 +322,6 @@ void Pipeline::maybe_mute(const protocol::Exchange& ex, const stream::ConnInfo& 
   if (!opts_.mute_connection || ex.sequence != 1) return;
   const std::string* h = ex.request.header("Host");
   if (!h) return;
-  for (const auto& [key, sock] : aead_sockets_)
-    if (sock == conn.ssl && key.first == conn.pid) return;  // rustls: BPF keys these by context
   mute_unless_api_host(conn.pid, conn.ssl, *h);
 }
 
@@ -385,6 +389,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   if (ex.server_side && !opts_.report_server_side) {  // counted once, at the client
     auto& cs = agg_.capture_stats();
     cs.set_server_side_exchanges(cs.server_side_exchanges() + 1);
+    mute(conn.pid, conn.ssl);  // a local server's side need not be copied any more
     return;
   }
   const protocol::HttpMessage& req = ex.request;
