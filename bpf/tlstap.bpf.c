@@ -217,6 +217,14 @@ static long emit_chunk(__u32 i, void *data) {
   __u32 pid = c->pid_tgid >> 32;
   long err;
 
+  /* A ring more than half full keeps its room for the first chunk of every
+   * call (message heads, SSE events): a request is then never lost whole,
+   * only parts of large bodies, counted as gaps the protocol layer skips. */
+  if (off && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
+    if (n > TT_CHUNK_MAX) n = TT_CHUNK_MAX;
+    goto lost;
+  }
+
   if (n <= TT_CHUNK_SMALL) {
     struct tt_data_event_small *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
     if (!ev) goto lost;
