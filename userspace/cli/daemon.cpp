@@ -10,8 +10,6 @@
 #include "capture/events.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "engine/engine.h"
-#include "engine/live_capture.h"
 #include "engine/procfs.h"
 
 namespace tt::cli {
@@ -36,43 +34,24 @@ int run_daemon(const DaemonOptions& opts) {
     fprintf(stderr, "tokentap: %s\n", r.error().c_str());
     return 2;
   }
-  std::string run_id = new_run_id();
   engine::EngineOptions eopts = engine_options(opts.output, opts.cap);
   eopts.keep_requests = false;  // records go out as they complete; memory stays flat
   eopts.summary_interval_ns = static_cast<uint64_t>(opts.summary_interval_s * 1e9);
   eopts.session_idle_ns = static_cast<uint64_t>(opts.session_idle_s * 1e9);
-  engine::LiveCapture* live_ptr = nullptr;
-  eopts.pipeline.mute_connection = [&live_ptr](uint32_t pid, uint64_t conn) { live_ptr->mute(pid, conn); };
-  eopts.pipeline.watch_socket = [&live_ptr](uint64_t sk, uint64_t ts, bool watch) {
-    live_ptr->watch_socket(sk, ts, watch);
-  };
-  auto eng = engine::Engine::create(eopts, outputs.sink(), run_id);
-  if (!eng) {
-    fprintf(stderr, "tokentap: %s\n", eng.error().c_str());
-    return 2;
-  }
-  engine::Engine& engine = **eng;
-
   struct sigaction sa {};
   sa.sa_handler = on_stop;
   sigemptyset(&sa.sa_mask);
   for (int s : {SIGINT, SIGTERM}) sigaction(s, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  uint64_t start_mono = engine::now_ns(CLOCK_MONOTONIC);
-  info["run_id"] = run_id;
   info["command"] = {"tokentap", "daemon"};
-  info["scope"] = "host";
-  info["mono_to_unix_ns"] = int64_t(engine::now_ns(CLOCK_REALTIME)) - int64_t(start_mono);
-  // Before the capture starts, so the pipeline knows the scope of the first records.
-  engine.emit_info(capture::TT_EV_RUN_INFO, getpid(), start_mono, info);
-  auto live = engine::LiveCapture::start({engine::Scope::Host, tracer_options(opts.cap)},
-                                         [&engine](const void* d, size_t n) { engine.on_record(d, n); });
-  if (!live) {
-    fprintf(stderr, "tokentap: %s\n", live.error().c_str());
+  auto run = start_live(engine::Scope::Host, eopts, opts.cap, outputs.sink(), info);
+  if (!run) {
+    fprintf(stderr, "tokentap: %s\n", run.error().c_str());
     return 2;
   }
-  live_ptr = live->get();
+  engine::Engine& engine = *run->engine;
+  engine::LiveCapture* live_ptr = run->live.get();
   fprintf(stderr, "tokentap: daemon ready: tracing the whole host (pid %d)\n", getpid());
 
   while (!g_stop) {
@@ -81,10 +60,12 @@ int run_daemon(const DaemonOptions& opts) {
   }
   live_ptr->drain();
   uint64_t end_mono = engine::now_ns(CLOCK_MONOTONIC);
-  live_ptr->detach();
   engine.emit_info(capture::TT_EV_STATS, getpid(), end_mono, live_ptr->stats_json(0));
   engine.finish(end_mono, 0);
+  // Hundreds of probes take ~0.1 s each to detach: records first, then exit,
+  // while a detached child tears them down.
   bool ok = outputs.finish(engine.aggregator());
+  live_ptr->detach_in_background();
   if (!engine.capture_ok()) fprintf(stderr, "tokentap: the capture file could not be written completely\n");
   fprintf(stderr, "tokentap: daemon stopped\n");
   return ok ? 0 : 1;

@@ -4,7 +4,12 @@
 #include <fstream>
 #include <random>
 
+#include <time.h>
+#include <unistd.h>
+
 #include "capture/discovery/discovery_cache.h"
+#include "capture/events.h"
+#include "engine/procfs.h"
 #include "sink/report.h"
 
 namespace tt::cli {
@@ -88,6 +93,34 @@ engine::EngineOptions engine_options(const OutputOptions& o, const CaptureOption
   e.pipeline.max_body_bytes = o.max_body_bytes;
   e.capture_path = c.capture;
   return e;
+}
+
+Result<LiveRun> start_live(engine::Scope scope, engine::EngineOptions eopts, const CaptureOptions& c,
+                           sink::RecordSink* sink, nlohmann::json run_info) {
+  LiveRun run;
+  // Set once the capture is up; the pipeline calls back only once records flow.
+  auto live_slot = std::make_shared<engine::LiveCapture*>(nullptr);
+  eopts.pipeline.mute_connection = [live_slot](uint32_t pid, uint64_t conn) { (*live_slot)->mute(pid, conn); };
+  eopts.pipeline.watch_socket = [live_slot](uint64_t sk, uint64_t ts, bool watch) {
+    (*live_slot)->watch_socket(sk, ts, watch);
+  };
+  std::string run_id = new_run_id();
+  auto eng = engine::Engine::create(eopts, sink, run_id);
+  if (!eng) return Error{eng.error()};
+  run.engine = std::move(*eng);
+  run.start_mono_ns = engine::now_ns(CLOCK_MONOTONIC);
+  run_info["run_id"] = run_id;
+  run_info["scope"] = scope == engine::Scope::Host ? "host" : "process_tree";
+  run_info["mono_to_unix_ns"] = int64_t(engine::now_ns(CLOCK_REALTIME)) - int64_t(run.start_mono_ns);
+  // Before the capture starts: the pipeline must know the scope of the first records.
+  run.engine->emit_info(capture::TT_EV_RUN_INFO, getpid(), run.start_mono_ns, run_info);
+  engine::Engine* e = run.engine.get();
+  auto live = engine::LiveCapture::start({scope, tracer_options(c)},
+                                         [e](const void* d, size_t n) { e->on_record(d, n); });
+  if (!live) return Error{live.error()};
+  run.live = std::move(*live);
+  *live_slot = run.live.get();
+  return run;
 }
 
 }  // namespace tt::cli

@@ -18,8 +18,6 @@
 #include "capture/events.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "engine/engine.h"
-#include "engine/live_capture.h"
 #include "engine/procfs.h"
 
 namespace tt::cli {
@@ -120,30 +118,15 @@ int run_profile(const ProfileOptions& opts) {
     fprintf(stderr, "tokentap: %s\n", r.error().c_str());
     return 2;
   }
-  std::string run_id = new_run_id();
-  engine::EngineOptions eopts = engine_options(opts.output, opts.cap);
-  engine::LiveCapture* live_ptr = nullptr;
-  eopts.pipeline.mute_connection = [&live_ptr](uint32_t pid, uint64_t conn) { live_ptr->mute(pid, conn); };
-  auto eng = engine::Engine::create(eopts, outputs.sink(), run_id);
-  if (!eng) {
-    fprintf(stderr, "tokentap: %s\n", eng.error().c_str());
-    return 2;
-  }
-  engine::Engine& engine = **eng;
-  auto live = engine::LiveCapture::start({engine::Scope::ProcessTree, tracer_options(opts.cap)},
-                                         [&engine](const void* d, size_t n) { engine.on_record(d, n); });
-  if (!live) {
-    fprintf(stderr, "tokentap: %s\n", live.error().c_str());
-    return 2;
-  }
-  live_ptr = live->get();
-
-  uint64_t start_mono = engine::now_ns(CLOCK_MONOTONIC);
-  info["run_id"] = run_id;
   info["command"] = opts.command;
-  info["scope"] = "process_tree";
-  info["mono_to_unix_ns"] = int64_t(engine::now_ns(CLOCK_REALTIME)) - int64_t(start_mono);
-  engine.emit_info(capture::TT_EV_RUN_INFO, getpid(), start_mono, info);
+  auto run = start_live(engine::Scope::ProcessTree, engine_options(opts.output, opts.cap), opts.cap,
+                        outputs.sink(), info);
+  if (!run) {
+    fprintf(stderr, "tokentap: %s\n", run.error().c_str());
+    return 2;
+  }
+  engine::Engine& engine = *run->engine;
+  engine::LiveCapture* live_ptr = run->live.get();
 
   // Instrument before the command runs: the command itself and a script's interpreter.
   live_ptr->instrument(exe);
