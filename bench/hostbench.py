@@ -171,6 +171,15 @@ def pids_with_exe(path):
     return out
 
 
+def wait_teardown(tokentap, limit=30):
+    """Waits until no process runs the tokentap binary (a detached teardown child); returns how
+    long that took."""
+    t0 = time.monotonic()
+    while pids_with_exe(tokentap) and time.monotonic() - t0 < limit:
+        time.sleep(0.02)
+    return time.monotonic() - t0
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -242,6 +251,9 @@ class Daemon:
             rc = "hang"
             self.problems.append("daemon did not exit within 60 s of SIGTERM (%s)" % self.err_path)
         stop_s = time.monotonic() - t0
+        # the daemon may leave its probe teardown to a detached child: let it finish before the
+        # next measurement (it holds the kernel's uprobe locks while it runs)
+        teardown_s = wait_teardown(self.bench.tokentap)
         if rc != 0 and rc != "hang":
             self.problems.append("daemon exited %s after SIGTERM: %s" % (rc, open(self.err_path).read()[-2000:]))
         recs = []
@@ -255,7 +267,8 @@ class Daemon:
         except OSError:
             self.problems.append("no JSON output %s" % self.json)
         run = [r for r in recs if r.get("type") == "run" and r.get("final")]
-        return {"records": recs, "run": run[-1] if run else None, "ready_s": self.ready_s, "stop_s": stop_s}
+        return {"records": recs, "run": run[-1] if run else None, "ready_s": self.ready_s, "stop_s": stop_s,
+                "teardown_s": teardown_s}
 
     def wrap(self, cmd):
         return cmd
@@ -274,10 +287,7 @@ class Profile:
     def stop(self):
         # profile leaves a detached child tearing the probes down: let it finish before the next
         # measurement, and say how long it took.
-        t0 = time.monotonic()
-        while pids_with_exe(self.bench.tokentap) and time.monotonic() - t0 < 30:
-            time.sleep(0.02)
-        return {"teardown_s": time.monotonic() - t0}
+        return {"teardown_s": wait_teardown(self.bench.tokentap)}
 
     def wrap(self, cmd):
         return [self.bench.tokentap, "profile", "-q", "--"] + cmd
@@ -460,9 +470,9 @@ class Bench:
             pids = x.get(client_pids_key, set())
             reqs = [r for r in st.get("records", []) if r.get("type") == "request"]
             mine = [r for r in reqs if r.get("pid") in pids]
-            print("#   daemon round %d: ready %.2fs stop %.2fs, %d request records (%d from the clients), "
+            print("#   daemon round %d: ready %.2fs stop %.2fs (+%.2fs detached teardown), %d request records (%d from the clients), "
                   "other_http %s, muted_connections %s, bytes captured %s lost %s muted %s, events lost %s" % (
-                      i + 1, st.get("ready_s", 0), st.get("stop_s", 0), len(reqs), len(mine),
+                      i + 1, st.get("ready_s", 0), st.get("stop_s", 0), st.get("teardown_s", 0), len(reqs), len(mine),
                       run.get("other_http_requests"), cap.get("muted_connections"), cap.get("bytes_captured"),
                       cap.get("bytes_lost"), cap.get("bytes_muted"), cap.get("events_lost")), flush=True)
             if expect_requests is not None and len(mine) != expect_requests:
