@@ -762,7 +762,7 @@ def bench_instant_stress(b):
 def bench_concurrent_rss(b):
     """100 concurrent streams, one Python client process each (keep-alive, paced SSE): daemon RSS."""
     clients = int(os.environ.get("RSS_CLIENTS", "100"))
-    per, body = 3, 400_000
+    per, body = 3, int(os.environ.get("RSS_BODY_BYTES", "400000"))
     rss_rounds = int(os.environ.get("RSS_ROUNDS", "3"))
     res, n, daemon, once = llm_rounds(
         b, "concurrent_rss (%d Python clients at once, %d streamed requests of %d KB each, 40 ms between events)"
@@ -817,8 +817,8 @@ def bench_startup(b):
     print("#   profile's detached probe teardown outlived it by (s): %s" % " ".join("%.2f" % v for v in td))
     slow = [v for v in [x["wall"] for x in res["traced"]] if v > 0.5]
     if slow:
-        print("#   %d of %d profile runs took > 0.5 s: they started while a uprobe teardown was under way "
-              "elsewhere on the host (see the next row)" % (len(slow), len(res["traced"])))
+        print("#   %d of %d profile runs took > 0.5 s: in those, profile's own exit released the probes (its "
+              "detached teardown child had dropped its references first)" % (len(slow), len(res["traced"])))
     # profile started right after another profile returned, while that one's detached child is
     # still tearing its probes down (as when profile runs in a loop, or beside another tokentap)
     after = []
