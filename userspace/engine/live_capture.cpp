@@ -286,12 +286,16 @@ void LiveCapture::drain() {
 }
 
 void LiveCapture::detach_in_background() {
+  pid_t parent = getpid();
   pid_t child = fork();
   if (child == 0) {
     // Detached, and off every pipe the caller's caller may wait on for EOF.
     setsid();
     int devnull = open("/dev/null", O_RDWR);
     for (int fd = 0; fd < 3; ++fd) dup2(devnull, fd);
+    // The last close of a probe pays for its detach: only once the caller has
+    // exited (it is reparented after it released its files) is that this child.
+    for (int i = 0; i < 60000 && getppid() == parent; ++i) usleep(1000);
     tracer_.reset();
     _exit(0);
   }

@@ -332,18 +332,25 @@ static bool iequals_prefix(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-// A connection's first write, before any parsing: a request that cannot be an
-// API call (not a POST) to a named host that is no LLM API is muted at once, so
-// its response (a download, say) is counted in BPF, not copied.
+// A connection's first call, before any parsing. A request read is a traced
+// server's side: muted at once. A request written that cannot be an API call
+// (not a POST) to a named host that is no LLM API is muted too, so its
+// response (a download, say) is counted in BPF, not copied.
 void Pipeline::peek_first_write(const capture::DataEvent& d) {
-  if (!opts_.mute_connection || d.dir != TT_DIR_WRITE || d.offset != 0) return;
-  if (!first_write_seen_.insert({d.pid, d.conn}).second) return;
+  if (!opts_.mute_connection || d.offset != 0) return;
+  if (!first_call_seen_.insert({d.pid, d.conn}).second) return;
   std::string_view b = d.data.substr(0, 8192);
   size_t eol = b.find("\r\n");
   size_t sp = b.find(' ');
   if (eol == std::string_view::npos || sp == std::string_view::npos || sp > 10 || sp > eol) return;
   std::string_view method = b.substr(0, sp);
-  if (method == "POST" || !b.substr(0, eol).ends_with(" HTTP/1.1")) return;
+  bool request_line = b.substr(0, eol).ends_with(" HTTP/1.1") && method.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") == std::string_view::npos;
+  // A request read: a traced server's side, never reported, so not copied.
+  if (d.dir == TT_DIR_READ) {
+    if (request_line) mute(d.pid, d.conn);
+    return;
+  }
+  if (method == "POST" || !request_line) return;
   for (size_t at = eol + 2; at < b.size();) {
     size_t end = b.find("\r\n", at);
     if (end == std::string_view::npos || end == at) return;  // headers cut short, or their end
@@ -358,7 +365,7 @@ void Pipeline::peek_first_write(const capture::DataEvent& d) {
 }
 
 void Pipeline::forget_connection(uint32_t pid, uint64_t conn) {
-  for (auto* set : {&first_write_seen_, &muted_}) {
+  for (auto* set : {&first_call_seen_, &muted_}) {
     auto it = set->lower_bound({pid, conn});
     while (it != set->end() && it->first == pid && (!conn || it->second == conn)) it = set->erase(it);
   }

@@ -75,7 +75,7 @@ class Pipeline {
   void mute_unless_api_host(uint32_t pid, uint64_t conn, std::string_view host_header);
   void forget_connection(uint32_t pid, uint64_t conn);  // 0 conn: all of pid's
   void mute(uint32_t pid, uint64_t conn);
-  std::set<std::pair<uint32_t, uint64_t>> first_write_seen_, muted_;
+  std::set<std::pair<uint32_t, uint64_t>> first_call_seen_, muted_;
   std::vector<provider::ProcessFacts> process_facts(uint32_t pid);
 
   PipelineOptions opts_;
