@@ -117,69 +117,60 @@ void LiveCapture::describe(uint32_t pid) {
   }
 }
 
-void LiveCapture::attach_candidates(uint32_t pid) {
+// One read of the process's maps. program: its executable and its dynamic
+// loader (mapped by exec already; for later dlopens; a container brings its
+// own). libraries: the TLS libraries it has mapped (a dlopen'd private
+// libssl). Paths go through /proc/PID/root so files inside containers
+// resolve. False once the process is gone (or for a kernel thread).
+bool LiveCapture::instrument_process(uint32_t pid, bool program, bool libraries) {
+  auto paths = mapped_files(pid);
+  if (!paths || paths->empty()) return false;
   std::string proc = "/proc/" + std::to_string(pid);
-  if (!read_link(proc + "/exe").empty()) attach(proc + "/exe", false);
-  // Its dynamic loader (mapped by exec already), for later dlopens; a
-  // container brings its own.
-  if (auto paths = mapped_files(pid))
+  if (program) {
+    if (!read_link(proc + "/exe").empty()) attach(proc + "/exe", false);
     for (const auto& path : *paths)
       if (path.find("/ld-linux") != std::string::npos) {
         attach_loader(proc + "/root" + path);
         break;
       }
-}
-
-// Libraries loaded after exec (dlopen of a private libssl): look at the maps.
-// Paths go through /proc/PID/root so libraries inside containers resolve.
-bool LiveCapture::scan_maps(uint32_t pid) {
-  auto paths = mapped_files(pid);
-  if (!paths) return false;
-  std::string root = "/proc/" + std::to_string(pid);
-  for (const auto& path : *paths) {
-    if (path.find("ssl") == std::string::npos) continue;
-    tracer_->mark_known_library(path);
-    if (!checked_maps_paths_.insert(root + path).second) continue;
-    attach(root + "/root" + path, true);
   }
+  if (libraries)
+    for (const auto& path : *paths) {
+      if (path.find("ssl") == std::string::npos) continue;
+      tracer_->mark_known_library(path);
+      if (!checked_maps_paths_.insert(proc + path).second) continue;
+      attach(proc + "/root" + path, true);
+    }
   return true;
 }
 
 void LiveCapture::rescan_maps() {
-  for (auto it = live_.begin(); it != live_.end();) it = scan_maps(*it) ? std::next(it) : live_.erase(it);
+  for (auto it = live_.begin(); it != live_.end();)
+    it = instrument_process(*it, false, true) ? std::next(it) : live_.erase(it);
 }
 
 // A hook stopped the process (SIGSTOP from BPF): once it is really stopped,
 // instrument what it runs and maps, then let it go.
 void LiveCapture::release_hold(uint32_t pid, bool rescan) {
-  std::string stat_path = "/proc/" + std::to_string(pid) + "/stat";
   for (int i = 0; i < 200; ++i) {
     ProcStat st = read_proc_stat(pid);
     if (!st.ok || st.state == 'T') break;
     usleep(1000);
   }
-  if (rescan) {
-    attach_candidates(pid);
-    scan_maps(pid);
-  }
+  if (rescan) instrument_process(pid, true, true);
   tracer_->resume(pid);
-  ++holds_released_;
 }
 
 // Everything running now: its binary, loader and TLS libraries instrumented,
 // so its next connection (or request on an open one) is seen.
 void LiveCapture::scan_host() {
   uint32_t self = static_cast<uint32_t>(getpid());
-  for (uint32_t pid : all_pids()) {
-    if (pid == self || read_link("/proc/" + std::to_string(pid) + "/exe").empty()) continue;  // kernel threads
-    preexisting_.insert(pid);
-    attach_candidates(pid);
-    scan_maps(pid);
-  }
+  for (uint32_t pid : all_pids())
+    if (pid != self && instrument_process(pid, true, true)) preexisting_.insert(pid);
 }
 
 void LiveCapture::on_record(const void* data, size_t size) {
-  if (size < sizeof(tt_event_header)) return forward(data, size);
+  if (size < sizeof(tt_event_header)) return out_(data, size);
   const auto* h = static_cast<const tt_event_header*>(data);
   uint32_t pid = h->pid;
   bool traffic = h->kind == TT_EV_DATA || h->kind == TT_EV_SOCK || h->kind == TT_EV_ALIAS || h->kind == TT_EV_SEEN;
@@ -191,11 +182,11 @@ void LiveCapture::on_record(const void* data, size_t size) {
     if (joined_conns_.insert({pid, d->conn}).second) {
       std::string copy(static_cast<const char*>(data), size);
       reinterpret_cast<tt_event_header*>(copy.data())->flags |= TT_F_MIDSTREAM;
-      forward(copy.data(), copy.size());
+      out_(copy.data(), copy.size());
       return;
     }
   }
-  forward(data, size);
+  out_(data, size);
   switch (h->kind) {
     case TT_EV_FORK:
       live_.insert(pid);
@@ -205,7 +196,7 @@ void LiveCapture::on_record(const void* data, size_t size) {
       live_.insert(pid);
       if (host() && (h->flags & TT_F_UNKNOWN_EXE)) described_.erase(pid);  // examined at its next connect
       note_process(pid);
-      if (!host()) attach_candidates(pid);
+      if (!host()) instrument_process(pid, true, false);
       // The exec hook held it because its binary was new to us: it is
       // instrumented now (or known to need nothing), so let it run.
       if (h->flags & TT_F_STOPPED) release_hold(pid, false);
@@ -240,8 +231,6 @@ void LiveCapture::on_record(const void* data, size_t size) {
       break;
   }
 }
-
-void LiveCapture::forward(const void* data, size_t size) { out_(data, size); }
 
 int LiveCapture::transfer(int timeout_ms) {
   int n = tracer_->poll(timeout_ms);

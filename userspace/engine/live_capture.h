@@ -57,18 +57,14 @@ class LiveCapture : public Source {
   // detached child process inherits the links and tears them down while the
   // caller reports and exits. The caller must not touch the capture after.
   void detach_in_background();
-  // Processes stopped by a hold that were resumed.
-  uint64_t holds_released() const { return holds_released_; }
 
  private:
   LiveCapture(const LiveOptions& opts, RecordFn out) : opts_(opts), out_(std::move(out)) {}
   void on_record(const void* data, size_t size);
-  void forward(const void* data, size_t size);
   void emit(const std::string& rec) { out_(rec.data(), rec.size()); }
   void describe(uint32_t pid);
   void note_process(uint32_t pid);
-  void attach_candidates(uint32_t pid);
-  bool scan_maps(uint32_t pid);
+  bool instrument_process(uint32_t pid, bool program, bool libraries);
   void rescan_maps();
   void release_hold(uint32_t pid, bool rescan);
   void attach(const std::string& path, bool verbose_fail);
@@ -87,7 +83,6 @@ class LiveCapture : public Source {
   std::set<std::string> warned_;
   uint64_t last_scan_ns_ = 0;
   uint64_t poll_errors_ = 0;
-  uint64_t holds_released_ = 0;
 };
 
 }  // namespace tt::engine

@@ -13,18 +13,14 @@
 #include <cstring>
 #include <fstream>
 #include <glob.h>
-#include <thread>
 
 #include "tlstap.h"
 #include "tlstap.skel.h"
 
 namespace tt::capture {
 
-LinkOwner::~LinkOwner() { reset(); }
-
-void LinkOwner::reset() {
+LinkOwner::~LinkOwner() {
   if (link_) bpf_link__destroy(link_);
-  link_ = nullptr;
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
@@ -299,14 +295,8 @@ Result<void> Tracer::mute(uint32_t pid, uint64_t conn) {
 }
 
 void Tracer::detach_all() {
-  // Threads share the grace periods the detaches wait for.
-  std::vector<std::thread> threads;
-  size_t per = std::max<size_t>(1, (links_.size() + 31) / 32);
-  for (size_t at = 0; at < links_.size(); at += per)
-    threads.emplace_back([this, at, per] {
-      for (size_t i = at; i < std::min(links_.size(), at + per); ++i) links_[i].reset();
-    });
-  for (auto& t : threads) t.join();
+  // One after another: the kernel serialises uprobe detaches under one lock
+  // (threads were tried and gained nothing).
   links_.clear();
 }
 

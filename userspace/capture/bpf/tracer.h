@@ -61,7 +61,6 @@ class LinkOwner {
   ~LinkOwner();
   LinkOwner(LinkOwner&& o) noexcept : link_(std::exchange(o.link_, nullptr)) {}
   LinkOwner(const LinkOwner&) = delete;
-  void reset();
 
  private:
   bpf_link* link_;
@@ -103,8 +102,9 @@ class Tracer {
   // count, or a negative errno if the ring buffer could not be read.
   int poll(int timeout_ms);
   TracerStats stats() const;
-  // Destroys every link now, all at once: each uprobe's detach waits for an RCU
-  // grace period, so one after another they cost ~0.1 s each.
+  // Destroys every link now. Each uprobe's detach waits for an RCU grace
+  // period (~0.1 s): callers that can should leave it to a detached child
+  // (engine::LiveCapture::detach_in_background).
   void detach_all();
   const std::vector<std::string>& attached_files() const { return attached_paths_; }
 
