@@ -155,7 +155,12 @@ class DaemonTest(E2ETestCase):
         after = [r for r in reqs if not (r["pid"] == before.pid and r["end_unix_ns"] < mark_ns)]
         got = collections.Counter(self.tt_key(r) for r in after)
         want = collections.Counter(self.server_key(r) for r in srv)
-        self.assertEqual(want - got, collections.Counter(), "requests the server logged but the daemon did not")
+        missing = want - got
+        self.assertEqual(missing, collections.Counter(), "requests the server logged but the daemon did not: %s\n"
+                         "server records: %s\ncapture: %s" % (
+                             list(missing), [(r["client_port"], r["path"], r["user_agent"] if "user_agent" in r else r.get("headers", {}).get("user-agent"))
+                                             for r in srv if self.server_key(r) in missing],
+                             [r["capture"] for r in records if r["type"] == "run"]))
         extra = got - want
         self.assertEqual(extra, collections.Counter(), "requests reported that the server did not log: %s" % [
             (r["pid"], r["comm"], r["exe"], r["path"]) for r in after if self.tt_key(r) in extra])

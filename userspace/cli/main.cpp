@@ -40,9 +40,6 @@ int main(int argc, char** argv) {
 
   tt::cli::DaemonOptions daemon_opts;
   daemon_opts.output.quiet = true;
-  // Always on: a smaller ring (its pages count twice in RSS); when it fills, the
-  // first chunk of every call still gets through, and losses are counted.
-  daemon_opts.cap.ring_buffer_mb = 16;
   CLI::App* daemon = app.add_subcommand(
       "daemon", "trace every process on the host in the foreground; SIGTERM flushes and exits 0");
   add_output(daemon, daemon_opts.output);
