@@ -103,13 +103,25 @@ class DaemonTest(E2ETestCase):
         before = subprocess.Popen(self.client("node", "--requests", "80", "--interval", str(interval)),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   start_new_session=True)
-        self.server.wait_for_records(2, timeout=30)
+        early = self.server.wait_for_records(2, timeout=30)
+        early_port = early[0]["client_port"]  # the early client's one keep-alive connection
         daemon, js = self.start_daemon(d)
-        # Requests logged from here on began after the daemon was ready. The mark is taken
-        # right after one of the early client's requests, in its pause, so none straddles it.
-        time.sleep(2 * interval)
-        self.server.wait_for_records(1, since=self.server.mark(), timeout=10)
-        mark, mark_ns = self.server.mark(), time.time() * 1e9
+        ready_s = time.time()
+        # The mark: the middle of one of the early client's pauses after the daemon was ready,
+        # found from the server's own receipt times. Requests start on either side of it, far
+        # from it, whatever the load on the machine (a mark taken by watching the log could
+        # fall inside a request on a loaded CI machine).
+        mark_s = None
+        deadline = time.time() + 30
+        while mark_s is None and time.time() < deadline:
+            ts = [r["ts"] for r in self.server.records() if r.get("client_port") == early_port]
+            gaps = [(a, b) for a, b in zip(ts, ts[1:]) if a > ready_s + 2 * interval]
+            if gaps:
+                mark_s = (gaps[0][0] + gaps[0][1]) / 2
+            else:
+                time.sleep(0.05)
+        self.assertIsNotNone(mark_s, "the early client made no requests after the daemon started")
+        mark_ns = mark_s * 1e9
 
         pgids = {before.pid}
         started = []
@@ -148,18 +160,18 @@ class DaemonTest(E2ETestCase):
             records = [json.loads(line) for line in f if line.strip()]
         port = ":%d" % self.server.port
         reqs = [r for r in records if r["type"] == "request" and r["host"].endswith(port)]
-        srv = [r for r in self.server.records(mark) if r["provider"] != "none"]
+        srv = [r for r in self.server.records() if r["provider"] != "none" and r["ts"] >= mark_s]
         self.assertTrue(srv)
         # Each request logged after the mark exactly once, and nothing else but the early
         # client's requests from before the mark.
-        after = [r for r in reqs if not (r["pid"] == before.pid and r["end_unix_ns"] < mark_ns)]
+        after = [r for r in reqs if not (r["pid"] == before.pid and r["start_unix_ns"] < mark_ns)]
         got = collections.Counter(self.tt_key(r) for r in after)
         want = collections.Counter(self.server_key(r) for r in srv)
         missing = want - got
         self.assertEqual(missing, collections.Counter(), "requests the server logged but the daemon did not: %s\n"
-                         "server records: %s\ncapture: %s" % (
-                             list(missing), [(r["client_port"], r["path"], r["user_agent"] if "user_agent" in r else r.get("headers", {}).get("user-agent"))
-                                             for r in srv if self.server_key(r) in missing],
+                         "server records: %s\nincomplete: %s\ncapture: %s" % (
+                             list(missing), [(r["client_port"], r["path"]) for r in srv if self.server_key(r) in missing],
+                             [r for r in reqs if not r["complete"]],
                              [r["capture"] for r in records if r["type"] == "run"]))
         extra = got - want
         self.assertEqual(extra, collections.Counter(), "requests reported that the server did not log: %s" % [
