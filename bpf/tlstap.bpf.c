@@ -37,9 +37,12 @@ struct {
   __uint(max_entries, 64 << 20); /* resized by userspace before load */
 } events SEC(".maps");
 
+/* Hash maps off the per-call path are not preallocated: allocating every
+ * entry up front took ~10 ms of each start. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 65536);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, __u32);  /* tgid */
   __type(value, __u8);
 } traced_pids SEC(".maps");
@@ -54,6 +57,7 @@ struct ssl_call {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 65536);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct tt_inode_key);
   __type(value, __u8);
 } known_inodes SEC(".maps");
@@ -83,6 +87,7 @@ struct gap_key {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct gap_key);
   __type(value, __u64);
 } gaps SEC(".maps");
@@ -382,6 +387,7 @@ struct go_key {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct go_key);
   __type(value, struct ssl_call);
 } go_reads SEC(".maps");
@@ -535,6 +541,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 4096);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, char[TT_PATH_LEN]);
   __type(value, __u8);
 } known_libs SEC(".maps");
@@ -544,6 +551,8 @@ struct link_walk {
   __u32 n;       /* entries walked */
   __u32 seen;    /* entries looked at before */
   char name[TT_PATH_LEN];
+  __u32 from, len; /* find_ssl: where to look in name, its length */
+  bool ssl;        /* find_ssl: name has "ssl" there */
   bool found;
 };
 
@@ -554,10 +563,24 @@ struct {
   __type(value, struct link_walk);
 } walk_scratch SEC(".maps");
 
-/* <link.h>: l_addr, l_name, l_ld, l_next, l_prev: public, fixed ABI. */
 struct walk_ctx {
   struct link_walk *w; /* bpf_loop's context must live on the stack */
 };
+
+/* "ssl" at w->from + k: a bpf_loop callback is verified once (the unrolled
+ * scan made this probe the slowest to load). */
+static long find_ssl(__u32 k, void *data) {
+  struct link_walk *w = ((struct walk_ctx *)data)->w;
+  if (!w) return 1;
+  __u32 j = (w->from + k) & (TT_PATH_LEN - 1);
+  if (j + 2 >= w->len || j + 2 >= TT_PATH_LEN) return 1;
+  if (w->name[j] != 's' || w->name[(j + 1) & (TT_PATH_LEN - 1)] != 's' || w->name[(j + 2) & (TT_PATH_LEN - 1)] != 'l')
+    return 0;
+  w->ssl = true;
+  return 1;
+}
+
+/* <link.h>: l_addr, l_name, l_ld, l_next, l_prev: public, fixed ABI. */
 
 static long walk_link(__u32 i, void *data) {
   struct link_walk *w = ((struct walk_ctx *)data)->w;
@@ -570,15 +593,11 @@ static long walk_link(__u32 i, void *data) {
     /* "ssl" in the last 48 bytes of the path ("libssl.so.3",
      * "_ssl.cpython-311-x86_64-linux-gnu.so"): a short scan keeps the probe
      * quick to verify (the whole path took 18 ms to load, this 5). */
-    int from = len > 50 ? (int)len - 50 : 0;
-    for (int k = 0; k < 48; k++) {
-      int j = (from + k) & (TT_PATH_LEN - 1);
-      if (j + 2 >= len || j + 2 >= TT_PATH_LEN) break;
-      if (w->name[j] == 's' && w->name[j + 1] == 's' && w->name[j + 2] == 'l') {
-        w->found = !bpf_map_lookup_elem(&known_libs, w->name);
-        break;
-      }
-    }
+    w->from = len > 50 ? (__u32)len - 50 : 0;
+    w->len = len > 0 ? (__u32)len : 0;
+    w->ssl = false;
+    bpf_loop(48, find_ssl, data, 0);
+    if (w->ssl) w->found = !bpf_map_lookup_elem(&known_libs, w->name);
   }
   w->n++;
   w->lm = next;
@@ -1005,19 +1024,30 @@ static __always_inline int aead_record_kind(__u64 ad, __u64 ad_len) {
 /* TLS 1.3 inner plaintext: content, type byte, zero padding. Returns the
  * content length if the type is application data, else -1. Padding beyond 32
  * bytes (no stack here pads) counts as not application data. */
+struct tail_scan {
+  __u8 tail[32];
+  __u32 n;   /* bytes of tail read, at its start */
+  int type_at; /* index of the last non-zero byte, -1: none */
+};
+
+/* From the end back: one bpf_loop callback is verified once, where an
+ * unrolled loop made each of the three AEAD probes take 10-20 ms to load. */
+static long find_type_byte(__u32 i, void *data) {
+  struct tail_scan *t = data;
+  if (i >= t->n) return 1;
+  __u32 at = t->n - 1 - i;
+  if (!t->tail[at & 31]) return 0;
+  t->type_at = (int)at;
+  return 1;
+}
+
 static __always_inline long tls13_app_len(__u64 buf, __u64 len) {
   if (!len || len > 0x7fffffffull) return -1;
-  __u8 tail[32] = {};
-  __u32 n = len < 32 ? (__u32)len : 32;
-  if (bpf_probe_read_user(tail, bound_len(n, 32), (void *)(buf + len - n))) return -1;
-  for (int i = 31; i >= 0; i--) {
-    if (i >= (int)n) continue;
-    __u8 b = tail[i & 31];
-    if (!b) continue;
-    if (b != 0x17) return -1;
-    return (long)(len - n + i);
-  }
-  return -1;
+  struct tail_scan t = {.n = len < 32 ? (__u32)len : 32, .type_at = -1};
+  if (bpf_probe_read_user(t.tail, bound_len(t.n, 32), (void *)(buf + len - t.n))) return -1;
+  bpf_loop(32, find_type_byte, &t, 0);
+  if (t.type_at < 0 || t.tail[t.type_at & 31] != 0x17) return -1;
+  return (long)(len - t.n + t.type_at);
 }
 
 static __always_inline void remember_sealed(__u64 rec, __u32 tgid, __u64 *aead) {
@@ -1076,6 +1106,7 @@ struct aead_open_call {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, __u64); /* pid_tgid */
   __type(value, struct aead_open_call);
 } aead_opens SEC(".maps");

@@ -9,8 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include "aggregate/aggregator.h"
+#include "pipeline/pipeline.h"
 #include "protocol/exchange.h"
 #include "protocol/http2.h"
+#include "records.h"
 #include "tlstap.h"
 
 namespace {
@@ -617,3 +620,133 @@ TEST(Http2, TruncatedOrCorruptedInputIsSafe) {
 }
 
 }  // namespace
+
+// What a request hook keeps of a body it released.
+struct SizeDigest : tt::protocol::BodyDigest {
+  explicit SizeDigest(size_t n) : size(n) {}
+  size_t size;
+};
+
+// Digests and releases each request body as it ends, noting how many exchanges
+// had been handed on by then.
+struct Releaser {
+  std::vector<std::pair<std::string, size_t>> seen;  // (body, exchanges before)
+  const Sink* sink = nullptr;
+  Http1Session::RequestFn fn() {
+    return [this](tt::protocol::HttpMessage& m) {
+      seen.emplace_back(m.body, sink->ex.size());
+      m.digest = std::make_shared<SizeDigest>(m.body.size());
+      std::string().swap(m.body);
+    };
+  }
+};
+
+void expect_released(const Exchange& e, const std::string& body) {
+  EXPECT_EQ(e.request.body, "");
+  EXPECT_EQ(e.request.body_wire_bytes, body.size());
+  const auto* d = dynamic_cast<const SizeDigest*>(e.request.digest.get());
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->size, body.size());
+}
+
+// HTTP/2: the hook runs when a request's stream ends on the client side, before
+// any response, and the exchange carries what it kept instead of the body.
+TEST(Http2, RequestHookRunsWhenTheRequestEndsAndMayReleaseItsBody) {
+  Conversation c;
+  Sink sink;
+  Releaser rel;
+  rel.sink = &sink;
+  {
+    Http2Session s({}, 1 << 20, sink.on_ex(), sink.on_close(), rel.fn());
+    s.on_bytes(C, c.client, 1);
+    ASSERT_EQ(rel.seen.size(), 2u);
+    EXPECT_EQ(rel.seen[0], std::make_pair(c.body3, size_t{0}));  // stream 3 ends first
+    EXPECT_EQ(rel.seen[1], std::make_pair(c.body1, size_t{0}));
+    s.on_bytes(S, c.server, 2);
+  }
+  ASSERT_EQ(sink.ex.size(), 2u);
+  expect_released(*sink.by_path("/v1/messages?beta=true"), c.body1);
+  expect_released(*sink.by_path("/v1beta/models/g:generateContent"), c.body3);
+  EXPECT_EQ(sink.by_path("/v1/messages?beta=true")->response->body, c.sse1 + c.sse2);
+}
+
+// HTTP/1.1 keep-alive: the hook runs for each request as its body ends, the
+// second one while the first one's response is still to come.
+TEST(Http1Session, RequestHookRunsWhenTheRequestEndsAndMayReleaseItsBody) {
+  std::string b1 = R"({"model":"a","messages":[]})", b2 = R"({"model":"bb","messages":[1]})";
+  auto req = [](const std::string& b) {
+    return "POST /v1/messages HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b;
+  };
+  std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+  Sink sink;
+  Releaser rel;
+  rel.sink = &sink;
+  {
+    Http1Session s({}, 1 << 20, sink.on_ex(), sink.on_close(), rel.fn());
+    std::string r1 = req(b1);
+    s.on_call_start(C);
+    s.on_bytes(C, r1.substr(0, r1.size() - 3), 1);
+    EXPECT_TRUE(rel.seen.empty());  // body not over yet
+    s.on_bytes(C, r1.substr(r1.size() - 3), 2);
+    ASSERT_EQ(rel.seen.size(), 1u);
+    s.on_call_start(C);
+    s.on_bytes(C, req(b2), 3);  // pipelined: sent before the first response
+    ASSERT_EQ(rel.seen.size(), 2u);
+    EXPECT_EQ(rel.seen[1], std::make_pair(b2, size_t{0}));
+    s.on_call_start(S);
+    s.on_bytes(S, resp + resp, 4);
+  }
+  ASSERT_EQ(sink.ex.size(), 2u);
+  expect_released(sink.ex[0], b1);
+  expect_released(sink.ex[1], b2);
+}
+
+// Through the pipeline: Codex over HTTP/2 resets its stream (CANCEL) as soon as
+// response.completed has come, often before the server's END_STREAM. It had the
+// whole answer: the record is complete, with no error. A reset before the final
+// usage leaves it incomplete, and says why.
+class CancelledStream : public ::testing::TestWithParam<bool> {};
+
+TEST_P(CancelledStream, IsCompleteOnlyOnceTheFinalUsageCame) {
+  bool after_usage = GetParam();
+  Hpack ch, sh;
+  std::string body = R"({"model":"gpt-5-codex","stream":true,"input":[]})";
+  Headers req = {{":method", "POST"}, {":scheme", "https"}, {":path", "/v1/responses"}, {":authority", "api.openai.com"},
+                 {"content-type", "application/json"}};
+  std::string client = client_start() + frame(HEADERS, END_HEADERS, 1, ch.encode(req)) + frame(DATA, END_STREAM, 1, body);
+  std::string created = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\"}}\n\n";
+  std::string completed =
+      "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"model\":"
+      "\"gpt-5-codex\",\"usage\":{\"input_tokens\":100,\"input_tokens_details\":{\"cached_tokens\":60},"
+      "\"output_tokens\":7}}}\n\n";
+  std::string server = server_start() +
+                       frame(HEADERS, END_HEADERS, 1, sh.encode({{":status", "200"}, {"content-type", "text/event-stream"}})) +
+                       frame(DATA, 0, 1, created) + (after_usage ? frame(DATA, 0, 1, completed) : "");
+  tt::testing::CollectSink sink;
+  tt::aggregate::Aggregator agg("run", &sink);
+  tt::pipeline::Pipeline pipe({}, agg);
+  auto feed = [&](int dir, const std::string& bytes, uint64_t ts) {
+    for (auto& r : tt::testing::data_records(5, 9, dir, bytes, ts)) pipe.on_raw(r.data(), r.size());
+  };
+  feed(C, client, 10);
+  feed(S, server, 20);
+  feed(C, frame(RST_STREAM, 0, 1, be32(0x8 /* CANCEL */)), 30);
+  std::vector<tokentap::v1::ApiRequest> reqs;
+  for (auto& r : sink.recs)
+    if (r.has_request()) reqs.push_back(r.request());
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].complete(), after_usage);
+  if (after_usage) {
+    EXPECT_EQ(reqs[0].error(), "");
+    EXPECT_EQ(reqs[0].usage_source(), "exact");
+    EXPECT_EQ(reqs[0].input_tokens(), 40u);
+    EXPECT_EQ(reqs[0].cache_read_tokens(), 60u);
+    EXPECT_EQ(reqs[0].output_tokens(), 7u);
+  } else {
+    EXPECT_NE(reqs[0].error().find("stream reset by client (CANCEL)"), std::string::npos) << reqs[0].error();
+    EXPECT_EQ(reqs[0].usage_source(), "estimated");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Http2, CancelledStream, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "AfterUsage" : "BeforeUsage"; });

@@ -3,6 +3,7 @@
 // sinks and capture files, all without the kernel.
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <map>
@@ -14,6 +15,7 @@
 #include "capture/events.h"
 #include "capture/file/capture_file.h"
 #include "pipeline/pipeline.h"
+#include "records.h"
 #include "sink/report.h"
 #include "sink/sink.h"
 
@@ -22,33 +24,8 @@ namespace {
 using tt::aggregate::Aggregator;
 using tt::pipeline::Pipeline;
 using tt::pipeline::PipelineOptions;
-
-// Builds raw DATA records the way tlstap.bpf.c does: one call split into chunks.
-std::vector<std::string> data_records(uint32_t pid, uint64_t conn, uint8_t dir, std::string_view bytes, uint64_t ts,
-                                      uint32_t lost_before = 0, uint8_t lib = TT_LIB_OPENSSL) {
-  std::vector<std::string> out;
-  uint32_t off = 0;
-  do {
-    uint32_t n = std::min<uint32_t>(TT_CHUNK_MAX, bytes.size() - off);
-    tt_data_event_small h{};
-    h.hdr.kind = TT_EV_DATA;
-    h.hdr.pid = pid;
-    h.hdr.tid = pid;
-    h.hdr.ts_ns = ts;
-    h.conn = conn;
-    h.call_len = bytes.size();
-    h.offset = off;
-    h.len = n;
-    h.lost_before = off == 0 ? lost_before : 0;
-    h.dir = dir;
-    h.lib = lib;
-    std::string rec(reinterpret_cast<const char*>(&h), TT_DATA_EVENT_HDR_SIZE);
-    rec.append(bytes.substr(off, n));
-    out.push_back(rec);
-    off += n;
-  } while (off < bytes.size());
-  return out;
-}
+using tt::testing::CollectSink;
+using tt::testing::data_records;
 
 std::string close_record(uint32_t pid, uint64_t conn, uint64_t ts) {
   tt_close_event c{};
@@ -71,11 +48,6 @@ std::string alias_record(uint32_t pid, uint64_t ctx, uint64_t sock, uint8_t dir,
   a.dir = dir;
   return std::string(reinterpret_cast<const char*>(&a), sizeof(a));
 }
-
-struct CollectSink : tt::sink::RecordSink {
-  std::vector<tokentap::v1::Record> recs;
-  void write(const tokentap::v1::Record& r) override { recs.push_back(r); }
-};
 
 const char* kAnthropicRequestBody =
     R"({"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
@@ -114,11 +86,20 @@ std::string anthropic_response_head() {
          "transfer-encoding: chunked\r\n\r\n";
 }
 
-class PipelineTest : public ::testing::Test {
+// Every pipeline test runs twice: with request bodies kept whole until their
+// responses end, and with each one read as it ends and released (the daemon's
+// way past its memory budget). The records must be the same.
+PipelineOptions with_held_bytes(size_t held) {
+  PipelineOptions o;
+  o.held_request_bytes = held;
+  return o;
+}
+
+class PipelineTest : public ::testing::TestWithParam<size_t> {
  protected:
   CollectSink sink;
   Aggregator agg{"run-1", &sink};
-  Pipeline pipe{PipelineOptions{}, agg};
+  Pipeline pipe{with_held_bytes(GetParam()), agg};
 
   void feed(const std::vector<std::string>& recs) {
     for (auto& r : recs) pipe.on_raw(r.data(), r.size());
@@ -138,7 +119,7 @@ class PipelineTest : public ::testing::Test {
   }
 };
 
-TEST_F(PipelineTest, StreamingAnthropicExchangeBecomesOneExactRecord) {
+TEST_P(PipelineTest, StreamingAnthropicExchangeBecomesOneExactRecord) {
   one_exchange(100, 0xabc, 1'000'000'000);
   auto reqs = requests();
   ASSERT_EQ(reqs.size(), 1u);
@@ -174,7 +155,7 @@ TEST_F(PipelineTest, StreamingAnthropicExchangeBecomesOneExactRecord) {
 // rustls: each direction has its own AEAD context. The request's records are
 // sealed before the socket write that pairs their context, so they wait; both
 // contexts end up on the socket's connection, in order.
-TEST_F(PipelineTest, RustlsRecordsMeetOnTheirSocket) {
+TEST_P(PipelineTest, RustlsRecordsMeetOnTheirSocket) {
   const uint32_t pid = 300;
   const uint64_t seal_ctx = 0x7f0000001000, open_ctx = 0x7f0000002000, sk = 0xffff888012345600;
   std::string req = anthropic_request();
@@ -206,7 +187,7 @@ TEST_F(PipelineTest, RustlsRecordsMeetOnTheirSocket) {
 
 // Records whose context is never paired (or gets a new key first) cannot be put
 // on a connection: they are dropped and counted, never silently.
-TEST_F(PipelineTest, RustlsRecordsNeverPairedAreCounted) {
+TEST_P(PipelineTest, RustlsRecordsNeverPairedAreCounted) {
   const uint32_t pid = 301;
   feed(data_records(pid, 0x1000, TT_DIR_WRITE, std::string(700, 'a'), 1000, 0, TT_LIB_AWSLC));
   feed({alias_record(pid, 0x1000, 0, TT_DIR_WRITE, 2000)});  // new key: the 700 bytes are orphans
@@ -228,7 +209,7 @@ TEST_F(PipelineTest, RustlsRecordsNeverPairedAreCounted) {
 // paired: the excess is counted, and once paired the stream gets a gap there.
 // Here the bytes that follow would splice into a well-formed request, which
 // must still be reported incomplete, not decoded as if nothing were missing.
-TEST_F(PipelineTest, RustlsRecordsBeyondTheHoldBoundLeaveAGap) {
+TEST_P(PipelineTest, RustlsRecordsBeyondTheHoldBoundLeaveAGap) {
   const uint32_t pid = 302;
   const uint64_t seal_ctx = 0x4000, open_ctx = 0x5000, sk = 0xffff0002;
   const size_t held_limit = 16u << 20;
@@ -259,14 +240,14 @@ TEST_F(PipelineTest, RustlsRecordsBeyondTheHoldBoundLeaveAGap) {
             0u);
 }
 
-TEST_F(PipelineTest, SecretsNeverReachRecords) {
+TEST_P(PipelineTest, SecretsNeverReachRecords) {
   one_exchange(100, 0xabc, 1'000'000'000);
   pipe.finish(2'000'000'000);
   agg.finish({"x"}, 0, 0, 0);
   for (auto& rec : sink.recs) EXPECT_EQ(tt::sink::record_to_json(rec).find("sk-secret"), std::string::npos);
 }
 
-TEST_F(PipelineTest, KeepAliveConnectionsAndProcessesAreKeptApart) {
+TEST_P(PipelineTest, KeepAliveConnectionsAndProcessesAreKeptApart) {
   one_exchange(100, 0xabc, 1'000'000'000);
   one_exchange(100, 0xabc, 2'000'000'000);
   one_exchange(200, 0xabc, 3'000'000'000);  // same SSL* in another process
@@ -283,7 +264,7 @@ TEST_F(PipelineTest, KeepAliveConnectionsAndProcessesAreKeptApart) {
   EXPECT_EQ(reqs[3].sequence_on_connection(), 1u);
 }
 
-TEST_F(PipelineTest, ProcessExitMidStreamGivesAnEstimatedIncompleteRecord) {
+TEST_P(PipelineTest, ProcessExitMidStreamGivesAnEstimatedIncompleteRecord) {
   uint32_t pid = 300;
   feed(data_records(pid, 1, TT_DIR_WRITE, anthropic_request(), 10));
   feed(data_records(pid, 1, TT_DIR_READ, anthropic_response_head(), 20));
@@ -306,7 +287,7 @@ TEST_F(PipelineTest, ProcessExitMidStreamGivesAnEstimatedIncompleteRecord) {
   EXPECT_EQ(agg.process_summaries()[0].exit_code(), 128 + 9);
 }
 
-TEST_F(PipelineTest, CaptureGapInARequestIsCountedNotSilent) {
+TEST_P(PipelineTest, CaptureGapInARequestIsCountedNotSilent) {
   std::string req = anthropic_request();
   feed(data_records(7, 1, TT_DIR_WRITE, req.substr(0, 40), 10));
   // 20 bytes lost (ring buffer full), BPF reports them on the next chunk.
@@ -319,7 +300,7 @@ TEST_F(PipelineTest, CaptureGapInARequestIsCountedNotSilent) {
   for (auto& r : requests()) EXPECT_FALSE(r.complete());
 }
 
-TEST_F(PipelineTest, NonHttpPlaintextIsCountedAsSuch) {
+TEST_P(PipelineTest, NonHttpPlaintextIsCountedAsSuch) {
   feed(data_records(8, 1, TT_DIR_WRITE, std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string(30, '\0'), 1));
   feed(data_records(8, 2, TT_DIR_WRITE, std::string(64, '\x17'), 1));
   feed(data_records(8, 2, TT_DIR_READ, std::string(64, '\x01'), 2));
@@ -332,7 +313,7 @@ TEST_F(PipelineTest, NonHttpPlaintextIsCountedAsSuch) {
   EXPECT_EQ(requests().size(), 0u);
 }
 
-TEST_F(PipelineTest, MalformedRecordsAreCounted) {
+TEST_P(PipelineTest, MalformedRecordsAreCounted) {
   std::string junk = "abc";
   pipe.on_raw(junk.data(), junk.size());
   tt_data_event_small bad{};
@@ -342,7 +323,7 @@ TEST_F(PipelineTest, MalformedRecordsAreCounted) {
   EXPECT_EQ(pipe.malformed_records(), 2u);
 }
 
-TEST_F(PipelineTest, SummariesCarryTokensOnlyInsideTotals) {
+TEST_P(PipelineTest, SummariesCarryTokensOnlyInsideTotals) {
   one_exchange(100, 0xabc, 1'000'000'000);
   one_exchange(101, 0xdef, 1'000'000'000);
   pipe.finish(2'000'000'000);
@@ -391,7 +372,7 @@ std::string session_key(const nlohmann::json& j) {
   return j["harness"].get<std::string>() + "\n" + j["session_id"].get<std::string>();
 }
 
-TEST_F(PipelineTest, HarnessAndSessionFieldsInJson) {
+TEST_P(PipelineTest, HarnessAndSessionFieldsInJson) {
   one_exchange(100, 1, 1'000'000'000);
   auto j = nlohmann::json::parse(tt::sink::record_to_json(sink.recs.at(0)));
   EXPECT_EQ(j["harness"], "claude-code");
@@ -403,7 +384,7 @@ TEST_F(PipelineTest, HarnessAndSessionFieldsInJson) {
 
 // Without a session id from the harness, the process tree is the session: every
 // process under one traced root shares it; another tree has its own.
-TEST_F(PipelineTest, ProcessTreeIsTheSessionWhenTheHarnessSendsNone) {
+TEST_P(PipelineTest, ProcessTreeIsTheSessionWhenTheHarnessSendsNone) {
   const std::string no_session = anthropic_request("User-Agent: claude-cli/2.0.0\r\n");
   feed({root_record(500, 1, 10), fork_record(501, 500, 20), fork_record(502, 501, 30)});
   feed({root_record(600, 1, 40)});  // a second tree (another command; the daemon sees many)
@@ -443,7 +424,7 @@ TEST_F(PipelineTest, ProcessTreeIsTheSessionWhenTheHarnessSendsNone) {
 
 // pi sends Anthropic SDK defaults: the process tree names it (PROC_INFO cmdline
 // and package, as probe_process records them), here from a forked child.
-TEST_F(PipelineTest, HarnessFromTheProcessTreeWhenTheTrafficDoesNotSayIt) {
+TEST_P(PipelineTest, HarnessFromTheProcessTreeWhenTheTrafficDoesNotSayIt) {
   feed({root_record(800, 1, 10,
                     {{"cmdline", {"/usr/bin/node", "/opt/pi/node_modules/@mariozechner/pi-coding-agent/dist/cli.js"}},
                      {"package", "@mariozechner/pi-coding-agent@0.73.1"}}),
@@ -477,7 +458,7 @@ TEST(Aggregator, ProcessSessionFallsBackToTheRunIdWithoutAStartTime) {
 
 // Two harnesses under one root are two sessions even with the same derived id,
 // and each session's totals are exactly the sum of its request records.
-TEST_F(PipelineTest, SessionTotalsEqualTheSumOfTheirRequestRecords) {
+TEST_P(PipelineTest, SessionTotalsEqualTheSumOfTheirRequestRecords) {
   feed({root_record(700, 1, 10), fork_record(701, 700, 20)});
   one_exchange(700, 1, 1'000'000'000, anthropic_request("User-Agent: claude-cli/2.0.1 (external, cli)\r\n"));
   one_exchange(701, 1, 2'000'000'000, anthropic_request("User-Agent: curl/8.5.0\r\n"));
@@ -604,3 +585,72 @@ TEST(JsonSink, SixtyFourBitNumbersStayNumbersAndBadUtf8IsReplaced) {
 }
 
 }  // namespace
+
+namespace {
+std::string gzip(std::string_view in) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, in.size()) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+// One non-streamed Messages call from Claude Code with a gzip request body
+// (`wire`, as sent) and a JSON reply.
+void gzip_exchange_into(Pipeline& pipe, std::string_view wire, std::string_view reply) {
+  std::string request = "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nUser-Agent: claude-cli/2.0.0\r\n"
+                        "Content-Encoding: gzip\r\nContent-Length: " + std::to_string(wire.size()) + "\r\n\r\n" +
+                        std::string(wire);
+  std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                         std::to_string(reply.size()) + "\r\n\r\n" + std::string(reply);
+  for (auto& r : data_records(7, 1, TT_DIR_WRITE, request, 10)) pipe.on_raw(r.data(), r.size());
+  for (auto& r : data_records(7, 1, TT_DIR_READ, response, 20)) pipe.on_raw(r.data(), r.size());
+}
+}  // namespace
+
+// The request body is read when the request ends and released (the response may
+// take minutes): what decoding needs still comes out exactly. Here a gzip request
+// body, and a response with no usage, so input is estimated from the body's text.
+TEST_P(PipelineTest, RequestReadAtItsEndStillGivesExactFieldsAndEstimate) {
+  std::string text(4000, 'x');
+  std::string body = R"({"model":"claude-opus-4-1","stream":false,"metadata":{"user_id":"user_ab_account__session_)"
+                     R"(0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"},"messages":[{"role":"user","content":")" + text + R"("}]})";
+  std::string wire = gzip(body);
+  gzip_exchange_into(pipe, wire, R"({"type":"message","content":[{"type":"text","text":"hello there"}]})");
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  const auto& r = reqs[0];
+  EXPECT_EQ(r.model(), "claude-opus-4-1");
+  EXPECT_FALSE(r.stream());
+  EXPECT_EQ(r.harness(), "claude-code");
+  EXPECT_EQ(r.session_id(), "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+  EXPECT_EQ(r.request_bytes(), wire.size());
+  EXPECT_EQ(r.usage_source(), "estimated");
+  // The text of its string values, 4 bytes to a token.
+  uint64_t text_bytes = std::string("claude-opus-4-1").size() +
+                        std::string("user_ab_account__session_0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0").size() +
+                        std::string("user").size() + text.size();
+  EXPECT_EQ(r.input_tokens(), (text_bytes + 3) / 4);
+  EXPECT_EQ(r.output_tokens(), 3u);  // "hello there": 11 bytes
+  EXPECT_EQ(agg.capture_stats().decode_errors(), 0u);
+}
+
+// A request body that cannot be content-decoded is counted as such once, with
+// the request still reported.
+TEST_P(PipelineTest, UndecodableRequestBodyIsCountedOnce) {
+  gzip_exchange_into(pipe, "this is not gzip at all", R"({"type":"message","usage":{"input_tokens":5,"output_tokens":6}})");
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].input_tokens(), 5u);
+  EXPECT_EQ(reqs[0].usage_source(), "exact");
+  EXPECT_NE(reqs[0].error().find("request body: "), std::string::npos) << reqs[0].error();
+  EXPECT_EQ(agg.capture_stats().decode_errors(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(RequestBodies, PipelineTest, ::testing::Values(size_t{4} << 20, size_t{0}),
+                         [](const ::testing::TestParamInfo<size_t>& p) { return p.param ? "KeptWhole" : "ReadAtTheirEnd"; });

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
 
   tt::cli::DaemonOptions daemon_opts;
   daemon_opts.output.quiet = true;
+  // Resident all day: the ring's pages count twice in its RSS (mapped twice).
+  // 16 MiB holds seconds of LLM traffic, and a fuller ring sends call heads only.
+  daemon_opts.cap.ring_buffer_mb = 16;
   CLI::App* daemon = app.add_subcommand(
       "daemon", "trace every process on the host in the foreground; SIGTERM flushes and exits 0");
   add_output(daemon, daemon_opts.output);

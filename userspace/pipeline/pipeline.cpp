@@ -26,7 +26,8 @@ Pipeline::Pipeline(PipelineOptions opts, aggregate::Aggregator& agg)
               cs.set_parse_errors(cs.parse_errors() + s.parse_errors);
               if (s.non_http) cs.set_non_http_connections(cs.non_http_connections() + 1);
               add_session_stats(s);
-            });
+            },
+            [this](protocol::HttpMessage& m) { digest_request(m); });
       }) {}
 
 Pipeline::~Pipeline() = default;
@@ -392,6 +393,50 @@ void Pipeline::add_session_stats(const protocol::SessionStats& s) {
     cs.set_midstream_websocket_connections(cs.midstream_websocket_connections() + 1);
 }
 
+// A body as sent, content-decoded. A truncated body (cap hit) or a cut-off
+// stream is decoded as far as it goes; one with no encoding is used in place.
+// On failure `why` says why and the result is empty.
+const std::string& Pipeline::content_body(const protocol::HttpMessage& m, std::string& decoded,
+                                          std::string& why) const {
+  const std::string* ce = m.header("Content-Encoding");
+  if (!ce || ce->empty()) return m.body;
+  bool partial = m.body_truncated || !m.complete;
+  auto r = protocol::decode_content(m.body, *ce, opts_.max_body_bytes * 4, partial);
+  if (!r) {
+    why = r.error();
+    return decoded;
+  }
+  return decoded = std::move(*r);
+}
+
+namespace {
+// A request body kept whole: counted against the budget for as long as its
+// message lives.
+struct HeldBody : protocol::BodyDigest {
+  HeldBody(std::shared_ptr<size_t> total, size_t n) : total(std::move(total)), n(n) { *this->total += n; }
+  ~HeldBody() override { *total -= n; }
+  std::shared_ptr<size_t> total;
+  size_t n;
+};
+}  // namespace
+
+// A request ends long before its response (a stream lasts minutes). Within the
+// budget its body is kept; past it, the body is read now, what decoding needs
+// kept, and the body released (design.md, "Memory").
+void Pipeline::digest_request(protocol::HttpMessage& m) {
+  if (m.body.empty() || m.digest) return;
+  if (*held_bytes_ + m.body.size() <= opts_.held_request_bytes) {
+    m.digest = std::make_shared<HeldBody>(held_bytes_, m.body.size());
+    return;
+  }
+  std::string decoded, why;
+  const std::string& body = content_body(m, decoded, why);
+  auto d = std::make_shared<provider::RequestDigest>(body, body.capacity());
+  d->error = std::move(why);
+  m.digest = std::move(d);
+  std::string().swap(m.body);
+}
+
 void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn) {
   if (ex.server_side && !opts_.report_server_side) {  // counted once, at the client
     auto& cs = agg_.capture_stats();
@@ -404,29 +449,28 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   auto& cs = agg_.capture_stats();
   std::string err;
 
-  // Content decoding. A truncated body (cap hit) or a cut-off stream is decoded
-  // as far as it goes. A body with no encoding is used in place, not copied.
-  auto decode = [&](const protocol::HttpMessage& m, const char* what, std::string& decoded) -> const std::string& {
-    const std::string* ce = m.header("Content-Encoding");
-    if (!ce || ce->empty()) return m.body;
-    bool partial = m.body_truncated || !m.complete;
-    auto r = protocol::decode_content(m.body, *ce, opts_.max_body_bytes * 4, partial);
-    if (!r) {
-      cs.set_decode_errors(cs.decode_errors() + 1);
-      append_error(err, std::string(what) + " body: " + r.error());
-      return decoded;
-    }
-    return decoded = std::move(*r);
-  };
-  std::string req_decoded, resp_decoded;
-  const std::string& req_body = decode(req, "request", req_decoded);
-  const std::string& resp_body = resp ? decode(*resp, "response", resp_decoded) : resp_decoded;
+  // Content decoding (a request body digested as it ended was decoded then).
+  const auto* digest = dynamic_cast<const provider::RequestDigest*>(req.digest.get());
+  std::string req_decoded, resp_decoded, why;
+  const std::string& req_body = digest ? req_decoded : content_body(req, req_decoded, why);
+  if (digest) why = digest->error;
+  if (!why.empty()) {
+    cs.set_decode_errors(cs.decode_errors() + 1);
+    append_error(err, "request body: " + why);
+  }
+  why.clear();
+  const std::string& resp_body = resp ? content_body(*resp, resp_decoded, why) : resp_decoded;
+  if (!why.empty()) {
+    cs.set_decode_errors(cs.decode_errors() + 1);
+    append_error(err, "response body: " + why);
+  }
 
   provider::Exchange pex;
   pex.request = &req;
   pex.response = resp;
   pex.request_body = req_body;
   pex.request_body_readable = req_body.capacity();  // spare capacity lets simdjson parse in place
+  pex.request_digest = digest;
   pex.response_body = resp_body;
   pex.response_complete = resp && resp->complete && !resp->body_truncated;
   std::vector<provider::ProcessFacts> procs = process_facts(conn.pid);
@@ -487,9 +531,12 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
     r.set_ttfb_ms((resp->first_ts_ns - req.last_ts_ns) / 1e6);
   r.set_request_truncated(req.body_truncated);
   r.set_response_truncated(resp && resp->body_truncated);
-  r.set_complete(req.complete && resp && resp->complete && !req.body_truncated && !resp->body_truncated);
+  // A client that reset the stream once the provider's final usage had come
+  // (Codex, on its last SSE event, before the server's END_STREAM) had it all.
+  bool answered = resp && (resp->complete || (resp->cancelled_by_client && call.usage_source == provider::UsageSource::Exact));
+  r.set_complete(req.complete && answered && !req.body_truncated && !resp->body_truncated);
   append_error(err, req.error.empty() ? "" : "request: " + req.error);
-  if (resp) append_error(err, resp->error.empty() ? "" : "response: " + resp->error);
+  if (resp && !(answered && !resp->complete)) append_error(err, resp->error.empty() ? "" : "response: " + resp->error);
   append_error(err, call.error);
   r.set_error(err);
   agg_.add_request(std::move(r));

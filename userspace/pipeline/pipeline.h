@@ -36,6 +36,10 @@ struct PipelineOptions {
   // (a gateway, a test server) as well as its clients, and a request is counted
   // once, at the client; the server's side is only counted (server_side_exchanges).
   bool report_server_side = false;
+  // Request bodies waiting for their responses are kept whole up to this many
+  // bytes in all; past it, a request's body is read as it ends and released
+  // (same records, one more pass over the body: design.md, "Memory").
+  size_t held_request_bytes = 4u << 20;
 };
 
 // What RUN_INFO / STATS records carried (so replay can print what profile did).
@@ -65,6 +69,8 @@ class Pipeline {
 
  private:
   void on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn);
+  void digest_request(protocol::HttpMessage& m);
+  const std::string& content_body(const protocol::HttpMessage& m, std::string& decoded, std::string& why) const;
   void add_session_stats(const protocol::SessionStats& s);
   void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
   void emit_socket_fallback(const std::vector<const stream::SocketConn*>& conns);
@@ -79,6 +85,7 @@ class Pipeline {
   std::vector<provider::ProcessFacts> process_facts(uint32_t pid);
 
   PipelineOptions opts_;
+  std::shared_ptr<size_t> held_bytes_ = std::make_shared<size_t>(0);  // request bodies kept whole
   aggregate::Aggregator& agg_;
   stream::ConnectionTable conns_;
   stream::SocketTracker sockets_;

@@ -42,11 +42,12 @@ SessionStats::Undecodable recognise(std::string_view call) {
 }  // namespace
 
 Http1Session::Http1Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange,
-                           CloseFn on_close)
+                           CloseFn on_close, RequestFn on_request)
     : info_(info),
       max_body_(max_body),
       on_exchange_(std::move(on_exchange)),
       on_close_(std::move(on_close)),
+      on_request_(std::move(on_request)),
       pairing_([this](Exchange&& ex) { hand_on(std::move(ex)); }) {}
 
 Http1Session::~Http1Session() {
@@ -135,7 +136,7 @@ void Http1Session::stop_probing(Role r) {
 
 void Http1Session::start_parsers() {
   if (role_ == Role::Http2) {
-    h2_ = std::make_unique<Http2Session>(info_, max_body_, on_exchange_, on_close_);
+    h2_ = std::make_unique<Http2Session>(info_, max_body_, on_exchange_, on_close_, on_request_);
     replay_probe(TT_DIR_WRITE, *h2_);
     replay_probe(TT_DIR_READ, *h2_);
     return;
@@ -208,6 +209,7 @@ void Http1Session::feed(int dir, std::string_view data, uint64_t ts_ns) {
 void Http1Session::drain_requests(std::vector<HttpMessage>& msgs) {
   for (auto& m : msgs) {
     resp_parser_->push_request_method(m.method);
+    if (on_request_) on_request_(m);
     pairing_.on_request(std::move(m));
     if (ws_) return;
   }

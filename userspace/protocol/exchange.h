@@ -44,8 +44,12 @@ class Http1Session : public stream::StreamConsumer {
  public:
   using ExchangeFn = std::function<void(Exchange&&, const stream::ConnInfo&)>;
   using CloseFn = std::function<void(const stream::ConnInfo&, const SessionStats&)>;
+  // A request message has ended (its response may take minutes): the hook may
+  // digest its body and release it (HttpMessage::digest).
+  using RequestFn = std::function<void(HttpMessage&)>;
 
-  Http1Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange, CloseFn on_close);
+  Http1Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange, CloseFn on_close,
+               RequestFn on_request = {});
   ~Http1Session() override;
 
   void on_call_start(int dir) override;
@@ -83,6 +87,7 @@ class Http1Session : public stream::StreamConsumer {
   size_t max_body_;
   ExchangeFn on_exchange_;
   CloseFn on_close_;
+  RequestFn on_request_;
   Role role_ = Role::Unknown;
   Probe probe_[2];
   bool call_start_[2] = {false, false};

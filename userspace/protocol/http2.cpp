@@ -157,6 +157,7 @@ struct Http2Session::Impl {
   size_t max_body;
   ExchangeFn on_exchange;
   CloseFn on_close;
+  RequestFn on_request;
   Side side[2];
   int client = -1;  // direction of the client's bytes, once the preface showed it
   bool dead = false;
@@ -352,9 +353,11 @@ struct Http2Session::Impl {
         return;
       case kRstStream:
         if (n != 4) return fail("bad RST_STREAM frame", f.wire_bytes());
-        if (auto it = streams.find(f.stream); it != streams.end())
+        if (auto it = streams.find(f.stream); it != streams.end()) {
+          if (d == client) it->second.resp.cancelled_by_client = it->second.resp_started;
           end_stream(it, std::string("stream reset by ") + (d == client ? "client" : "server") + " (" +
                              error_code_name(be32(f.payload.data())) + ")");
+        }
         return;
       case kPing:
       case kPriority:
@@ -462,6 +465,7 @@ struct Http2Session::Impl {
     st.req.last_ts_ns = b.last_ts;
     if (b.end_stream) {
       st.req_ended = st.req.complete = true;
+      if (on_request) on_request(st.req);
       finish_if_done(it);
     }
   }
@@ -514,6 +518,7 @@ struct Http2Session::Impl {
     if (f.flags & kFlagEndStream) {
       (from_client ? st.req_ended : st.resp_ended) = true;
       m.complete = m.body_lost == 0;
+      if (from_client && on_request) on_request(m);
       finish_if_done(it);
     }
   }
@@ -616,8 +621,11 @@ struct Http2Session::Impl {
   }
 };
 
-Http2Session::Http2Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange, CloseFn on_close)
-    : impl_(std::make_unique<Impl>(info, max_body, std::move(on_exchange), std::move(on_close))) {}
+Http2Session::Http2Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange, CloseFn on_close,
+                           RequestFn on_request)
+    : impl_(std::make_unique<Impl>(info, max_body, std::move(on_exchange), std::move(on_close))) {
+  impl_->on_request = std::move(on_request);
+}
 
 Http2Session::~Http2Session() { impl_->close(); }
 

@@ -18,9 +18,11 @@ class Http2Session : public stream::StreamConsumer {
  public:
   using ExchangeFn = Http1Session::ExchangeFn;
   using CloseFn = Http1Session::CloseFn;
+  using RequestFn = Http1Session::RequestFn;
 
   // max_body: body bytes kept per message (the rest is counted in body_wire_bytes).
-  Http2Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange, CloseFn on_close);
+  Http2Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange, CloseFn on_close,
+               RequestFn on_request = {});
   ~Http2Session() override;
   Http2Session(const Http2Session&) = delete;
   Http2Session& operator=(const Http2Session&) = delete;

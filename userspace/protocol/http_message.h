@@ -1,6 +1,7 @@
 // One parsed HTTP message (request or response), as it crossed the TLS boundary.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,13 @@ namespace tt::protocol {
 struct Header {
   std::string name;  // as received (case preserved)
   std::string value;
+};
+
+// What a later stage kept of a body once it had read it (see Http1Session's
+// RequestFn): the body itself can then be released long before the message's
+// exchange ends.
+struct BodyDigest {
+  virtual ~BodyDigest() = default;
 };
 
 struct HttpMessage {
@@ -33,6 +41,13 @@ struct HttpMessage {
   std::string body;              // content-encoded body, at most max_body bytes
   bool body_truncated = false;   // body_wire_bytes > body.size(): the cap was hit, or bytes were lost
   uint64_t body_lost = 0;        // body bytes lost by the capture (in body_wire_bytes, not in body)
+
+  // Set when the body was digested and released (body empty; the counts above stand).
+  std::shared_ptr<const BodyDigest> digest;
+
+  // HTTP/2: the client reset the stream before the server ended it. A client
+  // that had all it wanted does that (Codex on its last SSE event).
+  bool cancelled_by_client = false;
 
   bool complete = false;  // message ended per HTTP framing (or connection close for close-delimited)
   std::string error;      // why it is incomplete: parse error, capture gap, connection closed...

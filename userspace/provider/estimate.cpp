@@ -110,9 +110,15 @@ bool output_text_bytes(const json& raw, uint64_t& bytes) {
 
 uint64_t estimate_tokens_from_text_bytes(uint64_t bytes) { return bytes / 4 + (bytes % 4 != 0); }
 
-Usage estimate_usage(std::string_view request_body, std::string_view response_body) {
-  uint64_t in_bytes = json_string_bytes(request_body).value_or(request_body.size());
+uint64_t request_text_bytes(std::string_view request_body, size_t readable) {
+  return json_string_bytes(request_body, readable).value_or(request_body.size());
+}
 
+Usage estimate_usage(std::string_view request_body, std::string_view response_body) {
+  return estimate_usage(request_text_bytes(request_body), response_body);
+}
+
+Usage estimate_usage(uint64_t in_bytes, std::string_view response_body) {
   uint64_t out_bytes = 0;
   bool recognised = false;
   for (const json& doc : detail::parse_documents(response_body).docs)

@@ -138,9 +138,10 @@ bool looks_like_llm_body(const RequestJson& body) {
   return false;
 }
 
-// `body` is parsed only if the path does not say what the call is.
+// `body` is parsed only if the path does not say what the call is, and only if
+// `fields` (its fields read earlier) is null.
 ApiCall classify_with_wire(const protocol::HttpMessage& request, std::string_view body, Wire& wire,
-                           std::optional<RequestJson>& parsed) {
+                           std::optional<RequestJson>& parsed, const RequestJson* fields = nullptr) {
   ApiCall c;
   wire = Wire::None;
   std::string_view target = request.target;
@@ -163,7 +164,7 @@ ApiCall classify_with_wire(const protocol::HttpMessage& request, std::string_vie
 
   Route r = route_for_path(path);
   if (r.wire == Wire::None) {
-    if (!looks_like_llm_body(parsed.emplace(body, request_paths()))) return c;
+    if (!looks_like_llm_body(fields ? *fields : parsed.emplace(body, request_paths()))) return c;
     r.wire = Wire::Unknown;
     r.api = "unknown";
   }
@@ -225,11 +226,17 @@ ApiCall classify(const protocol::HttpMessage& request, std::string_view request_
   return classify_with_wire(request, request_body, wire, parsed);
 }
 
+RequestDigest::RequestDigest(std::string_view body, size_t readable)
+    : fields(body, request_paths(), readable, /*count_text=*/true),
+      // A body that is not one JSON object (rare) takes a pass of its own.
+      text_bytes(fields.text_bytes() ? *fields.text_bytes() : request_text_bytes(body, readable)) {}
+
 ApiCall decode(const Exchange& ex) {
   if (!ex.request) return {};
   Wire wire;
   std::optional<RequestJson> parsed;
-  ApiCall c = classify_with_wire(*ex.request, ex.request_body, wire, parsed);
+  const RequestDigest* digest = ex.request_digest;
+  ApiCall c = classify_with_wire(*ex.request, ex.request_body, wire, parsed, digest ? &digest->fields : nullptr);
   c.user_agent = first_header(ex.request, {"User-Agent"});
   c.request_id = first_header(ex.response, {"request-id", "x-request-id"});
   auto set_harness = [&c](Harness h) {
@@ -243,8 +250,9 @@ ApiCall decode(const Exchange& ex) {
     return c;
   }
 
-  const RequestJson& req =
-      parsed ? *parsed : parsed.emplace(ex.request_body, request_paths(), ex.request_body_readable);
+  const RequestJson& req = digest  ? digest->fields
+                           : parsed ? *parsed
+                                    : parsed.emplace(ex.request_body, request_paths(), ex.request_body_readable);
   set_harness(identify_harness(*ex.request, ex.request_body, &req, ex.processes));
   auto text = [&req](std::string_view path) {
     const BodyValue& v = req.at(path);
@@ -308,7 +316,8 @@ ApiCall decode(const Exchange& ex) {
     c.usage_source = UsageSource::Exact;
     return c;
   }
-  c.usage = estimate_usage(ex.request_body, ex.response ? ex.response_body : std::string_view());
+  std::string_view resp_body = ex.response ? ex.response_body : std::string_view();
+  c.usage = digest ? estimate_usage(digest->text_bytes, resp_body) : estimate_usage(ex.request_body, resp_body);
   c.usage_source = UsageSource::Estimated;
   if (c.error.empty()) {
     bool streamed = c.stream || docs.format == detail::BodyFormat::Sse ||

@@ -1,12 +1,14 @@
 // Provider wire formats: recognise an LLM API call and take its token usage.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "protocol/http_message.h"
 #include "provider/harness.h"
+#include "provider/request_json.h"
 
 namespace tt::provider {
 
@@ -31,6 +33,17 @@ struct Usage {
   uint64_t reasoning_tokens = 0;  // part of output_tokens, when the provider says
 };
 
+// A request body read as soon as the request ended, so that the body need not be
+// kept until its response ends (a long stream lasts minutes; a daemon sees many at
+// once): the fields decoding reads and what estimation needs. The body given is
+// content-decoded; `readable` as for Exchange::request_body_readable.
+struct RequestDigest : protocol::BodyDigest {
+  RequestDigest(std::string_view body, size_t readable);
+  RequestJson fields;
+  uint64_t text_bytes;  // estimation's input measure (request_text_bytes)
+  std::string error;    // the body could not be content-decoded: why
+};
+
 // What the pipeline hands a decoder: one request and (if any) its response, with
 // bodies already content-decoded (resp_body empty when there was no response).
 struct Exchange {
@@ -40,6 +53,8 @@ struct Exchange {
   // Bytes readable from request_body.data() (its string's capacity): with 64 to
   // spare the JSON is parsed in place, else from a padded copy. 0: unknown.
   size_t request_body_readable = 0;
+  // Set: the request body was digested and released; request_body is unused.
+  const RequestDigest* request_digest = nullptr;
   std::string_view response_body;                   // decoded
   bool response_complete = false;                   // response framing ended cleanly
   // The sending process, then its traced ancestors (for harnesses only their
@@ -84,6 +99,9 @@ ApiCall decode(const Exchange& ex);
 // string value in the request body (prompt, system, tools); output counts the text
 // the response streamed back (deltas / message content), or its bytes if unparseable.
 Usage estimate_usage(std::string_view request_body, std::string_view response_body);
+Usage estimate_usage(uint64_t request_text_bytes, std::string_view response_body);
+// The text of every JSON string value in a request body, or all of it if it is not JSON.
+uint64_t request_text_bytes(std::string_view request_body, size_t readable = 0);
 uint64_t estimate_tokens_from_text_bytes(uint64_t bytes);
 
 }  // namespace tt::provider

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <cstring>
+
 #include "provider/json_util.h"
 
 namespace tt::provider {
@@ -10,6 +12,105 @@ namespace {
 namespace od = simdjson::ondemand;
 
 constexpr size_t kMaxPathDepth = 8;
+
+// Hex digits of a \\uXXXX escape at s[at..at+4), or -1.
+int hex4(std::string_view s, size_t at) {
+  if (at + 4 > s.size()) return -1;
+  int v = 0;
+  for (size_t k = at; k < at + 4; ++k) {
+    char c = s[k];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+// Adds the UTF-8 length of a string token ("...", perhaps with whitespace
+// after it) once unescaped, without unescaping it: the text of a request is
+// mostly long strings with a few escapes. False on a bad escape.
+bool add_unescaped_length(std::string_view tok, uint64_t& n) {
+  while (!tok.empty() && tok.back() != '"') tok.remove_suffix(1);
+  if (tok.size() < 2 || tok.front() != '"') return false;
+  std::string_view s = tok.substr(1, tok.size() - 2);
+  size_t i = 0;
+  for (;;) {
+    const void* p = memchr(s.data() + i, '\\', s.size() - i);
+    if (!p) break;
+    size_t j = static_cast<const char*>(p) - s.data();
+    n += j - i;
+    if (j + 1 >= s.size()) return false;
+    char c = s[j + 1];
+    switch (c) {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        n += 1;
+        i = j + 2;
+        continue;
+      case 'u':
+        break;
+      default:
+        return false;
+    }
+    int cp = hex4(s, j + 2);
+    i = j + 6;
+    if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return false;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {  // a surrogate pair: one 4-byte character
+      int low = i + 1 < s.size() && s[i] == '\\' && s[i + 1] == 'u' ? hex4(s, i + 2) : -1;
+      if (low < 0xDC00 || low > 0xDFFF) return false;
+      n += 4;
+      i += 6;
+      continue;
+    }
+    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+  }
+  n += s.size() - i;
+  return true;
+}
+
+constexpr size_t kMaxDepth = 1024;
+
+// Adds the unescaped text of every string value under v (keys not counted);
+// false on a JSON error. Scalars are read too, so that a bad one is an error,
+// as it would be for a whole-document parse.
+bool add_text(od::value v, uint64_t& n, size_t depth) {
+  od::json_type type;
+  if (v.type().get(type) || depth > kMaxDepth) return false;
+  switch (type) {
+    case od::json_type::string: {
+      return add_unescaped_length(v.raw_json_token(), n);
+    }
+    case od::json_type::array: {
+      od::array a;
+      if (v.get_array().get(a)) return false;
+      for (auto e : a) {
+        od::value x;
+        if (e.get(x) || !add_text(x, n, depth + 1)) return false;
+      }
+      return true;
+    }
+    case od::json_type::object: {
+      od::object o;
+      if (v.get_object().get(o)) return false;
+      for (auto f : o) {
+        od::value x;
+        if (f.value().get(x) || !add_text(x, n, depth + 1)) return false;
+      }
+      return true;
+    }
+    case od::json_type::number: {
+      od::number num;
+      return !v.get_number().get(num);
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return !v.get_bool().get(b);
+    }
+    case od::json_type::null:
+      return v.is_null().value_unsafe();
+  }
+  return false;
+}
+
 
 // How a wanted dotted path relates to the member names walked so far.
 enum class Match { None, Leaf, Prefix };
@@ -60,7 +161,9 @@ bool read_value(od::value& v, od::json_type type, BodyValue& out) {
 // Walks the members of nested objects that lie on a wanted path, once, in order.
 class Walker {
  public:
-  Walker(std::span<const std::string_view> paths, std::vector<BodyValue>& values) : paths_(paths), values_(values) {}
+  // text: also total the text of every string value (see json_string_bytes).
+  Walker(std::span<const std::string_view> paths, std::vector<BodyValue>& values, uint64_t* text)
+      : paths_(paths), values_(values), text_(text) {}
 
   bool walk(od::object obj, size_t depth) {
     for (auto field : obj) {
@@ -80,23 +183,33 @@ class Walker {
       if (m == Match::Leaf) leaf = i;
       below |= m == Match::Prefix;
     }
-    if (leaf == paths_.size() && !below) return true;  // not wanted: skipped by the iteration
+    if (leaf == paths_.size() && !below)  // not wanted: skipped by the iteration, or only counted
+      return !text_ || add_text(v, *text_, depth);
     od::json_type type;
     if (v.type().get(type)) return false;
-    if (leaf < paths_.size() && !read_value(v, type, values_[leaf])) return false;
-    if (!below || type != od::json_type::object || depth >= kMaxPathDepth) return true;
+    if (leaf < paths_.size()) {
+      if (!read_value(v, type, values_[leaf])) return false;
+      if (type == od::json_type::string) {
+        if (text_) *text_ += values_[leaf].text.size();
+        return true;
+      }
+    }
+    bool deeper = below && type == od::json_type::object && depth < kMaxPathDepth;
+    if (!deeper) return !text_ || type != od::json_type::array && type != od::json_type::object || add_text(v, *text_, depth);
     od::object sub;
     return !v.get_object().get(sub) && walk(sub, depth);
   }
 
   std::span<const std::string_view> paths_;
   std::vector<BodyValue>& values_;
+  uint64_t* text_;
   std::string_view keys_[kMaxPathDepth];
 };
 
 }  // namespace
 
-RequestJson::RequestJson(std::string_view body, std::span<const std::string_view> paths, size_t readable)
+RequestJson::RequestJson(std::string_view body, std::span<const std::string_view> paths, size_t readable,
+                         bool count_text)
     : paths_(paths), values_(paths.size()) {
   detail::skip_bom(body, readable);
   std::optional<od::parser> own_parser;
@@ -106,9 +219,11 @@ RequestJson::RequestJson(std::string_view body, std::span<const std::string_view
   if (parser.iterate(detail::padded(body, readable, detail::shared_for(body.size(), own_scratch))).get(doc)) return;
   od::object top;
   if (doc.get_object().get(top)) return;
-  Walker walker(paths_, values_);
+  uint64_t text = 0;
+  Walker walker(paths_, values_, count_text ? &text : nullptr);
   // Done, and nothing but whitespace after the object.
   object_ = walker.walk(top, 0) && doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+  if (object_ && count_text) text_bytes_ = text;
 }
 
 const BodyValue& RequestJson::at(std::string_view path) const {
@@ -118,11 +233,39 @@ const BodyValue& RequestJson::at(std::string_view path) const {
   return absent;
 }
 
-std::optional<uint64_t> json_string_bytes(std::string_view body) {
-  std::optional<simdjson::dom::document> own;
-  simdjson::dom::document& doc = detail::shared_for(body.size(), own);
-  if (!detail::parse_json(body, doc)) return std::nullopt;
-  return detail::string_bytes(doc.root(), /*include_keys=*/false);
+// One On-Demand pass: the strings are unescaped one at a time, no document is
+// built (a DOM parse made this as costly as the rest of the pipeline).
+std::optional<uint64_t> json_string_bytes(std::string_view body, size_t readable) {
+  detail::skip_bom(body, readable);
+  std::optional<od::parser> own_parser;
+  std::optional<std::string> own_scratch;
+  od::parser& parser = detail::shared_for(body.size(), own_parser);
+  od::document doc;
+  if (parser.iterate(detail::padded(body, readable, detail::shared_for(body.size(), own_scratch))).get(doc))
+    return std::nullopt;
+  uint64_t n = 0;
+  od::json_type type;
+  if (doc.type().get(type)) return std::nullopt;
+  bool ok = false;
+  if (type == od::json_type::array || type == od::json_type::object) {
+    od::value v;
+    ok = !doc.get_value().get(v) && add_text(v, n, 1);
+  } else if (type == od::json_type::string) {
+    std::string_view s;
+    ok = !doc.get_string().get(s);
+    n = s.size();
+  } else if (type == od::json_type::number) {
+    od::number num;
+    ok = !doc.get_number().get(num);
+  } else if (type == od::json_type::boolean) {
+    bool b;
+    ok = !doc.get_bool().get(b);
+  } else {
+    ok = doc.is_null().value_unsafe();
+  }
+  // Nothing but whitespace after the value.
+  if (!ok || doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;
+  return n;
 }
 
 }  // namespace tt::provider

@@ -29,23 +29,30 @@ class RequestJson {
   // that must outlive this object). `readable`: bytes readable from body.data()
   // (an owning string's capacity); with room for simdjson's padding the body is
   // read in place, otherwise from a padded copy.
-  RequestJson(std::string_view body, std::span<const std::string_view> paths, size_t readable = 0);
+  // count_text: also total the text of its string values in the same pass
+  // (text_bytes(), as json_string_bytes() counts it).
+  RequestJson(std::string_view body, std::span<const std::string_view> paths, size_t readable = 0,
+              bool count_text = false);
 
   // The top level is an object and its members were walked to the end without an
   // error. Values met before an error (a cut-off body) are still read.
   bool is_object() const { return object_; }
   // Absent unless `path` was one of the paths asked for and is in the body.
   const BodyValue& at(std::string_view path) const;
+  // With count_text, once the whole object was read: json_string_bytes(body).
+  std::optional<uint64_t> text_bytes() const { return text_bytes_; }
 
  private:
   std::span<const std::string_view> paths_;
   std::vector<BodyValue> values_;  // parallel to paths_
   bool object_ = false;
+  std::optional<uint64_t> text_bytes_;
 };
 
 // Total UTF-8 bytes of every string value in a JSON document (keys not counted),
 // or nullopt if `body` is not one whole valid JSON document (or nests deeper than
-// 1024 levels). A leading UTF-8 byte order mark is skipped.
-std::optional<uint64_t> json_string_bytes(std::string_view body);
+// 1024 levels). A leading UTF-8 byte order mark is skipped. `readable` as for
+// RequestJson.
+std::optional<uint64_t> json_string_bytes(std::string_view body, size_t readable = 0);
 
 }  // namespace tt::provider

@@ -48,27 +48,20 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
 
   std::unique_ptr<Tracer> t(new Tracer());
   t->on_record_ = std::move(on_record);
-  t->skel_ = tlstap_bpf__open();
-  if (!t->skel_) return make_error(std::string("cannot open the BPF object: ") + strerror(errno));
-  t->skel_->rodata->filter_pids = opts.filter_pids;
-  t->skel_->rodata->max_call_bytes = opts.max_call_bytes;
-  t->skel_->rodata->stop_on_exec = opts.stop_on_exec;
-  t->skel_->rodata->socket_fallback = opts.socket_fallback;
-  // Whole host: a socket is followed past its first write only if userspace
-  // says so (set_socket_watch); traced commands get all their sockets.
-  t->skel_->rodata->sock_watch = opts.socket_fallback && !opts.filter_pids;
-  if (auto missing = missing_socket_tracepoint()) {
-    t->socket_tp_missing_ = *missing;
-    for (bpf_program* prog : t->socket_programs()) bpf_program__set_autoload(prog, false);
-    t->skel_->rodata->socket_fallback = false;
-    if (opts.socket_fallback)
-      fprintf(stderr, "tokentap: this kernel has no %s tracepoint (Linux 6.12+): the socket fallback is off\n",
-              missing->c_str());
-  }
-  t->skel_->rodata->hold_on_connect = opts.hold_on_connect && !opts.filter_pids;
   t->cache_ = std::make_unique<discovery::DiscoveryCache>(opts.discovery_cache_dir);
-  bpf_map__set_max_entries(t->skel_->maps.events, opts.ring_buffer_bytes);
-  int err = tlstap_bpf__load(t->skel_);
+  // The socket tracepoints are new (Linux 6.12+). Only when a load fails is the
+  // kernel's BTF searched for them (parsing it takes tens of milliseconds, and
+  // libbpf's load parses it anyway), then the load retried without them.
+  int err = t->open_and_load(opts, true);
+  if (err) {
+    if (auto missing = missing_socket_tracepoint()) {
+      t->socket_tp_missing_ = *missing;
+      if (opts.socket_fallback)
+        fprintf(stderr, "tokentap: this kernel has no %s tracepoint (Linux 6.12+): the socket fallback is off\n",
+                missing->c_str());
+      err = t->open_and_load(opts, false);
+    }
+  }
   if (err) {
     int e = -err;
     if (e == EPERM || e == EACCES)
@@ -91,6 +84,44 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
   t->rb_ = ring_buffer__new(bpf_map__fd(t->skel_->maps.events), ring_cb, &t->on_record_, nullptr);
   if (!t->rb_) return make_error(std::string("cannot open the ring buffer: ") + strerror(errno));
   return t;
+}
+
+// Opens the BPF object, sets its settings and loads it; a negative errno on failure.
+int Tracer::open_and_load(const TracerOptions& opts, bool socket_tps) {
+  if (skel_) tlstap_bpf__destroy(skel_);
+  skel_ = tlstap_bpf__open();
+  if (!skel_) return -errno;
+  skel_->rodata->filter_pids = opts.filter_pids;
+  skel_->rodata->max_call_bytes = opts.max_call_bytes;
+  skel_->rodata->stop_on_exec = opts.stop_on_exec;
+  skel_->rodata->socket_fallback = opts.socket_fallback && socket_tps;
+  // Whole host: a socket is followed past its first write only if userspace
+  // says so (set_socket_watch); traced commands get all their sockets.
+  skel_->rodata->sock_watch = skel_->rodata->socket_fallback && !opts.filter_pids;
+  skel_->rodata->hold_on_connect = opts.hold_on_connect && !opts.filter_pids;  // inet_sock_set_state: Linux 4.16+
+  if (!socket_tps)
+    for (bpf_program* prog : socket_programs()) bpf_program__set_autoload(prog, false);
+  // Loaded only where it is attached: each program costs verifier time.
+  if (!skel_->rodata->hold_on_connect) bpf_program__set_autoload(skel_->progs.on_connect_hold, false);
+  bpf_map__set_max_entries(skel_->maps.events, opts.ring_buffer_bytes);
+  // TOKENTAP_VERIFIER_STATS=1: each program's verifier statistics (load time).
+  std::vector<std::string> logs;
+  bool stats = getenv("TOKENTAP_VERIFIER_STATS") != nullptr;
+  bpf_program* p;
+  if (stats)
+    bpf_object__for_each_program(p, skel_->obj) {
+      std::string& log = logs.emplace_back(4096, '\0');
+      bpf_program__set_log_buf(p, log.data(), log.size());
+      bpf_program__set_log_level(p, 4);
+    }
+  int err = tlstap_bpf__load(skel_);
+  size_t i = 0;
+  if (stats)
+    bpf_object__for_each_program(p, skel_->obj) {
+      const std::string& log = logs[i++];
+      if (bpf_program__autoload(p)) fprintf(stderr, "tokentap: %s: %s", bpf_program__name(p), log.c_str());
+    }
+  return err;
 }
 
 Tracer::~Tracer() {
@@ -195,25 +226,31 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
     bpf_program* entry;
     bpf_program* ret;
   };
+  // A running process (the daemon's start) goes on calling while its probes go
+  // in one by one. The read side goes in first, and each return probe before
+  // its entry probe: a request that is captured then always has its response
+  // captured too. Else, joined between a request and its response, the next
+  // response would be paired with the request before it, and so on (the
+  // protocol layer skips a response seen before any request instead).
   // Go: Write is taken whole at entry; Read's return side is a uprobe on each RET.
   const Probe openssl_probes[] = {
-      {"SSL_write", skel_->progs.ssl_write_entry, skel_->progs.ssl_write_return},
       {"SSL_read", skel_->progs.ssl_read_entry, skel_->progs.ssl_read_return},
-      {"SSL_write_ex", skel_->progs.ssl_write_ex_entry, skel_->progs.ssl_write_ex_return},
       {"SSL_read_ex", skel_->progs.ssl_read_ex_entry, skel_->progs.ssl_read_ex_return},
+      {"SSL_write", skel_->progs.ssl_write_entry, skel_->progs.ssl_write_return},
+      {"SSL_write_ex", skel_->progs.ssl_write_ex_entry, skel_->progs.ssl_write_ex_return},
       {"SSL_free", skel_->progs.ssl_free_entry, nullptr},
   };
   const Probe go_probes[] = {
-      {"SSL_write", skel_->progs.go_tls_write, nullptr},
       {"SSL_read", skel_->progs.go_tls_read_entry, nullptr},
+      {"SSL_write", skel_->progs.go_tls_write, nullptr},
   };
   // rustls: plaintext at the record layer; the socket hooks pair each AEAD
   // context with its socket.
   const Probe aead_probes[] = {
-      {"AEAD_seal", skel_->progs.aead_seal_entry, nullptr},
-      {"AEAD_seal_scatter", skel_->progs.aead_seal_scatter_entry, nullptr},
       {"AEAD_open", skel_->progs.aead_open_entry, skel_->progs.aead_open_return},
       {"AEAD_init", skel_->progs.aead_init_entry, nullptr},
+      {"AEAD_seal", skel_->progs.aead_seal_entry, nullptr},
+      {"AEAD_seal_scatter", skel_->progs.aead_seal_scatter_entry, nullptr},
   };
   if (aead && !socket_hooks_) {
     if (auto r = attach_socket_hooks(); !r) return Error{r.error()};
@@ -234,13 +271,13 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
     if (!fn) continue;
     if (!info.detail.empty()) info.detail += "; ";
     info.detail += std::string(p.sym) + ": " + fn->evidence;
-    if (auto r = attach_at(p.entry, fn->file_offset, false, p.sym); !r) return Error{r.error()};
     if (p.ret)
       if (auto r = attach_at(p.ret, fn->file_offset, true, p.sym); !r) return Error{r.error()};
     if (go)
       for (uint64_t ret : fn->return_offsets)
         if (auto r = attach_at(skel_->progs.go_tls_read_return, ret, false, "a RET of crypto/tls.(*Conn).Read"); !r)
           return Error{r.error()};
+    if (auto r = attach_at(p.entry, fn->file_offset, false, p.sym); !r) return Error{r.error()};
   }
   for (auto& l : links) links_.push_back(std::move(l));
   if (aead) skel_->bss->aead_hooks = true;

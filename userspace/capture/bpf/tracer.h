@@ -118,6 +118,7 @@ class Tracer {
   Result<void> attach_socket_hooks();
   std::vector<bpf_program*> socket_programs() const;
   static std::optional<std::string> missing_socket_tracepoint();
+  int open_and_load(const TracerOptions& opts, bool socket_tps);
   bool socket_hooks_ = false;
   std::string socket_tp_missing_;  // a socket tracepoint this kernel lacks: those hooks are off
   std::unique_ptr<discovery::DiscoveryCache> cache_;
