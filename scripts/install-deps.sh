@@ -8,6 +8,8 @@ PKGS=(
   # userspace libraries
   libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev libhttp-parser-dev
   libsimdjson-dev
+  # linear-time regular expressions for the harness rules (no backtracking on traffic)
+  libre2-dev
   libnghttp2-dev
   zlib1g-dev libbrotli-dev libzstd-dev
   # x86-64 decoder for finding TLS functions in stripped binaries (Bun, BoringSSL)

@@ -91,6 +91,13 @@ class CurlTest(E2ETestCase):
         self.assertEqual(p.returncode, 127)
         self.assertIn("command not found", p.stderr)
 
+    def test_unknown_command_is_an_error(self):
+        for args in (["NOSUCHCOMMAND", "--help"], ["NOSUCHCOMMAND"], ["proflie", "--", "/bin/true"]):
+            p = subprocess.run([TOKENTAP] + args, capture_output=True, text=True)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn("unknown command '%s'" % args[0], p.stderr)
+        p = subprocess.run([TOKENTAP, "inspect", "--help"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
 
     def test_not_root_is_a_clear_error(self):
         p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TOKENTAP, "profile",

@@ -419,3 +419,24 @@ TEST(HarnessProcess, CodexFromItsPackageWithoutHeaders) {
   std::vector<ProcessFacts> other = {{"/usr/local/bin/codex-of-something-else", "codex", {}, ""}};
   EXPECT_EQ(identify_harness(tt::protocol::HttpMessage{}, "", nullptr, &other).name, "");
 }
+
+// Rules run on values a peer controls. A 40 KB User-Agent and a 200 KB
+// metadata.user_id crashed std::regex (one recursion per character); the
+// rules are linear now, and what they take is bounded.
+TEST(Harness, HugeValuesAreMatchedInLinearTimeAndBounded) {
+  std::string ua = "claude-cli/1.1.1." + std::string(40000, '1') + " (external, cli)";
+  Harness h = identify({{"User-Agent", ua}});
+  EXPECT_EQ(h.name, "claude-code");
+  EXPECT_EQ(h.version.size(), 64u);  // kMaxVersion
+  EXPECT_EQ(h.version.substr(0, 6), "1.1.1.");
+
+  std::string id = "0f1e2d3c-" + std::string(200000, 'a');
+  std::string body = R"({"metadata":{"user_id":"user_x_account__session_)" + id + R"("}})";
+  h = identify({{"User-Agent", "claude-cli/2.0.0 (external, cli)"}}, body);
+  EXPECT_EQ(h.session_id, id.substr(0, 256));  // kMaxSessionId
+  EXPECT_EQ(h.session_source, "body:metadata.user_id");
+
+  std::string quoted = R"({"metadata":{"user_id":"{\"session_id\": \")" + std::string(200000, 'b') + R"(\"}"}})";
+  h = identify({{"User-Agent", "claude-cli/2.0.0 (external, cli)"}}, quoted);
+  EXPECT_EQ(h.session_id, std::string(256, 'b'));
+}

@@ -306,6 +306,20 @@ TEST(Http2, TimestampsSpanFramesSplitAcrossChunks) {
   EXPECT_EQ(h.sink.ex[0].response->body.size(), 5000u);
 }
 
+// A peer may announce any header table size; the decoder's table is kept to
+// 1 MiB and that is counted. Headers that fit still decode.
+TEST(Http2, HpackTableIsBoundedAndTheBoundCounted) {
+  H2 h;
+  h.client(client_start(), 1);
+  h.server(settings({{1, 0xffffffffu}}), 2);
+  h.client(h.req(1, "/v1/messages"), 3);
+  h.server(h.resp(1, END_HEADERS | END_STREAM, {{":status", "204"}}), 4);
+  h.s.on_close(5);
+  ASSERT_EQ(h.sink.ex.size(), 1u);
+  EXPECT_EQ(h.sink.ex[0].request.target, "/v1/messages");
+  EXPECT_EQ(h.sink.stats.hpack_limit_hits, 1u);
+}
+
 TEST(Http2, HpackDynamicTableAcrossRequests) {
   H2 h(1 << 20, 65536);
   h.client(client_start(), 1);
@@ -633,7 +647,7 @@ struct Releaser {
   std::vector<std::pair<std::string, size_t>> seen;  // (body, exchanges before)
   const Sink* sink = nullptr;
   Http1Session::RequestFn fn() {
-    return [this](tt::protocol::HttpMessage& m) {
+    return [this](tt::protocol::HttpMessage& m, const tt::stream::ConnInfo&) {
       seen.emplace_back(m.body, sink->ex.size());
       m.digest = std::make_shared<SizeDigest>(m.body.size());
       std::string().swap(m.body);

@@ -552,25 +552,46 @@ TEST(CaptureFile, RejectsOtherFiles) {
   unlink(path.c_str());
 }
 
-TEST(ProtoSink, DelimitedRecordsReadBack) {
-  std::string path = ::testing::TempDir() + "/tt_records.pb";
+// Writes records with the protobuf sink and reads them back.
+static std::vector<tokentap::v1::Record> write_and_read(const std::string& name, const std::vector<tokentap::v1::Record>& in) {
+  std::string path = ::testing::TempDir() + "/" + name;
   {
     auto s = tt::sink::DelimitedProtoSink::open(path);
-    ASSERT_TRUE(s.ok());
-    tokentap::v1::Record a, b;
-    a.mutable_request()->set_model("m1");
-    a.mutable_request()->set_input_tokens(1ull << 40);
-    b.mutable_run()->mutable_totals()->set_output_tokens(7);
-    (*s)->write(a);
-    (*s)->write(b);
-    ASSERT_TRUE((*s)->close().ok());
+    EXPECT_TRUE(s.ok());
+    for (const auto& r : in) (*s)->write(r);
+    EXPECT_TRUE((*s)->close().ok());
   }
   auto recs = tt::sink::read_delimited_records(path);
-  ASSERT_TRUE(recs.ok()) << recs.error();
-  ASSERT_EQ(recs->size(), 2u);
-  EXPECT_EQ((*recs)[0].request().input_tokens(), 1ull << 40);
-  EXPECT_EQ((*recs)[1].run().totals().output_tokens(), 7u);
   unlink(path.c_str());
+  EXPECT_TRUE(recs.ok()) << recs.error();
+  return recs.ok() ? *recs : std::vector<tokentap::v1::Record>{};
+}
+
+TEST(ProtoSink, DelimitedRecordsReadBack) {
+  tokentap::v1::Record a, b;
+  a.mutable_request()->set_model("m1");
+  a.mutable_request()->set_input_tokens(1ull << 40);
+  b.mutable_run()->mutable_totals()->set_output_tokens(7);
+  auto recs = write_and_read("tt_records.pb", {a, b});
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].request().input_tokens(), 1ull << 40);
+  EXPECT_EQ(recs[1].run().totals().output_tokens(), 7u);
+}
+
+// Traffic puts any bytes in headers and process names: one 0xFF made the whole
+// protobuf file unreadable. Records are repaired as they are written.
+TEST(ProtoSink, InvalidUtf8IsRepairedAndTheStreamStaysReadable) {
+  tokentap::v1::Record a, b;
+  a.mutable_request()->set_user_agent(std::string("curl/8\xff", 7));
+  a.mutable_request()->set_comm(std::string("ab\xc3\x28\xed\xa0\x80z", 8));  // bad continuation, a surrogate
+  a.mutable_request()->set_model("caf\xc3\xa9");                              // valid: kept
+  b.mutable_run()->add_command(std::string("\xf5\x80", 2));
+  auto recs = write_and_read("tt_utf8.pb", {a, b});
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].request().user_agent(), "curl/8\xef\xbf\xbd");
+  EXPECT_EQ(recs[0].request().comm(), "ab\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz");
+  EXPECT_EQ(recs[0].request().model(), "caf\xc3\xa9");
+  EXPECT_EQ(recs[1].run().command(0), "\xef\xbf\xbd\xef\xbf\xbd");
 }
 
 TEST(JsonSink, SixtyFourBitNumbersStayNumbersAndBadUtf8IsReplaced) {

@@ -76,7 +76,12 @@ void Aggregator::add_request(v1::ApiRequest req) {
   auto& p = process(req.pid());
   if (req.comm().empty()) req.set_comm(p.comm);
   if (req.exe().empty()) req.set_exe(p.exe);
-  if (req.session_id().empty()) {
+  // A peer chooses session ids: past max_sessions open ones, a new id is not
+  // kept and the request joins its process tree's session (counted).
+  bool full = sessions_.size() >= max_sessions_ && !req.session_id().empty() &&
+              !session_index_.count({req.harness(), req.session_id()});
+  if (full) capture_.set_session_limit_hits(capture_.session_limit_hits() + 1);
+  if (req.session_id().empty() || full) {
     req.set_session_id(process_session_id(req.pid()));
     req.set_session_source("process");
   }

@@ -51,6 +51,9 @@ class Aggregator {
   void set_run_id(std::string id) { run_id_ = std::move(id); }
   void set_keep_requests(bool keep) { keep_requests_ = keep; }
   void set_host_scope(bool host) { host_scope_ = host; }
+  // Sessions open at once; a request with a new session id past it joins its
+  // process tree's session instead (session_limit_hits).
+  void set_max_sessions(size_t n) { max_sessions_ = n; }
 
   // Process lifecycle (unix ns timestamps). Unknown pids are created on demand.
   ProcessInfo& process(uint32_t pid);
@@ -126,6 +129,7 @@ class Aggregator {
   uint64_t next_session_ = 0;
   bool keep_requests_ = true;
   bool host_scope_ = false;
+  size_t max_sessions_ = 10000;
   v1::RunSummary running_;  // run totals as requests arrive
   std::vector<v1::SessionSummary> session_summaries_;
   v1::CaptureStats capture_;

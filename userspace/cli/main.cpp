@@ -74,6 +74,17 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  // A first word that is no command is an error, even beside --help (which
+  // CLI11 would answer first, with the main help and exit 0).
+  if (parsed_argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known |= sub->check_name(argv[1]);
+    if (!known) {
+      fprintf(stderr, "tokentap: unknown command '%s' (commands: profile, daemon, replay, inspect; see --help)\n",
+              argv[1]);
+      return 2;
+    }
+  }
   try {
     app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& e) {

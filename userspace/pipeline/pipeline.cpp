@@ -27,7 +27,7 @@ Pipeline::Pipeline(PipelineOptions opts, aggregate::Aggregator& agg)
               if (s.non_http) cs.set_non_http_connections(cs.non_http_connections() + 1);
               add_session_stats(s);
             },
-            [this](protocol::HttpMessage& m) { digest_request(m); });
+            [this](protocol::HttpMessage& m, const stream::ConnInfo& c) { digest_request(m, c); });
       }) {}
 
 Pipeline::~Pipeline() = default;
@@ -43,6 +43,7 @@ void Pipeline::on_raw(const void* data, size_t size) {
         peek_first_write(ev.data);
         conns_.on_data(ev.data);
       }
+      sync_connection_limit();
       break;
     case ParseStatus::Alias:
       on_alias(ev.alias);
@@ -222,6 +223,12 @@ void Pipeline::finish(uint64_t mono_ts_ns) {
     drop_pending(it->first.first, it->first.second);
   conns_.close_all(mono_ts_ns);
   emit_socket_fallback(sockets_.connections());
+  sync_connection_limit();
+}
+
+void Pipeline::sync_connection_limit() {
+  if (uint64_t n = conns_.refused_records(); n != agg_.capture_stats().connection_limit_hits())
+    agg_.capture_stats().set_connection_limit_hits(n);
 }
 
 // The sending process, then its traced ancestors: what harness rules look at.
@@ -366,6 +373,9 @@ void Pipeline::peek_first_write(const capture::DataEvent& d) {
 }
 
 void Pipeline::forget_connection(uint32_t pid, uint64_t conn) {
+  for (auto it = decode_budget_.lower_bound({pid, conn}); it != decode_budget_.end() && it->first.first == pid &&
+                                                          (!conn || it->first.second == conn);)
+    it = decode_budget_.erase(it);
   for (auto* set : {&first_call_seen_, &muted_}) {
     auto it = set->lower_bound({pid, conn});
     while (it != set->end() && it->first == pid && (!conn || it->second == conn)) it = set->erase(it);
@@ -385,6 +395,7 @@ void Pipeline::add_session_stats(const protocol::SessionStats& s) {
   using U = protocol::SessionStats::Undecodable;
   auto& cs = agg_.capture_stats();
   cs.set_gap_resyncs(cs.gap_resyncs() + s.gap_resyncs);
+  cs.set_hpack_limit_hits(cs.hpack_limit_hits() + s.hpack_limit_hits);
   if (s.midstream) cs.set_midstream_connections(cs.midstream_connections() + 1);
   if (s.undecodable == U::No) return;
   cs.set_midstream_undecodable_connections(cs.midstream_undecodable_connections() + 1);
@@ -396,16 +407,29 @@ void Pipeline::add_session_stats(const protocol::SessionStats& s) {
 // A body as sent, content-decoded. A truncated body (cap hit) or a cut-off
 // stream is decoded as far as it goes; one with no encoding is used in place.
 // On failure `why` says why and the result is empty.
-const std::string& Pipeline::content_body(const protocol::HttpMessage& m, std::string& decoded,
-                                          std::string& why) const {
+// Decoding is bounded per connection: what a peer sends compressed may be
+// inflated 128 times over, plus 64 MiB, in all (a 4 KB capture of "gzip, gzip"
+// bombs took 519 MB and 14 s); per message, 4x the body cap. Past it the body
+// is not decoded, and that is counted (decode_limit_hits).
+const std::string& Pipeline::content_body(const protocol::HttpMessage& m, const stream::ConnInfo& c,
+                                          std::string& decoded, std::string& why) {
   const std::string* ce = m.header("Content-Encoding");
   if (!ce || ce->empty()) return m.body;
-  bool partial = m.body_truncated || !m.complete;
-  auto r = protocol::decode_content(m.body, *ce, opts_.max_body_bytes * 4, partial);
+  DecodeBudget& b = decode_budget_[{c.pid, c.ssl}];
+  b.wire += m.body.size();
+  uint64_t allowed = opts_.decode_allowance + opts_.decode_ratio * b.wire;
+  uint64_t cap = std::min<uint64_t>(opts_.max_body_bytes * 4, allowed > b.decoded ? allowed - b.decoded : 0);
+  bool partial = m.body_truncated || !m.complete, over = false;
+  auto r = protocol::decode_content(m.body, *ce, cap, partial, &over);
   if (!r) {
     why = r.error();
+    if (over) {
+      auto& cs = agg_.capture_stats();
+      cs.set_decode_limit_hits(cs.decode_limit_hits() + 1);
+    }
     return decoded;
   }
+  b.decoded += r->size();
   return decoded = std::move(*r);
 }
 
@@ -423,14 +447,14 @@ struct HeldBody : protocol::BodyDigest {
 // A request ends long before its response (a stream lasts minutes). Within the
 // budget its body is kept; past it, the body is read now, what decoding needs
 // kept, and the body released (design.md, "Memory").
-void Pipeline::digest_request(protocol::HttpMessage& m) {
+void Pipeline::digest_request(protocol::HttpMessage& m, const stream::ConnInfo& c) {
   if (m.body.empty() || m.digest) return;
   if (*held_bytes_ + m.body.size() <= opts_.held_request_bytes) {
     m.digest = std::make_shared<HeldBody>(held_bytes_, m.body.size());
     return;
   }
   std::string decoded, why;
-  const std::string& body = content_body(m, decoded, why);
+  const std::string& body = content_body(m, c, decoded, why);
   auto d = std::make_shared<provider::RequestDigest>(body, body.capacity());
   d->error = std::move(why);
   m.digest = std::move(d);
@@ -452,14 +476,14 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   // Content decoding (a request body digested as it ended was decoded then).
   const auto* digest = dynamic_cast<const provider::RequestDigest*>(req.digest.get());
   std::string req_decoded, resp_decoded, why;
-  const std::string& req_body = digest ? req_decoded : content_body(req, req_decoded, why);
+  const std::string& req_body = digest ? req_decoded : content_body(req, conn, req_decoded, why);
   if (digest) why = digest->error;
   if (!why.empty()) {
     cs.set_decode_errors(cs.decode_errors() + 1);
     append_error(err, "request body: " + why);
   }
   why.clear();
-  const std::string& resp_body = resp ? content_body(*resp, resp_decoded, why) : resp_decoded;
+  const std::string& resp_body = resp ? content_body(*resp, conn, resp_decoded, why) : resp_decoded;
   if (!why.empty()) {
     cs.set_decode_errors(cs.decode_errors() + 1);
     append_error(err, "response body: " + why);

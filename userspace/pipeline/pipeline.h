@@ -40,6 +40,10 @@ struct PipelineOptions {
   // bytes in all; past it, a request's body is read as it ends and released
   // (same records, one more pass over the body: design.md, "Memory").
   size_t held_request_bytes = 4u << 20;
+  // Content decoding per connection: at most decode_ratio x the encoded bytes
+  // plus decode_allowance, in all (decompression bombs).
+  uint64_t decode_ratio = 128;
+  uint64_t decode_allowance = 64u << 20;
 };
 
 // What RUN_INFO / STATS records carried (so replay can print what profile did).
@@ -69,8 +73,10 @@ class Pipeline {
 
  private:
   void on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn);
-  void digest_request(protocol::HttpMessage& m);
-  const std::string& content_body(const protocol::HttpMessage& m, std::string& decoded, std::string& why) const;
+  void digest_request(protocol::HttpMessage& m, const stream::ConnInfo& c);
+  void sync_connection_limit();
+  const std::string& content_body(const protocol::HttpMessage& m, const stream::ConnInfo& c, std::string& decoded,
+                                  std::string& why);
   void add_session_stats(const protocol::SessionStats& s);
   void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
   void emit_socket_fallback(const std::vector<const stream::SocketConn*>& conns);
@@ -86,6 +92,10 @@ class Pipeline {
 
   PipelineOptions opts_;
   std::shared_ptr<size_t> held_bytes_ = std::make_shared<size_t>(0);  // request bodies kept whole
+  struct DecodeBudget {
+    uint64_t wire = 0, decoded = 0;
+  };
+  std::map<std::pair<uint32_t, uint64_t>, DecodeBudget> decode_budget_;  // by (pid, connection)
   aggregate::Aggregator& agg_;
   stream::ConnectionTable conns_;
   stream::SocketTracker sockets_;

@@ -190,7 +190,8 @@ Result<std::vector<Step>> parse_codings(std::string_view header) {
 }  // namespace
 
 Result<std::string> decode_content(std::string_view body, std::string_view content_encoding,
-                                   size_t max_out, bool allow_partial) {
+                                   size_t max_out, bool allow_partial, bool* over_limit) {
+  if (over_limit) *over_limit = false;
   auto steps = parse_codings(content_encoding);
   if (!steps) return make_error(steps.error());
   std::string cur(body);
@@ -223,12 +224,15 @@ Result<std::string> decode_content(std::string_view body, std::string_view conte
       case Status::Corrupt:
         return make_error(it->name + ": " + d.detail);
       case Status::TooLarge:
+        if (over_limit) *over_limit = true;
         return make_error(it->name + ": decoded body exceeds " + std::to_string(max_out) + " bytes");
     }
     cur = std::move(d.out);
   }
-  if (cur.size() > max_out)  // identity only
+  if (cur.size() > max_out) {  // identity only
+    if (over_limit) *over_limit = true;
     return make_error("body exceeds " + std::to_string(max_out) + " bytes");
+  }
   return cur;
 }
 

@@ -209,7 +209,7 @@ void Http1Session::feed(int dir, std::string_view data, uint64_t ts_ns) {
 void Http1Session::drain_requests(std::vector<HttpMessage>& msgs) {
   for (auto& m : msgs) {
     resp_parser_->push_request_method(m.method);
-    if (on_request_) on_request_(m);
+    if (on_request_) on_request_(m, info_);
     pairing_.on_request(std::move(m));
     if (ws_) return;
   }

@@ -33,6 +33,7 @@ struct SessionStats {
   uint64_t parse_errors = 0;
   uint64_t gap_resyncs = 0;  // capture gaps decoding resumed after
   bool non_http = false;     // plaintext was neither HTTP/1.x nor HTTP/2
+  uint64_t hpack_limit_hits = 0;  // HTTP/2 header tables asked to grow past the bound
   bool http2 = false;        // HTTP/2 connection preface seen (decoded by Http2Session)
   // Its start was not seen, and no capture gap explains it: joined mid-stream.
   bool midstream = false;
@@ -46,7 +47,7 @@ class Http1Session : public stream::StreamConsumer {
   using CloseFn = std::function<void(const stream::ConnInfo&, const SessionStats&)>;
   // A request message has ended (its response may take minutes): the hook may
   // digest its body and release it (HttpMessage::digest).
-  using RequestFn = std::function<void(HttpMessage&)>;
+  using RequestFn = std::function<void(HttpMessage&, const stream::ConnInfo&)>;
 
   Http1Session(const stream::ConnInfo& info, size_t max_body, ExchangeFn on_exchange, CloseFn on_close,
                RequestFn on_request = {});

@@ -58,6 +58,7 @@ constexpr uint32_t kDefaultMaxFrame = 16384;      // SETTINGS_MAX_FRAME_SIZE unt
 constexpr uint32_t kLargestMaxFrame = 0xffffff;   // what SETTINGS may raise it to
 constexpr size_t kDefaultHeaderTable = 4096;      // SETTINGS_HEADER_TABLE_SIZE until raised
 constexpr size_t kMaxHeaderBlock = 4u << 20;      // a longer header block is not believed
+constexpr size_t kMaxHeaderTable = 1u << 20;      // HPACK dynamic table: more is kept to this (counted)
 constexpr size_t kMaxHeldBytes = 1u << 20;        // server bytes held while no preface is seen
 
 uint32_t be16(const char* p) {
@@ -379,6 +380,10 @@ struct Http2Session::Impl {
     if (id == kSettingsHeaderTableSize) {
       // The sender's decoder allows this much: the peer's encoder may use it.
       Side& peer = side[d ^ 1];
+      if (value > kMaxHeaderTable) {
+        ++stats.hpack_limit_hits;  // its blocks may no longer decode: counted as undecodable then
+        value = kMaxHeaderTable;
+      }
       if (value > peer.table_limit) {
         peer.table_limit = value;
         nghttp2_hd_inflate_change_table_size(peer.hd, value);
@@ -465,7 +470,7 @@ struct Http2Session::Impl {
     st.req.last_ts_ns = b.last_ts;
     if (b.end_stream) {
       st.req_ended = st.req.complete = true;
-      if (on_request) on_request(st.req);
+      if (on_request) on_request(st.req, info);
       finish_if_done(it);
     }
   }
@@ -518,7 +523,7 @@ struct Http2Session::Impl {
     if (f.flags & kFlagEndStream) {
       (from_client ? st.req_ended : st.resp_ended) = true;
       m.complete = m.body_lost == 0;
-      if (from_client && on_request) on_request(m);
+      if (from_client && on_request) on_request(m, info);
       finish_if_done(it);
     }
   }

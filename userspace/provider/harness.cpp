@@ -16,8 +16,9 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <re2/re2.h>
 #include <optional>
-#include <regex>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -169,9 +170,15 @@ Source parse_source(std::string_view s) {
 
 bool reads_secret(const Source& s) { return s.kind == Source::Header && is_secret_header(s.name); }
 
-std::optional<std::regex> compile(std::string_view pattern) {
-  if (pattern.empty()) return std::nullopt;
-  return std::regex(pattern.begin(), pattern.end(), std::regex::ECMAScript | std::regex::icase);
+// RE2: linear in the value's length whatever the pattern (std::regex recursed
+// once per character and a 40 KB User-Agent overflowed the stack).
+std::shared_ptr<const re2::RE2> compile(std::string_view pattern) {
+  if (pattern.empty()) return nullptr;
+  re2::RE2::Options o;
+  o.set_case_sensitive(false);
+  o.set_log_errors(false);
+  auto re = std::make_shared<const re2::RE2>(re2::StringPiece(pattern.data(), pattern.size()), o);
+  return re->ok() ? re : nullptr;
 }
 
 // A rule with its source parsed and its pattern compiled.
@@ -179,7 +186,7 @@ template <class Rule>
 struct Compiled {
   const Rule* rule;
   Source source;
-  std::optional<std::regex> re;  // none: the whole value
+  std::shared_ptr<const re2::RE2> re;  // none: the whole value
 };
 
 // Compiled once; rules that would read a secret header are dropped (the test
@@ -268,21 +275,26 @@ struct Found {
   std::vector<std::string> groups;
 };
 
-// std::regex takes microseconds a search (15% of a replay of large bodies), and
-// every request of a client brings the same values back (its User-Agent, its
-// process, its session): results are remembered per thread, a few thousand at most.
-// The reference is good until the next call.
-const Found& search(const std::regex& re, const std::string& value) {
+// Every request of a client brings the same values back (its User-Agent, its
+// process, its session): results for short values are remembered per thread, a
+// few thousand at most. The reference is good until the next call.
+const Found& search(const re2::RE2& re, const std::string& value) {
+  constexpr size_t kMemoValue = 1024;
   thread_local std::unordered_map<std::string, Found> memo;
-  const std::regex* id = &re;
-  std::string key(reinterpret_cast<const char*>(&id), sizeof(id));
-  key += value;
-  if (auto it = memo.find(key); it != memo.end()) return it->second;
-  if (memo.size() >= 4096) memo.clear();
+  thread_local Found fresh;
+  const re2::RE2* id = &re;
+  std::string key;
+  if (value.size() <= kMemoValue) {
+    key.assign(reinterpret_cast<const char*>(&id), sizeof(id));
+    key += value;
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+  }
   Found f;
-  std::smatch m;
-  if ((f.matched = std::regex_search(value, m, re)))
-    for (size_t g = 1; g < m.size(); ++g) f.groups.push_back(m[g].matched ? m[g].str() : std::string());
+  std::vector<re2::StringPiece> m(1 + static_cast<size_t>(re.NumberOfCapturingGroups()));
+  if ((f.matched = re.Match(value, 0, value.size(), re2::RE2::UNANCHORED, m.data(), static_cast<int>(m.size()))))
+    for (size_t g = 1; g < m.size(); ++g) f.groups.emplace_back(m[g].data() ? std::string(m[g]) : std::string());
+  if (key.empty()) return fresh = std::move(f);
+  if (memo.size() >= 4096) memo.clear();
   return memo.emplace(std::move(key), std::move(f)).first->second;
 }
 
@@ -388,8 +400,8 @@ std::string basename(const std::string& p) { return p.substr(p.rfind('/') + 1); 
 // Interpreters whose first non-option argument is the program they run, and the
 // options of theirs that take a separate value.
 bool is_interpreter(const std::string& argv0) {
-  static const std::regex re(R"(^(?:node|nodejs|bun|deno|python[0-9.]*|ruby|perl|sh|bash|dash)$)");
-  return std::regex_match(basename(argv0), re);
+  static const re2::RE2 re(R"(^(?:node|nodejs|bun|deno|python[0-9.]*|ruby|perl|sh|bash|dash)$)");
+  return re2::RE2::FullMatch(basename(argv0), re);
 }
 bool takes_value(std::string_view opt) {
   for (std::string_view o : {"-r", "--require", "--import", "--loader", "--experimental-loader", "-m", "-c", "-e",

@@ -81,6 +81,23 @@ uint64_t token_sum(const aggregate::v1::TokenCounts& t) {
 }  // namespace
 
 // What the capture engine itself counted: failures (never silent) and work saved.
+// The parsers' bounds (docs/security.md): what a peer's traffic was refused.
+static std::string limit_lines(const v1::CaptureStats& c) {
+  std::string out;
+  if (c.decode_limit_hits())
+    out += fmt("  bodies not decoded, over the connection's decompression budget: %s\n",
+               num(c.decode_limit_hits()).c_str());
+  if (c.hpack_limit_hits())
+    out += fmt("  HTTP/2 header tables kept at the 1 MiB bound: %s\n", num(c.hpack_limit_hits()).c_str());
+  if (c.connection_limit_hits())
+    out += fmt("  records of connections not followed (a process had too many open): %s\n",
+               num(c.connection_limit_hits()).c_str());
+  if (c.session_limit_hits())
+    out += fmt("  requests put in their process's session (too many sessions open): %s\n",
+               num(c.session_limit_hits()).c_str());
+  return out;
+}
+
 static std::string engine_lines(const v1::CaptureStats& c) {
   std::string out;
   if (c.map_update_failures())
@@ -182,7 +199,8 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
   out += fmt("\nCapture: %s events, %s of plaintext", num(c.events()).c_str(), bytes(c.bytes_captured()).c_str());
   bool lossless = !c.events_lost() && !c.bytes_lost() && !c.bytes_over_cap() && !c.bytes_unparsed() &&
                   !c.parse_errors() && !c.incomplete_requests() && !c.decode_errors() && !c.unpaired_record_bytes() &&
-                  !c.map_update_failures() && !c.poll_errors();
+                  !c.map_update_failures() && !c.poll_errors() && !c.decode_limit_hits() && !c.hpack_limit_hits() &&
+                  !c.connection_limit_hits() && !c.session_limit_hits();
   if (lossless) {
     out += "; nothing lost\n";
   } else {
@@ -202,6 +220,7 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
     if (c.unpaired_record_bytes())
       out += fmt("  TLS records never matched to their socket: %s (rustls; dropped)\n",
                  bytes(c.unpaired_record_bytes()).c_str());
+    out += limit_lines(c);
   }
   if (c.non_http_connections())
     out += fmt("  %s TLS connection(s) neither HTTP/1.x nor HTTP/2 (not decoded)\n",

@@ -1,5 +1,7 @@
 #include "sink/sink.h"
 
+#include "sink/utf8.h"
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/util/delimited_message_util.h>
@@ -42,7 +44,13 @@ Result<std::unique_ptr<DelimitedProtoSink>> DelimitedProtoSink::open(const std::
 DelimitedProtoSink::~DelimitedProtoSink() { (void)close(); }
 void DelimitedProtoSink::write(const v1::Record& rec) {
   std::string body;
-  rec.SerializeToString(&body);
+  if (needs_utf8_repair(rec)) {  // else the reader refuses the record, and the stream after it
+    v1::Record fixed = rec;
+    repair_utf8(fixed);
+    fixed.SerializeToString(&body);
+  } else {
+    rec.SerializeToString(&body);
+  }
   std::string out;
   {
     google::protobuf::io::StringOutputStream sos(&out);

@@ -11,6 +11,12 @@ void ConnectionTable::on_data(const capture::DataEvent& ev) {
   Key key{ev.pid, ev.conn};
   auto it = conns_.find(key);
   if (it == conns_.end()) {
+    size_t& open = open_per_pid_[ev.pid];
+    if (open >= max_per_process_) {
+      ++refused_records_;
+      return;
+    }
+    ++open;
     Conn c;
     c.info.id = next_id_++;
     c.info.pid = ev.pid;
@@ -65,7 +71,9 @@ void ConnectionTable::close(std::unordered_map<Key, Conn, KeyHash>::iterator it,
     c.consumer->on_gap(dir, gap, ts_ns);
   }
   c.consumer->on_close(ts_ns);
+  uint32_t pid = it->first.pid;
   conns_.erase(it);
+  if (auto p = open_per_pid_.find(pid); p != open_per_pid_.end() && --p->second == 0) open_per_pid_.erase(p);
 }
 
 void ConnectionTable::on_close(uint32_t pid, uint64_t ssl, uint64_t ts_ns) {

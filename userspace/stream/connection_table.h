@@ -51,6 +51,12 @@ class ConnectionTable {
   void close_process(uint32_t pid, uint64_t ts_ns);
   void close_all(uint64_t ts_ns);
 
+  // At most this many open connections per process (a process opening
+  // connections without end must not grow the table without end); records of
+  // further ones are dropped and counted.
+  void set_max_per_process(size_t n) { max_per_process_ = n; }
+  uint64_t refused_records() const { return refused_records_; }
+
   uint64_t connections_seen() const { return next_id_ - 1; }
   uint64_t bytes_lost() const { return bytes_lost_; }
   size_t open_connections() const { return conns_.size(); }
@@ -80,6 +86,9 @@ class ConnectionTable {
   std::unordered_map<Key, Conn, KeyHash> conns_;
   uint64_t next_id_ = 1;
   uint64_t bytes_lost_ = 0;
+  size_t max_per_process_ = 4096;
+  std::unordered_map<uint32_t, size_t> open_per_pid_;
+  uint64_t refused_records_ = 0;
 };
 
 }  // namespace tt::stream
