@@ -320,6 +320,38 @@ TEST(Http2, HpackTableIsBoundedAndTheBoundCounted) {
   EXPECT_EQ(h.sink.stats.hpack_limit_hits, 1u);
 }
 
+// An HPACK bomb: one byte per header naming a 60 KB table entry (nghttp2
+// refuses fields over 64 KB), a thousand times. The block is inflated whole (the table stays in step: the next request
+// decodes), what is kept stops at 256 KiB, and that is counted.
+TEST(Http2, HeaderListIsBoundedAndTheBoundCounted) {
+  H2 h(1 << 20, 1 << 20);
+  h.client(client_start(), 1);
+  h.server(settings({{1, 1u << 20}, {5, 1u << 20}}), 2);  // a 1 MiB table, 1 MiB frames
+  h.ch.resize(1u << 20);
+  std::string big(60000, 'b');
+  Headers first = request_headers("/v1/messages");
+  first.emplace_back("x-big", big);
+  h.client(frame(HEADERS, END_HEADERS | END_STREAM, 1, h.ch.encode(first)), 3);
+  Headers bomb = request_headers("/v1/complete");
+  for (int i = 0; i < 1000; ++i) bomb.emplace_back("x-big", big);
+  std::string block = h.ch.encode(bomb);
+  ASSERT_LT(block.size(), 4000u);  // 60 MB of headers in a few KB
+  h.client(frame(HEADERS, END_HEADERS | END_STREAM, 3, block), 4);
+  h.client(h.req(5, "/v1/after"), 5);
+  for (uint32_t sid : {1u, 3u, 5u}) h.server(h.resp(sid, END_HEADERS | END_STREAM, {{":status", "204"}}), 6);
+  h.s.on_close(7);
+  ASSERT_EQ(h.sink.ex.size(), 3u) << h.sink.stats.parse_errors << " parse errors";
+  const Exchange* e = h.sink.by_path("/v1/complete");
+  ASSERT_NE(e, nullptr);
+  EXPECT_LE(e->request.headers.size(), 1024u);
+  size_t kept = 0;
+  for (const auto& hd : e->request.headers) kept += hd.name.size() + hd.value.size() + 32;
+  EXPECT_LE(kept, 256u << 10);
+  EXPECT_NE(h.sink.by_path("/v1/after"), nullptr);
+  EXPECT_EQ(h.sink.stats.header_limit_hits, 1u);
+  EXPECT_EQ(h.sink.stats.parse_errors, 0u);
+}
+
 TEST(Http2, HpackDynamicTableAcrossRequests) {
   H2 h(1 << 20, 65536);
   h.client(client_start(), 1);

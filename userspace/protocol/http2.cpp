@@ -59,6 +59,10 @@ constexpr uint32_t kLargestMaxFrame = 0xffffff;   // what SETTINGS may raise it 
 constexpr size_t kDefaultHeaderTable = 4096;      // SETTINGS_HEADER_TABLE_SIZE until raised
 constexpr size_t kMaxHeaderBlock = 4u << 20;      // a longer header block is not believed
 constexpr size_t kMaxHeaderTable = 1u << 20;      // HPACK dynamic table: more is kept to this (counted)
+// A block's decoded headers: one byte can name a table entry of up to 1 MiB, so
+// a 4 MiB block could decode to terabytes. Past this, headers are not kept.
+constexpr size_t kMaxHeaderList = 256u << 10;
+constexpr size_t kMaxHeaders = 1024;
 constexpr size_t kMaxHeldBytes = 1u << 20;        // server bytes held while no preface is seen
 
 uint32_t be16(const char* p) {
@@ -409,9 +413,12 @@ struct Http2Session::Impl {
       response_headers(b);
   }
 
+  // The whole block is always inflated (the dynamic table must stay in step);
+  // what is kept of it is bounded (kMaxHeaderList, kMaxHeaders; counted).
   bool inflate(Side& s, std::vector<Header>& out) {
     auto* in = reinterpret_cast<const uint8_t*>(s.block.data());
-    size_t left = s.block.size();
+    size_t left = s.block.size(), kept = 0;
+    bool over = false;
     for (;;) {
       nghttp2_nv nv;
       int flags = 0;
@@ -419,11 +426,17 @@ struct Http2Session::Impl {
       if (rv < 0) return false;
       in += rv;
       left -= static_cast<size_t>(rv);
-      if (flags & NGHTTP2_HD_INFLATE_EMIT)
-        out.push_back({std::string(reinterpret_cast<const char*>(nv.name), nv.namelen),
-                       std::string(reinterpret_cast<const char*>(nv.value), nv.valuelen)});
+      if (flags & NGHTTP2_HD_INFLATE_EMIT) {
+        kept += nv.namelen + nv.valuelen + 32;  // RFC 9113's header list size
+        if (kept <= kMaxHeaderList && out.size() < kMaxHeaders)
+          out.push_back({std::string(reinterpret_cast<const char*>(nv.name), nv.namelen),
+                         std::string(reinterpret_cast<const char*>(nv.value), nv.valuelen)});
+        else
+          over = true;
+      }
       if (flags & NGHTTP2_HD_INFLATE_FINAL) {
         nghttp2_hd_inflate_end_headers(s.hd);
+        if (over) ++stats.header_limit_hits;
         return true;
       }
       if (!(flags & NGHTTP2_HD_INFLATE_EMIT) && rv == 0) return false;

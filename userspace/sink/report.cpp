@@ -89,6 +89,8 @@ static std::string limit_lines(const v1::CaptureStats& c) {
                num(c.decode_limit_hits()).c_str());
   if (c.hpack_limit_hits())
     out += fmt("  HTTP/2 header tables kept at the 1 MiB bound: %s\n", num(c.hpack_limit_hits()).c_str());
+  if (c.header_limit_hits())
+    out += fmt("  HTTP/2 header blocks cut at 256 KiB or 1,024 headers: %s\n", num(c.header_limit_hits()).c_str());
   if (c.connection_limit_hits())
     out += fmt("  records of connections not followed (a process had too many open): %s\n",
                num(c.connection_limit_hits()).c_str());
@@ -200,7 +202,7 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
   bool lossless = !c.events_lost() && !c.bytes_lost() && !c.bytes_over_cap() && !c.bytes_unparsed() &&
                   !c.parse_errors() && !c.incomplete_requests() && !c.decode_errors() && !c.unpaired_record_bytes() &&
                   !c.map_update_failures() && !c.poll_errors() && !c.decode_limit_hits() && !c.hpack_limit_hits() &&
-                  !c.connection_limit_hits() && !c.session_limit_hits();
+                  !c.connection_limit_hits() && !c.session_limit_hits() && !c.header_limit_hits();
   if (lossless) {
     out += "; nothing lost\n";
   } else {
