@@ -1,5 +1,6 @@
 """End-to-end: curl, Python and Node over OpenSSL, traced by real BPF uprobes."""
 
+import json
 import os
 import shutil
 import socket
@@ -309,11 +310,38 @@ class ReplayTest(E2ETestCase):
         out = os.path.join(self.tmp.name, "replay.jsonl")
         p = subprocess.run([TOKENTAP, "replay", "--json", out, "-q", prof.capture], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        import json
         with open(out) as f:
             replayed = [json.loads(line) for line in f]
         self.assertEqual([r for r in replayed if r["type"] == "request"], prof.requests)
         self.assertEqual([r for r in replayed if r["type"] == "run"], [prof.run])
+
+    def test_report_reads_back_every_record_written(self):
+        # A User-Agent with a byte that is not UTF-8: once it made the whole --out file unreadable.
+        body = '{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}'
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        script = os.path.join(d, "calls.sh")
+        with open(script, "w") as f:
+            f.write("for ua in \"$(printf 'agent\\377/1')\" plain/2; do\n"
+                    "  curl --http1.1 -sS -f -o /dev/null -A \"$ua\" --cacert %s -H 'content-type: application/json' "
+                    "--data-binary '%s' %s/v1/messages || exit 1\ndone\n" % (self.server.ca_path, body,
+                                                                          self.server.base_url))
+        pb = os.path.join(d, "out.pb")
+        prof = self.profile(["/bin/sh", script], extra_args=("--out", pb))
+        self.assertEqual(len(prof.requests), 2)
+        self.assertEqual(prof.requests[0]["user_agent"], "agent\ufffd/1")
+        out = os.path.join(d, "back.jsonl")
+        p = subprocess.run([TOKENTAP, "report", "--json", out, pb], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out) as f:
+            back = [json.loads(line) for line in f]
+        self.assertEqual(back, prof.records)  # every record, field for field
+        # Damage after the good records: they are still read, and the error says where.
+        with open(pb, "ab") as f:
+            f.write(b"\x05abc")
+        p = subprocess.run([TOKENTAP, "report", pb], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(len(p.stdout.splitlines()), len(prof.records))
+        self.assertIn("corrupt record %d" % len(prof.records), p.stderr)
 
     def test_summaries_do_not_repeat_token_fields(self):
         prof = self.profile(self.client("py", "--api", "anthropic"))

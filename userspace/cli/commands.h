@@ -39,5 +39,6 @@ int run_profile(const ProfileOptions& opts);
 int run_daemon(const DaemonOptions& opts);
 int run_replay(const std::string& file, const OutputOptions& opts);
 int run_inspect(const std::vector<std::string>& files);
+int run_report(const std::vector<std::string>& files, const std::string& json_out);
 
 }  // namespace tt::cli

@@ -63,6 +63,12 @@ int main(int argc, char** argv) {
       "inspect", "show which TLS functions tokentap finds in binaries (no root needed)");
   inspect->add_option("files", inspect_files, "executables or shared libraries")->required();
 
+  std::vector<std::string> report_files;
+  std::string report_json;
+  CLI::App* report = app.add_subcommand("report", "read records written with --out back, as JSON lines");
+  report->add_option("files", report_files, "protobuf record files (profile/daemon --out)")->required();
+  report->add_option("--json", report_json, "write the JSON lines here instead of stdout");
+
   // Everything after the first "--" is the command, untouched by option parsing
   // (its own options must not be mistaken for tokentap's).
   int parsed_argc = argc;
@@ -80,7 +86,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known |= sub->check_name(argv[1]);
     if (!known) {
-      fprintf(stderr, "tokentap: unknown command '%s' (commands: profile, daemon, replay, inspect; see --help)\n",
+      fprintf(stderr, "tokentap: unknown command '%s' (commands: profile, daemon, replay, inspect, report; see --help)\n",
               argv[1]);
       return 2;
     }
@@ -97,5 +103,6 @@ int main(int argc, char** argv) {
   if (*daemon) return tt::cli::run_daemon(daemon_opts);
   if (*replay) return tt::cli::run_replay(replay_file, replay_out);
   if (*inspect) return tt::cli::run_inspect(inspect_files);
+  if (*report) return tt::cli::run_report(report_files, report_json);
   return 2;
 }

@@ -197,21 +197,28 @@ std::string record_to_json(const v1::Record& rec) {
   return out;
 }
 
-Result<std::vector<v1::Record>> read_delimited_records(const std::string& path) {
+Result<uint64_t> for_each_delimited_record(const std::string& path, const std::function<void(const v1::Record&)>& fn) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) return make_error("cannot open " + path + ": " + strerror(errno));
   google::protobuf::io::FileInputStream in(fd);
   in.SetCloseOnDelete(true);
-  std::vector<v1::Record> out;
-  for (;;) {
+  uint64_t n = 0;
+  for (;; ++n) {
     v1::Record rec;
     bool clean_eof = false;
     if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&rec, &in, &clean_eof)) {
       if (clean_eof) break;
-      return make_error(path + ": corrupt record " + std::to_string(out.size()));
+      return make_error(path + ": corrupt record " + std::to_string(n));
     }
-    out.push_back(std::move(rec));
+    fn(rec);
   }
+  return n;
+}
+
+Result<std::vector<v1::Record>> read_delimited_records(const std::string& path) {
+  std::vector<v1::Record> out;
+  auto n = for_each_delimited_record(path, [&out](const v1::Record& r) { out.push_back(r); });
+  if (!n) return Error{n.error()};
   return out;
 }
 

@@ -2,6 +2,7 @@
 // send the same records to files, a collector or exporters.
 #pragma once
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,10 @@ std::string record_to_json(const v1::Record& rec);
 
 // Reads a delimited record file back (used by tests and future tools).
 Result<std::vector<v1::Record>> read_delimited_records(const std::string& path);
+// The same, one record at a time (a day of daemon records need not fit in
+// memory); stops at the first record that does not parse. Returns how many
+// were read, or an error naming the file and the record's index.
+Result<uint64_t> for_each_delimited_record(const std::string& path, const std::function<void(const v1::Record&)>& fn);
 
 class MultiSink : public RecordSink {
  public:
