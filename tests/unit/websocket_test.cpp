@@ -79,7 +79,7 @@ struct Deflater {
 
 struct Parsed {
   std::vector<WsMessage> msgs;
-  uint64_t skipped = 0, errors = 0, dropped = 0;
+  uint64_t skipped = 0, errors = 0, dropped = 0, limit_hits = 0;
   bool lost = false;
 };
 
@@ -97,6 +97,7 @@ Parsed parse(std::string_view data, Options o = {}, const std::vector<size_t>& c
   r.skipped = p.bytes_skipped();
   r.errors = p.errors();
   r.dropped = p.bytes_dropped();
+  r.limit_hits = p.decode_limit_hits();
   r.lost = p.lost();
   return r;
 }
@@ -296,6 +297,26 @@ TEST(WsDeflate, SizeCapCountsWhatIsDroppedAndKeepsTheContext) {
   EXPECT_EQ(r.msgs[1].payload, big.substr(0, 1000));  // inflated whole, so the window was right
   EXPECT_FALSE(r.msgs[2].truncated);
   EXPECT_EQ(r.dropped, 8000u);
+}
+
+// A deflate bomb: messages of 40 MiB of zeros, ~40 KB compressed each. The
+// direction's budget (64 MiB + 128 x the compressed bytes) lets the first one
+// inflate; the second stops at the budget, and with context takeover the rest
+// cannot be inflated at all. Counted, and quick.
+TEST(WsDeflate, InflatingIsBoundedByTheDecompressionBudget) {
+  Deflater z;
+  std::string zeros(40u << 20, '\0');
+  std::string data;
+  for (int i = 0; i < 4; ++i) data += frame(kWsBinary, z.compress(zeros), true, true);
+  ASSERT_LT(data.size(), 200000u);
+  Parsed r = parse(data, deflate(false, 15, 1u << 20));
+  ASSERT_EQ(r.msgs.size(), 4u) << dump(r);
+  EXPECT_EQ(r.msgs[0].size, 40u << 20);
+  EXPECT_TRUE(r.msgs[0].error.empty()) << r.msgs[0].error;
+  EXPECT_NE(r.msgs[1].error.find("decompression budget"), std::string::npos) << r.msgs[1].error;
+  EXPECT_LE(r.msgs[1].size, (64u << 20) - (40u << 20) + 128 * data.size() + 16384);
+  EXPECT_NE(r.msgs[3].error, "");
+  EXPECT_EQ(r.limit_hits, 1u);
 }
 
 // ---- any split, gaps, garbage ---------------------------------------------------------------

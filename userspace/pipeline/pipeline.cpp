@@ -397,6 +397,7 @@ void Pipeline::add_session_stats(const protocol::SessionStats& s) {
   cs.set_gap_resyncs(cs.gap_resyncs() + s.gap_resyncs);
   cs.set_hpack_limit_hits(cs.hpack_limit_hits() + s.hpack_limit_hits);
   cs.set_header_limit_hits(cs.header_limit_hits() + s.header_limit_hits);
+  cs.set_decode_limit_hits(cs.decode_limit_hits() + s.decode_limit_hits);
   if (s.midstream) cs.set_midstream_connections(cs.midstream_connections() + 1);
   if (s.undecodable == U::No) return;
   cs.set_midstream_undecodable_connections(cs.midstream_undecodable_connections() + 1);

@@ -311,6 +311,7 @@ void Http1Session::on_close(uint64_t ts_ns) {
     stats_.bytes_unparsed += ws_->bytes_unparsed();
     stats_.parse_errors += ws_->parse_errors();
     stats_.gap_resyncs += ws_->gap_resyncs();
+    stats_.decode_limit_hits += ws_->decode_limit_hits();
   }
   if (req_parser_) finish_http1(ts_ns);
   on_close_(info_, stats_);

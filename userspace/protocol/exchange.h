@@ -35,6 +35,7 @@ struct SessionStats {
   bool non_http = false;     // plaintext was neither HTTP/1.x nor HTTP/2
   uint64_t hpack_limit_hits = 0;  // HTTP/2 header tables asked to grow past the bound
   uint64_t header_limit_hits = 0;  // header blocks decoded past the kept bound
+  uint64_t decode_limit_hits = 0;  // WebSocket messages not inflated: the decompression budget was spent
   bool http2 = false;        // HTTP/2 connection preface seen (decoded by Http2Session)
   // Its start was not seen, and no capture gap explains it: joined mid-stream.
   bool midstream = false;

@@ -111,6 +111,9 @@ struct WsFrameParser::Impl {
   std::string scratch;
 
   uint64_t skipped = 0, errors = 0, dropped = 0, resumed = 0;
+  // Inflating is bounded per direction, as content decoding is per connection
+  // (docs/security.md): 128 x the compressed bytes + 64 MiB in all.
+  uint64_t compressed_in = 0, inflated_out = 0, limit_hits = 0;
 
   explicit Impl(Options opts) : o(opts) {}
   ~Impl() {
@@ -154,12 +157,19 @@ struct WsFrameParser::Impl {
     }
     zs.next_in = const_cast<Bytef*>(p);
     zs.avail_in = static_cast<uInt>(n);
+    compressed_in += n;
     char buf[16384];
     for (;;) {
       zs.next_out = reinterpret_cast<Bytef*>(buf);
       zs.avail_out = sizeof(buf);
       int ret = inflate(&zs, Z_SYNC_FLUSH);
       append_out(msg, buf, sizeof(buf) - zs.avail_out);
+      inflated_out += sizeof(buf) - zs.avail_out;
+      if (inflated_out > (64u << 20) + 128 * compressed_in) {
+        ++limit_hits;
+        undecodable("inflate: over the decompression budget");
+        return;
+      }
       if (ret == Z_STREAM_END) {
         z_stream_end = true;  // what follows in this message is padding
         return;
@@ -415,6 +425,7 @@ uint64_t WsFrameParser::bytes_skipped() const { return impl_->skipped; }
 uint64_t WsFrameParser::errors() const { return impl_->errors; }
 uint64_t WsFrameParser::bytes_dropped() const { return impl_->dropped; }
 uint64_t WsFrameParser::resumes() const { return impl_->resumed; }
+uint64_t WsFrameParser::decode_limit_hits() const { return impl_->limit_hits; }
 bool WsFrameParser::lost() const { return impl_->state == Impl::State::Lost; }
 bool WsFrameParser::in_message() const { return impl_->in_msg && impl_->state != Impl::State::Lost; }
 
@@ -486,5 +497,9 @@ uint64_t WebSocketSession::bytes_unparsed() const {
 uint64_t WebSocketSession::parse_errors() const { return parser_[0]->errors() + parser_[1]->errors(); }
 
 uint64_t WebSocketSession::gap_resyncs() const { return parser_[0]->resumes() + parser_[1]->resumes(); }
+
+uint64_t WebSocketSession::decode_limit_hits() const {
+  return parser_[0]->decode_limit_hits() + parser_[1]->decode_limit_hits();
+}
 
 }  // namespace tt::protocol

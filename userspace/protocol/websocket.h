@@ -86,6 +86,7 @@ class WsFrameParser {
   uint64_t errors() const;          // protocol errors and inflate failures
   uint64_t bytes_dropped() const;   // uncompressed payload bytes beyond max_message
   uint64_t resumes() const;         // gaps skipped inside a payload, framing kept
+  uint64_t decode_limit_hits() const;  // messages not inflated: the decompression budget was spent
   bool lost() const;                // frame boundaries lost for good
   bool in_message() const;          // a data message has begun and not ended
 
@@ -119,6 +120,7 @@ class WebSocketSession {
   uint64_t bytes_unparsed() const;
   uint64_t parse_errors() const;
   uint64_t gap_resyncs() const;
+  uint64_t decode_limit_hits() const;
   uint64_t messages() const { return messages_; }
 
  private:
