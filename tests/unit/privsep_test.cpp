@@ -27,9 +27,18 @@ std::string record(size_t n, char fill) { return std::string(n, fill); }
 TEST(FrameCodec, RoundTripsRecordsFedInAnyPieces) {
   std::vector<std::string> recs = {record(1, 'a'), record(0, 'b'), record(16 * 1024 + 48, 'c'), record(7, 'd'),
                                    record(9, 'e')};
+  FrameQueue queue(64);  // small: pushes compact it and grow it
   std::string wire;
-  for (auto& r : recs) append_frame(wire, FrameType::Record, r.data(), r.size());
-  append_finish(wire, 12345);
+  for (auto& r : recs) {
+    if (!queue.push(FrameType::Record, r.data(), r.size(), false)) {
+      wire += queue.pending();  // "written out"
+      queue.consume(queue.size());
+      ASSERT_TRUE(queue.push(FrameType::Record, r.data(), r.size(), false));  // alone it grows
+    }
+  }
+  uint64_t end_ns = 12345;
+  ASSERT_TRUE(queue.push(FrameType::Finish, &end_ns, sizeof(end_ns), true));
+  wire += queue.pending();
   std::mt19937 rng(1);
   for (int round = 0; round < 20; ++round) {
     FrameReader reader;
@@ -60,18 +69,18 @@ TEST(FrameCodec, RefusesOversizedAndUnknownFrames) {
   EXPECT_FALSE(r1.next(f));
   EXPECT_NE(r1.error().find("at most"), std::string::npos);
 
-  std::string wire;
-  append_frame(wire, static_cast<FrameType>(7), "x", 1);
+  FrameQueue q2(64);
+  q2.push(static_cast<FrameType>(7), "x", 1, true);
   FrameReader r2;
-  r2.feed(wire);
+  r2.feed(q2.pending());
   EXPECT_FALSE(r2.next(f));
   EXPECT_NE(r2.error().find("unknown frame type"), std::string::npos);
 
   // FINISH carries exactly its end time.
-  wire.clear();
-  append_frame(wire, FrameType::Finish, "abc", 3);
+  FrameQueue q3(64);
+  q3.push(FrameType::Finish, "abc", 3, true);
   FrameReader r3;
-  r3.feed(wire);
+  r3.feed(q3.pending());
   EXPECT_FALSE(r3.next(f));
   EXPECT_FALSE(r3.error().empty());
 }

@@ -1,23 +1,53 @@
 #include "isolate/frames.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace tt::isolate {
 
 namespace {
 constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t{7}; }
-}  // namespace
 
-void append_frame(std::string& out, FrameType type, const void* payload, size_t len) {
+size_t frame_size(size_t len) { return sizeof(FrameHeader) + pad8(len); }
+
+void put_frame(char* at, FrameType type, const void* payload, size_t len) {
   FrameHeader h{static_cast<uint32_t>(len), static_cast<uint32_t>(type)};
-  size_t at = out.size();
-  out.resize(at + sizeof(h) + pad8(len), '\0');
-  memcpy(out.data() + at, &h, sizeof(h));
-  if (len) memcpy(out.data() + at + sizeof(h), payload, len);
+  memcpy(at, &h, sizeof(h));
+  if (len) memcpy(at + sizeof(h), payload, len);
+  memset(at + sizeof(h) + len, 0, pad8(len) - len);
 }
 
-void append_finish(std::string& out, uint64_t end_mono_ns) {
-  append_frame(out, FrameType::Finish, &end_mono_ns, sizeof(end_mono_ns));
+}  // namespace
+
+bool FrameQueue::push(FrameType type, const void* payload, size_t len, bool grow) {
+  size_t n = frame_size(len);
+  if (tail_ + n > cap_ && head_ > 0) {  // compact: what waits moves to the front
+    memmove(buf_.get(), buf_.get() + head_, tail_ - head_);
+    tail_ -= head_;
+    head_ = 0;
+  }
+  if (tail_ + n > cap_) {
+    if (!grow && n <= cap_) return false;
+    reserve(tail_ + n);
+  }
+  put_frame(buf_.get() + tail_, type, payload, len);
+  tail_ += n;
+  return true;
+}
+
+void FrameQueue::reserve(size_t need) {
+  size_t cap = std::max(need, cap_ * 2);
+  std::unique_ptr<char[]> bigger(new char[cap]);
+  memcpy(bigger.get(), buf_.get() + head_, tail_ - head_);
+  tail_ -= head_;
+  head_ = 0;
+  buf_ = std::move(bigger);
+  cap_ = cap;
+}
+
+void FrameQueue::consume(size_t n) {
+  head_ += n;
+  if (head_ == tail_) head_ = tail_ = 0;
 }
 
 void FrameReader::compact() {

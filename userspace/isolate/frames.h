@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,8 @@
 
 namespace tt::isolate {
 
+// Record: one raw record. Finish: the run is over; its payload is the end time
+// (CLOCK_MONOTONIC ns) the parser uses unless a STATS record gave one.
 enum class FrameType : uint32_t { Record = 1, Finish = 2 };
 
 struct FrameHeader {
@@ -27,11 +30,25 @@ static_assert(sizeof(FrameHeader) == 8);
 // paths are cut in PROC_INFO); a bigger length is a corrupt stream.
 constexpr size_t kMaxFramePayload = 16u << 20;
 
-// Appends one frame to out.
-void append_frame(std::string& out, FrameType type, const void* payload, size_t len);
-// FINISH: the run is over; the parser finishes with this end time unless a
-// STATS record already gave one.
-void append_finish(std::string& out, uint64_t end_mono_ns);
+
+// Frames waiting for the pipe: one buffer, allocated once and reused (no
+// zero-fill, no fresh pages per burst), compacted only when a frame does not
+// fit. Its capacity is the bound on what waits.
+class FrameQueue {
+ public:
+  explicit FrameQueue(size_t capacity) : buf_(new char[capacity]), cap_(capacity) {}
+  // false: no room until some is written out. grow: make room instead (before
+  // anyone reads); a frame larger than the whole capacity always grows it.
+  bool push(FrameType type, const void* payload, size_t len, bool grow);
+  std::string_view pending() const { return {buf_.get() + head_, tail_ - head_}; }
+  void consume(size_t n);
+  size_t size() const { return tail_ - head_; }
+
+ private:
+  void reserve(size_t need);
+  std::unique_ptr<char[]> buf_;
+  size_t cap_, head_ = 0, tail_ = 0;
+};
 
 // Reads frames from a byte stream that arrives in arbitrary pieces.
 class FrameReader {

@@ -78,10 +78,10 @@ Result<void> ParserProcess::start(const ChildMain& main, const std::vector<int>&
 
 void ParserProcess::send(const void* data, size_t size) {
   if (failed_) return;  // the caller is stopping (pump() said so)
-  append_frame(out_, FrameType::Record, data, size);
-  size_t queued = out_.size() - out_pos_;
-  if (data_fd_ < 0 || queued < flush_at_) return;
-  flush(queued > kMaxQueuedBytes);
+  // Before the fork nobody reads: records wait, however many.
+  while (!queue_.push(FrameType::Record, data, size, data_fd_ < 0))
+    if (!flush(true)) return;  // full: wait for the parser
+  if (data_fd_ >= 0 && queue_.size() >= flush_at_) flush(false);
 }
 
 bool ParserProcess::pump() {
@@ -91,10 +91,10 @@ bool ParserProcess::pump() {
 
 bool ParserProcess::flush(bool block) {
   uint64_t last_progress = mono_ns();
-  while (!failed_ && out_pos_ < out_.size()) {
-    ssize_t n = write(data_fd_, out_.data() + out_pos_, out_.size() - out_pos_);
+  while (!failed_ && queue_.size()) {
+    ssize_t n = write(data_fd_, queue_.pending().data(), queue_.size());
     if (n > 0) {
-      out_pos_ += size_t(n);
+      queue_.consume(size_t(n));
       last_progress = mono_ns();
     } else if (n < 0 && errno == EAGAIN) {
       if (!block) break;
@@ -103,14 +103,7 @@ bool ParserProcess::flush(bool block) {
       fail("stopped taking records");  // EPIPE: it is gone
     }
   }
-  flush_at_ = out_.size() - out_pos_ + kFlushAt;  // no write per record while the pipe is full
-  if (out_pos_ == out_.size()) {
-    out_.clear();
-    out_pos_ = 0;
-  } else if (out_pos_ > out_.size() / 2) {
-    out_.erase(0, out_pos_);
-    out_pos_ = 0;
-  }
+  flush_at_ = queue_.size() + kFlushAt;  // no write per record while the pipe is full
   return !failed_;
 }
 
@@ -177,7 +170,7 @@ void ParserProcess::reap(bool kill_first) {
 
 int ParserProcess::finish(uint64_t end_mono_ns) {
   if (failed_) return -1;
-  append_finish(out_, end_mono_ns);
+  queue_.push(FrameType::Finish, &end_mono_ns, sizeof(end_mono_ns), true);
   if (!flush(true)) return -1;
   close(data_fd_);
   data_fd_ = -1;

@@ -22,7 +22,7 @@
 
 namespace tt::isolate {
 
-constexpr size_t kMaxQueuedBytes = 32u << 20;
+constexpr size_t kMaxQueuedBytes = 8u << 20;  // and the pipe's 4 MiB (1 MiB if not root)
 constexpr int kStallSeconds = 30;
 
 class ParserProcess {
@@ -59,8 +59,7 @@ class ParserProcess {
   void fail(const std::string& why);
   void reap(bool kill_first);
 
-  std::string out_;
-  size_t out_pos_ = 0;
+  FrameQueue queue_{kMaxQueuedBytes};
   size_t flush_at_ = 64u << 10;  // queued bytes at which send() writes
   int data_fd_ = -1, back_fd_ = -1;
   pid_t pid_ = -1;

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -112,6 +113,8 @@ int add_rules(scmp_filter_ctx f, const SandboxSpec& spec) {
   // stdio asks the size of a file once, before its first write; by fd only.
   add(allow(f, SCMP_SYS(fstat)));
   add(allow_if(f, SCMP_SYS(newfstatat), SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH)));
+  // ... and, for a character device (a terminal, /dev/null), whether it is a terminal.
+  add(allow_if(f, SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_EQ, scmp_datum_t(TCGETS))));
   add(allow(f, SCMP_SYS(close)));  // closing the output files at the end
   // Memory (malloc, large bodies), never executable.
   for (int nr : {SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise)}) add(allow(f, nr));
