@@ -128,10 +128,19 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def proc_cpu_threads(pid):
+def child_pids(pid):
+    """The live children of pid (the daemon's parser process)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def proc_cpu_threads(pid, children=True):
     """CPU seconds of a process's live threads, from schedstat (ns; the daemon's threads live as
-    long as it does); None if gone."""
-    total = 0
+    long as it does), and of its children's (the daemon parses in a child process); None if gone."""
+    total = sum(proc_cpu_threads(c, False) or 0 for c in child_pids(pid)) * 1e9 if children else 0
     try:
         for t in os.listdir("/proc/%d/task" % pid):
             try:
@@ -144,16 +153,19 @@ def proc_cpu_threads(pid):
     return total / 1e9
 
 
-def proc_status(pid, keys=("VmRSS", "RssAnon", "RssFile", "RssShmem")):
+def proc_status(pid, keys=("VmRSS", "RssAnon", "RssFile", "RssShmem"), children=True):
+    """Memory of pid and its children, summed (the daemon and its parser process: pages they share
+    since the fork count twice, so this is an upper bound)."""
     out = {}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in keys:
-                    out[k] = int(v.split()[0]) / 1024.0  # MiB
-    except OSError:
-        pass
+    for p in [pid] + (child_pids(pid) if children else []):
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    if k in keys:
+                        out[k] = out.get(k, 0.0) + int(v.split()[0]) / 1024.0  # MiB
+        except OSError:
+            pass
     return out
 
 

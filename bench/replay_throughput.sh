@@ -9,24 +9,11 @@
 # the generator put in: prints OK or MISMATCH and exits 1 on a mismatch, so a fast
 # but wrong pipeline does not pass.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-./build}
-bin=$build/tokentap
-[[ -x $bin ]] || { echo "replay_throughput: no tokentap at $bin (build first, or pass the build dir)" >&2; exit 2; }
-requests=${REQUESTS:-1000} body_kb=${BODY_KB:-100} runs=${RUNS:-5} seed=${SEED:-1}
-
-work=$(mktemp -d /tmp/tokentap-bench.XXXXXX)
-[[ ${KEEP:-0} == 1 ]] && echo "files kept in $work" || trap 'rm -rf "$work"' EXIT
-cap=$work/bench.cap
-
-python3 "$here/replay/gen_capture.py" "$cap" "$work/expected.json" \
-  --requests "$requests" --body-kb "$body_kb" --seed "$seed"
-bytes=$(stat -c %s "$cap")
-printf 'capture: %s requests, %.1f MB (%s)\n' "$requests" "$(bc -l <<<"$bytes/1000000")" "$cap"
+source "$(dirname "$0")/replay/capture.sh"
+replay_capture replay_throughput "${1:-}"
 
 # Correctness first, on a run whose records are kept.
-"$bin" replay -q --json "$work/records.jsonl" "$cap"
-python3 "$here/replay/check_run.py" "$work/expected.json" "$work/records.jsonl" || exit 1
+replay_check || exit 1
 
 cat "$cap" >/dev/null  # page cache warm: the file is read from memory in every run
 rates=()

@@ -37,7 +37,8 @@ struct DaemonOptions {
 
 int run_profile(const ProfileOptions& opts);
 int run_daemon(const DaemonOptions& opts);
-int run_replay(const std::string& file, const OutputOptions& opts);
+// isolate: parse in a confined process, as the daemon does (a capture from elsewhere).
+int run_replay(const std::string& file, const OutputOptions& opts, bool isolate = false);
 int run_inspect(const std::vector<std::string>& files);
 int run_report(const std::vector<std::string>& files, const std::string& json_out);
 

@@ -1,74 +1,128 @@
 // tokentap daemon: the whole host, in the foreground (systemd style). Records
 // go out as requests complete; SIGTERM or SIGINT flushes and exits 0.
+//
+// Privilege split (docs/security.md): this process loads BPF, reads the ring
+// buffer, instruments processes and reads /proc; the traffic is parsed in a
+// child process with no privileges, fed through a pipe, which may only ask
+// back to mute a connection or watch a socket.
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "capture/events.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "engine/procfs.h"
+#include "isolate/parser_process.h"
 
 namespace tt::cli {
 
 namespace {
 volatile sig_atomic_t g_stop = 0;
 void on_stop(int) { g_stop = 1; }
+
+void send_info(isolate::ParserProcess& parser, uint32_t kind, uint64_t mono_ns, const nlohmann::json& j) {
+  std::string rec = capture::make_info_record(kind, getpid(), mono_ns, j.dump());
+  parser.send(rec.data(), rec.size());
+}
+
+Result<void> check_options(const DaemonOptions& opts, nlohmann::json& info) {
+  if (auto r = parse_api_hosts(opts.cap.api_hosts, info); !r) return r;
+  if (opts.summary_interval_s <= 0 || opts.session_idle_s <= 0)
+    return make_error("--summary-interval and --session-idle must be positive (seconds)");
+  return {};
+}
+
+// The parser died or misbehaved: say so, release what is held, stop tracing.
+int stop_without_parser(isolate::ParserProcess& parser, engine::LiveCapture& live) {
+  fprintf(stderr, "tokentap: %s; stopping the daemon: nothing would parse what it traces\n", parser.error().c_str());
+  live.drain();  // processes held for instrumentation are released as their records are read
+  live.detach_in_background();
+  return 1;
+}
+
+// Everything that needs privileges happens here, once the parser is running.
+int trace(isolate::ParserProcess& parser, engine::LiveCapture& live) {
+  fprintf(stderr, "tokentap: daemon ready: tracing the whole host (pid %d, parser pid %d)\n", getpid(), parser.pid());
+  while (!g_stop) {
+    live.transfer(100);
+    if (!parser.pump()) return stop_without_parser(parser, live);
+  }
+  live.drain();
+  uint64_t end_mono = engine::now_ns(CLOCK_MONOTONIC);
+  send_info(parser, capture::TT_EV_STATS, end_mono, live.stats_json(0));
+  int rc = parser.finish(end_mono);
+  // Hundreds of probes take ~0.1 s each to detach: records first, then exit,
+  // while a detached child tears them down.
+  live.detach_in_background();
+  if (rc < 0) {
+    fprintf(stderr, "tokentap: %s\n", parser.error().c_str());
+    return 1;
+  }
+  fprintf(stderr, "tokentap: daemon stopped\n");
+  return rc == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int run_daemon(const DaemonOptions& opts) {
   nlohmann::json info;
-  if (auto r = parse_api_hosts(opts.cap.api_hosts, info); !r) {
-    fprintf(stderr, "tokentap: %s\n", r.error().c_str());
-    return 2;
-  }
-  if (opts.summary_interval_s <= 0 || opts.session_idle_s <= 0) {
-    fprintf(stderr, "tokentap: --summary-interval and --session-idle must be positive (seconds)\n");
-    return 2;
-  }
   Outputs outputs;
-  if (auto r = outputs.open(opts.output); !r) {
-    fprintf(stderr, "tokentap: %s\n", r.error().c_str());
+  auto ok = check_options(opts, info);
+  if (ok) ok = outputs.open(opts.output);
+  if (!ok) {
+    fprintf(stderr, "tokentap: %s\n", ok.error().c_str());
     return 2;
   }
   engine::EngineOptions eopts = engine_options(opts.output, opts.cap);
   eopts.keep_requests = false;  // records go out as they complete; memory stays flat
   eopts.summary_interval_ns = static_cast<uint64_t>(opts.summary_interval_s * 1e9);
   eopts.session_idle_ns = static_cast<uint64_t>(opts.session_idle_s * 1e9);
+  auto back_fd = std::make_shared<int>(-1);
+  send_answers_to_parent(eopts, back_fd);
+  std::string run_id = new_run_id();
+  // Created here, used only in the parser process: its files are opened now.
+  auto eng = engine::Engine::create(eopts, outputs.sink(), run_id);
+  if (!eng) {
+    fprintf(stderr, "tokentap: %s\n", eng.error().c_str());
+    return 2;
+  }
   struct sigaction sa {};
   sa.sa_handler = on_stop;
   sigemptyset(&sa.sa_mask);
   for (int s : {SIGINT, SIGTERM}) sigaction(s, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // RUN_INFO first, then the capture's records, queued until the parser runs.
+  isolate::ParserProcess parser;
   info["command"] = {"tokentap", "daemon"};
-  auto run = start_live(engine::Scope::Host, eopts, opts.cap, outputs.sink(), info);
-  if (!run) {
-    fprintf(stderr, "tokentap: %s\n", run.error().c_str());
+  uint64_t start_mono = engine::now_ns(CLOCK_MONOTONIC);
+  send_info(parser, capture::TT_EV_RUN_INFO, start_mono, run_info_record(info, engine::Scope::Host, run_id, start_mono));
+  auto live = engine::LiveCapture::start({engine::Scope::Host, tracer_options(opts.cap)},
+                                         [&parser](const void* d, size_t n) { parser.send(d, engine::record_size(d, n)); });
+  if (!live) {
+    fprintf(stderr, "tokentap: %s\n", live.error().c_str());
     return 2;
   }
-  engine::Engine& engine = *run->engine;
-  engine::LiveCapture* live_ptr = run->live.get();
-  fprintf(stderr, "tokentap: daemon ready: tracing the whole host (pid %d)\n", getpid());
-
-  while (!g_stop) {
-    live_ptr->transfer(100);
-    engine.tick(engine::now_ns(CLOCK_MONOTONIC));
+  engine::Engine& engine = **eng;
+  auto parse = [&](int data_fd, int back) {
+    *back_fd = back;
+    return parse_records(data_fd, engine, outputs, 100);
+  };
+  engine::LiveCapture& capture = **live;
+  isolate::ParserProcess::Handlers answers{
+      [&capture](uint32_t pid, uint64_t conn) { capture.mute(pid, conn); },
+      [&capture](uint64_t sk, uint64_t ts, bool watch) { capture.watch_socket(sk, ts, watch); }};
+  if (auto r = parser.start(parse, parser_output_fds(outputs, engine), isolate::unprivileged_identity(), answers); !r) {
+    fprintf(stderr, "tokentap: cannot start the parser process: %s\n", r.error().c_str());
+    return 2;
   }
-  live_ptr->drain();
-  uint64_t end_mono = engine::now_ns(CLOCK_MONOTONIC);
-  engine.emit_info(capture::TT_EV_STATS, getpid(), end_mono, live_ptr->stats_json(0));
-  engine.finish(end_mono, 0);
-  // Hundreds of probes take ~0.1 s each to detach: records first, then exit,
-  // while a detached child tears them down.
-  bool ok = outputs.finish(engine.aggregator());
-  live_ptr->detach_in_background();
-  if (!engine.capture_ok()) fprintf(stderr, "tokentap: the capture file could not be written completely\n");
-  fprintf(stderr, "tokentap: daemon stopped\n");
-  return ok ? 0 : 1;
+  eng->reset();  // this process never parses; the files are the parser's now
+  return trace(parser, capture);
 }
 
 }  // namespace tt::cli

@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);
   replay->add_option("file", replay_file, "capture file written by profile --capture")->required();
+  bool replay_isolate = false;
+  replay->add_flag("--isolate", replay_isolate, "parse in a confined process (no privileges, seccomp), as the daemon does");
 
   std::vector<std::string> inspect_files;
   CLI::App* inspect = app.add_subcommand(
@@ -100,8 +102,11 @@ int main(int argc, char** argv) {
     prof.command.insert(prof.command.end(), after_dashes.begin(), after_dashes.end());
     return tt::cli::run_profile(prof);
   }
-  if (*daemon) return tt::cli::run_daemon(daemon_opts);
-  if (*replay) return tt::cli::run_replay(replay_file, replay_out);
+  if (*daemon) {
+    if (!daemon_opts.output.report.empty()) daemon_opts.output.quiet = false;  // asked for one
+    return tt::cli::run_daemon(daemon_opts);
+  }
+  if (*replay) return tt::cli::run_replay(replay_file, replay_out, replay_isolate);
   if (*inspect) return tt::cli::run_inspect(inspect_files);
   if (*report) return tt::cli::run_report(report_files, report_json);
   return 2;

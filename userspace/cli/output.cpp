@@ -1,7 +1,8 @@
 #include "cli/output.h"
 
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <random>
 
 #include <time.h>
@@ -28,7 +29,33 @@ Result<void> Outputs::open(const OutputOptions& opts) {
     json_ = std::move(*s);
     multi_.add(json_.get());
   }
+  if (!opts.report.empty() && !opts.quiet && !(report_ = fopen(opts.report.c_str(), "w")))
+    return make_error("cannot write report to " + opts.report + ": " + strerror(errno));
   return {};
+}
+
+Outputs::~Outputs() {
+  if (report_) fclose(report_);
+}
+
+std::vector<int> Outputs::fds() const {
+  std::vector<int> out;
+  if (proto_) out.push_back(proto_->fd());
+  if (json_) out.push_back(json_->fd());
+  if (report_) out.push_back(fileno(report_));
+  return out;
+}
+
+bool Outputs::write_report(const std::string& text) {
+  if (!report_) {
+    fprintf(stderr, "\n%s", text.c_str());
+    return true;
+  }
+  bool ok = fwrite(text.data(), 1, text.size(), report_) == text.size();
+  ok = fclose(report_) == 0 && ok;
+  report_ = nullptr;
+  if (!ok) fprintf(stderr, "tokentap: cannot write report to %s\n", opts_.report.c_str());
+  return ok;
 }
 
 bool Outputs::finish(const aggregate::Aggregator& agg) {
@@ -42,18 +69,7 @@ bool Outputs::finish(const aggregate::Aggregator& agg) {
     }
   }
   if (opts_.quiet) return ok;
-  std::string text = sink::render_report(agg);
-  if (opts_.report.empty()) {
-    fprintf(stderr, "\n%s", text.c_str());
-  } else {
-    std::ofstream f(opts_.report);
-    f << text;
-    if (!f) {
-      fprintf(stderr, "tokentap: cannot write report to %s\n", opts_.report.c_str());
-      ok = false;
-    }
-  }
-  return ok;
+  return write_report(sink::render_report(agg)) && ok;
 }
 
 std::string new_run_id() {
@@ -95,6 +111,14 @@ engine::EngineOptions engine_options(const OutputOptions& o, const CaptureOption
   return e;
 }
 
+nlohmann::json run_info_record(nlohmann::json run_info, engine::Scope scope, const std::string& run_id,
+                               uint64_t start_mono_ns) {
+  run_info["run_id"] = run_id;
+  run_info["scope"] = scope == engine::Scope::Host ? "host" : "process_tree";
+  run_info["mono_to_unix_ns"] = int64_t(engine::now_ns(CLOCK_REALTIME)) - int64_t(start_mono_ns);
+  return run_info;
+}
+
 Result<LiveRun> start_live(engine::Scope scope, engine::EngineOptions eopts, const CaptureOptions& c,
                            sink::RecordSink* sink, nlohmann::json run_info) {
   LiveRun run;
@@ -109,11 +133,9 @@ Result<LiveRun> start_live(engine::Scope scope, engine::EngineOptions eopts, con
   if (!eng) return Error{eng.error()};
   run.engine = std::move(*eng);
   run.start_mono_ns = engine::now_ns(CLOCK_MONOTONIC);
-  run_info["run_id"] = run_id;
-  run_info["scope"] = scope == engine::Scope::Host ? "host" : "process_tree";
-  run_info["mono_to_unix_ns"] = int64_t(engine::now_ns(CLOCK_REALTIME)) - int64_t(run.start_mono_ns);
   // Before the capture starts: the pipeline must know the scope of the first records.
-  run.engine->emit_info(capture::TT_EV_RUN_INFO, getpid(), run.start_mono_ns, run_info);
+  run.engine->emit_info(capture::TT_EV_RUN_INFO, getpid(), run.start_mono_ns,
+                        run_info_record(std::move(run_info), scope, run_id, run.start_mono_ns));
   engine::Engine* e = run.engine.get();
   auto live = engine::LiveCapture::start({scope, tracer_options(c)},
                                          [e](const void* d, size_t n) { e->on_record(d, n); });

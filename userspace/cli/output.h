@@ -19,9 +19,14 @@ class Outputs {
   sink::RecordSink* sink() { return &multi_; }
   // Closes the files and prints the report. Returns false if a file failed.
   bool finish(const aggregate::Aggregator& agg);
+  // The files it writes (records, report), for a parser process that may not open any.
+  std::vector<int> fds() const;
+  ~Outputs();
 
  private:
+  bool write_report(const std::string& text);
   OutputOptions opts_;
+  FILE* report_ = nullptr;  // opened with the others: the parser process cannot open files
   std::unique_ptr<sink::DelimitedProtoSink> proto_;
   std::unique_ptr<sink::JsonLinesSink> json_;
   sink::MultiSink multi_;
@@ -44,5 +49,23 @@ struct LiveRun {
 };
 Result<LiveRun> start_live(engine::Scope scope, engine::EngineOptions eopts, const CaptureOptions& c,
                            sink::RecordSink* sink, nlohmann::json run_info);
+// RUN_INFO's payload: run_info plus the run id, the scope and the clock offset.
+nlohmann::json run_info_record(nlohmann::json run_info, engine::Scope scope, const std::string& run_id,
+                               uint64_t start_mono_ns);
+
+// ---- parsing in a confined process (cli/isolated.cpp; docs/security.md, "Privilege split") ----
+
+// The pipeline's answers (mute, watch) go to the parent over *back_fd, which
+// the parser process sets once it runs.
+void send_answers_to_parent(engine::EngineOptions& eopts, std::shared_ptr<int> back_fd);
+// The parser process's body: records from data_fd into the engine (ticking
+// every tick_ms) until FINISH, then the run's end and the outputs. Its exit code.
+int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tick_ms);
+// The end of a run fed by records alone (replay, the parser process): closes
+// the engine at the STATS record's end (else fallback_end_ns), writes the
+// outputs. false if a file failed.
+bool finish_run(engine::Engine& engine, Outputs& outputs, uint64_t fallback_end_ns);
+// Every file the parser writes: records, report, raw capture.
+std::vector<int> parser_output_fds(const Outputs& outputs, const engine::Engine& engine);
 
 }  // namespace tt::cli

@@ -1,13 +1,36 @@
 // tokentap replay: the engine over a raw capture file, no kernel.
 #include <cstdio>
+#include <memory>
 
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "engine/engine.h"
+#include "isolate/parser_process.h"
 
 namespace tt::cli {
 
-int run_replay(const std::string& file, const OutputOptions& opts) {
+namespace {
+
+// The parser in a confined process; this one only reads the file.
+int replay_isolated(const std::string& file, engine::Engine& engine, Outputs& outputs) {
+  isolate::ParserProcess parser;
+  engine::FileSource src(file, [&parser](const void* d, size_t n) { parser.send(d, n); });
+  auto main = [&](int data_fd, int) { return parse_records(data_fd, engine, outputs, 1000); };
+  if (auto r = parser.start(main, parser_output_fds(outputs, engine), isolate::unprivileged_identity(), {}); !r) {
+    fprintf(stderr, "tokentap: %s\n", r.error().c_str());
+    return 2;
+  }
+  while (src.transfer(0) >= 0 && parser.pump()) {
+  }
+  int rc = parser.finish(src.last_ts_ns());
+  if (rc < 0) fprintf(stderr, "tokentap: %s\n", parser.error().c_str());
+  if (!src.error().empty()) fprintf(stderr, "tokentap: %s\n", src.error().c_str());
+  return rc == 0 && src.error().empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int run_replay(const std::string& file, const OutputOptions& opts, bool isolate) {
   Outputs outputs;
   if (auto r = outputs.open(opts); !r) {
     fprintf(stderr, "tokentap: %s\n", r.error().c_str());
@@ -19,16 +42,12 @@ int run_replay(const std::string& file, const OutputOptions& opts) {
     return 2;
   }
   engine::Engine& engine = **eng;
+  if (isolate) return replay_isolated(file, engine, outputs);
   engine::FileSource src(file, [&engine](const void* d, size_t n) { engine.on_record(d, n); });
   while (src.transfer(0) >= 0) {
   }
   if (!src.error().empty()) fprintf(stderr, "tokentap: %s\n", src.error().c_str());
-  const auto& facts = engine.pipeline().run_facts();
-  engine.finish(facts.have_end ? facts.end_mono_ns : src.last_ts_ns(), facts.exit_code);
-  if (engine.pipeline().malformed_records())
-    fprintf(stderr, "tokentap: %llu malformed record(s) skipped\n",
-            static_cast<unsigned long long>(engine.pipeline().malformed_records()));
-  bool ok = outputs.finish(engine.aggregator());
+  bool ok = finish_run(engine, outputs, src.last_ts_ns());
   return src.error().empty() && ok ? 0 : 1;
 }
 

@@ -21,16 +21,16 @@ Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& opts, sink::
 }
 
 void Engine::on_record(const void* data, size_t size) {
-  if (capture_) {
-    // Ring records are fixed-size slots; the file keeps only the valid payload.
-    size_t keep = size;
-    if (size >= TT_DATA_EVENT_HDR_SIZE && static_cast<const tt_event_header*>(data)->kind == TT_EV_DATA) {
-      const auto* d = static_cast<const tt_data_event_small*>(data);
-      keep = std::min<size_t>(size, TT_DATA_EVENT_HDR_SIZE + size_t{d->len});
-    }
-    capture_->write(data, keep);
-  }
+  if (capture_) capture_->write(data, record_size(data, size));
   pipe_->on_raw(data, size);
+}
+
+size_t record_size(const void* data, size_t size) {
+  if (size >= TT_DATA_EVENT_HDR_SIZE && static_cast<const tt_event_header*>(data)->kind == TT_EV_DATA) {
+    const auto* d = static_cast<const tt_data_event_small*>(data);
+    return std::min<size_t>(size, TT_DATA_EVENT_HDR_SIZE + size_t{d->len});
+  }
+  return size;
 }
 
 void Engine::emit_info(uint32_t kind, uint32_t pid, uint64_t mono_ns, const nlohmann::json& j) {

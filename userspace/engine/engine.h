@@ -42,6 +42,7 @@ class Engine {
   aggregate::Aggregator& aggregator() { return agg_; }
   pipeline::Pipeline& pipeline() { return *pipe_; }
   bool capture_ok() const { return !capture_ || capture_->ok(); }
+  int capture_fd() const { return capture_ ? capture_->fd() : -1; }
 
  private:
   Engine(const EngineOptions& opts, sink::RecordSink* sink, const std::string& run_id)
@@ -52,6 +53,10 @@ class Engine {
   std::unique_ptr<capture::CaptureWriter> capture_;
   uint64_t last_summary_ns_ = 0;
 };
+
+// The bytes of a raw record worth keeping: ring records are fixed-size
+// slots, and a DATA record's payload ends at its length.
+size_t record_size(const void* data, size_t size);
 
 // Reads a capture file as a Source: all of it on the first transfer().
 class FileSource : public Source {

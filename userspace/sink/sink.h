@@ -28,6 +28,7 @@ class DelimitedProtoSink : public RecordSink {
   ~DelimitedProtoSink() override;
   void write(const v1::Record& rec) override;
   Result<void> close() override;
+  int fd() const { return f_ ? fileno(f_) : -1; }
 
  private:
   DelimitedProtoSink(FILE* f, std::string path) : f_(f), path_(std::move(path)) {}
@@ -45,6 +46,7 @@ class JsonLinesSink : public RecordSink {
   ~JsonLinesSink() override;
   void write(const v1::Record& rec) override;
   Result<void> close() override;
+  int fd() const { return f_ ? fileno(f_) : -1; }
 
  private:
   JsonLinesSink(FILE* f, std::string path) : f_(f), path_(std::move(path)) {}

@@ -20,6 +20,7 @@ class CaptureWriter {
   ~CaptureWriter();
   void write(const void* data, size_t size);
   bool ok() const { return ok_; }
+  int fd() const { return fileno(f_); }
 
  private:
   explicit CaptureWriter(FILE* f) : f_(f) {}

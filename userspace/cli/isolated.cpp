@@ -1,0 +1,49 @@
+// Parsing in a confined process: the glue between the engine and
+// isolate::ParserProcess that the daemon (and replay --isolate) share.
+#include <time.h>
+
+#include <cstdio>
+
+#include "cli/output.h"
+#include "engine/procfs.h"
+#include "isolate/parser_process.h"
+
+namespace tt::cli {
+
+void send_answers_to_parent(engine::EngineOptions& eopts, std::shared_ptr<int> back_fd) {
+  eopts.pipeline.mute_connection = [back_fd](uint32_t pid, uint64_t conn) {
+    isolate::send_request(*back_fd, isolate::mute_request(pid, conn));
+  };
+  eopts.pipeline.watch_socket = [back_fd](uint64_t sk, uint64_t ts, bool watch) {
+    isolate::send_request(*back_fd, isolate::watch_request(sk, ts, watch));
+  };
+}
+
+int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tick_ms) {
+  std::string error;
+  auto end = isolate::read_frames(
+      data_fd, tick_ms, [&engine](const void* d, size_t n) { engine.on_record(d, n); },
+      [&engine] { engine.tick(engine::now_ns(CLOCK_MONOTONIC)); }, error);
+  if (!end) fprintf(stderr, "tokentap: parser: %s\n", error.c_str());
+  bool ok = finish_run(engine, outputs, end.value_or(engine::now_ns(CLOCK_MONOTONIC)));
+  return ok && end ? 0 : 1;
+}
+
+bool finish_run(engine::Engine& engine, Outputs& outputs, uint64_t fallback_end_ns) {
+  // The STATS record, when one came, says when the run ended and how.
+  const auto& facts = engine.pipeline().run_facts();
+  engine.finish(facts.have_end ? facts.end_mono_ns : fallback_end_ns, facts.exit_code);
+  if (uint64_t bad = engine.pipeline().malformed_records())
+    fprintf(stderr, "tokentap: %llu malformed record(s) skipped\n", static_cast<unsigned long long>(bad));
+  bool ok = outputs.finish(engine.aggregator());
+  if (!engine.capture_ok()) fprintf(stderr, "tokentap: the capture file could not be written completely\n");
+  return ok && engine.capture_ok();
+}
+
+std::vector<int> parser_output_fds(const Outputs& outputs, const engine::Engine& engine) {
+  std::vector<int> fds = outputs.fds();
+  if (engine.capture_fd() >= 0) fds.push_back(engine.capture_fd());
+  return fds;
+}
+
+}  // namespace tt::cli
