@@ -18,6 +18,8 @@ PKGS=(
   libzydis-dev
   # tests
   libgtest-dev libgmock-dev
+  # ASan/UBSan runtimes and libFuzzer for clang (scripts/sanitize.sh, scripts/fuzz.sh)
+  libclang-rt-14-dev
   # test LLM server, clients and demo
   python3 python3-h2 python3-httpx python3-brotli python3-zstandard python3-websockets openssl curl nodejs
   # a TLS client with no plaintext hook (GnuTLS), for the socket fallback test

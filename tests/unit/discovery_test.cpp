@@ -2,10 +2,12 @@
 // harness binaries from the npm registry (scripts/install-harnesses.sh), and
 // on doctored copies of one, which must be refused, never attached wrongly.
 // The expected addresses were read off a disassembly of each pinned build.
+#include <elf.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -124,6 +126,25 @@ TEST(Discovery, BinaryWithoutTlsIsNotAnError) {
   Discovery d = discover_tls(**img);
   EXPECT_EQ(d.status, DiscoveryStatus::NoTls);
   EXPECT_TRUE(d.functions.empty());
+}
+
+// Found by fuzz/elf_fuzz.cpp (UBSan: memcpy from a null vector): a binary with
+// no section headers at all (e_shnum 0, as sstrip leaves one) is read by its
+// segments alone.
+TEST(Discovery, BinaryWithoutSectionHeaders) {
+  char path[] = "/tmp/tt-noshdr-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::filesystem::copy_file("/bin/true", path, std::filesystem::copy_options::overwrite_existing);
+  const uint16_t zero = 0;
+  ASSERT_EQ(pwrite(fd, &zero, sizeof(zero), offsetof(Elf64_Ehdr, e_shnum)), 2);
+  close(fd);
+  auto img = ElfImage::open(path);
+  unlink(path);
+  ASSERT_TRUE(img.ok()) << img.error();
+  EXPECT_TRUE((*img)->sections().empty());
+  EXPECT_FALSE((*img)->segments().empty());
+  EXPECT_EQ(discover_tls(**img).status, DiscoveryStatus::NoTls);
 }
 
 TEST(Discovery, NonElfIsAClearError) {

@@ -132,6 +132,18 @@ TEST(JsonStringBytes, CountsUnescapedValuesNotKeys) {
     EXPECT_EQ(json_string_bytes(bad), std::nullopt) << bad;
 }
 
+// Found by fuzz/request_json_fuzz.cpp: a string where a wanted path expects an
+// object ("metadata": "x" while metadata.user_id is wanted) was left out of
+// count_text's total, so a digested request estimated fewer input tokens.
+TEST(RequestJson, CountsTextOnWantedPathPrefixes) {
+  for (std::string_view body : {R"({"metadata":"abc","model":"de"})", R"({"request":7,"a":{"b":"xy"}})",
+                                R"({"metadata":["p",{"user_id":"q"}],"a":{"b":{"c":"r"}}})"}) {
+    RequestJson j(body, kPaths, 0, /*count_text=*/true);
+    EXPECT_TRUE(j.is_object()) << body;
+    EXPECT_EQ(j.text_bytes(), json_string_bytes(body)) << body;
+  }
+}
+
 // What estimation counted before simdjson: string values in nlohmann's DOM.
 uint64_t nlohmann_string_bytes(const nlohmann::json& j) {
   if (j.is_string()) return j.get_ref<const std::string&>().size();

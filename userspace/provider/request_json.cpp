@@ -195,7 +195,12 @@ class Walker {
       }
     }
     bool deeper = below && type == od::json_type::object && depth < kMaxPathDepth;
-    if (!deeper) return !text_ || type != od::json_type::array && type != od::json_type::object || add_text(v, *text_, depth);
+    if (!deeper) {
+      // A leaf's scalar was read above; anything else (a string on a wanted
+      // path's prefix too: "metadata": "x") still counts as text.
+      bool read = leaf < paths_.size() && type != od::json_type::array && type != od::json_type::object;
+      return !text_ || read || add_text(v, *text_, depth);
+    }
     od::object sub;
     return !v.get_object().get(sub) && walk(sub, depth);
   }

@@ -61,7 +61,8 @@ Result<void> ElfImage::parse() {
   }
   if (eh.e_shentsize == sizeof(Elf64_Shdr) && in_file(eh.e_shoff, uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr))) {
     std::vector<Elf64_Shdr> shdrs(eh.e_shnum);
-    memcpy(shdrs.data(), data_ + eh.e_shoff, shdrs.size() * sizeof(Elf64_Shdr));
+    // No section headers (sstrip'ed binaries): memcpy may not take data()'s null.
+    if (!shdrs.empty()) memcpy(shdrs.data(), data_ + eh.e_shoff, shdrs.size() * sizeof(Elf64_Shdr));
     const Elf64_Shdr* strtab = eh.e_shstrndx < shdrs.size() ? &shdrs[eh.e_shstrndx] : nullptr;
     for (const auto& sh : shdrs) {
       Section s;

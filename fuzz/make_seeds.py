@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Seed corpora for the fuzz targets, made from the repo's recorded captures and
+test data at run time (nothing binary is kept in git): make_seeds.py OUT BUILD.
+OUT/<target>/ gets a few dozen small inputs per target, in the framing its
+fuzz/<target>_fuzz.cpp reads. BUILD is the sanitizer build dir (its tokentap
+binary writes the protobuf record files)."""
+import glob
+import gzip
+import hashlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "tests", "data")
+SEP = b"\n--tt--\n"
+MAGIC = b"TOKENTAP-CAP-v1\n"
+MAX_SEED = 48 << 10  # small seeds keep executions fast
+WRITE, READ = 0, 1   # tt_direction
+EV_DATA, EV_CLOSE, EV_ALIAS = 1, 2, 8
+LIB_AWSLC = 4
+
+
+def put(out, target, data):
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+        f.write(data)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def capture_records(path):
+    """The records of a .ttcap file, as bytes."""
+    b = read(path)[len(MAGIC):]
+    recs = []
+    while len(b) >= 4:
+        (n,) = struct.unpack_from("<I", b)
+        recs.append(b[4:4 + n])
+        b = b[4 + n:]
+    return recs
+
+
+def framed(recs):
+    return b"".join(struct.pack("<I", len(r)) + r for r in recs)
+
+
+def step(ctl, payload):
+    return bytes([ctl]) + struct.pack("<H", len(payload)) + payload
+
+
+def gap(direction, n):
+    """A capture gap of n bytes (op 2; op 3 counts in 256-byte units)."""
+    if n <= 0xFFFF:
+        return bytes([direction | 4]) + struct.pack("<H", n)
+    return bytes([direction | 6]) + struct.pack("<H", min(n >> 8, 0xFFFF))
+
+
+def connections(recs):
+    """DATA records by connection (rustls contexts folded into their socket)."""
+    alias = {}
+    for r in recs:
+        kind, pid = struct.unpack_from("<II", r)
+        if kind == EV_ALIAS and len(r) >= 48:
+            ctx, sock = struct.unpack_from("<QQ", r, 24)
+            if sock:
+                alias[(pid, ctx)] = sock
+    conns = {}
+    for r in recs:
+        kind, pid = struct.unpack_from("<II", r)
+        if kind != EV_DATA or len(r) < 64:
+            continue
+        (conn,) = struct.unpack_from("<Q", r, 24)
+        lib = r[57]
+        key = (pid, alias.get((pid, conn), conn) if lib == LIB_AWSLC else conn)
+        conns.setdefault(key, []).append(r)
+    return conns
+
+
+def context(recs, pid):
+    """The records around a connection's data that the pipeline uses: the run's,
+    and the process's own (facts, exec/exit, socket fallback, AEAD aliases)."""
+    own = (100, 4, 5, 7, 8)
+    out = []
+    for r in recs:
+        kind, p = struct.unpack_from("<II", r)
+        if kind in (101, 102) or (p == pid and kind in own and len(out) < 40):
+            out.append(r)
+    return out
+
+
+def windows(data, size):
+    """Consecutive runs of DATA records of about `size` payload bytes each."""
+    cur, n = [], 0
+    for r in data:
+        cur.append(r)
+        n += len(r) - 64
+        if n >= size:
+            yield cur
+            cur, n = [], 0
+    if cur:
+        yield cur
+
+
+def steps_of(data):
+    out = b""
+    for r in data:
+        off, n, lost = struct.unpack_from("<III", r, 44)
+        if lost:
+            out += gap(r[56], lost)
+        out += step(r[56] | (2 if off == 0 else 0), r[64:64 + n])
+    return out
+
+
+def capture_seeds(out):
+    for path in sorted(glob.glob(os.path.join(DATA, "captures", "*.ttcap"))):
+        recs = capture_records(path)
+        whole = MAGIC + framed(recs)
+        if len(whole) <= MAX_SEED:
+            put(out, "capture_file", whole)
+            put(out, "capture_file", whole[:-7])  # truncated final record
+        for (pid, _), data in connections(recs).items():
+            ctx = context(recs, pid)
+            # Later windows start mid-connection: joined mid-stream, as the daemon sees it.
+            for i, w in enumerate(windows(data, MAX_SEED // 2)):
+                put(out, "pipeline", framed(ctx + w))
+                put(out, "http_session", (b"\1" if i else b"\0") + steps_of(w))
+                if i == 0:
+                    put(out, "capture_file", MAGIC + framed(ctx + w))
+
+
+def http_seeds(out):
+    http = os.path.join(DATA, "http")
+    request = b"POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 2\r\n\r\n{}"
+    for path in sorted(glob.glob(os.path.join(http, "*_response.http"))):
+        resp = read(path)
+        put(out, "http_session", b"\0" + step(WRITE | 2, request) + step(READ | 2, resp))
+        put(out, "http_session", b"\2" + step(WRITE | 2, request) + step(READ | 2, resp[:40]) +
+            gap(READ, 20) + step(READ, resp[60:]))
+    reqs, resps = read(os.path.join(http, "keepalive_requests.http")), read(os.path.join(http, "keepalive_responses.http"))
+    put(out, "http_session", b"\0" + step(WRITE | 2, reqs) + step(READ | 2, resps))
+    for path in sorted(glob.glob(os.path.join(http, "*_response.http"))):
+        body = read(path).split(b"\r\n\r\n", 1)[-1]
+        if b"data:" in body:
+            put(out, "sse", b"\0" + body)
+
+
+def content_seeds(out):
+    http = os.path.join(DATA, "http")
+    reply = read(os.path.join(http, "reply.json"))
+    cap = 0x20  # 1 MiB output cap (kCaps[2])
+    raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+    put(out, "content_encoding", bytes([0 | cap]) + gzip.compress(reply))
+    put(out, "content_encoding", bytes([1 | cap]) + gzip.compress(reply)[:-20])  # cut
+    put(out, "content_encoding", bytes([2 | cap]) + zlib.compress(reply))
+    put(out, "content_encoding", bytes([2 | cap]) + raw.compress(reply) + raw.flush())
+    put(out, "content_encoding", bytes([5 | cap]) + reply)
+    put(out, "content_encoding", bytes([9 | cap]) + gzip.compress(gzip.compress(reply)))
+    for name, sel in (("reply.json.br", 3), ("reply.json.2frames.zst", 4), ("reply.json.nosize.zst", 4),
+                      ("reply.json.gz.br", 6), ("zeros_8m.br", 3)):
+        put(out, "content_encoding", bytes([sel | cap]) + read(os.path.join(http, name)))
+
+
+def ws_frame(payload, opcode=1, fin=True, mask=None, rsv1=False):
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    n = len(payload)
+    m = 0x80 if mask else 0
+    if n < 126:
+        head = bytes([b0, m | n])
+    elif n < 65536:
+        head = bytes([b0, m | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([b0, m | 127]) + struct.pack(">Q", n)
+    if mask:
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+        head += mask
+    return head + payload
+
+
+def deflate_msg(comp, text):
+    return (comp.compress(text) + comp.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def websocket_seeds(out):
+    create = json.dumps({"type": "response.create", "model": "gpt-5", "input": "hi"}).encode()
+    events = [json.dumps({"type": "response.created", "response": {"id": "resp_1"}}).encode(),
+              json.dumps({"type": "response.completed", "response": {
+                  "id": "resp_1", "model": "gpt-5", "usage": {"input_tokens": 10, "output_tokens": 5,
+                                                              "input_tokens_details": {"cached_tokens": 2}}}}).encode()]
+    mask = b"\x11\x22\x33\x44"
+    client, server = READ, WRITE  # client_dir = 1 (flags bit 1)
+    plain = step(client, ws_frame(create, mask=mask)) + b"".join(step(server, ws_frame(e)) for e in events)
+    put(out, "websocket", b"\x06\n" + plain)
+    frag = (step(client, ws_frame(create[:10], fin=False, mask=mask)) + step(client, ws_frame(b"p", 9, mask=mask)) +
+            step(client, ws_frame(create[10:], 0, mask=mask)) + step(server, ws_frame(events[1])) +
+            step(server, ws_frame(b"\x03\xe8", 8)))
+    put(out, "websocket", b"\x06\n" + frag)
+    for ext, wbits, takeover in ((b"permessage-deflate", 15, True),
+                                 (b"permessage-deflate; server_no_context_takeover; client_max_window_bits=10", 10,
+                                  False)):
+        cc = zlib.compressobj(9, zlib.DEFLATED, -wbits)
+        sc = zlib.compressobj(9, zlib.DEFLATED, -15)
+        steps = step(client, ws_frame(deflate_msg(cc, create), mask=mask, rsv1=True))
+        frames = []
+        for e in events:
+            if not takeover:
+                sc = zlib.compressobj(9, zlib.DEFLATED, -15)
+            frames.append(ws_frame(deflate_msg(sc, e), rsv1=True))
+        put(out, "websocket", b"\x06" + ext + b"\n" + steps + b"".join(step(server, f) for f in frames))
+        # A capture gap inside the first answer's payload: framing kept, message lost.
+        cut = step(server, frames[0][:8]) + gap(server, 6) + step(server, frames[0][14:]) + step(server, frames[1])
+        put(out, "websocket", b"\x07" + ext + b"\n" + steps + cut)
+    big = ws_frame(b"x" * 70000)
+    put(out, "websocket", b"\x02\n" + b"".join(step(server, big[i:i + 4096]) for i in range(0, len(big), 4096)))
+
+
+# Provider test data: which request reaches each decoder.
+PROVIDER_ROUTES = [
+    ("anthropic_count_tokens", "POST /v1/messages/count_tokens", "api.anthropic.com",
+     {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}),
+    ("anthropic", "POST /v1/messages", "api.anthropic.com",
+     {"model": "claude-sonnet-4-5", "stream": True, "max_tokens": 64, "metadata": {"user_id": "u_1"},
+      "messages": [{"role": "user", "content": "hi"}]}),
+    ("openai_chat", "POST /v1/chat/completions", "api.openai.com",
+     {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True},
+      "messages": [{"role": "user", "content": "hi"}]}),
+    ("openai_responses", "POST /v1/responses", "api.openai.com",
+     {"model": "gpt-5", "stream": True, "input": "hi", "prompt_cache_key": "k"}),
+    ("openai_error", "POST /v1/chat/completions", "api.openai.com", {"model": "gpt-4o", "messages": []}),
+    ("gemini_count", "POST /v1beta/models/gemini-2.5-pro:countTokens", "generativelanguage.googleapis.com",
+     {"contents": [{"parts": [{"text": "hi"}]}]}),
+    ("gemini_stream", "POST /v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+     "generativelanguage.googleapis.com", {"contents": [{"parts": [{"text": "hi"}]}]}),
+    ("gemini", "POST /v1beta/models/gemini-2.5-pro:generateContent", "generativelanguage.googleapis.com",
+     {"contents": [{"parts": [{"text": "hi"}]}]}),
+    ("cloudcode_stream", "POST /v1internal:streamGenerateContent?alt=sse", "cloudcode-pa.googleapis.com",
+     {"model": "gemini-2.5-pro", "project": "p", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}),
+    ("cloudcode", "POST /v1internal:generateContent", "cloudcode-pa.googleapis.com",
+     {"model": "gemini-2.5-pro", "project": "p", "request": {"contents": []}}),
+]
+
+
+def provider_seeds(out):
+    for path in sorted(glob.glob(os.path.join(DATA, "provider", "*"))):
+        name = os.path.basename(path)
+        line, host, body = next((l, h, b) for p, l, h, b in PROVIDER_ROUTES if name.startswith(p))
+        sse = name.endswith(".sse")
+        ctype = "text/event-stream" if sse else "application/json"
+        status = "429" if "error" in name else "200"
+        req_head = f"{line}\nHost: {host}\nContent-Type: application/json\nUser-Agent: claude-cli/2.0.0".encode()
+        resp_head = f"{status}\nContent-Type: {ctype}\nrequest-id: req_1".encode()
+        req_body = json.dumps(body).encode()
+        resp = read(path)
+        for flags in (3, 3 | 4 | 8 | 16):
+            put(out, "provider", bytes([flags]) + SEP.join([req_head, req_body, resp_head, resp]))
+        put(out, "request_json", b"\3" + req_body)
+        put(out, "request_json", b"\2" + resp)
+        if sse:
+            put(out, "sse", b"\x05" + resp)
+
+
+def harness_seeds(out):
+    for path in sorted(glob.glob(os.path.join(DATA, "harnesses", "*.server.jsonl"))):
+        with open(path) as f:
+            lines = [json.loads(l) for l in f.readlines()[:3]]
+        for rec in lines:
+            target = rec["path"] + ("?" + rec["query"] if rec.get("query") else "")
+            head = "\n".join([f"{rec['method']} {target}"] + [f"{k}: {v}" for k, v in rec["headers"].items()])
+            body = dict(rec.get("body_ids") or {}, model=rec.get("model") or "m")
+            procs = b"/usr/bin/node\nnode\n@anthropic-ai/claude-code@2.1.0\nnode\n/usr/lib/node_modules/x/cli.js"
+            put(out, "harness", b"\3" + SEP.join([head.encode(), json.dumps(body).encode(), procs]))
+            put(out, "request_json", b"\3" + json.dumps(body).encode())
+
+
+def elf_seeds(out, tmp):
+    put(out, "elf", read("/bin/true"))
+    src = os.path.join(tmp, "ssl.c")
+    with open(src, "w") as f:
+        f.write("int SSL_read(){return 1;} int SSL_write(){return 2;} int SSL_read_ex(){return 3;}\n"
+                "int SSL_write_ex(){return 4;} void SSL_free(){}\n")
+    so = os.path.join(tmp, "libssl.so")
+    if subprocess.call(["clang", "-shared", "-nostdlib", "-O1", "-o", so, src]) == 0:
+        put(out, "elf", read(so))
+        subprocess.call(["strip", so])
+        put(out, "elf", read(so))
+
+
+def record_seeds(out, build, tmp):
+    """Protobuf record files: tokentap replay of the small captures."""
+    tokentap = os.path.join(build, "tokentap")
+    for name in ("python_gemini_gzip", "curl_http2", "ws_responses"):
+        dst = os.path.join(tmp, name + ".pb")
+        cap = os.path.join(DATA, "captures", name + ".ttcap")
+        if subprocess.call([tokentap, "replay", "-q", "--out", dst, cap], stdout=subprocess.DEVNULL) == 0:
+            put(out, "records", read(dst))
+            put(out, "records", read(dst)[:-9])
+
+
+def main():
+    out, build = sys.argv[1], sys.argv[2]
+    tmp = os.path.join(out, ".tmp")
+    os.makedirs(tmp, exist_ok=True)
+    capture_seeds(out)
+    http_seeds(out)
+    content_seeds(out)
+    websocket_seeds(out)
+    provider_seeds(out)
+    harness_seeds(out)
+    elf_seeds(out, tmp)
+    record_seeds(out, build, tmp)
+
+
+if __name__ == "__main__":
+    main()
