@@ -207,7 +207,9 @@ void LiveCapture::on_record(const void* data, size_t size) {
   if (size < sizeof(tt_event_header)) return out_(data, size);
   const auto* h = static_cast<const tt_event_header*>(data);
   uint32_t pid = h->pid;
-  if (h->kind == TT_EV_EXEC) excluded_.erase(pid);  // a new program: judged again
+  // A new program, or a process not traced until now (its pid may have been
+  // another's, which exited untraced, with no EXIT record): judged again.
+  if (h->kind == TT_EV_EXEC || h->kind == TT_EV_HOLD || h->kind == TT_EV_SEEN) excluded_.erase(pid);
   if (host() && excluded(pid)) return on_excluded(data);
   bool traffic = h->kind == TT_EV_DATA || h->kind == TT_EV_SOCK || h->kind == TT_EV_ALIAS || h->kind == TT_EV_SEEN;
   if (host() && traffic && !described_.count(pid)) describe(pid);

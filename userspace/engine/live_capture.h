@@ -89,7 +89,7 @@ class LiveCapture : public Source {
   std::set<std::pair<uint32_t, uint64_t>> joined_conns_;  // their connections, seen once
   std::set<std::string> checked_maps_paths_;
   std::set<std::string> warned_;
-  std::map<uint32_t, bool> excluded_;  // per process, judged once per program (reset by exec)
+  std::map<uint32_t, bool> excluded_;  // per process, judged once per program (reset by exec, hold, seen)
   uint64_t last_scan_ns_ = 0;
   uint64_t poll_errors_ = 0;
 };
