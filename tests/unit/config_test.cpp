@@ -176,3 +176,16 @@ TEST(ConfigTest, DiffSaysWhatIsLiveAndWhatNeedsARestart) {
 
 }  // namespace
 }  // namespace tt::config
+
+namespace tt::config {
+namespace {
+
+// The commented example file documents every key with its default value.
+TEST(ConfigTest, PackagedExampleIsTheDefaults) {
+  auto c = load(std::string(TT_TEST_DATA_DIR) + "/../../packaging/tokentap.toml", false);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(*c, Config{});
+}
+
+}  // namespace
+}  // namespace tt::config
