@@ -11,6 +11,8 @@ PKGS=(
   # linear-time regular expressions for the harness rules (no backtracking on traffic)
   libre2-dev
   libnghttp2-dev
+  # the daemon's configuration file (TOML, with line and column in its errors)
+  libtomlplusplus-dev
   # the daemon's parser process runs under a seccomp filter
   libseccomp-dev
   zlib1g-dev libbrotli-dev libzstd-dev

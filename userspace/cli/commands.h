@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct DaemonOptions {
   CaptureOptions cap;
   double summary_interval_s = 60;  // interim process/session summaries
   double session_idle_s = 1800;    // a session with no request for this long ends
+  std::string config_path;         // --config; "" = config::kDefaultPath (missing: built-in defaults)
+  std::string metrics_listen;      // --metrics-listen ADDR; the file's [metrics] listen otherwise
+  std::set<std::string> given;     // the options given on the command line: they override the file
 };
 
 int run_profile(const ProfileOptions& opts);

@@ -1,5 +1,6 @@
 // tokentap daemon: the whole host, in the foreground (systemd style). Records
-// go out as requests complete; SIGTERM or SIGINT flushes and exits 0.
+// go out as requests complete; SIGTERM or SIGINT flushes and exits 0; SIGHUP
+// reloads the configuration file (cli/daemon_config.h).
 //
 // Privilege split (docs/security.md): this process loads BPF, reads the ring
 // buffer, instruments processes and reads /proc; the traffic is parsed in a
@@ -15,6 +16,7 @@
 
 #include "capture/events.h"
 #include "cli/commands.h"
+#include "cli/daemon_config.h"
 #include "cli/output.h"
 #include "engine/procfs.h"
 #include "isolate/parser_process.h"
@@ -23,18 +25,26 @@ namespace tt::cli {
 
 namespace {
 volatile sig_atomic_t g_stop = 0;
+volatile sig_atomic_t g_reload = 0;
 void on_stop(int) { g_stop = 1; }
+void on_reload(int) { g_reload = 1; }
 
 void send_info(isolate::ParserProcess& parser, uint32_t kind, uint64_t mono_ns, const nlohmann::json& j) {
   std::string rec = capture::make_info_record(kind, getpid(), mono_ns, j.dump());
   parser.send(rec.data(), rec.size());
 }
 
-Result<void> check_options(const DaemonOptions& opts, nlohmann::json& info) {
-  if (auto r = parse_api_hosts(opts.cap.api_hosts, info); !r) return r;
-  if (opts.summary_interval_s <= 0 || opts.session_idle_s <= 0)
-    return make_error("--summary-interval and --session-idle must be positive (seconds)");
-  return {};
+// SIGHUP, in this process (the parser cannot read files): exclusions apply
+// here; what the parser needs goes to it in the record stream, after every
+// record read so far, so none is lost or seen twice.
+void reload(const DaemonOptions& cli, config::Config& in_force, isolate::ParserProcess& parser,
+            engine::LiveCapture& live) {
+  auto next = reload_settings(cli, in_force);
+  if (!next) return;
+  in_force = next->in_force;
+  live.set_exclusions(in_force.exclude);
+  send_info(parser, capture::TT_EV_CONFIG, engine::now_ns(CLOCK_MONOTONIC), live_settings_json(in_force));
+  fprintf(stderr, "tokentap: %s\n", next->message.c_str());  // once in force: a reader may act on it
 }
 
 // The parser died or misbehaved: say so, release what is held, stop tracing.
@@ -46,9 +56,14 @@ int stop_without_parser(isolate::ParserProcess& parser, engine::LiveCapture& liv
 }
 
 // Everything that needs privileges happens here, once the parser is running.
-int trace(isolate::ParserProcess& parser, engine::LiveCapture& live) {
+int trace(isolate::ParserProcess& parser, engine::LiveCapture& live, const DaemonOptions& cli,
+          config::Config settings) {
   fprintf(stderr, "tokentap: daemon ready: tracing the whole host (pid %d, parser pid %d)\n", getpid(), parser.pid());
   while (!g_stop) {
+    if (g_reload) {
+      g_reload = 0;
+      reload(cli, settings, parser, live);
+    }
     live.transfer(100);
     if (!parser.pump()) return stop_without_parser(parser, live);
   }
@@ -69,12 +84,17 @@ int trace(isolate::ParserProcess& parser, engine::LiveCapture& live) {
 
 }  // namespace
 
-int run_daemon(const DaemonOptions& opts) {
+int run_daemon(const DaemonOptions& cli) {
+  auto settings = load_settings(cli);
+  if (!settings) {
+    fprintf(stderr, "tokentap: %s\n", settings.error().c_str());
+    return 2;
+  }
+  DaemonOptions opts = with_settings(cli, *settings);
   nlohmann::json info;
+  info["api_hosts"] = settings->api_hosts;
   Outputs outputs;
-  auto ok = check_options(opts, info);
-  if (ok) ok = outputs.open(opts.output);
-  if (!ok) {
+  if (auto ok = outputs.open(opts.output); !ok) {
     fprintf(stderr, "tokentap: %s\n", ok.error().c_str());
     return 2;
   }
@@ -95,6 +115,8 @@ int run_daemon(const DaemonOptions& opts) {
   sa.sa_handler = on_stop;
   sigemptyset(&sa.sa_mask);
   for (int s : {SIGINT, SIGTERM}) sigaction(s, &sa, nullptr);
+  sa.sa_handler = on_reload;
+  sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   // RUN_INFO first, then the capture's records, queued until the parser runs.
@@ -102,7 +124,7 @@ int run_daemon(const DaemonOptions& opts) {
   info["command"] = {"tokentap", "daemon"};
   uint64_t start_mono = engine::now_ns(CLOCK_MONOTONIC);
   send_info(parser, capture::TT_EV_RUN_INFO, start_mono, run_info_record(info, engine::Scope::Host, run_id, start_mono));
-  auto live = engine::LiveCapture::start({engine::Scope::Host, tracer_options(opts.cap)},
+  auto live = engine::LiveCapture::start({engine::Scope::Host, tracer_options(opts.cap), settings->exclude},
                                          [&parser](const void* d, size_t n) { parser.send(d, engine::record_size(d, n)); });
   if (!live) {
     fprintf(stderr, "tokentap: %s\n", live.error().c_str());
@@ -122,7 +144,7 @@ int run_daemon(const DaemonOptions& opts) {
     return 2;
   }
   eng->reset();  // this process never parses; the files are the parser's now
-  return trace(parser, capture);
+  return trace(parser, capture, cli, *settings);
 }
 
 }  // namespace tt::cli

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   daemon->add_option("--session-idle", daemon_opts.session_idle_s,
                      "seconds without a request after which a session ends")
       ->capture_default_str();
+  daemon->add_option("--config", daemon_opts.config_path,
+                     "TOML configuration file (default /etc/tokentap/tokentap.toml, if it exists); "
+                     "options given here override it; SIGHUP reloads it");
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);
@@ -103,7 +106,9 @@ int main(int argc, char** argv) {
     return tt::cli::run_profile(prof);
   }
   if (*daemon) {
-    if (!daemon_opts.output.report.empty()) daemon_opts.output.quiet = false;  // asked for one
+    // The options given override the configuration file's settings.
+    for (const CLI::Option* o : daemon->get_options())
+      if (o->count() && !o->get_lnames().empty()) daemon_opts.given.insert("--" + o->get_lnames()[0]);
     return tt::cli::run_daemon(daemon_opts);
   }
   if (*replay) return tt::cli::run_replay(replay_file, replay_out, replay_isolate);

@@ -39,10 +39,13 @@ void Engine::emit_info(uint32_t kind, uint32_t pid, uint64_t mono_ns, const nloh
 }
 
 void Engine::tick(uint64_t mono_ns) {
-  if (!opts_.summary_interval_ns || mono_ns - last_summary_ns_ < opts_.summary_interval_ns) return;
+  // A daemon reload may have changed both (CONFIG record).
+  const auto& facts = pipe_->run_facts();
+  uint64_t interval = facts.summary_interval_ns ? facts.summary_interval_ns : opts_.summary_interval_ns;
+  uint64_t idle = facts.session_idle_ns ? facts.session_idle_ns : opts_.session_idle_ns;
+  if (!interval || mono_ns - last_summary_ns_ < interval) return;
   last_summary_ns_ = mono_ns;
-  uint64_t now = pipe_->to_unix(mono_ns);
-  agg_.emit_interim(now, opts_.session_idle_ns);
+  agg_.emit_interim(pipe_->to_unix(mono_ns), idle);
 }
 
 void Engine::finish(uint64_t end_mono_ns, int32_t exit_code) {

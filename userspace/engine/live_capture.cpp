@@ -37,7 +37,7 @@ Result<std::unique_ptr<LiveCapture>> LiveCapture::start(const LiveOptions& opts,
   }
   for (const char* ld : {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"})
     if (access(ld, R_OK) == 0) lc->attach_loader(ld);
-  if (lc->host()) lc->scan_host();
+  if (lc->host()) lc->scan_host();  // after the exclusions are known: excluded processes are left alone
   return lc;
 }
 
@@ -166,13 +166,51 @@ void LiveCapture::release_hold(uint32_t pid, bool rescan) {
 void LiveCapture::scan_host() {
   uint32_t self = static_cast<uint32_t>(getpid());
   for (uint32_t pid : all_pids())
-    if (pid != self && instrument_process(pid, true, true)) preexisting_.insert(pid);
+    if (pid != self && !excluded(pid) && instrument_process(pid, true, true)) preexisting_.insert(pid);
+}
+
+void LiveCapture::set_exclusions(config::Exclusions ex) {
+  if (ex == opts_.exclude) return;
+  opts_.exclude = std::move(ex);
+  excluded_.clear();
+  // A short-lived process may be gone before its records are read: only a
+  // hold (at its first connect) makes sure it is judged while it lives. Known
+  // binaries hold nobody, so none is known after a change; each is examined
+  // again (from the cache) at its next process's connect.
+  tracer_->forget_known_executables();
+}
+
+// Whether a process's records are dropped here, before the parser. Judged from
+// /proc while the process lives (a held process is stopped: it surely does);
+// one that is gone is not excluded, and not remembered.
+bool LiveCapture::excluded(uint32_t pid) {
+  if (opts_.exclude.empty()) return false;
+  if (auto it = excluded_.find(pid); it != excluded_.end()) return it->second;
+  ProcIdentity id = read_proc_identity(pid);
+  if (!id.ok) return false;
+  bool ex = opts_.exclude.matches(id.exe, id.uid, id.cgroup);
+  if (ex && debug()) fprintf(stderr, "tokentap: pid %u (%s) is excluded\n", pid, id.exe.c_str());
+  return excluded_[pid] = ex;
+}
+
+// An excluded process: nothing of it reaches the parser, nothing is
+// instrumented for it, and a hold is released at once.
+void LiveCapture::on_excluded(const void* data) {
+  const auto* h = static_cast<const tt_event_header*>(data);
+  bool hold = h->kind == TT_EV_HOLD || h->kind == TT_EV_DLOPEN || h->kind == TT_EV_EXEC;
+  if (hold && (h->flags & TT_F_STOPPED)) tracer_->resume(h->pid);
+  if (h->kind == TT_EV_HOLD) tracer_->trace_pid(h->pid);  // examined: no second hold
+  if (h->kind == TT_EV_EXIT) forget(h->pid);
 }
 
 void LiveCapture::on_record(const void* data, size_t size) {
   if (size < sizeof(tt_event_header)) return out_(data, size);
   const auto* h = static_cast<const tt_event_header*>(data);
   uint32_t pid = h->pid;
+  // A new program, or a process not traced until now (its pid may have been
+  // another's, which exited untraced, with no EXIT record): judged again.
+  if (h->kind == TT_EV_EXEC || h->kind == TT_EV_HOLD || h->kind == TT_EV_SEEN) excluded_.erase(pid);
+  if (host() && excluded(pid)) return on_excluded(data);
   bool traffic = h->kind == TT_EV_DATA || h->kind == TT_EV_SOCK || h->kind == TT_EV_ALIAS || h->kind == TT_EV_SEEN;
   if (host() && traffic && !described_.count(pid)) describe(pid);
   if (host() && h->kind == TT_EV_DATA && preexisting_.count(pid) && size >= TT_DATA_EVENT_HDR_SIZE) {
@@ -215,21 +253,24 @@ void LiveCapture::on_record(const void* data, size_t size) {
       }
       break;
     case TT_EV_EXIT:
-      live_.erase(pid);
-      described_.erase(pid);
-      preexisting_.erase(pid);
-      for (auto it = joined_conns_.lower_bound({pid, 0}); it != joined_conns_.end() && it->first == pid;)
-        it = joined_conns_.erase(it);
-      {
-        std::string prefix = "/proc/" + std::to_string(pid) + "/";
-        for (auto it = checked_maps_paths_.lower_bound(prefix);
-             it != checked_maps_paths_.end() && it->starts_with(prefix);)
-          it = checked_maps_paths_.erase(it);
-      }
+      forget(pid);
       break;
     default:
       break;
   }
+}
+
+// A process exited: what was kept about it goes.
+void LiveCapture::forget(uint32_t pid) {
+  live_.erase(pid);
+  described_.erase(pid);
+  preexisting_.erase(pid);
+  excluded_.erase(pid);
+  for (auto it = joined_conns_.lower_bound({pid, 0}); it != joined_conns_.end() && it->first == pid;)
+    it = joined_conns_.erase(it);
+  std::string prefix = "/proc/" + std::to_string(pid) + "/";
+  for (auto it = checked_maps_paths_.lower_bound(prefix); it != checked_maps_paths_.end() && it->starts_with(prefix);)
+    it = checked_maps_paths_.erase(it);
 }
 
 int LiveCapture::transfer(int timeout_ms) {

@@ -8,6 +8,7 @@
 //     unexamined binary, or when it loads an unexamined TLS library.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -16,6 +17,7 @@
 
 #include "capture/bpf/tracer.h"
 #include "common/result.h"
+#include "config/config.h"
 #include "engine/source.h"
 
 namespace tt::engine {
@@ -25,6 +27,7 @@ enum class Scope { ProcessTree, Host };
 struct LiveOptions {
   Scope scope = Scope::ProcessTree;
   capture::TracerOptions tracer;  // filter_pids / hold modes follow the scope
+  config::Exclusions exclude;     // Host: processes never reported nor instrumented
 };
 
 class LiveCapture : public Source {
@@ -50,6 +53,8 @@ class LiveCapture : public Source {
   void mute(uint32_t pid, uint64_t conn);
   // Whole host: follow a socket's bytes (socket fallback) or only count them.
   void watch_socket(uint64_t sk, uint64_t head_ts_ns, bool watch) { tracer_->set_socket_watch(sk, head_ts_ns, watch); }
+  // Host: a reload's exclusions, from the next record on (each process is judged again).
+  void set_exclusions(config::Exclusions ex);
   // Tears down every probe now; nothing is captured after.
   void detach() { tracer_->detach_all(); }
   // The same, off the caller's path: each uprobe's detach waits for an RCU
@@ -63,6 +68,9 @@ class LiveCapture : public Source {
   void on_record(const void* data, size_t size);
   void emit(const std::string& rec) { out_(rec.data(), rec.size()); }
   void describe(uint32_t pid);
+  bool excluded(uint32_t pid);
+  void on_excluded(const void* data);
+  void forget(uint32_t pid);
   void note_process(uint32_t pid);
   bool instrument_process(uint32_t pid, bool program, bool libraries);
   void rescan_maps();
@@ -81,6 +89,7 @@ class LiveCapture : public Source {
   std::set<std::pair<uint32_t, uint64_t>> joined_conns_;  // their connections, seen once
   std::set<std::string> checked_maps_paths_;
   std::set<std::string> warned_;
+  std::map<uint32_t, bool> excluded_;  // per process, judged once per program (reset by exec, hold, seen)
   uint64_t last_scan_ns_ = 0;
   uint64_t poll_errors_ = 0;
 };

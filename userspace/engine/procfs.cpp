@@ -30,6 +30,23 @@ std::string read_first_line(const std::string& p) {
   return s;
 }
 
+ProcIdentity read_proc_identity(uint32_t pid) {
+  std::string proc = "/proc/" + std::to_string(pid);
+  ProcIdentity id;
+  std::ifstream status(proc + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("Uid:")) {
+      id.uid = static_cast<uint32_t>(strtoul(line.c_str() + 4, nullptr, 10));
+      id.ok = true;
+      break;
+    }
+  std::ifstream cg(proc + "/cgroup");
+  for (std::string line; std::getline(cg, line);)
+    if (line.starts_with("0::")) id.cgroup = line.substr(3);
+  id.exe = read_link(proc + "/exe");
+  return id;
+}
+
 std::optional<std::vector<std::string>> mapped_files(uint32_t pid) {
   std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
   if (!maps) return std::nullopt;

@@ -26,6 +26,15 @@ struct ProcStat {
 };
 ProcStat read_proc_stat(uint32_t pid);
 
+// The facts exclusions match on (config::Exclusions); ok is false once the
+// process is gone.
+struct ProcIdentity {
+  bool ok = false;
+  std::string exe;     // /proc/PID/exe
+  uint32_t uid = 0;    // real uid
+  std::string cgroup;  // cgroup v2 path ("0::" line of /proc/PID/cgroup)
+};
+ProcIdentity read_proc_identity(uint32_t pid);
 // Every process on the host now (numeric /proc entries), ascending.
 std::vector<uint32_t> all_pids();
 

@@ -141,6 +141,8 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
     if (j.contains("api_hosts") && j["api_hosts"].is_object())
       for (auto& [host, prov] : j["api_hosts"].items())
         if (prov.is_string()) opts_.api_hosts[host] = prov.get<std::string>();
+  } else if (kind == capture::TT_EV_CONFIG) {
+    on_config(j);
   } else if (kind == capture::TT_EV_STATS) {
     auto& cs = agg_.capture_stats();
     cs.set_events(num("events"));
@@ -157,6 +159,19 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
     facts_.end_mono_ns = ts;
     facts_.have_end = true;
   }
+}
+
+// A daemon reload: the parser process cannot read the file, so what it needs
+// comes in the record stream (in order: records before it saw the old settings).
+void Pipeline::on_config(const nlohmann::json& j) {
+  if (j.contains("api_hosts") && j["api_hosts"].is_object()) {
+    opts_.api_hosts.clear();  // the whole set: a host dropped from the file is no API any more
+    for (auto& [host, prov] : j["api_hosts"].items())
+      if (prov.is_string()) opts_.api_hosts[host] = prov.get<std::string>();
+  }
+  for (auto [key, dst] : {std::pair{"summary_interval_ns", &facts_.summary_interval_ns},
+                          std::pair{"session_idle_ns", &facts_.session_idle_ns}})
+    if (j.contains(key) && j[key].is_number_unsigned() && j[key].get<uint64_t>() > 0) *dst = j[key].get<uint64_t>();
 }
 
 void Pipeline::on_aead_data(const capture::DataEvent& ev) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -53,6 +54,8 @@ struct RunFacts {
   uint64_t end_mono_ns = 0;
   int32_t exit_code = 0;
   bool have_start = false, have_end = false;
+  // The latest CONFIG record's (a daemon reload): 0 = as the engine started.
+  uint64_t summary_interval_ns = 0, session_idle_ns = 0;
 };
 
 class Pipeline {
@@ -84,6 +87,7 @@ class Pipeline {
   std::string provider_for_host(const std::string& host) const;
   void maybe_mute(const protocol::Exchange& ex, const stream::ConnInfo& conn);
   void peek_first_write(const capture::DataEvent& d);
+  void on_config(const nlohmann::json& j);
   void mute_unless_api_host(uint32_t pid, uint64_t conn, std::string_view host_header);
   void forget_connection(uint32_t pid, uint64_t conn);  // 0 conn: all of pid's
   void mute(uint32_t pid, uint64_t conn);

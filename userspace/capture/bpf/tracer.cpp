@@ -187,11 +187,24 @@ void Tracer::mark_known(dev_t dev, ino_t ino) {
   bpf_map__update_elem(skel_->maps.known_inodes, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
 }
 
+void Tracer::forget_known_executables() {
+  tt_inode_key k{}, next{};
+  const void* prev = nullptr;
+  std::vector<tt_inode_key> keys;
+  while (bpf_map__get_next_key(skel_->maps.known_inodes, prev, &next, sizeof(next)) == 0) {
+    keys.push_back(next);
+    k = next;
+    prev = &k;
+  }
+  for (const auto& key : keys) bpf_map__delete_elem(skel_->maps.known_inodes, &key, sizeof(key), 0);
+}
+
 Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return make_error("cannot stat " + path + ": " + strerror(errno));
   auto id = std::make_pair(st.st_dev, st.st_ino);
   if (auto it = examined_.find(id); it != examined_.end()) {
+    mark_known(st.st_dev, st.st_ino);  // again, after forget_known_executables()
     AttachInfo again = it->second;
     again.new_attach = false;
     return again;

@@ -84,6 +84,9 @@ class Tracer {
   // Returns false for a file that is not a glibc-style loader.
   Result<bool> attach_loader(const std::string& path);
   Result<void> trace_pid(uint32_t pid);
+  // Every executable is unknown again: a process's next exec or first connect
+  // holds it until it is examined (a reload's new exclusions judge it alive).
+  void forget_known_executables();
   // Lets a process that the exec hook stopped run again.
   void resume(uint32_t pid);
   // An ssl library the loader names this way has been looked at: loading it

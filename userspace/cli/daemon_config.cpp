@@ -1,0 +1,80 @@
+// The daemon's settings: the configuration file with the command line on top,
+// and what a SIGHUP reload may change while it runs.
+#include "cli/daemon_config.h"
+
+#include <cstdio>
+
+namespace tt::cli {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s.empty() ? "nothing" : s;
+}
+
+}  // namespace
+
+Result<config::Config> load_settings(const DaemonOptions& o) {
+  bool default_path = o.config_path.empty();
+  auto c = config::load(default_path ? config::kDefaultPath : o.config_path, default_path);
+  if (!c) return c;
+  auto given = [&o](const char* name) { return o.given.count(name) > 0; };
+  if (given("--json")) c->json = o.output.json;
+  if (given("--out")) c->out = o.output.out;
+  if (given("--report")) c->report = o.output.report;
+  if (given("--max-body-bytes")) c->max_body_bytes = o.output.max_body_bytes;
+  if (given("--ring-buffer-mb")) c->ring_buffer_mb = o.cap.ring_buffer_mb;
+  if (given("--max-call-bytes")) c->max_call_bytes = o.cap.max_call_bytes;
+  if (given("--summary-interval")) c->summary_interval_s = o.summary_interval_s;
+  if (given("--session-idle")) c->session_idle_s = o.session_idle_s;
+  if (given("--metrics-listen")) c->metrics_listen = o.metrics_listen;
+  nlohmann::json info;
+  if (auto r = parse_api_hosts(o.cap.api_hosts, info); !r) return Error{r.error()};
+  for (auto& [host, prov] : info["api_hosts"].items()) c->api_hosts[host] = prov.get<std::string>();
+  if (c->summary_interval_s <= 0 || c->session_idle_s <= 0)
+    return make_error("--summary-interval and --session-idle must be positive (seconds)");
+  return c;
+}
+
+DaemonOptions with_settings(DaemonOptions o, const config::Config& c) {
+  o.output.json = c.json;
+  o.output.out = c.out;
+  o.output.report = c.report;
+  if (!c.report.empty()) o.output.quiet = false;  // asked for one
+  o.output.max_body_bytes = c.max_body_bytes;
+  o.cap.ring_buffer_mb = c.ring_buffer_mb;
+  o.cap.max_call_bytes = c.max_call_bytes;
+  o.summary_interval_s = c.summary_interval_s;
+  o.session_idle_s = c.session_idle_s;
+  o.metrics_listen = c.metrics_listen;
+  return o;
+}
+
+nlohmann::json live_settings_json(const config::Config& c) {
+  nlohmann::json j;
+  j["api_hosts"] = c.api_hosts;
+  j["summary_interval_ns"] = static_cast<uint64_t>(c.summary_interval_s * 1e9);
+  j["session_idle_ns"] = static_cast<uint64_t>(c.session_idle_s * 1e9);
+  return j;
+}
+
+std::optional<Reloaded> reload_settings(const DaemonOptions& cli, const config::Config& in_force) {
+  auto next = load_settings(cli);
+  if (!next) {
+    fprintf(stderr, "tokentap: reload refused, the configuration in force stays: %s\n", next.error().c_str());
+    return std::nullopt;
+  }
+  config::Changes ch = config::diff(in_force, *next);
+  // Only what applies live is in force now; the rest waits for a restart (and
+  // the next reload says so again).
+  config::Config c = in_force;
+  c.exclude = next->exclude;
+  c.api_hosts = next->api_hosts;
+  c.summary_interval_s = next->summary_interval_s;
+  c.session_idle_s = next->session_idle_s;
+  return Reloaded{c, "configuration reloaded: applied: " + join(ch.live) + "; needs a restart: " + join(ch.need_restart)};
+}
+
+}  // namespace tt::cli

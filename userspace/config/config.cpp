@@ -1,0 +1,232 @@
+#include "config/config.h"
+
+#include <fnmatch.h>
+#include <pwd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace tt::config {
+
+namespace {
+
+// "FILE:LINE:COL: reason", the form editors and compilers use.
+std::string where(const std::string& source, const toml::source_region& r) {
+  return source + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column) + ": ";
+}
+
+// One section's reader: the keys it knows, each checked and stored.
+class Reader {
+ public:
+  Reader(const std::string& source, Config& cfg) : source_(source), cfg_(cfg) {}
+  Result<void> read(const toml::table& root);
+
+ private:
+  using KeyFn = std::function<Result<void>(const toml::node&)>;
+  Result<void> section(const toml::table& root, const char* name, const std::map<std::string, KeyFn>& keys);
+  Error error(const toml::node& n, const std::string& why) const { return Error{where(source_, n.source()) + why}; }
+  Result<void> string(const toml::node& n, std::string& dst);
+  Result<void> size(const toml::node& n, uint64_t& dst, uint64_t max);
+  Result<void> seconds(const toml::node& n, double& dst);
+  Result<void> strings(const toml::node& n, std::vector<std::string>& dst, bool (*valid)(const std::string&),
+                       const char* what);
+  Result<void> users(const toml::node& n);
+  Result<void> api_hosts(const toml::node& n);
+
+  const std::string& source_;
+  Config& cfg_;
+};
+
+Result<void> Reader::string(const toml::node& n, std::string& dst) {
+  if (!n.is_string()) return error(n, "expected a string");
+  dst = *n.value<std::string>();
+  return {};
+}
+
+Result<void> Reader::size(const toml::node& n, uint64_t& dst, uint64_t max) {
+  if (!n.is_integer()) return error(n, "expected an integer");
+  int64_t v = *n.value<int64_t>();
+  if (v <= 0) return error(n, "must be positive, not " + std::to_string(v));
+  if (static_cast<uint64_t>(v) > max) return error(n, "must be at most " + std::to_string(max));
+  dst = static_cast<uint64_t>(v);
+  return {};
+}
+
+Result<void> Reader::seconds(const toml::node& n, double& dst) {
+  if (!n.is_number()) return error(n, "expected a number of seconds");
+  double v = *n.value<double>();
+  if (!(v > 0) || !std::isfinite(v)) return error(n, "must be a positive number of seconds");
+  dst = v;
+  return {};
+}
+
+Result<void> Reader::strings(const toml::node& n, std::vector<std::string>& dst, bool (*valid)(const std::string&),
+                             const char* what) {
+  const toml::array* a = n.as_array();
+  if (!a) return error(n, "expected an array of strings");
+  dst.clear();
+  for (const toml::node& e : *a) {
+    if (!e.is_string()) return error(e, "expected a string");
+    std::string s = *e.value<std::string>();
+    if (!valid(s)) return error(e, std::string("bad ") + what + " '" + s + "'");
+    dst.push_back(s);
+  }
+  return {};
+}
+
+Result<void> Reader::users(const toml::node& n) {
+  const toml::array* a = n.as_array();
+  if (!a) return error(n, "expected an array of user names or uids");
+  cfg_.exclude.uids.clear();
+  for (const toml::node& e : *a) {
+    if (e.is_integer() && *e.value<int64_t>() >= 0 && *e.value<int64_t>() <= UINT32_MAX) {
+      cfg_.exclude.uids.insert(static_cast<uint32_t>(*e.value<int64_t>()));
+    } else if (e.is_string()) {
+      std::string name = *e.value<std::string>();
+      const passwd* pw = getpwnam(name.c_str());
+      if (!pw) return error(e, "unknown user '" + name + "'");
+      cfg_.exclude.uids.insert(pw->pw_uid);
+    } else {
+      return error(e, "expected a user name or a uid (a non-negative integer)");
+    }
+  }
+  return {};
+}
+
+Result<void> Reader::api_hosts(const toml::node& n) {
+  const toml::table* t = n.as_table();
+  if (!t) return error(n, "expected a table of \"HOST\" = \"PROVIDER\"");
+  cfg_.api_hosts.clear();
+  for (const auto& [key, value] : *t) {
+    if (!value.is_string()) return error(value, "expected a provider name (anthropic, openai or gemini)");
+    std::string prov = *value.value<std::string>();
+    if (!known_provider(prov))
+      return error(value, "unknown provider '" + prov + "' (anthropic, openai or gemini)");
+    if (key.str().empty()) return error(value, "empty host name");
+    cfg_.api_hosts[std::string(key.str())] = prov;
+  }
+  return {};
+}
+
+Result<void> Reader::section(const toml::table& root, const char* name, const std::map<std::string, KeyFn>& keys) {
+  const toml::node* n = root.get(name);
+  if (!n) return {};
+  const toml::table* t = n->as_table();
+  if (!t) return error(*n, std::string("[") + name + "] must be a table");
+  for (const auto& [key, value] : *t) {
+    auto it = keys.find(std::string(key.str()));
+    if (it == keys.end())
+      return Error{where(source_, key.source()) + "unknown key '" + std::string(key.str()) + "' in [" + name + "]"};
+    if (auto r = it->second(value); !r) return r;
+  }
+  return {};
+}
+
+bool valid_glob(const std::string& g) {
+  if (g.empty() || g.back() == '\\') return false;
+  // An unclosed bracket would silently match only itself.
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (g[i] == '\\') ++i;
+    else if (g[i] == '[' && g.find(']', i + 2) == std::string::npos) return false;
+  }
+  return true;
+}
+bool valid_cgroup(const std::string& c) { return !c.empty() && c[0] == '/'; }
+
+Result<void> Reader::read(const toml::table& root) {
+  static const std::set<std::string> sections = {"exclude", "api_hosts", "outputs", "capture", "daemon", "metrics"};
+  for (const auto& [key, value] : root)
+    if (!sections.count(std::string(key.str())))
+      return Error{where(source_, key.source()) + "unknown section or key '" + std::string(key.str()) + "'"};
+  Exclusions& ex = cfg_.exclude;
+  auto r = section(root, "exclude",
+                   {{"executables", [&](auto& n) { return strings(n, ex.executables, valid_glob, "glob"); }},
+                    {"users", [&](auto& n) { return users(n); }},
+                    {"cgroups", [&](auto& n) { return strings(n, ex.cgroups, valid_cgroup, "cgroup path"); }}});
+  if (const toml::node* n = root.get("api_hosts"); r && n) r = api_hosts(*n);
+  if (r)
+    r = section(root, "outputs",
+                {{"json", [&](auto& n) { return string(n, cfg_.json); }},
+                 {"out", [&](auto& n) { return string(n, cfg_.out); }},
+                 {"report", [&](auto& n) { return string(n, cfg_.report); }}});
+  uint64_t ring = cfg_.ring_buffer_mb;
+  if (r)
+    r = section(root, "capture",
+                {{"ring_buffer_mb", [&](auto& n) { return size(n, ring, 4096); }},
+                 {"max_call_bytes", [&](auto& n) { return size(n, cfg_.max_call_bytes, UINT32_MAX); }},
+                 {"max_body_bytes", [&](auto& n) { return size(n, cfg_.max_body_bytes, 1ull << 40); }}});
+  cfg_.ring_buffer_mb = static_cast<uint32_t>(ring);
+  if (r)
+    r = section(root, "daemon",
+                {{"summary_interval", [&](auto& n) { return seconds(n, cfg_.summary_interval_s); }},
+                 {"session_idle", [&](auto& n) { return seconds(n, cfg_.session_idle_s); }}});
+  if (r) r = section(root, "metrics", {{"listen", [&](auto& n) { return string(n, cfg_.metrics_listen); }}});
+  return r;
+}
+
+// Whether path is prefix or lies under it ("/a/b" is under "/a", "/ab" is not).
+bool under(const std::string& path, const std::string& prefix) {
+  if (!path.starts_with(prefix)) return false;
+  return path.size() == prefix.size() || prefix.back() == '/' || path[prefix.size()] == '/';
+}
+
+}  // namespace
+
+bool Exclusions::matches(const std::string& exe, uint32_t uid, const std::string& cgroup) const {
+  if (uids.count(uid)) return true;
+  for (const auto& g : executables)
+    if (!exe.empty() && fnmatch(g.c_str(), exe.c_str(), 0) == 0) return true;
+  for (const auto& c : cgroups)
+    if (!cgroup.empty() && under(cgroup, c)) return true;
+  return false;
+}
+
+bool known_provider(std::string_view name) { return name == "anthropic" || name == "openai" || name == "gemini"; }
+
+Result<Config> parse(std::string_view text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return Error{where(source, e.source()) + std::string(e.description())};
+  }
+  Config cfg;
+  if (auto r = Reader(source, cfg).read(root); !r) return Error{r.error()};
+  return cfg;
+}
+
+Result<Config> load(const std::string& path, bool allow_missing) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    if (err == ENOENT && allow_missing) return Config{};
+    return Error{path + ": cannot read the configuration: " + strerror(err)};
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str(), path);
+}
+
+Changes diff(const Config& a, const Config& b) {
+  Changes c;
+  auto note = [](std::vector<std::string>& v, bool changed, const char* what) {
+    if (changed) v.push_back(what);
+  };
+  note(c.live, a.exclude != b.exclude, "exclusions");
+  note(c.live, a.api_hosts != b.api_hosts, "api hosts");
+  note(c.live, a.summary_interval_s != b.summary_interval_s, "summary interval");
+  note(c.live, a.session_idle_s != b.session_idle_s, "session idle time");
+  note(c.need_restart, a.json != b.json || a.out != b.out || a.report != b.report, "outputs");
+  note(c.need_restart, a.ring_buffer_mb != b.ring_buffer_mb, "ring buffer size");
+  note(c.need_restart, a.max_call_bytes != b.max_call_bytes, "max call bytes");
+  note(c.need_restart, a.max_body_bytes != b.max_body_bytes, "max body bytes");
+  note(c.need_restart, a.metrics_listen != b.metrics_listen, "metrics listen address");
+  return c;
+}
+
+}  // namespace tt::config

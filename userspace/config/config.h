@@ -1,0 +1,58 @@
+// The daemon's configuration file (TOML, default /etc/tokentap/tokentap.toml):
+// what to leave out, which hosts are LLM APIs, outputs, caps and intervals.
+// Every key is documented in packaging/tokentap.toml. Errors name the file,
+// line and column, so a bad edit is found before (and instead of) a restart.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace tt::config {
+
+inline constexpr const char* kDefaultPath = "/etc/tokentap/tokentap.toml";
+
+// Processes whose traffic is never reported (and whose binaries are not
+// instrumented for them): any one rule matching is enough.
+struct Exclusions {
+  std::vector<std::string> executables;  // fnmatch(3) globs on the exe path
+  std::set<uint32_t> uids;               // [exclude] users: names resolved at load
+  std::vector<std::string> cgroups;      // cgroup v2 path prefixes, on "/" boundaries
+  bool empty() const { return executables.empty() && uids.empty() && cgroups.empty(); }
+  bool matches(const std::string& exe, uint32_t uid, const std::string& cgroup) const;
+  bool operator==(const Exclusions&) const = default;
+};
+
+struct Config {
+  Exclusions exclude;
+  std::map<std::string, std::string> api_hosts;  // host -> anthropic | openai | gemini
+  std::string json, out, report;                 // [outputs]; "" = not written
+  uint32_t ring_buffer_mb = 16;                  // [capture]
+  uint64_t max_call_bytes = 64u << 20;
+  uint64_t max_body_bytes = 64u << 20;
+  double summary_interval_s = 60;  // [daemon]
+  double session_idle_s = 1800;
+  std::string metrics_listen;  // [metrics] listen = "ADDR"; "" = no metrics endpoint
+  bool operator==(const Config&) const = default;
+};
+
+// Reads and validates a file. A missing file is an error unless allow_missing
+// (the default path): then the built-in defaults.
+Result<Config> load(const std::string& path, bool allow_missing);
+// Parses TOML text; source names the file in error messages.
+Result<Config> parse(std::string_view text, const std::string& source);
+// The providers an API host may name.
+bool known_provider(std::string_view name);
+
+// What a reload changed: settings applied live, and those that only take
+// effect at the next start (outputs, ring size, caps, metrics address).
+struct Changes {
+  std::vector<std::string> live, need_restart;
+};
+Changes diff(const Config& old_cfg, const Config& new_cfg);
+
+}  // namespace tt::config
