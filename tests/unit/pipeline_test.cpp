@@ -442,6 +442,40 @@ TEST_P(PipelineTest, HarnessFromTheProcessTreeWhenTheTrafficDoesNotSayIt) {
   EXPECT_EQ(reqs[1].harness_version(), "0.91.1");
 }
 
+// Attribution read from /proc (PROC_INFO) lands on the request, its process
+// and its session; a process without it (an older capture) has empty fields.
+TEST_P(PipelineTest, AttributionFromProcInfo) {
+  feed({root_record(700, 1, 10,
+                    {{"uid", 1001}, {"user", "alice"}, {"cgroup", "/user.slice/user-1001.slice/session-3.scope"},
+                     {"container_id", ""}, {"systemd_unit", "session-3.scope"}, {"cwd", "/home/alice/proj/src"},
+                     {"project", "/home/alice/proj"}})});
+  feed({root_record(710, 1, 20)});
+  one_exchange(700, 1, 1'000'000'000);
+  one_exchange(710, 1, 2'000'000'000, anthropic_request("User-Agent: curl/8\r\n"));
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].uid(), 1001u);
+  EXPECT_EQ(reqs[0].user(), "alice");
+  EXPECT_EQ(reqs[0].cgroup(), "/user.slice/user-1001.slice/session-3.scope");
+  EXPECT_EQ(reqs[0].systemd_unit(), "session-3.scope");
+  EXPECT_EQ(reqs[0].cwd(), "/home/alice/proj/src");
+  EXPECT_EQ(reqs[0].project(), "/home/alice/proj");
+  EXPECT_EQ(reqs[1].user(), "");
+  EXPECT_EQ(reqs[1].project(), "");
+  auto j = nlohmann::json::parse(tt::sink::record_to_json(sink.recs.at(0)));
+  EXPECT_EQ(j["user"], "alice");
+  EXPECT_EQ(j["project"], "/home/alice/proj");
+  pipe.finish(5'000'000'000);
+  agg.finish({"x"}, 0, 0, 0);
+  const auto& sessions = agg.session_summaries();
+  ASSERT_FALSE(sessions.empty());
+  EXPECT_EQ(sessions[0].user(), "alice");
+  EXPECT_EQ(sessions[0].uid(), 1001u);
+  EXPECT_EQ(sessions[0].project(), "/home/alice/proj");
+  for (const auto& p : agg.process_summaries())
+    if (p.pid() == 700) EXPECT_EQ(p.cgroup(), "/user.slice/user-1001.slice/session-3.scope");
+}
+
 TEST(Aggregator, ProcessSessionFallsBackToTheRunIdWithoutAStartTime) {
   Aggregator agg("run-x", nullptr);
   tokentap::v1::ApiRequest r;

@@ -70,12 +70,24 @@ std::string Aggregator::process_session_id(uint32_t pid) {
   return id + (root.start_ns ? std::to_string(root.start_ns) : "run:" + run_id_);
 }
 
+template <class Rec>
+void Aggregator::set_attribution(Rec& r, const Attribution& a) {
+  r.set_uid(a.uid);
+  r.set_user(a.user);
+  r.set_cgroup(a.cgroup);
+  r.set_container_id(a.container_id);
+  r.set_systemd_unit(a.systemd_unit);
+  r.set_cwd(a.cwd);
+  r.set_project(a.project);
+}
+
 void Aggregator::add_request(v1::ApiRequest req) {
   req.set_schema_version(1);
   req.set_run_id(run_id_);
   auto& p = process(req.pid());
   if (req.comm().empty()) req.set_comm(p.comm);
   if (req.exe().empty()) req.set_exe(p.exe);
+  set_attribution(req, p.attr);
   // A peer chooses session ids: past max_sessions open ones, a new id is not
   // kept and the request joins its process tree's session (counted).
   bool full = sessions_.size() >= max_sessions_ && !req.session_id().empty() &&
@@ -94,6 +106,9 @@ void Aggregator::add_request(v1::ApiRequest req) {
     ns.session_id = req.session_id();
     ns.session_source = req.session_source();
     ns.harness = req.harness();
+    ns.uid = req.uid();
+    ns.user = req.user();
+    ns.project = req.project();
   }
   SessionTotals& st = sessions_[at->second];
   st.add(req);
@@ -140,6 +155,7 @@ v1::ProcessSummary Aggregator::process_summary(uint32_t pid, const ProcessInfo& 
   s.set_start_unix_ns(p.start_ns);
   s.set_end_unix_ns(p.end_ns);
   s.set_exit_code(p.exit_code);
+  set_attribution(s, p.attr);
   s.set_final(final);
   if (auto it = totals_.find(pid); it != totals_.end()) {
     fill_summary(s, it->second);
@@ -162,6 +178,9 @@ v1::SessionSummary Aggregator::session_summary(const SessionTotals& t, bool fina
   s.set_end_unix_ns(t.end_ns);
   s.set_incomplete_requests(t.incomplete);
   for (const auto& m : t.models) s.add_models(m);
+  s.set_uid(t.uid);
+  s.set_user(t.user);
+  s.set_project(t.project);
   s.set_final(final);
   return s;
 }

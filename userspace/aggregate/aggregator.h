@@ -29,6 +29,13 @@ namespace tt::aggregate {
 
 namespace v1 = ::tokentap::v1;
 
+// Who a process ran for and where (PROC_INFO "uid", "user", "cgroup",
+// "container_id", "systemd_unit", "cwd", "project"); empty when unknown.
+struct Attribution {
+  uint32_t uid = 0;
+  std::string user, cgroup, container_id, systemd_unit, cwd, project;
+};
+
 struct ProcessInfo {
   uint32_t pid = 0;
   uint32_t ppid = 0;
@@ -36,6 +43,7 @@ struct ProcessInfo {
   std::string exe;
   std::vector<std::string> cmdline;  // argv up to its program (PROC_INFO "cmdline")
   std::string package;               // npm package of its program (PROC_INFO "package")
+  Attribution attr;
   uint32_t pgid = 0;
   uint64_t start_ns = 0;  // unix ns
   uint64_t end_ns = 0;
@@ -101,6 +109,8 @@ class Aggregator {
   };
   struct SessionTotals : Tally {
     std::string session_id, session_source;
+    uint32_t uid = 0;
+    std::string user, project;  // of its first request
     std::vector<uint32_t> pids;
     std::vector<std::string> models;
     uint64_t start_ns = 0, end_ns = 0;
@@ -111,6 +121,9 @@ class Aggregator {
   bool session_live(const SessionTotals& t) const;
   void prune_processes();
   static void add_tokens(v1::TokenCounts& t, const v1::ApiRequest& r);
+  // Sets the attribution fields (ApiRequest, ProcessSummary) from a.
+  template <class Rec>
+  static void set_attribution(Rec& r, const Attribution& a);
   // The fields ProcessSummary and SessionSummary share.
   template <class Summary>
   static void fill_summary(Summary& s, const Tally& t);

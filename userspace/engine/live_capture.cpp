@@ -81,6 +81,29 @@ Result<void> LiveCapture::follow(uint32_t pid, const std::string& exe, const std
   return {};
 }
 
+namespace {
+
+// Who the process runs for and where: its user, cgroup (container, systemd
+// unit), working directory and git repository. Read here, with root and file
+// access, because the parser child has neither.
+void add_attribution(uint32_t pid, nlohmann::json& j) {
+  std::string proc = "/proc/" + std::to_string(pid);
+  if (auto uid = read_uid(pid)) {
+    j["uid"] = *uid;
+    j["user"] = user_name(*uid);
+  }
+  CgroupInfo cg = read_cgroup(pid);
+  j["cgroup"] = cg.path;
+  j["container_id"] = cg.container_id;
+  j["systemd_unit"] = cg.systemd_unit;
+  // As the process sees it (its mount namespace); .git is looked up there too.
+  std::string cwd = read_link(proc + "/cwd");
+  j["cwd"] = cwd;
+  j["project"] = git_top(proc + "/root", cwd);
+}
+
+}  // namespace
+
 // What /proc says of a process while it is alive: its program, its place in
 // the process tree, and (harness rules) its argv up to the program and npm
 // package — never the program's own arguments.
@@ -95,6 +118,7 @@ void LiveCapture::note_process(uint32_t pid) {
     j["pgid"] = st.pgid;
     j["start_unix_ns"] = st.start_unix_ns;
   }
+  add_attribution(pid, j);
   j.update(provider::probe_process(pid));
   emit(capture::make_info_record(capture::TT_EV_PROC_INFO, pid, now_ns(CLOCK_MONOTONIC), j.dump()));
 }

@@ -1,6 +1,8 @@
 #include "engine/procfs.h"
 
 #include <dirent.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace tt::engine {
 
@@ -31,19 +34,13 @@ std::string read_first_line(const std::string& p) {
 }
 
 ProcIdentity read_proc_identity(uint32_t pid) {
-  std::string proc = "/proc/" + std::to_string(pid);
   ProcIdentity id;
-  std::ifstream status(proc + "/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.starts_with("Uid:")) {
-      id.uid = static_cast<uint32_t>(strtoul(line.c_str() + 4, nullptr, 10));
-      id.ok = true;
-      break;
-    }
-  std::ifstream cg(proc + "/cgroup");
-  for (std::string line; std::getline(cg, line);)
-    if (line.starts_with("0::")) id.cgroup = line.substr(3);
-  id.exe = read_link(proc + "/exe");
+  std::optional<uint32_t> uid = read_uid(pid);
+  if (!uid) return id;
+  id.ok = true;
+  id.uid = *uid;
+  id.cgroup = read_cgroup(pid).path;
+  id.exe = read_link("/proc/" + std::to_string(pid) + "/exe");
   return id;
 }
 
@@ -80,6 +77,82 @@ ProcStat read_proc_stat(uint32_t pid) {
   st.start_unix_ns = boot_unix + ticks * (1000000000ull / uint64_t(hz > 0 ? hz : 100));
   st.ok = true;
   return st;
+}
+
+namespace {
+
+bool is_hex_id(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return isdigit(c) || (c >= 'a' && c <= 'f'); });
+}
+
+// The container id a cgroup path component names, if any: "<64 hex>"
+// (/docker/<id>, kubepods cgroupfs) or "<runtime>-<64 hex>.scope" (docker,
+// cri-containerd, crio, libpod under systemd).
+std::string_view container_id_of(std::string_view comp) {
+  if (comp.ends_with(".scope")) comp.remove_suffix(6);
+  if (auto dash = comp.rfind('-'); dash != std::string_view::npos) comp.remove_prefix(dash + 1);
+  return is_hex_id(comp) ? comp : std::string_view();
+}
+
+}  // namespace
+
+CgroupInfo parse_cgroup(const std::string& contents) {
+  CgroupInfo out;
+  std::istringstream in(contents);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("0::")) out.path = line.substr(3);
+  if (out.path.size() > kMaxAttrPath) out.path.clear();
+  // The innermost container and unit win: the last matching components.
+  std::string_view rest = out.path;
+  while (!rest.empty()) {
+    size_t slash = rest.find('/');
+    std::string_view comp = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    if (comp.ends_with(".service") || comp.ends_with(".scope")) out.systemd_unit = comp;
+    if (auto id = container_id_of(comp); !id.empty()) out.container_id = id;
+  }
+  return out;
+}
+
+CgroupInfo read_cgroup(uint32_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string text(2 * kMaxAttrPath, '\0');
+  f.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(f.gcount()));
+  return parse_cgroup(text);
+}
+
+std::string git_top(const std::string& root, const std::string& dir) {
+  if (!dir.starts_with('/') || dir.size() > kMaxAttrPath) return "";
+  std::string cur = dir;
+  while (cur.size() > 1 && cur.back() == '/') cur.pop_back();
+  for (int depth = 0; depth < kMaxGitWalk; ++depth) {
+    struct stat st;
+    // lstat: only a real .git directory or file counts; a symlink is not
+    // followed (through /proc/PID/root, an absolute one would resolve on the host).
+    std::string probe = root + (cur == "/" ? "" : cur) + "/.git";
+    if (lstat(probe.c_str(), &st) == 0 && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) return cur;
+    if (cur == "/") break;
+    size_t slash = cur.rfind('/');
+    cur.resize(slash == 0 ? 1 : slash);
+  }
+  return "";
+}
+
+std::optional<uint32_t> read_uid(uint32_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.starts_with("Uid:")) return static_cast<uint32_t>(strtoul(line.c_str() + 4, nullptr, 10));
+  return std::nullopt;
+}
+
+std::string user_name(uint32_t uid) {
+  passwd pw, *found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 || !found) return "";
+  return found->pw_name;
 }
 
 std::vector<uint32_t> all_pids() {

@@ -35,6 +35,30 @@ struct ProcIdentity {
   std::string cgroup;  // cgroup v2 path ("0::" line of /proc/PID/cgroup)
 };
 ProcIdentity read_proc_identity(uint32_t pid);
+// Who a process runs for and where (attribution on a shared machine).
+struct CgroupInfo {
+  std::string path;          // cgroup v2 unified path ("0::" line), "" if none
+  std::string container_id;  // 64-hex id of the innermost container in path
+  std::string systemd_unit;  // last *.service / *.scope component of path
+};
+// The contents of /proc/PID/cgroup; a path longer than kMaxAttrPath is dropped.
+CgroupInfo parse_cgroup(const std::string& contents);
+CgroupInfo read_cgroup(uint32_t pid);
+
+// The top folder of the git repository holding dir (an absolute path, as the
+// process sees it): the nearest ancestor with a .git directory or file (a
+// worktree or submodule). root prefixes each lookup ("/proc/PID/root" reaches
+// into a process's mount namespace). "" if none within kMaxGitWalk levels.
+std::string git_top(const std::string& root, const std::string& dir);
+
+// The real uid from /proc/PID/status; nullopt once the process is gone.
+std::optional<uint32_t> read_uid(uint32_t pid);
+// The user name of a uid (passwd database), "" if it has none.
+std::string user_name(uint32_t uid);
+
+constexpr size_t kMaxAttrPath = 4096;
+constexpr int kMaxGitWalk = 64;
+
 // Every process on the host now (numeric /proc entries), ascending.
 std::vector<uint32_t> all_pids();
 

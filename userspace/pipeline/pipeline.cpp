@@ -127,6 +127,10 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
         if (a.is_string()) p.cmdline.push_back(a.get<std::string>());
     }
     if (j.contains("package") && j["package"].is_string()) p.package = str("package");
+    // Attribution comes whole, read from /proc at once (an exec may have moved cwd or cgroup).
+    if (j.contains("cgroup") && j["cgroup"].is_string())
+      p.attr = {static_cast<uint32_t>(num("uid")), str("user"), str("cgroup"), str("container_id"),
+                str("systemd_unit"), str("cwd"), str("project")};
     if (!p.start_ns && ts) p.start_ns = to_unix(ts);
   } else if (kind == capture::TT_EV_RUN_INFO) {
     opts_.mono_to_unix_ns = num("mono_to_unix_ns");
