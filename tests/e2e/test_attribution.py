@@ -105,8 +105,9 @@ class AttributionTest(E2ETestCase):
         d = tempfile.mkdtemp(dir=self.tmp.name)
         daemon, js = self.start_daemon(d)
         since = self.server.mark()
-        p = subprocess.Popen(self.wrapped("--requests", "3", "--stream"), env=self.env(), cwd=self.cwd,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # A harness lives for its session: the daemon reads who and where from /proc while it runs.
+        p = subprocess.Popen(self.wrapped("--requests", "3", "--stream", "--interval", "0.5"), env=self.env(),
+                             cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
         out, err = p.communicate(timeout=120)
         self.assertEqual(p.returncode, 0, err.decode()[-2000:])
