@@ -28,6 +28,7 @@ enum : uint32_t {
   TT_EV_PROC_INFO = 100,  // what /proc said about a process: exe, cmdline
   TT_EV_RUN_INFO = 101,   // run id, command, clock offset
   TT_EV_STATS = 102,      // BPF loss counters at the end of the run
+  TT_EV_HEALTH = 103,     // the same meanwhile, and the daemon's CPU and memory (--metrics-listen)
 };
 
 struct DataEvent {

@@ -141,22 +141,30 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
     if (j.contains("api_hosts") && j["api_hosts"].is_object())
       for (auto& [host, prov] : j["api_hosts"].items())
         if (prov.is_string()) opts_.api_hosts[host] = prov.get<std::string>();
+  } else if (kind == capture::TT_EV_HEALTH) {  // the daemon's periodic sample: the run goes on
+    take_loss_counters(num);
+    facts_.health = std::move(j);
   } else if (kind == capture::TT_EV_STATS) {
-    auto& cs = agg_.capture_stats();
-    cs.set_events(num("events"));
-    cs.set_bytes_captured(num("bytes"));
-    cs.set_events_lost(num("events_lost") + num("proc_events_lost"));
-    cs.set_bytes_lost(num("bytes_lost"));
-    cs.set_bytes_over_cap(num("bytes_over_cap"));
-    cs.set_map_update_failures(num("map_update_failures"));
-    cs.set_poll_errors(num("poll_errors"));
-    cs.set_bytes_muted(num("bytes_muted"));
-    cs.set_processes_held(num("processes_held"));
-    cs.set_socket_bytes_unwatched(num("socket_bytes_unwatched"));
+    take_loss_counters(num);
     facts_.exit_code = static_cast<int32_t>(num("exit_code"));
     facts_.end_mono_ns = ts;
     facts_.have_end = true;
   }
+}
+
+// The kernel side's counters as they stand (STATS at the end, HEALTH meanwhile).
+void Pipeline::take_loss_counters(const std::function<int64_t(const char*)>& num) {
+  auto& cs = agg_.capture_stats();
+  cs.set_events(num("events"));
+  cs.set_bytes_captured(num("bytes"));
+  cs.set_events_lost(num("events_lost") + num("proc_events_lost"));
+  cs.set_bytes_lost(num("bytes_lost"));
+  cs.set_bytes_over_cap(num("bytes_over_cap"));
+  cs.set_map_update_failures(num("map_update_failures"));
+  cs.set_poll_errors(num("poll_errors"));
+  cs.set_bytes_muted(num("bytes_muted"));
+  cs.set_processes_held(num("processes_held"));
+  cs.set_socket_bytes_unwatched(num("socket_bytes_unwatched"));
 }
 
 void Pipeline::on_aead_data(const capture::DataEvent& ev) {

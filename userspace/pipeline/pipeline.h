@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -53,6 +54,7 @@ struct RunFacts {
   uint64_t end_mono_ns = 0;
   int32_t exit_code = 0;
   bool have_start = false, have_end = false;
+  nlohmann::json health;  // the last HEALTH record's payload (daemon --metrics-listen)
 };
 
 class Pipeline {
@@ -79,6 +81,7 @@ class Pipeline {
                                   std::string& why);
   void add_session_stats(const protocol::SessionStats& s);
   void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
+  void take_loss_counters(const std::function<int64_t(const char*)>& num);
   void emit_socket_fallback(const std::vector<const stream::SocketConn*>& conns);
   uint64_t socket_conn_id_ = 1u << 30;  // apart from plaintext connection ids
   std::string provider_for_host(const std::string& host) const;
