@@ -33,6 +33,7 @@ struct DaemonOptions {
   CaptureOptions cap;
   double summary_interval_s = 60;  // interim process/session summaries
   double session_idle_s = 1800;    // a session with no request for this long ends
+  std::string metrics_listen;      // HOST:PORT for GET /metrics ("" = none)
 };
 
 int run_profile(const ProfileOptions& opts);

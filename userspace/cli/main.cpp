@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   daemon->add_option("--session-idle", daemon_opts.session_idle_s,
                      "seconds without a request after which a session ends")
       ->capture_default_str();
+  daemon->add_option("--metrics-listen", daemon_opts.metrics_listen,
+                     "serve Prometheus metrics at http://HOST:PORT/metrics (numeric address, e.g. 127.0.0.1:9464)");
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);
