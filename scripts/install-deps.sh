@@ -15,6 +15,8 @@ PKGS=(
   libtomlplusplus-dev
   # the daemon's parser process runs under a seccomp filter
   libseccomp-dev
+  # the daemon's /metrics (Prometheus exposition format); the server scrapes it in the e2e test
+  prometheus-cpp-dev prometheus
   zlib1g-dev libbrotli-dev libzstd-dev
   # x86-64 decoder for finding TLS functions in stripped binaries (Bun, BoringSSL)
   libzydis-dev

@@ -29,6 +29,7 @@ enum : uint32_t {
   TT_EV_RUN_INFO = 101,   // run id, command, clock offset
   TT_EV_STATS = 102,      // BPF loss counters at the end of the run
   TT_EV_CONFIG = 103,     // daemon reload: api_hosts (the whole set), summary_interval_ns, session_idle_ns
+  TT_EV_HEALTH = 104,     // the same meanwhile, and the daemon's CPU and memory (--metrics-listen)
 };
 
 struct DataEvent {

@@ -20,6 +20,9 @@
 #include "cli/output.h"
 #include "engine/procfs.h"
 #include "isolate/parser_process.h"
+#include "metrics/health.h"
+#include "metrics/metrics.h"
+#include "metrics/server.h"
 
 namespace tt::cli {
 
@@ -55,16 +58,28 @@ int stop_without_parser(isolate::ParserProcess& parser, engine::LiveCapture& liv
   return 1;
 }
 
+// With --metrics-listen, every second: the losses so far and both processes'
+// CPU and memory (the parser may not read /proc), through the record pipe.
+void send_health(isolate::ParserProcess& parser, engine::LiveCapture& live, uint64_t ring_bytes, uint64_t& last_ns) {
+  uint64_t now = engine::now_ns(CLOCK_MONOTONIC);
+  if (now - last_ns < 1'000'000'000ull) return;
+  last_ns = now;
+  send_info(parser, capture::TT_EV_HEALTH, now, metrics::health_json(parser.pid(), ring_bytes, live.stats_json(0)));
+}
+
 // Everything that needs privileges happens here, once the parser is running.
+// health_ring_bytes: the ring's size when the metrics need HEALTH records, else 0.
 int trace(isolate::ParserProcess& parser, engine::LiveCapture& live, const DaemonOptions& cli,
-          config::Config settings) {
+          config::Config settings, uint64_t health_ring_bytes) {
   fprintf(stderr, "tokentap: daemon ready: tracing the whole host (pid %d, parser pid %d)\n", getpid(), parser.pid());
+  uint64_t last_health = 0;
   while (!g_stop) {
     if (g_reload) {
       g_reload = 0;
       reload(cli, settings, parser, live);
     }
     live.transfer(100);
+    if (health_ring_bytes) send_health(parser, live, health_ring_bytes, last_health);
     if (!parser.pump()) return stop_without_parser(parser, live);
   }
   live.drain();
@@ -82,6 +97,13 @@ int trace(isolate::ParserProcess& parser, engine::LiveCapture& live, const Daemo
   return rc == 0 ? 0 : 1;
 }
 
+// Bound here, as root, before the fork: the parser serves it (metrics/server.h).
+Result<int> open_metrics(const DaemonOptions& opts, Outputs& outputs, metrics::Metrics& m) {
+  if (opts.metrics_listen.empty()) return -1;
+  outputs.add_sink(&m);
+  return metrics::listen_on(opts.metrics_listen);
+}
+
 }  // namespace
 
 int run_daemon(const DaemonOptions& cli) {
@@ -94,8 +116,11 @@ int run_daemon(const DaemonOptions& cli) {
   nlohmann::json info;
   info["api_hosts"] = settings->api_hosts;
   Outputs outputs;
-  if (auto ok = outputs.open(opts.output); !ok) {
-    fprintf(stderr, "tokentap: %s\n", ok.error().c_str());
+  metrics::Metrics metrics;
+  auto ok = outputs.open(opts.output);
+  auto listen_fd = ok ? open_metrics(opts, outputs, metrics) : Result<int>(-1);
+  if (!ok || !listen_fd) {
+    fprintf(stderr, "tokentap: %s\n", (!ok ? ok.error() : listen_fd.error()).c_str());
     return 2;
   }
   engine::EngineOptions eopts = engine_options(opts.output, opts.cap);
@@ -131,20 +156,30 @@ int run_daemon(const DaemonOptions& cli) {
     return 2;
   }
   engine::Engine& engine = **eng;
+  // At each scrape: the request counters as they are, the losses and health as they stand.
+  auto render = [&metrics, &engine] {
+    metrics.set_capture_stats(engine.aggregator().capture_stats());
+    metrics.set_health(engine.pipeline().run_facts().health);
+    return metrics.render();
+  };
   auto parse = [&](int data_fd, int back) {
     *back_fd = back;
-    return parse_records(data_fd, engine, outputs, 100);
+    if (*listen_fd < 0) return parse_records(data_fd, engine, outputs, 100);
+    metrics::Server server(*listen_fd, render);
+    return parse_records(data_fd, engine, outputs, 100, &server);
   };
   engine::LiveCapture& capture = **live;
   isolate::ParserProcess::Handlers answers{
       [&capture](uint32_t pid, uint64_t conn) { capture.mute(pid, conn); },
       [&capture](uint64_t sk, uint64_t ts, bool watch) { capture.watch_socket(sk, ts, watch); }};
+  parser.serve_socket(*listen_fd);
   if (auto r = parser.start(parse, parser_output_fds(outputs, engine), isolate::unprivileged_identity(), answers); !r) {
     fprintf(stderr, "tokentap: cannot start the parser process: %s\n", r.error().c_str());
     return 2;
   }
   eng->reset();  // this process never parses; the files are the parser's now
-  return trace(parser, capture, cli, *settings);
+  if (*listen_fd >= 0) close(*listen_fd);  // the parser's alone
+  return trace(parser, capture, cli, *settings, *listen_fd >= 0 ? tracer_options(opts.cap).ring_buffer_bytes : 0);
 }
 
 }  // namespace tt::cli

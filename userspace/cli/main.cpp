@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
   daemon->add_option("--config", daemon_opts.config_path,
                      "TOML configuration file (default /etc/tokentap/tokentap.toml, if it exists); "
                      "options given here override it; SIGHUP reloads it");
+  daemon->add_option("--metrics-listen", daemon_opts.metrics_listen,
+                     "serve Prometheus metrics at http://HOST:PORT/metrics (numeric address, e.g. 127.0.0.1:9464)");
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);

@@ -9,6 +9,7 @@
 #include "common/result.h"
 #include "engine/engine.h"
 #include "engine/live_capture.h"
+#include "metrics/server.h"
 #include "sink/sink.h"
 
 namespace tt::cli {
@@ -17,6 +18,8 @@ class Outputs {
  public:
   Result<void> open(const OutputOptions& opts);
   sink::RecordSink* sink() { return &multi_; }
+  // One more sink for every record (metrics); it must outlive the outputs' use.
+  void add_sink(sink::RecordSink* s) { multi_.add(s); }
   // Closes the files and prints the report. Returns false if a file failed.
   bool finish(const aggregate::Aggregator& agg);
   // The files it writes (records, report), for a parser process that may not open any.
@@ -60,7 +63,9 @@ nlohmann::json run_info_record(nlohmann::json run_info, engine::Scope scope, con
 void send_answers_to_parent(engine::EngineOptions& eopts, std::shared_ptr<int> back_fd);
 // The parser process's body: records from data_fd into the engine (ticking
 // every tick_ms) until FINISH, then the run's end and the outputs. Its exit code.
-int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tick_ms);
+// With a metrics server, the same loop serves its clients.
+int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tick_ms,
+                  metrics::Server* server = nullptr);
 // The end of a run fed by records alone (replay, the parser process): closes
 // the engine at the STATS record's end (else fallback_end_ns), writes the
 // outputs. false if a file failed.

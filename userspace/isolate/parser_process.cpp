@@ -27,13 +27,14 @@ constexpr size_t kFlushAt = 64u << 10;  // queued bytes worth a write before the
 
 // In the forked child: confine, then run the parser's body; never returns.
 [[noreturn]] void child(const ParserProcess::ChildMain& main, int data_fd, int back_fd,
-                        const std::vector<int>& output_fds, Identity ident) {
+                        const std::vector<int>& output_fds, int listen_fd, Identity ident) {
   // The parent drives the end (Ctrl-C and systemd signal the whole group).
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(s, SIG_IGN);
   prctl(PR_SET_NAME, "tokentap-parser", 0, 0, 0);
   SandboxSpec spec{data_fd, output_fds};
   spec.write_fds.push_back(back_fd);
   spec.write_fds.push_back(STDERR_FILENO);
+  spec.listen_fd = listen_fd;
   if (auto r = enter_sandbox(spec, ident); !r) {
     fprintf(stderr, "tokentap: the parser process cannot confine itself: %s\n", r.error().c_str());
     _exit(3);
@@ -65,7 +66,7 @@ Result<void> ParserProcess::start(const ChildMain& main, const std::vector<int>&
   if (pid_ == 0) {
     close(data[1]);
     close(back[0]);
-    child(main, data[0], back[1], output_fds, ident);
+    child(main, data[0], back[1], output_fds, listen_fd_, ident);
   }
   close(data[0]);
   close(back[1]);
@@ -205,13 +206,17 @@ void send_request(int back_fd, const RequestMsg& m) {
 }
 
 std::optional<uint64_t> read_frames(int data_fd, int tick_ms, const std::function<void(const void*, size_t)>& on_record,
-                                    const std::function<void()>& tick, std::string& error) {
+                                    const std::function<void()>& tick, std::string& error,
+                                    const ExtraFds* extra) {
   FrameReader reader;
+  std::vector<pollfd> fds;
   for (;;) {
-    pollfd p{data_fd, POLLIN, 0};
-    int ready = poll(&p, 1, tick_ms);
+    fds.assign(1, {data_fd, POLLIN, 0});
+    if (extra) extra->add(fds);
+    int ready = poll(fds.data(), fds.size(), tick_ms);
     tick();
-    if (ready <= 0) continue;
+    if (extra) extra->ready(fds.data() + 1, fds.size() - 1);  // on a timeout too: clients expire
+    if (ready <= 0 || !fds[0].revents) continue;
     ssize_t n = read(data_fd, reader.reserve(kReadChunk), kReadChunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {

@@ -8,6 +8,7 @@
 // in its connection, never dropped here. A parser that takes nothing for
 // kStallSeconds is taken as hung: the parent kills it and stops.
 #pragma once
+#include <poll.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -39,6 +40,9 @@ class ParserProcess {
   // Forks the parser. output_fds are the files it writes (opened by the
   // caller); stderr is kept too. Records send() queued before go first.
   Result<void> start(const ChildMain& main, const std::vector<int>& output_fds, Identity ident, Handlers h);
+  // Before start(): a listening socket the parser serves (metrics); the
+  // sandbox lets it accept there and talk to what it accepted.
+  void serve_socket(int listen_fd) { listen_fd_ = listen_fd; }
   // Queues one record (a ring or info record); waits for the parser only
   // when the queue is over its bound.
   void send(const void* data, size_t size);
@@ -61,7 +65,7 @@ class ParserProcess {
 
   FrameQueue queue_{kMaxQueuedBytes};
   size_t flush_at_ = 64u << 10;  // queued bytes at which send() writes
-  int data_fd_ = -1, back_fd_ = -1;
+  int data_fd_ = -1, back_fd_ = -1, listen_fd_ = -1;
   pid_t pid_ = -1;
   int status_ = 0;
   bool reaped_ = false, failed_ = false;
@@ -73,8 +77,14 @@ class ParserProcess {
 // The parser side of the record pipe: feeds each record to on_record and calls
 // tick about every tick_ms, until FINISH (its end time returned) or the
 // pipe's end without one (nullopt: the parent is gone; error says why).
+// extra: other fds the same loop serves (the metrics listener and its clients).
+struct ExtraFds {
+  std::function<void(std::vector<pollfd>&)> add;
+  std::function<void(const pollfd* fds, size_t n)> ready;
+};
 std::optional<uint64_t> read_frames(int data_fd, int tick_ms, const std::function<void(const void*, size_t)>& on_record,
-                                    const std::function<void()>& tick, std::string& error);
+                                    const std::function<void()>& tick, std::string& error,
+                                    const ExtraFds* extra = nullptr);
 
 // A request to the parent (blocking; a parent gone is ignored: it is ending).
 void send_request(int back_fd, const RequestMsg& m);

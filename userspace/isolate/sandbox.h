@@ -20,6 +20,7 @@ namespace tt::isolate {
 struct SandboxSpec {
   int read_fd = -1;            // the record pipe
   std::vector<int> write_fds;  // the back-channel, the output files, stderr
+  int listen_fd = -1;          // a listening socket to serve (metrics), or -1
 };
 
 // The unprivileged user: `nobody` from the user database, else 65534.

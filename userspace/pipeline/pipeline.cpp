@@ -147,18 +147,11 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
         if (prov.is_string()) opts_.api_hosts[host] = prov.get<std::string>();
   } else if (kind == capture::TT_EV_CONFIG) {
     on_config(j);
+  } else if (kind == capture::TT_EV_HEALTH) {  // the daemon's periodic sample: the run goes on
+    take_loss_counters(num);
+    facts_.health = std::move(j);
   } else if (kind == capture::TT_EV_STATS) {
-    auto& cs = agg_.capture_stats();
-    cs.set_events(num("events"));
-    cs.set_bytes_captured(num("bytes"));
-    cs.set_events_lost(num("events_lost") + num("proc_events_lost"));
-    cs.set_bytes_lost(num("bytes_lost"));
-    cs.set_bytes_over_cap(num("bytes_over_cap"));
-    cs.set_map_update_failures(num("map_update_failures"));
-    cs.set_poll_errors(num("poll_errors"));
-    cs.set_bytes_muted(num("bytes_muted"));
-    cs.set_processes_held(num("processes_held"));
-    cs.set_socket_bytes_unwatched(num("socket_bytes_unwatched"));
+    take_loss_counters(num);
     facts_.exit_code = static_cast<int32_t>(num("exit_code"));
     facts_.end_mono_ns = ts;
     facts_.have_end = true;
@@ -176,6 +169,21 @@ void Pipeline::on_config(const nlohmann::json& j) {
   for (auto [key, dst] : {std::pair{"summary_interval_ns", &facts_.summary_interval_ns},
                           std::pair{"session_idle_ns", &facts_.session_idle_ns}})
     if (j.contains(key) && j[key].is_number_unsigned() && j[key].get<uint64_t>() > 0) *dst = j[key].get<uint64_t>();
+}
+
+// The kernel side's counters as they stand (STATS at the end, HEALTH meanwhile).
+void Pipeline::take_loss_counters(const std::function<int64_t(const char*)>& num) {
+  auto& cs = agg_.capture_stats();
+  cs.set_events(num("events"));
+  cs.set_bytes_captured(num("bytes"));
+  cs.set_events_lost(num("events_lost") + num("proc_events_lost"));
+  cs.set_bytes_lost(num("bytes_lost"));
+  cs.set_bytes_over_cap(num("bytes_over_cap"));
+  cs.set_map_update_failures(num("map_update_failures"));
+  cs.set_poll_errors(num("poll_errors"));
+  cs.set_bytes_muted(num("bytes_muted"));
+  cs.set_processes_held(num("processes_held"));
+  cs.set_socket_bytes_unwatched(num("socket_bytes_unwatched"));
 }
 
 void Pipeline::on_aead_data(const capture::DataEvent& ev) {

@@ -56,6 +56,7 @@ struct RunFacts {
   bool have_start = false, have_end = false;
   // The latest CONFIG record's (a daemon reload): 0 = as the engine started.
   uint64_t summary_interval_ns = 0, session_idle_ns = 0;
+  nlohmann::json health;  // the last HEALTH record's payload (daemon --metrics-listen)
 };
 
 class Pipeline {
@@ -82,6 +83,7 @@ class Pipeline {
                                   std::string& why);
   void add_session_stats(const protocol::SessionStats& s);
   void on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::string& json);
+  void take_loss_counters(const std::function<int64_t(const char*)>& num);
   void emit_socket_fallback(const std::vector<const stream::SocketConn*>& conns);
   uint64_t socket_conn_id_ = 1u << 30;  // apart from plaintext connection ids
   std::string provider_for_host(const std::string& host) const;

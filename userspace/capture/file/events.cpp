@@ -93,6 +93,7 @@ ParsedEvent parse_event(const void* raw, size_t size) {
     case TT_EV_RUN_INFO:
     case TT_EV_STATS:
     case TT_EV_CONFIG:
+    case TT_EV_HEALTH:
       ev.info = InfoEvent{h.kind, h.pid, h.ts_ns,
                           std::string(reinterpret_cast<const char*>(bytes) + sizeof(h), size - sizeof(h))};
       ev.status = ParseStatus::Info;
