@@ -107,6 +107,17 @@ void add_attribution(uint32_t pid, nlohmann::json& j) {
 // What /proc says of a process while it is alive: its program, its place in
 // the process tree, and (harness rules) its argv up to the program and npm
 // package — never the program's own arguments.
+// Traced from now on, if it still lives. An entry added after the process
+// exited (its records read late) would outlive it: pids wrap at pid_max
+// (32,768 here) within minutes on a busy host, and the next process with that
+// pid would skip its hold and be judged, described, after it is gone.
+bool LiveCapture::trace_live(uint32_t pid) {
+  if (!tracer_->trace_pid(pid)) return false;
+  if (read_proc_stat(pid).ok) return true;
+  tracer_->untrace_pid(pid);
+  return false;
+}
+
 void LiveCapture::note_process(uint32_t pid) {
   std::string proc = "/proc/" + std::to_string(pid);
   nlohmann::json j;
@@ -136,7 +147,7 @@ void LiveCapture::describe(uint32_t pid) {
     described_.insert(pid);
     note_process(pid);
     // Traced from now on: its exec and exit are reported.
-    if (!tracer_->trace_pid(pid)) break;
+    if (!trace_live(pid)) break;
     pid = st.ppid;
   }
 }
@@ -223,17 +234,23 @@ void LiveCapture::on_excluded(const void* data) {
   const auto* h = static_cast<const tt_event_header*>(data);
   bool hold = h->kind == TT_EV_HOLD || h->kind == TT_EV_DLOPEN || h->kind == TT_EV_EXEC;
   if (hold && (h->flags & TT_F_STOPPED)) tracer_->resume(h->pid);
-  if (h->kind == TT_EV_HOLD) tracer_->trace_pid(h->pid);  // examined: no second hold
-  if (h->kind == TT_EV_EXIT) forget(h->pid);
+  // Traced from here: no second hold, and its EXIT is reported, which ends
+  // the judgement (a later process with its pid is judged afresh).
+  if (h->kind == TT_EV_EXIT)
+    forget(h->pid);
+  else
+    trace_live(h->pid);
 }
 
 void LiveCapture::on_record(const void* data, size_t size) {
   if (size < sizeof(tt_event_header)) return out_(data, size);
   const auto* h = static_cast<const tt_event_header*>(data);
   uint32_t pid = h->pid;
-  // A new program, or a process not traced until now (its pid may have been
-  // another's, which exited untraced, with no EXIT record): judged again.
-  if (h->kind == TT_EV_EXEC || h->kind == TT_EV_HOLD || h->kind == TT_EV_SEEN) excluded_.erase(pid);
+  // A new program, or a process examined at its first connect: judged again.
+  // Not at SEEN, which follows a hold: a short-lived process may be gone by
+  // then, and its judgement from the hold, made while it lived, must stand
+  // (excluded processes are traced, so their EXIT ends it).
+  if (h->kind == TT_EV_EXEC || h->kind == TT_EV_HOLD) excluded_.erase(pid);
   if (host() && excluded(pid)) return on_excluded(data);
   bool traffic = h->kind == TT_EV_DATA || h->kind == TT_EV_SOCK || h->kind == TT_EV_ALIAS || h->kind == TT_EV_SEEN;
   if (host() && traffic && !described_.count(pid)) describe(pid);
@@ -265,7 +282,7 @@ void LiveCapture::on_record(const void* data, size_t size) {
       break;
     case TT_EV_HOLD:
       if (h->flags & TT_F_STOPPED) release_hold(pid, true);
-      if (!described_.count(pid)) tracer_->trace_pid(pid);  // examined: no second hold
+      if (!described_.count(pid)) trace_live(pid);  // examined: no second hold
       break;
     case TT_EV_DLOPEN:
       if (h->flags & TT_F_STOPPED) {

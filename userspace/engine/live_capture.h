@@ -72,6 +72,7 @@ class LiveCapture : public Source {
   void on_excluded(const void* data);
   void forget(uint32_t pid);
   void note_process(uint32_t pid);
+  bool trace_live(uint32_t pid);
   bool instrument_process(uint32_t pid, bool program, bool libraries);
   void rescan_maps();
   void release_hold(uint32_t pid, bool rescan);

@@ -350,6 +350,8 @@ void Tracer::detach_all() {
   links_.clear();
 }
 
+void Tracer::untrace_pid(uint32_t pid) { bpf_map__delete_elem(skel_->maps.traced_pids, &pid, sizeof(pid), 0); }
+
 Result<void> Tracer::trace_pid(uint32_t pid) {
   uint8_t one = 1;
   if (bpf_map__update_elem(skel_->maps.traced_pids, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY) != 0)

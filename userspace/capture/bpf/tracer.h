@@ -84,6 +84,7 @@ class Tracer {
   // Returns false for a file that is not a glibc-style loader.
   Result<bool> attach_loader(const std::string& path);
   Result<void> trace_pid(uint32_t pid);
+  void untrace_pid(uint32_t pid);
   // Every executable is unknown again: a process's next exec or first connect
   // holds it until it is examined (a reload's new exclusions judge it alive).
   void forget_known_executables();
