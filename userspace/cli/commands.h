@@ -12,6 +12,8 @@ struct OutputOptions {
   std::string report;  // report file ("" = stderr)
   bool quiet = false;
   uint64_t max_body_bytes = 64u << 20;
+  std::string spool;  // daemon --spool DIR: the durable spool (sink/spool.h); "" = none
+  uint64_t spool_max_mb = 1024, spool_segment_mb = 64, spool_fsync_ms = 1000;
 };
 
 // What profile and daemon capture, and how.

@@ -156,6 +156,7 @@ int run_daemon(const DaemonOptions& cli) {
     return 2;
   }
   engine::Engine& engine = **eng;
+  outputs.report_spool_to(&engine.aggregator().capture_stats());
   // At each scrape: the request counters as they are, the losses and health as they stand.
   auto render = [&metrics, &engine] {
     metrics.set_capture_stats(engine.aggregator().capture_stats());
@@ -173,6 +174,7 @@ int run_daemon(const DaemonOptions& cli) {
       [&capture](uint32_t pid, uint64_t conn) { capture.mute(pid, conn); },
       [&capture](uint64_t sk, uint64_t ts, bool watch) { capture.watch_socket(sk, ts, watch); }};
   parser.serve_socket(*listen_fd);
+  parser.use_spool_dir(outputs.spool_dir_fd());
   if (auto r = parser.start(parse, parser_output_fds(outputs, engine), isolate::unprivileged_identity(), answers); !r) {
     fprintf(stderr, "tokentap: cannot start the parser process: %s\n", r.error().c_str());
     return 2;

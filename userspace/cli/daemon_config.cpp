@@ -30,6 +30,7 @@ Result<config::Config> load_settings(const DaemonOptions& o) {
   if (given("--summary-interval")) c->summary_interval_s = o.summary_interval_s;
   if (given("--session-idle")) c->session_idle_s = o.session_idle_s;
   if (given("--metrics-listen")) c->metrics_listen = o.metrics_listen;
+  if (given("--spool")) c->spool.dir = o.output.spool;
   nlohmann::json info;
   if (auto r = parse_api_hosts(o.cap.api_hosts, info); !r) return Error{r.error()};
   for (auto& [host, prov] : info["api_hosts"].items()) c->api_hosts[host] = prov.get<std::string>();
@@ -49,6 +50,10 @@ DaemonOptions with_settings(DaemonOptions o, const config::Config& c) {
   o.summary_interval_s = c.summary_interval_s;
   o.session_idle_s = c.session_idle_s;
   o.metrics_listen = c.metrics_listen;
+  o.output.spool = c.spool.dir;
+  o.output.spool_max_mb = c.spool.max_mb;
+  o.output.spool_segment_mb = c.spool.segment_mb;
+  o.output.spool_fsync_ms = c.spool.fsync_ms;
   return o;
 }
 

@@ -27,7 +27,11 @@ int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tic
                           }};
   auto end = isolate::read_frames(
       data_fd, tick_ms, [&engine](const void* d, size_t n) { engine.on_record(d, n); },
-      [&engine] { engine.tick(engine::now_ns(CLOCK_MONOTONIC)); }, error, server ? &serve : nullptr);
+      [&engine, &outputs] {
+        uint64_t now = engine::now_ns(CLOCK_MONOTONIC);
+        engine.tick(now);
+        outputs.tick(now / 1'000'000);
+      }, error, server ? &serve : nullptr);
   if (!end) fprintf(stderr, "tokentap: parser: %s\n", error.c_str());
   bool ok = finish_run(engine, outputs, end.value_or(engine::now_ns(CLOCK_MONOTONIC)));
   return ok && end ? 0 : 1;

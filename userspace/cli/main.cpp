@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
                      "options given here override it; SIGHUP reloads it");
   daemon->add_option("--metrics-listen", daemon_opts.metrics_listen,
                      "serve Prometheus metrics at http://HOST:PORT/metrics (numeric address, e.g. 127.0.0.1:9464)");
+  daemon->add_option("--spool", daemon_opts.output.spool,
+                     "durable spool directory: records fsync'd in batches into rotating segments, bounded "
+                     "([spool] in the config file sets its limits)");
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);

@@ -11,6 +11,7 @@
 #include "capture/discovery/discovery_cache.h"
 #include "capture/events.h"
 #include "engine/procfs.h"
+#include "isolate/sandbox.h"
 #include "sink/report.h"
 
 namespace tt::cli {
@@ -29,8 +30,31 @@ Result<void> Outputs::open(const OutputOptions& opts) {
     json_ = std::move(*s);
     multi_.add(json_.get());
   }
+  if (auto r = open_spool(opts); !r) return r;
   if (!opts.report.empty() && !opts.quiet && !(report_ = fopen(opts.report.c_str(), "w")))
     return make_error("cannot write report to " + opts.report + ": " + strerror(errno));
+  return {};
+}
+
+// As root, before the parser forks: the directory goes to the parser's user,
+// a torn tail is cut, and the parser only ever appends to new segments.
+Result<void> Outputs::open_spool(const OutputOptions& opts) {
+  if (opts.spool.empty()) return {};
+  isolate::Identity who = isolate::unprivileged_identity();
+  auto dir = sink::open_spool_dir(opts.spool, who.uid, who.gid);
+  if (!dir) return Error{dir.error()};
+  auto rec = sink::recover_spool(*dir);
+  auto ack = rec ? sink::open_ack_file(*dir) : Result<int>(-1);
+  if (!rec || !ack) {
+    close(*dir);
+    return Error{!rec ? rec.error() : ack.error()};
+  }
+  if (rec->repaired_bytes)
+    fprintf(stderr, "tokentap: spool: cut a torn tail of %llu byte(s) (a record being written at a crash)\n",
+            static_cast<unsigned long long>(rec->repaired_bytes));
+  sink::SpoolOptions so{opts.spool_max_mb << 20, opts.spool_segment_mb << 20, opts.spool_fsync_ms};
+  spool_ = std::make_unique<sink::SpoolSink>(*dir, *ack, std::move(*rec), so);
+  multi_.add(spool_.get());
   return {};
 }
 
@@ -42,6 +66,7 @@ std::vector<int> Outputs::fds() const {
   std::vector<int> out;
   if (proto_) out.push_back(proto_->fd());
   if (json_) out.push_back(json_->fd());
+  if (spool_) out.push_back(spool_->ack_fd());
   if (report_) out.push_back(fileno(report_));
   return out;
 }
@@ -60,7 +85,8 @@ bool Outputs::write_report(const std::string& text) {
 
 bool Outputs::finish(const aggregate::Aggregator& agg) {
   bool ok = true;
-  for (sink::RecordSink* s : {static_cast<sink::RecordSink*>(proto_.get()), static_cast<sink::RecordSink*>(json_.get())}) {
+  for (sink::RecordSink* s : {static_cast<sink::RecordSink*>(proto_.get()), static_cast<sink::RecordSink*>(json_.get()),
+                              static_cast<sink::RecordSink*>(spool_.get())}) {
     if (!s) continue;
     auto r = s->close();
     if (!r) {

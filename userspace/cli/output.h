@@ -11,6 +11,7 @@
 #include "engine/live_capture.h"
 #include "metrics/server.h"
 #include "sink/sink.h"
+#include "sink/spool.h"
 
 namespace tt::cli {
 
@@ -24,14 +25,26 @@ class Outputs {
   bool finish(const aggregate::Aggregator& agg);
   // The files it writes (records, report), for a parser process that may not open any.
   std::vector<int> fds() const;
+  // The spool's directory (the parser creates and deletes its segments there), or -1.
+  int spool_dir_fd() const { return spool_ ? spool_->dir_fd() : -1; }
+  // Every tick of the parser: the spool's batch fsync when due.
+  void tick(uint64_t now_ms) {
+    if (spool_) spool_->tick(now_ms);
+  }
+  // The spool's drops and repairs go into the run summary's capture stats.
+  void report_spool_to(sink::v1::CaptureStats* cs) {
+    if (spool_) spool_->report_to(cs);
+  }
   ~Outputs();
 
  private:
   bool write_report(const std::string& text);
+  Result<void> open_spool(const OutputOptions& opts);
   OutputOptions opts_;
   FILE* report_ = nullptr;  // opened with the others: the parser process cannot open files
   std::unique_ptr<sink::DelimitedProtoSink> proto_;
   std::unique_ptr<sink::JsonLinesSink> json_;
+  std::unique_ptr<sink::SpoolSink> spool_;
   sink::MultiSink multi_;
 };
 

@@ -139,7 +139,7 @@ bool valid_glob(const std::string& g) {
 bool valid_cgroup(const std::string& c) { return !c.empty() && c[0] == '/'; }
 
 Result<void> Reader::read(const toml::table& root) {
-  static const std::set<std::string> sections = {"exclude", "api_hosts", "outputs", "capture", "daemon", "metrics"};
+  static const std::set<std::string> sections = {"exclude", "api_hosts", "outputs", "capture", "daemon", "metrics", "spool"};
   for (const auto& [key, value] : root)
     if (!sections.count(std::string(key.str())))
       return Error{where(source_, key.source()) + "unknown section or key '" + std::string(key.str()) + "'"};
@@ -166,6 +166,13 @@ Result<void> Reader::read(const toml::table& root) {
                 {{"summary_interval", [&](auto& n) { return seconds(n, cfg_.summary_interval_s); }},
                  {"session_idle", [&](auto& n) { return seconds(n, cfg_.session_idle_s); }}});
   if (r) r = section(root, "metrics", {{"listen", [&](auto& n) { return string(n, cfg_.metrics_listen); }}});
+  Spool& sp = cfg_.spool;
+  if (r)
+    r = section(root, "spool",
+                {{"dir", [&](auto& n) { return string(n, sp.dir); }},
+                 {"max_mb", [&](auto& n) { return size(n, sp.max_mb, 1ull << 30); }},
+                 {"segment_mb", [&](auto& n) { return size(n, sp.segment_mb, 1ull << 20); }},
+                 {"fsync_ms", [&](auto& n) { return size(n, sp.fsync_ms, 3'600'000); }}});
   return r;
 }
 
@@ -226,6 +233,7 @@ Changes diff(const Config& a, const Config& b) {
   note(c.need_restart, a.max_call_bytes != b.max_call_bytes, "max call bytes");
   note(c.need_restart, a.max_body_bytes != b.max_body_bytes, "max body bytes");
   note(c.need_restart, a.metrics_listen != b.metrics_listen, "metrics listen address");
+  note(c.need_restart, a.spool != b.spool, "spool");
   return c;
 }
 

@@ -27,6 +27,13 @@ struct Exclusions {
   bool operator==(const Exclusions&) const = default;
 };
 
+// [spool]: the daemon's durable spool (sink/spool.h); dir "" = none.
+struct Spool {
+  std::string dir;
+  uint64_t max_mb = 1024, segment_mb = 64, fsync_ms = 1000;
+  bool operator==(const Spool&) const = default;
+};
+
 struct Config {
   Exclusions exclude;
   std::map<std::string, std::string> api_hosts;  // host -> anthropic | openai | gemini
@@ -37,6 +44,7 @@ struct Config {
   double summary_interval_s = 60;  // [daemon]
   double session_idle_s = 1800;
   std::string metrics_listen;  // [metrics] listen = "ADDR"; "" = no metrics endpoint
+  Spool spool;
   bool operator==(const Config&) const = default;
 };
 

@@ -43,6 +43,9 @@ class ParserProcess {
   // Before start(): a listening socket the parser serves (metrics); the
   // sandbox lets it accept there and talk to what it accepted.
   void serve_socket(int listen_fd) { listen_fd_ = listen_fd; }
+  // Before start(): the spool's directory, where the parser may create,
+  // write, sync and delete its segments (and nowhere else).
+  void use_spool_dir(int dir_fd) { spool_dir_fd_ = dir_fd; }
   // Queues one record (a ring or info record); waits for the parser only
   // when the queue is over its bound.
   void send(const void* data, size_t size);
@@ -65,7 +68,7 @@ class ParserProcess {
 
   FrameQueue queue_{kMaxQueuedBytes};
   size_t flush_at_ = 64u << 10;  // queued bytes at which send() writes
-  int data_fd_ = -1, back_fd_ = -1, listen_fd_ = -1;
+  int data_fd_ = -1, back_fd_ = -1, listen_fd_ = -1, spool_dir_fd_ = -1;
   pid_t pid_ = -1;
   int status_ = 0;
   bool reaped_ = false, failed_ = false;

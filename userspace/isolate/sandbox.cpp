@@ -119,6 +119,19 @@ int add_server_rules(scmp_filter_ctx f, int listen_fd) {
   return rc;
 }
 
+// The spool (sink/spool.cpp): new segments created in its directory (never an
+// existing file opened), written at an offset, synced, the oldest deleted.
+// The directory is the process's root (enter_sandbox), so "../" in a name
+// cannot reach anything else; pwrite64 and fsync act on fds it holds only.
+int add_spool_rules(scmp_filter_ctx f, int dir_fd) {
+  constexpr scmp_datum_t kCreate = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int rc = allow_if(f, SCMP_SYS(openat), SCMP_A0(SCMP_CMP_EQ, scmp_datum_t(dir_fd)), SCMP_A2(SCMP_CMP_EQ, kCreate));
+  if (!rc) rc = allow_if(f, SCMP_SYS(unlinkat), SCMP_A0(SCMP_CMP_EQ, scmp_datum_t(dir_fd)), SCMP_A2(SCMP_CMP_EQ, 0));
+  for (int nr : {SCMP_SYS(pwrite64), SCMP_SYS(fsync), SCMP_SYS(fdatasync)})
+    if (!rc) rc = allow(f, nr);
+  return rc;
+}
+
 // Each allowed call and why (docs/security.md lists them too).
 int add_rules(scmp_filter_ctx f, const SandboxSpec& spec) {
   int rc = 0;
@@ -147,6 +160,7 @@ int add_rules(scmp_filter_ctx f, const SandboxSpec& spec) {
   // signal stack; it only concerns the calling thread's own signals.
   add(allow(f, SCMP_SYS(sigaltstack)));
   if (spec.listen_fd >= 0) add(add_server_rules(f, spec.listen_fd));
+  if (spec.spool_dir_fd >= 0) add(add_spool_rules(f, spec.spool_dir_fd));
   return rc;
 }
 
@@ -163,12 +177,22 @@ Result<void> load_seccomp_filter(const SandboxSpec& spec) {
   return {};
 }
 
+// The spool's directory becomes the root (while root may still chroot): names
+// the parser resolves there can reach nothing outside it.
+Result<void> root_in(int dir_fd) {
+  if (dir_fd < 0) return {};
+  if (fchdir(dir_fd) != 0 || chroot(".") != 0) return sys_error("chroot to the spool");
+  return {};
+}
+
 Result<void> enter_sandbox(const SandboxSpec& spec, Identity ident) {
   std::vector<int> keep = spec.write_fds;
   keep.push_back(spec.read_fd);
   keep.push_back(spec.listen_fd);
+  keep.push_back(spec.spool_dir_fd);
   Result<void> r = close_fds_except(keep);
   if (r) r = unmap_bpf_objects();
+  if (r && geteuid() == 0) r = root_in(spec.spool_dir_fd);
   if (r) r = drop_user(ident);
   if (r) r = drop_capabilities();
   if (r) r = load_seccomp_filter(spec);

@@ -21,6 +21,7 @@ struct SandboxSpec {
   int read_fd = -1;            // the record pipe
   std::vector<int> write_fds;  // the back-channel, the output files, stderr
   int listen_fd = -1;          // a listening socket to serve (metrics), or -1
+  int spool_dir_fd = -1;       // the spool's directory: made the root, files created and deleted there only
 };
 
 // The unprivileged user: `nobody` from the user database, else 65534.

@@ -108,6 +108,12 @@ static std::string engine_lines(const v1::CaptureStats& c) {
   if (c.poll_errors()) out += fmt("  ring buffer read errors: %s\n", num(c.poll_errors()).c_str());
   if (c.processes_held())
     out += fmt("  %s process(es) held until instrumented\n", num(c.processes_held()).c_str());
+  if (c.spool_records_dropped())
+    out += fmt("  spool over its bound: %s record(s) deleted unshipped (%s)\n", num(c.spool_records_dropped()).c_str(),
+               bytes(c.spool_bytes_dropped()).c_str());
+  if (c.spool_tail_bytes_repaired())
+    out += fmt("  spool: a torn tail of %s cut at start (a record being written at a crash)\n",
+               bytes(c.spool_tail_bytes_repaired()).c_str());
   if (c.muted_connections() || c.bytes_muted())
     out += fmt("  %s non-LLM connection(s) counted, not copied: %s\n", num(c.muted_connections()).c_str(),
                bytes(c.bytes_muted()).c_str());

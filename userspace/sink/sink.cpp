@@ -42,7 +42,7 @@ Result<std::unique_ptr<DelimitedProtoSink>> DelimitedProtoSink::open(const std::
   return std::unique_ptr<DelimitedProtoSink>(new DelimitedProtoSink(*f, path));
 }
 DelimitedProtoSink::~DelimitedProtoSink() { (void)close(); }
-void DelimitedProtoSink::write(const v1::Record& rec) {
+std::string delimited_bytes(const v1::Record& rec) {
   std::string body;
   if (needs_utf8_repair(rec)) {  // else the reader refuses the record, and the stream after it
     v1::Record fixed = rec;
@@ -58,6 +58,10 @@ void DelimitedProtoSink::write(const v1::Record& rec) {
     cos.WriteVarint32(static_cast<uint32_t>(body.size()));
   }
   out += body;
+  return out;
+}
+void DelimitedProtoSink::write(const v1::Record& rec) {
+  std::string out = delimited_bytes(rec);
   if (fwrite(out.data(), 1, out.size(), f_) != out.size()) ok_ = false;
   fflush(f_);
 }
@@ -193,6 +197,12 @@ std::string record_to_json(const v1::Record& rec) {
     case v1::Record::kRun: put_message(out, rec.run(), "run"); break;
     case v1::Record::kSession: put_message(out, rec.session(), "session"); break;
     default: out = R"({"type":"unknown"})"; break;
+  }
+  if (rec.seq()) {  // the spool's record number (its identity with run_id); only spooled records have one
+    out.pop_back();
+    out += ",\"record_seq\":";
+    put_int(out, rec.seq());
+    out += '}';
   }
   return out;
 }

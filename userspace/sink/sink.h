@@ -21,6 +21,9 @@ class RecordSink {
   virtual Result<void> close() { return {}; }
 };
 
+// One record as the --out format stores it: its size (a varint), then its bytes.
+std::string delimited_bytes(const v1::Record& rec);
+
 // Length-delimited protobuf records (see schemas/tokentap/v1/records.proto).
 class DelimitedProtoSink : public RecordSink {
  public:
