@@ -30,6 +30,7 @@ Result<config::Config> load_settings(const DaemonOptions& o) {
   if (given("--summary-interval")) c->summary_interval_s = o.summary_interval_s;
   if (given("--session-idle")) c->session_idle_s = o.session_idle_s;
   if (given("--metrics-listen")) c->metrics_listen = o.metrics_listen;
+  if (given("--top-socket")) c->top_socket = o.top_socket;
   nlohmann::json info;
   if (auto r = parse_api_hosts(o.cap.api_hosts, info); !r) return Error{r.error()};
   for (auto& [host, prov] : info["api_hosts"].items()) c->api_hosts[host] = prov.get<std::string>();
@@ -49,6 +50,8 @@ DaemonOptions with_settings(DaemonOptions o, const config::Config& c) {
   o.summary_interval_s = c.summary_interval_s;
   o.session_idle_s = c.session_idle_s;
   o.metrics_listen = c.metrics_listen;
+  o.top_socket = c.top_socket;
+  o.top_group = c.top_group;
   return o;
 }
 

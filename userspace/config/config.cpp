@@ -139,7 +139,7 @@ bool valid_glob(const std::string& g) {
 bool valid_cgroup(const std::string& c) { return !c.empty() && c[0] == '/'; }
 
 Result<void> Reader::read(const toml::table& root) {
-  static const std::set<std::string> sections = {"exclude", "api_hosts", "outputs", "capture", "daemon", "metrics"};
+  static const std::set<std::string> sections = {"exclude", "api_hosts", "outputs", "capture", "daemon", "metrics", "top"};
   for (const auto& [key, value] : root)
     if (!sections.count(std::string(key.str())))
       return Error{where(source_, key.source()) + "unknown section or key '" + std::string(key.str()) + "'"};
@@ -166,6 +166,9 @@ Result<void> Reader::read(const toml::table& root) {
                 {{"summary_interval", [&](auto& n) { return seconds(n, cfg_.summary_interval_s); }},
                  {"session_idle", [&](auto& n) { return seconds(n, cfg_.session_idle_s); }}});
   if (r) r = section(root, "metrics", {{"listen", [&](auto& n) { return string(n, cfg_.metrics_listen); }}});
+  if (r)
+    r = section(root, "top", {{"socket", [&](auto& n) { return string(n, cfg_.top_socket); }},
+                              {"group", [&](auto& n) { return string(n, cfg_.top_group); }}});
   return r;
 }
 
@@ -226,6 +229,7 @@ Changes diff(const Config& a, const Config& b) {
   note(c.need_restart, a.max_call_bytes != b.max_call_bytes, "max call bytes");
   note(c.need_restart, a.max_body_bytes != b.max_body_bytes, "max body bytes");
   note(c.need_restart, a.metrics_listen != b.metrics_listen, "metrics listen address");
+  note(c.need_restart, a.top_socket != b.top_socket || a.top_group != b.top_group, "top socket");
   return c;
 }
 

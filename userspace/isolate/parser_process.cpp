@@ -27,14 +27,14 @@ constexpr size_t kFlushAt = 64u << 10;  // queued bytes worth a write before the
 
 // In the forked child: confine, then run the parser's body; never returns.
 [[noreturn]] void child(const ParserProcess::ChildMain& main, int data_fd, int back_fd,
-                        const std::vector<int>& output_fds, int listen_fd, Identity ident) {
+                        const std::vector<int>& output_fds, const std::vector<int>& listen_fds, Identity ident) {
   // The parent drives the end (Ctrl-C and systemd signal the whole group).
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(s, SIG_IGN);
   prctl(PR_SET_NAME, "tokentap-parser", 0, 0, 0);
   SandboxSpec spec{data_fd, output_fds};
   spec.write_fds.push_back(back_fd);
   spec.write_fds.push_back(STDERR_FILENO);
-  spec.listen_fd = listen_fd;
+  spec.listen_fds = listen_fds;
   if (auto r = enter_sandbox(spec, ident); !r) {
     fprintf(stderr, "tokentap: the parser process cannot confine itself: %s\n", r.error().c_str());
     _exit(3);
@@ -66,7 +66,7 @@ Result<void> ParserProcess::start(const ChildMain& main, const std::vector<int>&
   if (pid_ == 0) {
     close(data[1]);
     close(back[0]);
-    child(main, data[0], back[1], output_fds, listen_fd_, ident);
+    child(main, data[0], back[1], output_fds, listen_fds_, ident);
   }
   close(data[0]);
   close(back[1]);
