@@ -11,17 +11,16 @@ namespace {
 
 constexpr uint64_t kSec = 1'000'000'000ull;
 
-v1::Record request(uint32_t pid, const std::string& session, const std::string& project, uint64_t end_s,
-                   uint64_t input, uint64_t cache_read, uint64_t cache_write, uint64_t output) {
-  v1::Record rec;
-  auto* r = rec.mutable_request();
+v1::ApiRequest request(uint32_t pid, const std::string& session, const std::string& project, uint64_t input,
+                       uint64_t cache_read, uint64_t cache_write, uint64_t output) {
+  v1::ApiRequest rec;
+  auto* r = &rec;
   r->set_pid(pid);
   r->set_comm("claude");
   r->set_user("alice");
   r->set_session_id(session);
   r->set_harness("claude-code");
   r->set_project(project);
-  r->set_end_unix_ns(end_s * kSec + 5);
   r->set_input_tokens(input);
   r->set_cache_read_tokens(cache_read);
   r->set_cache_write_tokens(cache_write);
@@ -31,10 +30,10 @@ v1::Record request(uint32_t pid, const std::string& session, const std::string& 
 
 TEST(TopSnapshot, RowsRatesAndCacheHitsExact) {
   Tracker t;
-  t.write(request(10, "s1", "/src/a", 1000, 100, 300, 100, 50));  // outside the window at 1100
-  t.write(request(10, "s1", "/src/a", 1090, 10, 80, 10, 5));
-  t.write(request(10, "s1", "/src/a", 1100, 20, 60, 20, 7));
-  t.write(request(20, "s2", "/src/b", 1099, 1, 0, 0, 1));
+  t.add(request(10, "s1", "/src/a", 100, 300, 100, 50), 1000);  // outside the window at 1100
+  t.add(request(10, "s1", "/src/a", 10, 80, 10, 5), 1090);
+  t.add(request(10, "s1", "/src/a", 20, 60, 20, 7), 1100);
+  t.add(request(20, "s2", "/src/b", 1, 0, 0, 1), 1099);
   auto s = t.snapshot(1100 * kSec + 1);
   ASSERT_EQ(s["processes"].size(), 2u);
   const auto& p = s["processes"][0];  // the busiest first
@@ -61,12 +60,24 @@ TEST(TopSnapshot, NoCacheInputReadsAsNone) { EXPECT_LT(cache_hit_pct({1, 0, 0, 0
 TEST(TopSnapshot, KeysAndRowsAreBounded) {
   Tracker t;
   for (uint32_t i = 0; i < kMaxKeys + 50; ++i)
-    t.write(request(i + 1, std::string(200, 'x') + std::to_string(i), "", 1000 + i, 1, 0, 0, 1));
+    t.add(request(i + 1, std::string(200, 'x') + std::to_string(i), "", 1, 0, 0, 1), 1000 + i);
   auto s = t.snapshot(1000 * kSec + (kMaxKeys + 50) * kSec);
   EXPECT_EQ(s["processes"].size(), kMaxRows);
   EXPECT_EQ(s["projects"][0]["name"], "(none)");
   for (const auto& r : s["sessions"]) EXPECT_LE(r["name"].get<std::string>().size(), kMaxLabelBytes);
   EXPECT_LT(s.dump().size(), 64u << 10);
+}
+
+TEST(TopSnapshot, RecordsCountWhenTheyArrive) {
+  Tracker t;
+  v1::Record rec;
+  rec.mutable_request()->set_input_tokens(5);
+  rec.mutable_request()->set_end_unix_ns(1);  // a clock far off does not matter
+  t.write(rec);
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  auto s = t.snapshot(uint64_t(ts.tv_sec) * kSec);
+  EXPECT_EQ(s["processes"][0]["minute"]["tokens"], 5);
 }
 
 TEST(TopSnapshot, LossesFromCaptureStats) {
@@ -83,8 +94,9 @@ TEST(TopSnapshot, LossesFromCaptureStats) {
 TEST(TopRender, NoLineWiderThanTheTerminal) {
   Tracker t;
   for (uint32_t i = 0; i < 30; ++i)
-    t.write(request(4000000 + i, "session-" + std::string(100, 's'), "/home/someone/a/very/long/project/path/x",
-                    1000, 123456789012ull, 999999999999ull, 1, 7777777));
+    t.add(request(4000000 + i, "session-" + std::string(100, 's'), "/home/someone/a/very/long/project/path/x",
+                  123456789012ull, 999999999999ull, 1, 7777777),
+          1000);
   auto s = t.snapshot(1000 * kSec);
   for (size_t width : {80, 100, 132, 200}) {
     std::string out = render(s, width, 24);
@@ -97,9 +109,10 @@ TEST(TopRender, NoLineWiderThanTheTerminal) {
 
 TEST(TopRender, FiguresShownExactlyWhenTheyFit) {
   Tracker t;
-  t.write(request(77, "sess", "/p", 1000, 100, 300, 100, 25));
+  t.add(request(77, "sess", "/home/someone/" + std::string(60, 'x') + "/repo-42", 100, 300, 100, 25), 1000);
   std::string out = render(t.snapshot(1000 * kSec), 80, 0);
   EXPECT_NE(out.find("claude 77"), std::string::npos) << out;
+  EXPECT_NE(out.find("~xxxxxxxxxxxx/repo-42 "), std::string::npos) << out;  // a path's end
   EXPECT_NE(out.find(" 525    60%"), std::string::npos) << out;  // tokens/min, cache hit
   EXPECT_EQ(fit_number(1234567, 5), "1235k");
   EXPECT_EQ(fit_number(1234567, 4), "1.2M");
@@ -108,8 +121,7 @@ TEST(TopRender, FiguresShownExactlyWhenTheyFit) {
 
 TEST(TopRender, TrafficTextCannotReachTheTerminalAsEscapes) {
   Tracker t;
-  auto rec = request(1, "\x1b]0;pwned\x07", "/p", 1000, 1, 0, 0, 1);
-  t.write(rec);
+  t.add(request(1, "\x1b]0;pwned\x07", "/p", 1, 0, 0, 1), 1000);
   std::string out = render(t.snapshot(1000 * kSec), 80, 0);
   EXPECT_EQ(out.find('\x1b'), std::string::npos);
   EXPECT_EQ(out.find('\x07'), std::string::npos);

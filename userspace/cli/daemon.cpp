@@ -121,7 +121,9 @@ Result<int> open_top(const DaemonOptions& opts, Outputs& outputs, top::Tracker& 
 std::function<std::string()> top_render(top::Tracker& tracker, engine::Engine& engine) {
   return [&tracker, &engine] {
     tracker.set_capture_stats(engine.aggregator().capture_stats());
-    return tracker.snapshot(engine::now_ns(CLOCK_REALTIME)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    auto snap = tracker.snapshot(engine::now_ns(CLOCK_MONOTONIC));
+    snap["unix_s"] = engine::now_ns(CLOCK_REALTIME) / 1'000'000'000ull;  // the clock on screen
+    return snap.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   };
 }
 

@@ -21,8 +21,10 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-std::string cell(const std::string& s, size_t w) {
-  std::string p = printable(s).substr(0, w);
+// tail: a path, whose end tells projects apart ("~" + its last w-1 characters).
+std::string cell(const std::string& s, size_t w, bool tail = false) {
+  std::string p = printable(s);
+  p = p.size() <= w ? p : tail && w > 1 ? "~" + p.substr(p.size() - (w - 1)) : p.substr(0, w);
   return p + std::string(w - p.size(), ' ');
 }
 
@@ -61,7 +63,7 @@ void table(std::vector<std::string>& out, const json& rows, const char* name, co
   size_t n = 0;
   for (const auto& r : rows.is_array() ? rows : json::array()) {
     if (max_rows && n++ >= max_rows) break;
-    out.push_back(cell(r.value("name", ""), c.name) + " " + cell(r.value("detail", ""), c.detail) +
+    out.push_back(cell(r.value("name", ""), c.name, name == std::string("PROJECT")) + " " + cell(r.value("detail", ""), c.detail) +
                   numbers(r.value("minute", json()), r.value("total", json())));
   }
   if (rows.empty()) out.push_back("  (none yet)");

@@ -1,5 +1,7 @@
 #include "top/snapshot.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -7,11 +9,19 @@ namespace tt::top {
 
 namespace {
 
-// At most kMaxLabelBytes, never ending inside a UTF-8 sequence.
-std::string label(const std::string& s) {
+bool continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// At most kMaxLabelBytes, never cutting a UTF-8 sequence. tail: keep the end
+// (a path: its end tells projects apart).
+std::string label(const std::string& s, bool tail = false) {
   if (s.size() <= kMaxLabelBytes) return s;
   size_t n = kMaxLabelBytes;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  if (tail) {
+    size_t from = s.size() - n;
+    while (from < s.size() && continuation(s[from])) ++from;
+    return s.substr(from);
+  }
+  while (n > 0 && continuation(s[n])) --n;
   return s.substr(0, n);
 }
 
@@ -65,15 +75,18 @@ std::string process_key(const v1::ApiRequest& r) { return (r.comm().empty() ? "?
 std::string project_key(const v1::ApiRequest& r) { return r.project().empty() ? "(none)" : r.project(); }
 
 void Tracker::write(const v1::Record& rec) {
-  if (!rec.has_request()) return;
-  const v1::ApiRequest& r = rec.request();
-  uint64_t second = (r.end_unix_ns() ? r.end_unix_ns() : r.start_unix_ns()) / 1'000'000'000ull;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  if (rec.has_request()) add(rec.request(), uint64_t(ts.tv_sec));
+}
+
+void Tracker::add(const v1::ApiRequest& r, uint64_t second) {
   Counts c = request_counts(r);
   all_.add(c);
   std::string user = r.user().empty() ? "?" : r.user();
   count(processes_, label(process_key(r)) + "\t" + label(user), second, c);
   if (!r.session_id().empty()) count(sessions_, label(r.session_id()) + "\t" + label(r.harness()), second, c);
-  count(projects_, label(project_key(r)), second, c);
+  count(projects_, label(project_key(r), true), second, c);
 }
 
 // A new key past the cap takes the place of the one idle the longest.
@@ -111,10 +124,9 @@ nlohmann::json Tracker::rows(const Table& t, uint64_t second) const {
   return out;
 }
 
-nlohmann::json Tracker::snapshot(uint64_t now_unix_ns) const {
-  uint64_t second = now_unix_ns / 1'000'000'000ull;
+nlohmann::json Tracker::snapshot(uint64_t now_ns) const {
+  uint64_t second = now_ns / 1'000'000'000ull;
   return {{"version", 1},
-          {"unix_s", second},
           {"window_s", kWindowSeconds},
           {"total", counts_json(all_)},
           {"losses", losses_json(stats_)},

@@ -54,12 +54,15 @@ class Series {
 
 class Tracker : public sink::RecordSink {
  public:
-  // API requests count, at their end time (start if none); the rest is ignored.
+  // API requests count when they arrive (CLOCK_MONOTONIC): "the last minute"
+  // is the daemon's, whatever the clocks the records carry say. The rest is ignored.
   void write(const v1::Record& rec) override;
+  // One request, counted in that second (tests give it).
+  void add(const v1::ApiRequest& r, uint64_t second);
   void set_capture_stats(const v1::CaptureStats& cs) { stats_ = cs; }
-  // The tables as they stand at now_unix_ns: rows by tokens per minute, then
-  // total tokens; JSON, one object (format in docs/design.md).
-  nlohmann::json snapshot(uint64_t now_unix_ns) const;
+  // The tables as they stand at now_ns (CLOCK_MONOTONIC): rows by tokens per
+  // minute, then total tokens; JSON, one object (format in docs/design.md).
+  nlohmann::json snapshot(uint64_t now_ns) const;
 
  private:
   using Table = std::map<std::string, Series>;
