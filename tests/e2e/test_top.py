@@ -5,12 +5,13 @@ a while, as a harness is, so the daemon reads its project from /proc) makes requ
 and a session id named for this run, from a fresh git repository (with large prompts: the busiest
 rows, whatever else runs on the host); then `tokentap top` runs inside
 tmux in an 80-column terminal, and the process, session and project rows on screen must show the
-requests and tokens the test server's log says it answered. `q` must quit. A user outside the
-socket's group is refused with a message that says what to do.
+requests and tokens the test server's log says it answered. `q` must quit. The socket's group
+comes from the configuration file ([top] group): a user outside it is refused with a message that
+says what to do, a member reads the view.
 """
 
+import grp
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -27,9 +28,20 @@ TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 class TopTest(E2ETestCase):
     stop_daemon = test_daemon.DaemonTest.stop_daemon
 
+    def make_group(self):
+        self.group = "tttop" + uuid.uuid4().hex[:8]
+        subprocess.run(["groupadd", "--system", self.group], check=True)
+        self.addCleanup(subprocess.run, ["groupdel", self.group], check=False)
+        return grp.getgrnam(self.group).gr_gid
+
     def start_daemon(self, d, sock):
+        conf = os.path.join(d, "tokentap.toml")
+        with open(conf, "w") as f:
+            f.write('[top]\ngroup = "%s"\n' % self.group)
         self.daemon_err = open(os.path.join(d, "daemon.err"), "w+")
-        p = subprocess.Popen([TOKENTAP, "daemon", "--json", os.path.join(d, "records.jsonl"), "--top-socket", sock],
+        self.addCleanup(self.daemon_err.close)
+        p = subprocess.Popen([TOKENTAP, "daemon", "--config", conf, "--json", os.path.join(d, "records.jsonl"),
+                              "--top-socket", sock],
                              stdin=subprocess.DEVNULL, stdout=self.daemon_err, stderr=self.daemon_err,
                              start_new_session=True)
         deadline = time.time() + 120
@@ -62,10 +74,11 @@ class TopTest(E2ETestCase):
                      for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens"))
         return len(recs), tokens
 
-    def once(self, sock, user=None):
+    def once(self, sock, user=None, group=None):
         cmd = [TOKENTAP, "top", "--socket", sock, "--once", "--width", "80"]
         if user:
-            cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups", "--"] + cmd
+            groups = ["--groups=%d" % group] if group else ["--clear-groups"]
+            cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user] + groups + ["--"] + cmd
         return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
 
     def row(self, screen, name):
@@ -101,9 +114,11 @@ class TopTest(E2ETestCase):
         os.chmod(self.tmp.name, 0o755)
         os.chmod(d, 0o755)  # the socket's own mode must be what refuses other users
         sock = os.path.join(d, "top.sock")
+        gid = self.make_group()
         daemon = self.start_daemon(d, sock)
         self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
-        self.assertEqual(os.stat(sock).st_mode & 0o777, 0o660)
+        st = os.stat(sock)
+        self.assertEqual((st.st_mode & 0o777, st.st_uid, st.st_gid), (0o660, 0, gid))
         run = uuid.uuid4().hex[:8]
         repo = os.path.realpath(tempfile.mkdtemp(dir=self.tmp.name, prefix="repo-%s-" % run))
         subprocess.run(["git", "init", "-q", repo], check=True)
@@ -116,7 +131,7 @@ class TopTest(E2ETestCase):
         for r in rows:
             self.assert_row(screen, r, n, tokens)
         self.assertTrue(all(len(line) <= 80 for line in screen.splitlines()), screen)
-        self.assert_refused(sock)
+        self.assert_refused(sock, gid)
         self.stop_daemon(daemon)
         self.assertFalse(os.path.exists(sock), "the daemon left its socket behind")
 
@@ -140,10 +155,14 @@ class TopTest(E2ETestCase):
             time.sleep(0.1)
         self.fail("tokentap top did not quit on q:\n%s" % self.tmux("capture-pane", "-p", "-t", "top").stdout)
 
-    def assert_refused(self, sock):
+    def assert_refused(self, sock, gid):
         r = self.once(sock, user=65534)  # nobody
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("permission denied on %s: run tokentap top as root, or join the group 'root'" % sock, r.stderr)
+        self.assertIn("permission denied on %s: run tokentap top as root, or join the group '%s'" % (sock, self.group),
+                      r.stderr)
+        member = self.once(sock, user=65534, group=gid)
+        self.assertEqual(member.returncode, 0, member.stderr)
+        self.assertIn("PROCESS", member.stdout)
 
 
 if __name__ == "__main__":
