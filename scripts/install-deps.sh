@@ -28,6 +28,8 @@ PKGS=(
   python3 python3-h2 python3-httpx python3-brotli python3-zstandard python3-websockets openssl curl nodejs
   # a TLS client with no plaintext hook (GnuTLS), for the socket fallback test
   gnutls-bin
+  # a terminal for `tokentap top`'s e2e test (its screen, read with capture-pane)
+  tmux
   # builds the Go crypto/tls test client (standard library only)
   golang-go
 )

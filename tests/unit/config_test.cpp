@@ -57,6 +57,10 @@ session_idle = 600
 
 [metrics]
 listen = "127.0.0.1:9464"
+
+[top]
+socket = "/run/tokentap/top.sock"
+group = "tokentap"
 )",
                  "t.toml");
   ASSERT_TRUE(c.ok()) << c.error();
@@ -73,6 +77,8 @@ listen = "127.0.0.1:9464"
   EXPECT_EQ(c->summary_interval_s, 2.5);
   EXPECT_EQ(c->session_idle_s, 600);
   EXPECT_EQ(c->metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(c->top_socket, "/run/tokentap/top.sock");
+  EXPECT_EQ(c->top_group, "tokentap");
 }
 
 TEST(ConfigTest, ExclusionsMatch) {
@@ -168,10 +174,11 @@ TEST(ConfigTest, DiffSaysWhatIsLiveAndWhatNeedsARestart) {
   b.max_call_bytes = 1;
   b.max_body_bytes = 1;
   b.metrics_listen = ":1";
+  b.top_group = "staff";
   auto c = diff(a, b);
   EXPECT_EQ(c.live, (std::vector<std::string>{"exclusions", "api hosts", "summary interval", "session idle time"}));
   EXPECT_EQ(c.need_restart, (std::vector<std::string>{"outputs", "ring buffer size", "max call bytes",
-                                                      "max body bytes", "metrics listen address"}));
+                                                      "max body bytes", "metrics listen address", "top socket"}));
 }
 
 }  // namespace

@@ -38,6 +38,8 @@ struct DaemonOptions {
   double session_idle_s = 1800;    // a session with no request for this long ends
   std::string config_path;         // --config; "" = config::kDefaultPath (missing: built-in defaults)
   std::string metrics_listen;      // --metrics-listen ADDR; the file's [metrics] listen otherwise
+  std::string top_socket;          // --top-socket PATH; the file's [top] socket otherwise ("" = none)
+  std::string top_group;           // the file's [top] group: who may connect besides root
   std::set<std::string> given;     // the options given on the command line: they override the file
 };
 
@@ -46,6 +48,14 @@ int run_daemon(const DaemonOptions& opts);
 // isolate: parse in a confined process, as the daemon does (a capture from elsewhere).
 int run_replay(const std::string& file, const OutputOptions& opts, bool isolate = false);
 int run_inspect(const std::vector<std::string>& files);
+// tokentap top: the daemon's live view (top/client.h).
+struct TopOptions {
+  std::string socket;
+  bool once = false;
+  int batch = 0;
+  size_t width = 0;
+};
+int run_top(const TopOptions& opts);
 int run_report(const std::vector<std::string>& files, const std::string& json_out);
 
 }  // namespace tt::cli

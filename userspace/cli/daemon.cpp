@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "capture/events.h"
@@ -23,6 +25,8 @@
 #include "metrics/health.h"
 #include "metrics/metrics.h"
 #include "metrics/server.h"
+#include "top/server.h"
+#include "top/snapshot.h"
 
 namespace tt::cli {
 
@@ -104,6 +108,25 @@ Result<int> open_metrics(const DaemonOptions& opts, Outputs& outputs, metrics::M
   return metrics::listen_on(opts.metrics_listen);
 }
 
+// Created here, as root, before the fork: the parser serves it (top/server.h).
+Result<int> open_top(const DaemonOptions& opts, Outputs& outputs, top::Tracker& tracker) {
+  if (opts.top_socket.empty()) return -1;
+  auto gid = top::group_id(opts.top_group);
+  if (!gid) return make_error(gid.error());
+  outputs.add_sink(&tracker);
+  return top::listen_unix(opts.top_socket, *gid);
+}
+
+// Each snapshot: the tables as they stand, the losses so far (one JSON line).
+std::function<std::string()> top_render(top::Tracker& tracker, engine::Engine& engine) {
+  return [&tracker, &engine] {
+    tracker.set_capture_stats(engine.aggregator().capture_stats());
+    auto snap = tracker.snapshot(engine::now_ns(CLOCK_MONOTONIC));
+    snap["unix_s"] = engine::now_ns(CLOCK_REALTIME) / 1'000'000'000ull;  // the clock on screen
+    return snap.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  };
+}
+
 }  // namespace
 
 int run_daemon(const DaemonOptions& cli) {
@@ -117,10 +140,12 @@ int run_daemon(const DaemonOptions& cli) {
   info["api_hosts"] = settings->api_hosts;
   Outputs outputs;
   metrics::Metrics metrics;
+  top::Tracker tracker;
   auto ok = outputs.open(opts.output);
   auto listen_fd = ok ? open_metrics(opts, outputs, metrics) : Result<int>(-1);
-  if (!ok || !listen_fd) {
-    fprintf(stderr, "tokentap: %s\n", (!ok ? ok.error() : listen_fd.error()).c_str());
+  auto top_fd = ok && listen_fd ? open_top(opts, outputs, tracker) : Result<int>(-1);
+  if (!ok || !listen_fd || !top_fd) {
+    fprintf(stderr, "tokentap: %s\n", (!ok ? ok.error() : !listen_fd ? listen_fd.error() : top_fd.error()).c_str());
     return 2;
   }
   engine::EngineOptions eopts = engine_options(opts.output, opts.cap);
@@ -165,9 +190,11 @@ int run_daemon(const DaemonOptions& cli) {
   };
   auto parse = [&](int data_fd, int back) {
     *back_fd = back;
-    if (*listen_fd < 0) return parse_records(data_fd, engine, outputs, 100);
-    metrics::Server server(*listen_fd, render);
-    return parse_records(data_fd, engine, outputs, 100, &server);
+    std::optional<metrics::Server> server;
+    std::optional<top::Server> top_server;
+    if (*listen_fd >= 0) server.emplace(*listen_fd, render);
+    if (*top_fd >= 0) top_server.emplace(*top_fd, top_render(tracker, engine));
+    return parse_records(data_fd, engine, outputs, 100, server ? &*server : nullptr, top_server ? &*top_server : nullptr);
   };
   engine::LiveCapture& capture = **live;
   isolate::ParserProcess::Handlers answers{
@@ -175,13 +202,17 @@ int run_daemon(const DaemonOptions& cli) {
       [&capture](uint64_t sk, uint64_t ts, bool watch) { capture.watch_socket(sk, ts, watch); }};
   parser.serve_socket(*listen_fd);
   parser.use_spool_dir(outputs.spool_dir_fd());
+  parser.serve_socket(*top_fd);
   if (auto r = parser.start(parse, parser_output_fds(outputs, engine), isolate::unprivileged_identity(), answers); !r) {
     fprintf(stderr, "tokentap: cannot start the parser process: %s\n", r.error().c_str());
     return 2;
   }
   eng->reset();  // this process never parses; the files are the parser's now
-  if (*listen_fd >= 0) close(*listen_fd);  // the parser's alone
-  return trace(parser, capture, cli, *settings, *listen_fd >= 0 ? tracer_options(opts.cap).ring_buffer_bytes : 0);
+  for (int fd : {*listen_fd, *top_fd})
+    if (fd >= 0) close(fd);  // the parser's alone
+  int rc = trace(parser, capture, cli, *settings, *listen_fd >= 0 ? tracer_options(opts.cap).ring_buffer_bytes : 0);
+  if (*top_fd >= 0) unlink(opts.top_socket.c_str());  // no stale socket for clients to find
+  return rc;
 }
 
 }  // namespace tt::cli

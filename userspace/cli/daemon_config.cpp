@@ -31,6 +31,7 @@ Result<config::Config> load_settings(const DaemonOptions& o) {
   if (given("--session-idle")) c->session_idle_s = o.session_idle_s;
   if (given("--metrics-listen")) c->metrics_listen = o.metrics_listen;
   if (given("--spool")) c->spool.dir = o.output.spool;
+  if (given("--top-socket")) c->top_socket = o.top_socket;
   nlohmann::json info;
   if (auto r = parse_api_hosts(o.cap.api_hosts, info); !r) return Error{r.error()};
   for (auto& [host, prov] : info["api_hosts"].items()) c->api_hosts[host] = prov.get<std::string>();
@@ -54,6 +55,8 @@ DaemonOptions with_settings(DaemonOptions o, const config::Config& c) {
   o.output.spool_max_mb = c.spool.max_mb;
   o.output.spool_segment_mb = c.spool.segment_mb;
   o.output.spool_fsync_ms = c.spool.fsync_ms;
+  o.top_socket = c.top_socket;
+  o.top_group = c.top_group;
   return o;
 }
 

@@ -19,11 +19,18 @@ void send_answers_to_parent(engine::EngineOptions& eopts, std::shared_ptr<int> b
   };
 }
 
-int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tick_ms, metrics::Server* server) {
+int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tick_ms, metrics::Server* server,
+                  top::Server* top) {
   std::string error;
-  isolate::ExtraFds serve{[server](std::vector<pollfd>& fds) { server->add_pollfds(fds); },
-                          [server](const pollfd* fds, size_t n) {
-                            server->on_ready(fds, n, engine::now_ns(CLOCK_MONOTONIC));
+  // Each server picks its own fds out of what poll() reported.
+  isolate::ExtraFds serve{[server, top](std::vector<pollfd>& fds) {
+                            if (server) server->add_pollfds(fds);
+                            if (top) top->add_pollfds(fds);
+                          },
+                          [server, top](const pollfd* fds, size_t n) {
+                            uint64_t now = engine::now_ns(CLOCK_MONOTONIC);
+                            if (server) server->on_ready(fds, n, now);
+                            if (top) top->on_ready(fds, n, now);
                           }};
   auto end = isolate::read_frames(
       data_fd, tick_ms, [&engine](const void* d, size_t n) { engine.on_record(d, n); },
@@ -31,7 +38,7 @@ int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tic
         uint64_t now = engine::now_ns(CLOCK_MONOTONIC);
         engine.tick(now);
         outputs.tick(now / 1'000'000);
-      }, error, server ? &serve : nullptr);
+      }, error, server || top ? &serve : nullptr);
   if (!end) fprintf(stderr, "tokentap: parser: %s\n", error.c_str());
   bool ok = finish_run(engine, outputs, end.value_or(engine::now_ns(CLOCK_MONOTONIC)));
   return ok && end ? 0 : 1;

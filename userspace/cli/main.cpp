@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
   daemon->add_option("--spool", daemon_opts.output.spool,
                      "durable spool directory: records fsync'd in batches into rotating segments, bounded "
                      "([spool] in the config file sets its limits)");
+  daemon->add_option("--top-socket", daemon_opts.top_socket,
+                     "serve `tokentap top` on this unix socket (e.g. /run/tokentap/top.sock; mode 0660, "
+                     "root and the configuration's [top] group)");
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);
@@ -79,6 +82,15 @@ int main(int argc, char** argv) {
   report->add_option("files", report_files, "protobuf record files (profile/daemon --out)")->required();
   report->add_option("--json", report_json, "write the JSON lines here instead of stdout");
 
+  tt::cli::TopOptions top_opts;
+  top_opts.socket = "/run/tokentap/top.sock";
+  CLI::App* top = app.add_subcommand("top", "live view of the running daemon: busiest processes, sessions, projects");
+  top->add_option("--socket", top_opts.socket, "the daemon's --top-socket")->capture_default_str();
+  top->add_flag("--once", top_opts.once, "print one plain text snapshot and exit");
+  top->add_option("--batch", top_opts.batch, "print N plain text snapshots, a second apart, and exit")
+      ->check(CLI::PositiveNumber);
+  top->add_option("--width", top_opts.width, "columns to fit (default: the terminal's, else 80)");
+
   // Everything after the first "--" is the command, untouched by option parsing
   // (its own options must not be mistaken for tokentap's).
   int parsed_argc = argc;
@@ -96,7 +108,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known |= sub->check_name(argv[1]);
     if (!known) {
-      fprintf(stderr, "tokentap: unknown command '%s' (commands: profile, daemon, replay, inspect, report; see --help)\n",
+      fprintf(stderr, "tokentap: unknown command '%s' (commands: profile, daemon, top, replay, inspect, report; see --help)\n",
               argv[1]);
       return 2;
     }
@@ -118,6 +130,7 @@ int main(int argc, char** argv) {
   }
   if (*replay) return tt::cli::run_replay(replay_file, replay_out, replay_isolate);
   if (*inspect) return tt::cli::run_inspect(inspect_files);
+  if (*top) return tt::cli::run_top(top_opts);
   if (*report) return tt::cli::run_report(report_files, report_json);
   return 2;
 }

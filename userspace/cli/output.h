@@ -12,6 +12,7 @@
 #include "metrics/server.h"
 #include "sink/sink.h"
 #include "sink/spool.h"
+#include "top/server.h"
 
 namespace tt::cli {
 
@@ -76,9 +77,9 @@ nlohmann::json run_info_record(nlohmann::json run_info, engine::Scope scope, con
 void send_answers_to_parent(engine::EngineOptions& eopts, std::shared_ptr<int> back_fd);
 // The parser process's body: records from data_fd into the engine (ticking
 // every tick_ms) until FINISH, then the run's end and the outputs. Its exit code.
-// With a metrics server, the same loop serves its clients.
+// With a metrics or top server, the same loop serves their clients.
 int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tick_ms,
-                  metrics::Server* server = nullptr);
+                  metrics::Server* server = nullptr, top::Server* top = nullptr);
 // The end of a run fed by records alone (replay, the parser process): closes
 // the engine at the STATS record's end (else fallback_end_ns), writes the
 // outputs. false if a file failed.

@@ -139,7 +139,7 @@ bool valid_glob(const std::string& g) {
 bool valid_cgroup(const std::string& c) { return !c.empty() && c[0] == '/'; }
 
 Result<void> Reader::read(const toml::table& root) {
-  static const std::set<std::string> sections = {"exclude", "api_hosts", "outputs", "capture", "daemon", "metrics", "spool"};
+  static const std::set<std::string> sections = {"exclude", "api_hosts", "outputs", "capture", "daemon", "metrics", "spool", "top"};
   for (const auto& [key, value] : root)
     if (!sections.count(std::string(key.str())))
       return Error{where(source_, key.source()) + "unknown section or key '" + std::string(key.str()) + "'"};
@@ -173,6 +173,9 @@ Result<void> Reader::read(const toml::table& root) {
                  {"max_mb", [&](auto& n) { return size(n, sp.max_mb, 1ull << 30); }},
                  {"segment_mb", [&](auto& n) { return size(n, sp.segment_mb, 1ull << 20); }},
                  {"fsync_ms", [&](auto& n) { return size(n, sp.fsync_ms, 3'600'000); }}});
+  if (r)
+    r = section(root, "top", {{"socket", [&](auto& n) { return string(n, cfg_.top_socket); }},
+                              {"group", [&](auto& n) { return string(n, cfg_.top_group); }}});
   return r;
 }
 
@@ -234,6 +237,7 @@ Changes diff(const Config& a, const Config& b) {
   note(c.need_restart, a.max_body_bytes != b.max_body_bytes, "max body bytes");
   note(c.need_restart, a.metrics_listen != b.metrics_listen, "metrics listen address");
   note(c.need_restart, a.spool != b.spool, "spool");
+  note(c.need_restart, a.top_socket != b.top_socket || a.top_group != b.top_group, "top socket");
   return c;
 }
 

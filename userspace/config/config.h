@@ -45,6 +45,8 @@ struct Config {
   double session_idle_s = 1800;
   std::string metrics_listen;  // [metrics] listen = "ADDR"; "" = no metrics endpoint
   Spool spool;
+  std::string top_socket;      // [top] socket = "PATH"; "" = no `tokentap top` socket
+  std::string top_group;       // [top] group = "NAME": may connect besides root; "" = root only
   bool operator==(const Config&) const = default;
 };
 

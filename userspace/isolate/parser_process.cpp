@@ -67,7 +67,7 @@ Result<void> ParserProcess::start(const ChildMain& main, const std::vector<int>&
     close(data[1]);
     close(back[0]);
     SandboxSpec spec;
-    spec.listen_fd = listen_fd_;
+    spec.listen_fds = listen_fds_;
     spec.spool_dir_fd = spool_dir_fd_;
     child(main, data[0], back[1], output_fds, spec, ident);
   }

@@ -40,9 +40,11 @@ class ParserProcess {
   // Forks the parser. output_fds are the files it writes (opened by the
   // caller); stderr is kept too. Records send() queued before go first.
   Result<void> start(const ChildMain& main, const std::vector<int>& output_fds, Identity ident, Handlers h);
-  // Before start(): a listening socket the parser serves (metrics); the
-  // sandbox lets it accept there and talk to what it accepted.
-  void serve_socket(int listen_fd) { listen_fd_ = listen_fd; }
+  // Before start(): a listening socket the parser serves (metrics, top; -1:
+  // none); the sandbox lets it accept there and talk to what it accepted.
+  void serve_socket(int listen_fd) {
+    if (listen_fd >= 0) listen_fds_.push_back(listen_fd);
+  }
   // Before start(): the spool's directory, where the parser may create,
   // write, sync and delete its segments (and nowhere else).
   void use_spool_dir(int dir_fd) { spool_dir_fd_ = dir_fd; }
@@ -68,7 +70,8 @@ class ParserProcess {
 
   FrameQueue queue_{kMaxQueuedBytes};
   size_t flush_at_ = 64u << 10;  // queued bytes at which send() writes
-  int data_fd_ = -1, back_fd_ = -1, listen_fd_ = -1, spool_dir_fd_ = -1;
+  int data_fd_ = -1, back_fd_ = -1, spool_dir_fd_ = -1;
+  std::vector<int> listen_fds_;
   pid_t pid_ = -1;
   int status_ = 0;
   bool reaped_ = false, failed_ = false;

@@ -104,14 +104,18 @@ int allow_if(scmp_filter_ctx f, int nr, Args... cmp) {
   return seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, sizeof...(cmp), cmp...);
 }
 
-// Serving GET /metrics (metrics/server.cpp): accepting on the one listening
-// socket, non-blocking; then recv and send, in the shapes the server uses.
+// Serving GET /metrics (metrics/server.cpp) and `tokentap top` (top/server.cpp):
+// accepting on their listening sockets, non-blocking; then recv and send, in
+// the shapes both servers use.
 // Their fd is not checked (accepted fds take any free number): on a pipe or
 // file they fail (ENOTSOCK); the only other socket the process may hold is
 // stderr under systemd, which it may write already.
-int add_server_rules(scmp_filter_ctx f, int listen_fd) {
+int add_server_rules(scmp_filter_ctx f, const std::vector<int>& listen_fds) {
   constexpr scmp_datum_t kAcceptFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
-  int rc = allow_if(f, SCMP_SYS(accept4), SCMP_A0(SCMP_CMP_EQ, scmp_datum_t(listen_fd)), SCMP_A1(SCMP_CMP_EQ, 0),
+  int rc = 0;
+  for (int fd : listen_fds)
+    if (!rc)
+      rc = allow_if(f, SCMP_SYS(accept4), SCMP_A0(SCMP_CMP_EQ, scmp_datum_t(fd)), SCMP_A1(SCMP_CMP_EQ, 0),
                     SCMP_A3(SCMP_CMP_EQ, kAcceptFlags));
   if (!rc) rc = allow_if(f, SCMP_SYS(recvfrom), SCMP_A3(SCMP_CMP_EQ, MSG_DONTWAIT), SCMP_A4(SCMP_CMP_EQ, 0));
   if (!rc)
@@ -159,7 +163,7 @@ int add_rules(scmp_filter_ctx f, const SandboxSpec& spec) {
   // The sanitizer runtimes (the CI's ASan/UBSan build) switch the alternate
   // signal stack; it only concerns the calling thread's own signals.
   add(allow(f, SCMP_SYS(sigaltstack)));
-  if (spec.listen_fd >= 0) add(add_server_rules(f, spec.listen_fd));
+  if (!spec.listen_fds.empty()) add(add_server_rules(f, spec.listen_fds));
   if (spec.spool_dir_fd >= 0) add(add_spool_rules(f, spec.spool_dir_fd));
   return rc;
 }
@@ -188,7 +192,7 @@ Result<void> root_in(int dir_fd) {
 Result<void> enter_sandbox(const SandboxSpec& spec, Identity ident) {
   std::vector<int> keep = spec.write_fds;
   keep.push_back(spec.read_fd);
-  keep.push_back(spec.listen_fd);
+  keep.insert(keep.end(), spec.listen_fds.begin(), spec.listen_fds.end());
   keep.push_back(spec.spool_dir_fd);
   Result<void> r = close_fds_except(keep);
   if (r) r = unmap_bpf_objects();

@@ -20,7 +20,7 @@ namespace tt::isolate {
 struct SandboxSpec {
   int read_fd = -1;            // the record pipe
   std::vector<int> write_fds;  // the back-channel, the output files, stderr
-  int listen_fd = -1;          // a listening socket to serve (metrics), or -1
+  std::vector<int> listen_fds; // listening sockets to serve (metrics, top)
   int spool_dir_fd = -1;       // the spool's directory: made the root, files created and deleted there only
 };
 

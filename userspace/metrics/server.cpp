@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/clients.h"
+
 namespace tt::metrics {
 
 namespace {
@@ -81,31 +83,17 @@ void Server::add_pollfds(std::vector<pollfd>& fds) const {
 }
 
 void Server::on_ready(const pollfd* fds, size_t n, uint64_t now_ns) {
-  for (size_t i = 0; i < n; ++i) {
-    if (!fds[i].revents) continue;
-    if (fds[i].fd == listen_fd_) {
-      accept_clients(now_ns);
-      continue;
-    }
-    auto c = std::find_if(clients_.begin(), clients_.end(), [&](const Client& x) { return x.fd == fds[i].fd; });
-    if (c == clients_.end()) continue;
-    bool keep = !c->answered ? read_request(*c) : c->sent < c->out.size() ? send_answer(*c) : drain(*c);
-    if (!keep) c->deadline_ns = 0;  // closed below
-  }
-  for (auto it = clients_.begin(); it != clients_.end();) {
-    if (it->deadline_ns > now_ns) {
-      ++it;
-      continue;
-    }
-    close(it->fd);
-    it = clients_.erase(it);
-  }
+  on_each_ready(fds, n, listen_fd_, clients_, [&] { accept_clients(now_ns); }, [&](Client& c, short) {
+    bool keep = !c.answered ? read_request(c) : c.sent < c.out.size() ? send_answer(c) : drain(c);
+    if (!keep) c.deadline_ns = 0;  // closed below
+  });
+  drop_clients(clients_, [now_ns](const Client& c) { return c.deadline_ns <= now_ns; });
 }
 
 void Server::accept_clients(uint64_t now_ns) {
   while (clients_.size() < kMaxClients) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or a client gone already
+    int fd = accept_client(listen_fd_);
+    if (fd < 0) return;
     clients_.push_back({fd, now_ns + kTimeoutNs, {}, {}});
   }
 }
