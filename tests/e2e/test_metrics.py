@@ -164,6 +164,9 @@ class MetricsTest(E2ETestCase):
             if "memory" in name:
                 self.assertTrue(all(v > 0 for v in got.values()), got)
         self.assertTrue(self.query("tokentap_ring_buffer_size_bytes > 0"))
+        # How full the ring is: present, and never more than its size.
+        self.assertTrue(self.query("tokentap_ring_buffer_used_bytes >= 0"))
+        self.assertFalse(self.query("tokentap_ring_buffer_used_bytes > tokentap_ring_buffer_size_bytes"))
         losses = self.query("sum by (kind) (tokentap_capture_losses_total)")
         for kind in ("events_lost", "bytes_lost", "decode_errors", "incomplete_requests"):
             self.assertIn((kind,), losses)

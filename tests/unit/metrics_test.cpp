@@ -78,7 +78,7 @@ TEST(MetricsTest, CaptureStatsAndHealthAsTheyStand) {
   cs.set_events_lost(9);
   m.set_capture_stats(cs);
   m.set_health(nlohmann::json::parse(
-      R"({"processes":{"daemon":{"cpu_seconds":1.5,"rss_bytes":4096},"parser":{"cpu_seconds":0.25,"rss_bytes":8192}},"ring_buffer_bytes":16777216})"));
+      R"({"processes":{"daemon":{"cpu_seconds":1.5,"rss_bytes":4096},"parser":{"cpu_seconds":0.25,"rss_bytes":8192}},"ring_buffer_bytes":16777216,"ring_buffer_used_bytes":4160})"));
   std::string t = m.render();
   EXPECT_TRUE(has_line(t, R"(tokentap_capture_losses_total{kind="events_lost"} 9)")) << t;
   EXPECT_TRUE(has_line(t, R"(tokentap_capture_losses_total{kind="decode_errors"} 2)")) << t;
@@ -86,6 +86,7 @@ TEST(MetricsTest, CaptureStatsAndHealthAsTheyStand) {
   EXPECT_TRUE(has_line(t, R"(tokentap_process_cpu_seconds_total{process="parser"} 0.25)")) << t;
   EXPECT_TRUE(has_line(t, R"(tokentap_process_resident_memory_bytes{process="daemon"} 4096)")) << t;
   EXPECT_TRUE(has_line(t, "tokentap_ring_buffer_size_bytes 16777216")) << t;
+  EXPECT_TRUE(has_line(t, "tokentap_ring_buffer_used_bytes 4160")) << t;
 }
 
 TEST(MetricsServerTest, AnswersOnlyGetMetrics) {

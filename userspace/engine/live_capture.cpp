@@ -346,6 +346,7 @@ nlohmann::json LiveCapture::stats_json(int exit_code) const {
   j["processes_held"] = st.holds;
   j["socket_bytes_unwatched"] = st.socket_unwatched_bytes;
   j["poll_errors"] = poll_errors_;
+  j["ring_buffer_used_bytes"] = tracer_->ring_used_bytes();
   j["exit_code"] = exit_code;
   return j;
 }

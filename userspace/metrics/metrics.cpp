@@ -59,9 +59,11 @@ struct Metrics::Families {
         limits(counter(r, "tokentap_limit_hits_total", "Times a bound on what traffic can make the parsers do was hit")),
         cpu(counter(r, "tokentap_process_cpu_seconds_total", "CPU time of the daemon's processes")),
         rss(gauge(r, "tokentap_process_resident_memory_bytes", "Resident memory of the daemon's processes")),
-        ring(gauge(r, "tokentap_ring_buffer_size_bytes", "Size of the BPF ring buffer")) {}
+        ring(gauge(r, "tokentap_ring_buffer_size_bytes", "Size of the BPF ring buffer")),
+        ring_used(gauge(r, "tokentap_ring_buffer_used_bytes",
+                        "Bytes in the BPF ring buffer not read yet (at the last health sample)")) {}
   Family<Counter>&tokens, &requests, &errors, &estimated, &capture, &losses, &limits, &cpu;
-  Family<Gauge>&rss, &ring;
+  Family<Gauge>&rss, &ring, &ring_used;
 };
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()), f_(std::make_unique<Families>(*registry_)) {
@@ -133,6 +135,7 @@ void Metrics::set_health(const nlohmann::json& h) {
       f_->rss.Add({{"process", name}}).Set(v.value("rss_bytes", 0.0));
     }
   if (h.contains("ring_buffer_bytes")) f_->ring.Add({}).Set(h.value("ring_buffer_bytes", 0.0));
+  if (h.contains("ring_buffer_used_bytes")) f_->ring_used.Add({}).Set(h.value("ring_buffer_used_bytes", 0.0));
 }
 
 std::string Metrics::render() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }

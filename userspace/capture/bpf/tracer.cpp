@@ -4,6 +4,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -83,6 +84,7 @@ Result<std::unique_ptr<Tracer>> Tracer::create(const TracerOptions& opts, Record
     if (auto r = t->attach_socket_hooks(); !r) return Error{r.error()};
   t->rb_ = ring_buffer__new(bpf_map__fd(t->skel_->maps.events), ring_cb, &t->on_record_, nullptr);
   if (!t->rb_) return make_error(std::string("cannot open the ring buffer: ") + strerror(errno));
+  t->map_ring_positions();
   return t;
 }
 
@@ -124,7 +126,29 @@ int Tracer::open_and_load(const TracerOptions& opts, bool socket_tps) {
   return err;
 }
 
+// The ring's consumer and producer positions, read-only: how full it is
+// (libbpf 1.1 has no call for it; ring__avail_data_size came in 1.3). Page 0
+// holds the consumer position, page 1 the producer's.
+void Tracer::map_ring_positions() {
+  long page = sysconf(_SC_PAGESIZE);
+  int fd = bpf_map__fd(skel_->maps.events);
+  void* cons = mmap(nullptr, page, PROT_READ, MAP_SHARED, fd, 0);
+  void* prod = mmap(nullptr, page, PROT_READ, MAP_SHARED, fd, page);
+  if (cons != MAP_FAILED) ring_pos_[0] = static_cast<const uint64_t*>(cons);
+  if (prod != MAP_FAILED) ring_pos_[1] = static_cast<const uint64_t*>(prod);
+}
+
+uint64_t Tracer::ring_used_bytes() const {
+  if (!ring_pos_[0] || !ring_pos_[1]) return 0;
+  uint64_t cons = __atomic_load_n(ring_pos_[0], __ATOMIC_ACQUIRE);
+  uint64_t prod = __atomic_load_n(ring_pos_[1], __ATOMIC_ACQUIRE);
+  return prod > cons ? prod - cons : 0;
+}
+
 Tracer::~Tracer() {
+  long page = sysconf(_SC_PAGESIZE);
+  for (const uint64_t* p : ring_pos_)
+    if (p) munmap(const_cast<uint64_t*>(p), page);
   if (rb_) ring_buffer__free(rb_);
   detach_all();
   if (skel_) tlstap_bpf__destroy(skel_);

@@ -85,6 +85,8 @@ class Tracer {
   Result<bool> attach_loader(const std::string& path);
   Result<void> trace_pid(uint32_t pid);
   void untrace_pid(uint32_t pid);
+  // Bytes written to the ring buffer and not read yet.
+  uint64_t ring_used_bytes() const;
   // Every executable is unknown again: a process's next exec or first connect
   // holds it until it is examined (a reload's new exclusions judge it alive).
   void forget_known_executables();
@@ -116,6 +118,8 @@ class Tracer {
   Tracer() = default;
   tlstap_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
+  const uint64_t* ring_pos_[2] = {nullptr, nullptr};  // consumer, producer (read-only mappings)
+  void map_ring_positions();
   RecordFn on_record_;
   std::vector<LinkOwner> links_;
   void mark_known(dev_t dev, ino_t ino);
