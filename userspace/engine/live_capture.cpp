@@ -104,9 +104,6 @@ void add_attribution(uint32_t pid, nlohmann::json& j) {
 
 }  // namespace
 
-// What /proc says of a process while it is alive: its program, its place in
-// the process tree, and (harness rules) its argv up to the program and npm
-// package — never the program's own arguments.
 // Traced from now on, if it still lives. An entry added after the process
 // exited (its records read late) would outlive it: pids wrap at pid_max
 // (32,768 here) within minutes on a busy host, and the next process with that
@@ -118,6 +115,9 @@ bool LiveCapture::trace_live(uint32_t pid) {
   return false;
 }
 
+// What /proc says of a process while it is alive: its program, its place in
+// the process tree, and (harness rules) its argv up to the program and npm
+// package — never the program's own arguments.
 void LiveCapture::note_process(uint32_t pid) {
   std::string proc = "/proc/" + std::to_string(pid);
   nlohmann::json j;

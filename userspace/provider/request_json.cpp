@@ -72,12 +72,25 @@ constexpr size_t kMaxDepth = 1024;
 // Adds the unescaped text of every string value under v (keys not counted);
 // false on a JSON error. Scalars are read too, so that a bad one is an error,
 // as it would be for a whole-document parse.
-bool add_text(od::value v, uint64_t& n, size_t depth) {
+// A string's text. A value's is measured from its raw token; a document that
+// is one string is read (unescaped) so that it counts as consumed.
+bool add_string(od::value& v, uint64_t& n) { return add_unescaped_length(v.raw_json_token(), n); }
+bool add_string(od::document& d, uint64_t& n) {
+  std::string_view s;
+  if (d.get_string().get(s)) return false;
+  n += s.size();
+  return true;
+}
+
+// V: an od::value, or a whole od::document (its top level may be a scalar,
+// which On-Demand cannot hand out as a value).
+template <class V>
+bool add_text(V& v, uint64_t& n, size_t depth) {
   od::json_type type;
   if (v.type().get(type) || depth > kMaxDepth) return false;
   switch (type) {
     case od::json_type::string: {
-      return add_unescaped_length(v.raw_json_token(), n);
+      return add_string(v, n);
     }
     case od::json_type::array: {
       od::array a;
@@ -249,27 +262,8 @@ std::optional<uint64_t> json_string_bytes(std::string_view body, size_t readable
   if (parser.iterate(detail::padded(body, readable, detail::shared_for(body.size(), own_scratch))).get(doc))
     return std::nullopt;
   uint64_t n = 0;
-  od::json_type type;
-  if (doc.type().get(type)) return std::nullopt;
-  bool ok = false;
-  if (type == od::json_type::array || type == od::json_type::object) {
-    od::value v;
-    ok = !doc.get_value().get(v) && add_text(v, n, 1);
-  } else if (type == od::json_type::string) {
-    std::string_view s;
-    ok = !doc.get_string().get(s);
-    n = s.size();
-  } else if (type == od::json_type::number) {
-    od::number num;
-    ok = !doc.get_number().get(num);
-  } else if (type == od::json_type::boolean) {
-    bool b;
-    ok = !doc.get_bool().get(b);
-  } else {
-    ok = doc.is_null().value_unsafe();
-  }
   // Nothing but whitespace after the value.
-  if (!ok || doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;
+  if (!add_text(doc, n, 1) || doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;
   return n;
 }
 
