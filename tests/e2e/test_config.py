@@ -3,6 +3,10 @@
   - a bad file is refused at start with its line and exit code 2;
   - an excluded executable (a copy of curl) is never reported while the other clients' requests
     are, exactly;
+  - with [include] rules only the included executable is reported;
+  - --json and --out rotate past --rotate-size under load: every request is in exactly one file,
+    each rotated --out file reads back on its own with `tokentap report`, and both outputs hold
+    the same records in the same order;
   - a reload under load: Node clients keep making requests while the file changes (an exclusion
     and an API host added) and a bad file is reloaded too. Every request the server logged is in
     the records exactly once, and the bad reload left the configuration in force.
@@ -38,10 +42,10 @@ class ConfigTest(E2ETestCase):
             f.write(text)
         os.rename(self.conf + ".new", self.conf)  # a reload reads the whole file or the old one
 
-    def start_daemon(self):
+    def start_daemon(self, *extra):
         self.err = open(os.path.join(self.dir, "daemon.err"), "w+")
         self.addCleanup(self.err.close)
-        p = subprocess.Popen([TOKENTAP, "daemon", "--config", self.conf, "--json", self.json],
+        p = subprocess.Popen([TOKENTAP, "daemon", "--config", self.conf, "--json", self.json, *extra],
                              stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err, start_new_session=True)
         self.addCleanup(lambda: p.poll() is None and p.kill())
         self.wait_stderr("daemon ready", p)
@@ -74,6 +78,18 @@ class ConfigTest(E2ETestCase):
                "-H", "anthropic-version: 2023-06-01", "--data-binary", body, self.server.base_url + "/v1/messages"]
         rc, out, err = run_group(cmd, timeout=60)
         self.assertEqual(rc, 0, err)
+
+    def start_clients(self, requests):
+        """Two Node clients, Anthropic and OpenAI Chat, a request every 0.1 s: load while it runs."""
+        return [subprocess.Popen(self.client("node", "--api", api, "--requests", str(requests), "--interval", "0.1"),
+                                 env=self.server.client_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, start_new_session=True)
+                for api in ("anthropic", "openai-chat")]
+
+    def wait_clients(self, clients):
+        for c in clients:
+            _, err = c.communicate(timeout=180)
+            self.assertEqual(c.returncode, 0, err.decode()[-2000:])
 
     def assert_exact(self, records, since):
         """Every LLM request the server logged from `since` on is in the records exactly once,
@@ -120,31 +136,74 @@ class ConfigTest(E2ETestCase):
         self.assertEqual(len(self.server.llm_records(since)), 6)
         self.assert_exact(self.stop_daemon(daemon), since)
 
+    def test_only_included_executables_are_reported(self):
+        self.write_conf('[include]\nexecutables = ["%s/curl-*"]\n[daemon]\nsummary_interval = 1\n' % self.dir)
+        daemon = self.start_daemon()
+        since = self.server.mark()
+        self.curl("/usr/bin/curl", EXCLUDED_MODEL)
+        self.curl(self.curl_copy, "claude-included")
+        rc, out, err = run_group(self.client("node", "--model", EXCLUDED_MODEL + "-node", "--requests", "2"),
+                                 env=self.server.client_env(), timeout=120)
+        self.assertEqual(rc, 0, err)
+        self.curl(self.curl_copy, "claude-included-2")
+        self.assertEqual(len(self.server.llm_records(since)), 5)
+        self.assert_exact(self.stop_daemon(daemon), since)
+
+    def load_rotated(self, path, read):
+        """The records of path.N ... path.1, path: oldest first."""
+        names = [n for n in os.listdir(self.dir) if n.startswith(os.path.basename(path) + ".")]
+        numbers = sorted((int(n.rsplit(".", 1)[1]) for n in names), reverse=True)
+        files = ["%s.%d" % (path, k) for k in numbers] + [path]
+        return files, [r for f in files for r in read(f)]
+
+    def test_outputs_rotate_under_load(self):
+        self.write_conf("[outputs]\nrotate_keep = 1000\n[daemon]\nsummary_interval = 1\n")
+        out = os.path.join(self.dir, "records.pb")
+        daemon = self.start_daemon("--out", out, "--rotate-size", "16K")
+        since = self.server.mark()
+        self.wait_clients(self.start_clients(60))
+        self.stop_daemon(daemon)
+
+        def read_json(f):
+            with open(f) as fh:
+                return [json.loads(line) for line in fh if line.strip()]
+
+        def read_pb(f):
+            rc, text, err = run_group([TOKENTAP, "report", f], timeout=60)
+            self.assertEqual(rc, 0, err)
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+        files, records = self.load_rotated(self.json, read_json)
+        self.assertGreaterEqual(len(files), 3, "expected at least two rotations: %s" % files)
+        for f in files[:-1]:
+            self.assertGreaterEqual(os.path.getsize(f), 16 << 10, f)
+        self.assert_exact(records, since)
+        self.assertEqual(records[-1]["type"], "run")  # the last record, in the newest file
+        # Rotated apart at other moments, the two outputs still hold the same records in the same order.
+        pb_files, pb_records = self.load_rotated(out, read_pb)
+        self.assertGreaterEqual(len(pb_files), 3, pb_files)
+        self.assertEqual(pb_records, records)
+
     def test_reload_under_load(self):
         self.write_conf("[daemon]\nsummary_interval = 1\n")
         daemon = self.start_daemon()
         since = self.server.mark()
-        env = self.server.client_env()
-        clients = [subprocess.Popen(self.client("node", "--api", api, "--requests", "40", "--interval", "0.1"),
-                                    env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, start_new_session=True)
-                   for api in ("anthropic", "openai-chat")]
+        clients = self.start_clients(40)
         self.curl(self.curl_copy, "claude-before-the-exclusion")  # not excluded yet: reported
         self.write_conf('[exclude]\nexecutables = ["%s"]\n[api_hosts]\n"llm.internal:8443" = "openai"\n'
                         '[daemon]\nsummary_interval = 1\nsession_idle = 600\n[outputs]\nreport = "/x"\n'
                         % self.curl_copy)
         daemon.send_signal(signal.SIGHUP)
         self.wait_stderr("configuration reloaded", daemon)
-        self.assertIn("applied: exclusions, api hosts, session idle time; needs a restart: outputs", self.stderr())
+        self.assertIn("applied: process selection, api hosts, session idle time; needs a restart: outputs",
+                      self.stderr())
         self.curl(self.curl_copy, EXCLUDED_MODEL)
         self.write_conf("[exclude]\nexecutables = []\n[daemon]\nsummary_interval = 1\nbogus = 1\n")
         daemon.send_signal(signal.SIGHUP)
         self.wait_stderr("reload refused", daemon)
         self.assertIn("%s:5:1: unknown key 'bogus' in [daemon]" % self.conf, self.stderr())
         self.curl(self.curl_copy, EXCLUDED_MODEL + "-after-a-bad-reload")  # the exclusion stays
-        for c in clients:
-            _, err = c.communicate(timeout=120)
-            self.assertEqual(c.returncode, 0, err.decode()[-2000:])
+        self.wait_clients(clients)
         self.assertEqual(len(self.server.llm_records(since)), 83)
         self.assert_exact(self.stop_daemon(daemon), since)
 

@@ -87,12 +87,17 @@ class PrivsepTest(E2ETestCase):
         self.assertEqual(st["NoNewPrivs"], "1")
         self.assertEqual(st["Seccomp"], "2")
         self.assertNotEqual(int(proc_status(daemon_pid)["CapEff"], 16), 0, "the daemon itself keeps root")
-        # Only its pipes, the output files and stdio: no BPF map, program, link, perf event or ring.
+        # Only the record pipe, the back-channel (one unix socket), the output files and stdio:
+        # no BPF map, program, link, perf event or ring.
         allowed = set(files.values()) | {self.err.name, "/dev/null"}
         fd_dir = "/proc/%d/fd" % parser_pid
+        sockets = 0
         for fd in os.listdir(fd_dir):
             target = os.readlink(os.path.join(fd_dir, fd))
-            self.assertTrue(target.startswith("pipe:") or target in allowed, "parser fd %s -> %s" % (fd, target))
+            sockets += target.startswith("socket:")
+            self.assertTrue(target.startswith(("pipe:", "socket:")) or target in allowed,
+                            "parser fd %s -> %s" % (fd, target))
+        self.assertEqual(sockets, 1, "the back-channel and no other socket")
         with open("/proc/%d/maps" % parser_pid) as f:
             bpf = [line for line in f if "anon_inode:bpf" in line]
         self.assertEqual(bpf, [], "BPF objects still mapped in the parser")

@@ -25,13 +25,18 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->max_body_bytes, 64u << 20);
   EXPECT_EQ(c->summary_interval_s, 60);
   EXPECT_EQ(c->session_idle_s, 1800);
-  EXPECT_TRUE(c->exclude.empty());
+  EXPECT_TRUE(c->select.empty());
   EXPECT_TRUE(c->json.empty());
   EXPECT_TRUE(c->metrics_listen.empty());
 }
 
 TEST(ConfigTest, EveryKey) {
   auto c = parse(R"(
+[include]
+executables = ["*/claude"]
+users = [1001]
+cgroups = ["/user.slice"]
+
 [exclude]
 executables = ["/usr/bin/curl", "/opt/*/bin/agent-[0-9]"]
 users = ["root", 1234]
@@ -64,9 +69,14 @@ group = "tokentap"
 )",
                  "t.toml");
   ASSERT_TRUE(c.ok()) << c.error();
-  EXPECT_EQ(c->exclude.executables, (std::vector<std::string>{"/usr/bin/curl", "/opt/*/bin/agent-[0-9]"}));
-  EXPECT_EQ(c->exclude.uids, (std::set<uint32_t>{0, 1234}));
-  EXPECT_EQ(c->exclude.cgroups, std::vector<std::string>{"/system.slice/backup.service"});
+  const Rules& in = c->select.include;
+  EXPECT_EQ(in.executables, std::vector<std::string>{"*/claude"});
+  EXPECT_EQ(in.uids, std::set<uint32_t>{1001});
+  EXPECT_EQ(in.cgroups, std::vector<std::string>{"/user.slice"});
+  const Rules& ex = c->select.exclude;
+  EXPECT_EQ(ex.executables, (std::vector<std::string>{"/usr/bin/curl", "/opt/*/bin/agent-[0-9]"}));
+  EXPECT_EQ(ex.uids, (std::set<uint32_t>{0, 1234}));
+  EXPECT_EQ(ex.cgroups, std::vector<std::string>{"/system.slice/backup.service"});
   EXPECT_EQ(c->api_hosts, (std::map<std::string, std::string>{{"llm.internal:8443", "openai"}, {"gateway", "anthropic"}}));
   EXPECT_EQ(c->json, "/var/log/tokentap/records.jsonl");
   EXPECT_EQ(c->out, "/var/lib/tokentap/records.pb");
@@ -81,19 +91,37 @@ group = "tokentap"
   EXPECT_EQ(c->top_group, "tokentap");
 }
 
-TEST(ConfigTest, ExclusionsMatch) {
-  Exclusions e;
+TEST(ConfigTest, ExcludeRulesAnyOneMatching) {
+  Selection s;
+  Rules& e = s.exclude;
   e.executables = {"/tmp/*/curl-copy", "/usr/bin/wget"};
   e.uids = {1234};
   e.cgroups = {"/system.slice/backup.service"};
-  EXPECT_TRUE(e.matches("/tmp/x/curl-copy", 0, ""));
-  EXPECT_TRUE(e.matches("/usr/bin/wget", 0, ""));
-  EXPECT_FALSE(e.matches("/usr/bin/curl", 0, "/user.slice"));
-  EXPECT_TRUE(e.matches("/usr/bin/curl", 1234, ""));
-  EXPECT_TRUE(e.matches("/usr/bin/curl", 0, "/system.slice/backup.service"));
-  EXPECT_TRUE(e.matches("/usr/bin/curl", 0, "/system.slice/backup.service/sub"));
-  EXPECT_FALSE(e.matches("/usr/bin/curl", 0, "/system.slice/backup.service2"));
-  EXPECT_FALSE(Exclusions{}.matches("/usr/bin/curl", 0, "/"));
+  EXPECT_TRUE(s.leaves_out("/tmp/x/curl-copy", 0, ""));
+  EXPECT_TRUE(s.leaves_out("/usr/bin/wget", 0, ""));
+  EXPECT_FALSE(s.leaves_out("/usr/bin/curl", 0, "/user.slice"));
+  EXPECT_TRUE(s.leaves_out("/usr/bin/curl", 1234, ""));
+  EXPECT_TRUE(s.leaves_out("/usr/bin/curl", 0, "/system.slice/backup.service"));
+  EXPECT_TRUE(s.leaves_out("/usr/bin/curl", 0, "/system.slice/backup.service/sub"));
+  EXPECT_FALSE(s.leaves_out("/usr/bin/curl", 0, "/system.slice/backup.service2"));
+  EXPECT_FALSE(Selection{}.leaves_out("/usr/bin/curl", 0, "/"));
+}
+
+// Include rules: each kind given must match; exclusions still win.
+TEST(ConfigTest, IncludeRulesEachKindGiven) {
+  Selection s;
+  s.include.uids = {1001, 1002};
+  s.include.executables = {"*/claude", "*/node"};
+  EXPECT_FALSE(s.leaves_out("/home/a/.local/bin/claude", 1001, "/user.slice"));
+  EXPECT_FALSE(s.leaves_out("/usr/bin/node", 1002, ""));
+  EXPECT_TRUE(s.leaves_out("/usr/bin/node", 1003, ""));     // another user
+  EXPECT_TRUE(s.leaves_out("/usr/bin/curl", 1001, ""));     // another program
+  EXPECT_TRUE(s.leaves_out("", 1001, ""));                  // no executable to match
+  s.include.cgroups = {"/user.slice/user-1001.slice"};
+  EXPECT_TRUE(s.leaves_out("/usr/bin/node", 1001, "/system.slice"));
+  EXPECT_FALSE(s.leaves_out("/usr/bin/node", 1001, "/user.slice/user-1001.slice/session-2.scope"));
+  s.exclude.cgroups = {"/user.slice/user-1001.slice/session-2.scope"};
+  EXPECT_TRUE(s.leaves_out("/usr/bin/node", 1001, "/user.slice/user-1001.slice/session-2.scope"));
 }
 
 TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
@@ -129,6 +157,8 @@ TEST(ConfigTest, WrongTypesAndBadValuesNameTheirLine) {
        "t.toml:2:6: unknown provider 'openia' (anthropic, openai or gemini)"},
       {"[exclude]\nexecutables = [\n  \"/ok\",\n  \"/bin/[ab\",\n]\n",
        "t.toml:4:3: bad glob '/bin/[ab'"},
+      {"[include]\nusers = [\"no-such-user-tt\"]\n",
+       "t.toml:2:10: unknown user 'no-such-user-tt'"},
       {"[exclude]\ncgroups = [\"system.slice\"]\n",
        "t.toml:2:12: bad cgroup path 'system.slice'"},
       {"[exclude]\nusers = [\"no-such-user-tt\"]\n",
@@ -165,7 +195,7 @@ TEST(ConfigTest, DiffSaysWhatIsLiveAndWhatNeedsARestart) {
   Config a, b;
   EXPECT_TRUE(diff(a, b).live.empty());
   EXPECT_TRUE(diff(a, b).need_restart.empty());
-  b.exclude.uids = {5};
+  b.select.exclude.uids = {5};
   b.api_hosts["gw"] = "openai";
   b.summary_interval_s = 1;
   b.session_idle_s = 2;
@@ -176,7 +206,7 @@ TEST(ConfigTest, DiffSaysWhatIsLiveAndWhatNeedsARestart) {
   b.metrics_listen = ":1";
   b.top_group = "staff";
   auto c = diff(a, b);
-  EXPECT_EQ(c.live, (std::vector<std::string>{"exclusions", "api hosts", "summary interval", "session idle time"}));
+  EXPECT_EQ(c.live, (std::vector<std::string>{"process selection", "api hosts", "summary interval", "session idle time"}));
   EXPECT_EQ(c.need_restart, (std::vector<std::string>{"outputs", "ring buffer size", "max call bytes",
                                                       "max body bytes", "metrics listen address", "top socket"}));
 }

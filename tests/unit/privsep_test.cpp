@@ -172,6 +172,64 @@ TEST(ParserProcess, RecordsInOrderRequestsBackExitCode) {
   for (size_t k = 0; k < muted.size(); ++k) EXPECT_EQ(muted[k].first, (k + 1) * 1000);
 }
 
+// Rotation: the parent hands the (sandboxed) parser a fresh file on the
+// back-channel; the parser moves its output onto it between two records
+// (dup3 onto the same number: the write rule by fd number keeps holding) and
+// acknowledges with a request. Every record lands once, in order.
+TEST(ParserProcess, HandsOverAFreshOutputFile) {
+  char tmpl[] = "/tmp/tt_handover_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl, first = dir + "/a", second = dir + "/b";
+  int out = open(first.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(out, 0);
+  auto main = [out](int data_fd, int back_fd) {
+    std::string err;
+    ExtraFds files{[back_fd](std::vector<pollfd>& fds) { fds.push_back({back_fd, POLLIN, 0}); },
+                   [out, back_fd](const pollfd* fds, size_t) {
+                     if (!(fds[0].revents & POLLIN)) return;
+                     auto got = receive_file(back_fd);
+                     if (!got || got->slot != 7 || dup3(got->fd, out, O_CLOEXEC) < 0) _exit(12);
+                     close(got->fd);
+                     send_request(back_fd, mute_request(1, 1));  // "switched"
+                   }};
+    auto end = read_frames(
+        data_fd, 50, [out](const void* d, size_t len) { (void)!write(out, d, len); }, [] {}, err, &files);
+    return end ? 0 : 11;
+  };
+  auto slurp = [](const std::string& p) {
+    char buf[64];
+    int fd = open(p.c_str(), O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+    if (fd >= 0) close(fd);
+    return n > 0 ? std::string(buf, size_t(n)) : std::string();
+  };
+  bool switched = false;
+  ParserProcess parser;
+  ASSERT_TRUE(parser.start(main, {out}, unprivileged_identity(), {[&](uint32_t, uint64_t) { switched = true; }, {}}));
+  for (char c : std::string("abc")) parser.send(&c, 1);
+  for (int i = 0; i < 1000 && slurp(first) != "abc"; ++i) {  // written before the hand-over
+    ASSERT_TRUE(parser.pump()) << parser.error();
+    usleep(10000);
+  }
+  int fresh = open(second.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fresh, 0);
+  ASSERT_TRUE(parser.send_file(7, fresh));
+  close(fresh);
+  for (int i = 0; i < 1000 && !switched; ++i) {
+    ASSERT_TRUE(parser.pump()) << parser.error();
+    usleep(10000);
+  }
+  ASSERT_TRUE(switched);
+  for (char c : std::string("de")) parser.send(&c, 1);
+  EXPECT_EQ(parser.finish(1), 0) << parser.error();
+  close(out);
+  EXPECT_EQ(slurp(first), "abc");
+  EXPECT_EQ(slurp(second), "de");
+  unlink(first.c_str());
+  unlink(second.c_str());
+  rmdir(tmpl);
+}
+
 // Starts a parser, pumps until the parent gives up on it; its error.
 std::string error_of(const ParserProcess::ChildMain& main) {
   ParserProcess parser;

@@ -14,6 +14,8 @@ struct OutputOptions {
   uint64_t max_body_bytes = 64u << 20;
   std::string spool;  // daemon --spool DIR: the durable spool (sink/spool.h); "" = none
   uint64_t spool_max_mb = 1024, spool_segment_mb = 64, spool_fsync_ms = 1000;
+  uint64_t rotate_bytes = 0;  // daemon: --out and --json rotated past this size (0: never)
+  uint32_t rotate_keep = 5;   // ... keeping this many rotated files
 };
 
 // What profile and daemon capture, and how.
@@ -40,6 +42,7 @@ struct DaemonOptions {
   std::string metrics_listen;      // --metrics-listen ADDR; the file's [metrics] listen otherwise
   std::string top_socket;          // --top-socket PATH; the file's [top] socket otherwise ("" = none)
   std::string top_group;           // the file's [top] group: who may connect besides root
+  std::string rotate_size;         // --rotate-size SIZE ("100M"); the file's [outputs] rotate_size otherwise
   std::set<std::string> given;     // the options given on the command line: they override the file
 };
 

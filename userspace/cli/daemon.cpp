@@ -49,7 +49,7 @@ void reload(const DaemonOptions& cli, config::Config& in_force, isolate::ParserP
   auto next = reload_settings(cli, in_force);
   if (!next) return;
   in_force = next->in_force;
-  live.set_exclusions(in_force.exclude);
+  live.set_selection(in_force.select);
   send_info(parser, capture::TT_EV_CONFIG, engine::now_ns(CLOCK_MONOTONIC), live_settings_json(in_force));
   fprintf(stderr, "tokentap: %s\n", next->message.c_str());  // once in force: a reader may act on it
 }
@@ -71,12 +71,21 @@ void send_health(isolate::ParserProcess& parser, engine::LiveCapture& live, uint
   send_info(parser, capture::TT_EV_HEALTH, now, metrics::health_json(parser.pid(), ring_bytes, live.stats_json(0)));
 }
 
+// Every second: --out and --json past their size rotated, the fresh files
+// handed to the parser (it may open none itself).
+void rotate_outputs(Outputs& outputs, isolate::ParserProcess& parser, uint64_t& last_ns) {
+  uint64_t now = engine::now_ns(CLOCK_MONOTONIC);
+  if (now - last_ns < 1'000'000'000ull) return;
+  last_ns = now;
+  outputs.rotate_due([&parser](uint32_t slot, int fd) { return parser.send_file(slot, fd); });
+}
+
 // Everything that needs privileges happens here, once the parser is running.
 // health_ring_bytes: the ring's size when the metrics need HEALTH records, else 0.
-int trace(isolate::ParserProcess& parser, engine::LiveCapture& live, const DaemonOptions& cli,
+int trace(isolate::ParserProcess& parser, engine::LiveCapture& live, Outputs& outputs, const DaemonOptions& cli,
           config::Config settings, uint64_t health_ring_bytes) {
   fprintf(stderr, "tokentap: daemon ready: tracing the whole host (pid %d, parser pid %d)\n", getpid(), parser.pid());
-  uint64_t last_health = 0;
+  uint64_t last_health = 0, last_rotate = 0;
   while (!g_stop) {
     if (g_reload) {
       g_reload = 0;
@@ -84,6 +93,7 @@ int trace(isolate::ParserProcess& parser, engine::LiveCapture& live, const Daemo
     }
     live.transfer(100);
     if (health_ring_bytes) send_health(parser, live, health_ring_bytes, last_health);
+    rotate_outputs(outputs, parser, last_rotate);
     if (!parser.pump()) return stop_without_parser(parser, live);
   }
   live.drain();
@@ -174,7 +184,7 @@ int run_daemon(const DaemonOptions& cli) {
   info["command"] = {"tokentap", "daemon"};
   uint64_t start_mono = engine::now_ns(CLOCK_MONOTONIC);
   send_info(parser, capture::TT_EV_RUN_INFO, start_mono, run_info_record(info, engine::Scope::Host, run_id, start_mono));
-  auto live = engine::LiveCapture::start({engine::Scope::Host, tracer_options(opts.cap), settings->exclude},
+  auto live = engine::LiveCapture::start({engine::Scope::Host, tracer_options(opts.cap), settings->select},
                                          [&parser](const void* d, size_t n) { parser.send(d, engine::record_size(d, n)); });
   if (!live) {
     fprintf(stderr, "tokentap: %s\n", live.error().c_str());
@@ -194,7 +204,8 @@ int run_daemon(const DaemonOptions& cli) {
     std::optional<top::Server> top_server;
     if (*listen_fd >= 0) server.emplace(*listen_fd, render);
     if (*top_fd >= 0) top_server.emplace(*top_fd, top_render(tracker, engine));
-    return parse_records(data_fd, engine, outputs, 100, server ? &*server : nullptr, top_server ? &*top_server : nullptr);
+    return parse_records(data_fd, back, engine, outputs, 100, server ? &*server : nullptr,
+                         top_server ? &*top_server : nullptr);
   };
   engine::LiveCapture& capture = **live;
   isolate::ParserProcess::Handlers answers{
@@ -210,7 +221,7 @@ int run_daemon(const DaemonOptions& cli) {
   eng->reset();  // this process never parses; the files are the parser's now
   for (int fd : {*listen_fd, *top_fd})
     if (fd >= 0) close(fd);  // the parser's alone
-  int rc = trace(parser, capture, cli, *settings, *listen_fd >= 0 ? tracer_options(opts.cap).ring_buffer_bytes : 0);
+  int rc = trace(parser, capture, outputs, cli, *settings, *listen_fd >= 0 ? tracer_options(opts.cap).ring_buffer_bytes : 0);
   if (*top_fd >= 0) unlink(opts.top_socket.c_str());  // no stale socket for clients to find
   return rc;
 }

@@ -32,6 +32,12 @@ Result<config::Config> load_settings(const DaemonOptions& o) {
   if (given("--metrics-listen")) c->metrics_listen = o.metrics_listen;
   if (given("--spool")) c->spool.dir = o.output.spool;
   if (given("--top-socket")) c->top_socket = o.top_socket;
+  if (given("--rotate-keep")) c->rotate_keep = o.output.rotate_keep;
+  if (given("--rotate-size")) {
+    auto bytes = config::parse_size(o.rotate_size);
+    if (!bytes) return Error{"--rotate-size: " + bytes.error()};
+    c->rotate_bytes = *bytes;
+  }
   nlohmann::json info;
   if (auto r = parse_api_hosts(o.cap.api_hosts, info); !r) return Error{r.error()};
   for (auto& [host, prov] : info["api_hosts"].items()) c->api_hosts[host] = prov.get<std::string>();
@@ -44,6 +50,8 @@ DaemonOptions with_settings(DaemonOptions o, const config::Config& c) {
   o.output.json = c.json;
   o.output.out = c.out;
   o.output.report = c.report;
+  o.output.rotate_bytes = c.rotate_bytes;
+  o.output.rotate_keep = static_cast<uint32_t>(c.rotate_keep);
   if (!c.report.empty()) o.output.quiet = false;  // asked for one
   o.output.max_body_bytes = c.max_body_bytes;
   o.cap.ring_buffer_mb = c.ring_buffer_mb;
@@ -78,7 +86,7 @@ std::optional<Reloaded> reload_settings(const DaemonOptions& cli, const config::
   // Only what applies live is in force now; the rest waits for a restart (and
   // the next reload says so again).
   config::Config c = in_force;
-  c.exclude = next->exclude;
+  c.select = next->select;
   c.api_hosts = next->api_hosts;
   c.summary_interval_s = next->summary_interval_s;
   c.session_idle_s = next->session_idle_s;

@@ -19,18 +19,29 @@ void send_answers_to_parent(engine::EngineOptions& eopts, std::shared_ptr<int> b
   };
 }
 
-int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tick_ms, metrics::Server* server,
-                  top::Server* top) {
+// Rotated output files from the parent: taken between two records.
+void take_files(int back_fd, Outputs& outputs) {
+  auto got = isolate::receive_file(back_fd);
+  if (!got) return;
+  if (auto r = outputs.switch_file(got->slot, got->fd); !r) fprintf(stderr, "tokentap: parser: %s\n", r.error().c_str());
+}
+
+int parse_records(int data_fd, int back_fd, engine::Engine& engine, Outputs& outputs, int tick_ms,
+                  metrics::Server* server, top::Server* top) {
   std::string error;
-  // Each server picks its own fds out of what poll() reported.
-  isolate::ExtraFds serve{[server, top](std::vector<pollfd>& fds) {
+  // The back-channel first; each server picks its own fds out of what poll() reported.
+  int files_fd = back_fd;  // -1 once the parent's end is gone (poll would report it at once, again and again)
+  isolate::ExtraFds serve{[server, top, &files_fd](std::vector<pollfd>& fds) {
+                            fds.push_back({files_fd, POLLIN, 0});
                             if (server) server->add_pollfds(fds);
                             if (top) top->add_pollfds(fds);
                           },
-                          [server, top](const pollfd* fds, size_t n) {
+                          [server, top, &outputs, &files_fd](const pollfd* fds, size_t n) {
+                            if (fds[0].revents & POLLIN) take_files(files_fd, outputs);
+                            if (fds[0].revents & (POLLHUP | POLLERR)) files_fd = -1;
                             uint64_t now = engine::now_ns(CLOCK_MONOTONIC);
-                            if (server) server->on_ready(fds, n, now);
-                            if (top) top->on_ready(fds, n, now);
+                            if (server) server->on_ready(fds + 1, n - 1, now);
+                            if (top) top->on_ready(fds + 1, n - 1, now);
                           }};
   auto end = isolate::read_frames(
       data_fd, tick_ms, [&engine](const void* d, size_t n) { engine.on_record(d, n); },
@@ -38,7 +49,7 @@ int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tic
         uint64_t now = engine::now_ns(CLOCK_MONOTONIC);
         engine.tick(now);
         outputs.tick(now / 1'000'000);
-      }, error, server || top ? &serve : nullptr);
+      }, error, &serve);
   if (!end) fprintf(stderr, "tokentap: parser: %s\n", error.c_str());
   bool ok = finish_run(engine, outputs, end.value_or(engine::now_ns(CLOCK_MONOTONIC)));
   return ok && end ? 0 : 1;

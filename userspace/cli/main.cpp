@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
   daemon->add_option("--spool", daemon_opts.output.spool,
                      "durable spool directory: records fsync'd in batches into rotating segments, bounded "
                      "([spool] in the config file sets its limits)");
+  daemon->add_option("--rotate-size", daemon_opts.rotate_size,
+                     "rotate --json and --out files past this size (e.g. 100M, 64K; 0: never; default 100M)");
+  daemon->add_option("--rotate-keep", daemon_opts.output.rotate_keep, "rotated files kept of each (default 5)")
+      ->check(CLI::Range(1, 1000));
   daemon->add_option("--top-socket", daemon_opts.top_socket,
                      "serve `tokentap top` on this unix socket (e.g. /run/tokentap/top.sock; mode 0660, "
                      "root and the configuration's [top] group)");

@@ -13,6 +13,7 @@
 #include "engine/procfs.h"
 #include "isolate/sandbox.h"
 #include "sink/report.h"
+#include "sink/rotate.h"
 
 namespace tt::cli {
 
@@ -60,6 +61,44 @@ Result<void> Outputs::open_spool(const OutputOptions& opts) {
 
 Outputs::~Outputs() {
   if (report_) fclose(report_);
+}
+
+namespace {
+enum Slot : uint32_t { kOutSlot = 0, kJsonSlot = 1 };
+}
+
+bool Outputs::rotate_due(const std::function<bool(uint32_t, int)>& hand_over) {
+  sink::RotateOptions ro{opts_.rotate_bytes, opts_.rotate_keep};
+  bool ok = true;
+  for (uint32_t slot : {kOutSlot, kJsonSlot}) {
+    sink::FileSink* f = slot == kOutSlot ? static_cast<sink::FileSink*>(proto_.get()) : json_.get();
+    const std::string& path = slot == kOutSlot ? opts_.out : opts_.json;
+    if (!f || rotate_failed_[slot]) continue;
+    auto r = sink::rotate_if_due(path, f->fd(), ro);
+    if (r && r->new_fd >= 0) {
+      bool taken = hand_over(slot, r->new_fd);
+      close(r->new_fd);  // the parser has its own now
+      if (!taken) r = make_error("the parser did not take the new file");
+      else if (!r->removed.empty())
+        fprintf(stderr, "tokentap: rotated %s; removed %s (%llu bytes), past [outputs] rotate_keep\n", path.c_str(),
+                r->removed.c_str(), static_cast<unsigned long long>(r->removed_bytes));
+    }
+    if (!r) {
+      fprintf(stderr, "tokentap: cannot rotate %s, it grows on: %s\n", path.c_str(), r.error().c_str());
+      rotate_failed_[slot] = ok = false;
+    }
+  }
+  return ok;
+}
+
+Result<void> Outputs::switch_file(uint32_t slot, int fd) {
+  sink::FileSink* f = slot == kOutSlot ? static_cast<sink::FileSink*>(proto_.get())
+                      : slot == kJsonSlot ? json_.get() : nullptr;
+  if (!f) {
+    close(fd);
+    return make_error("a file for no output (slot " + std::to_string(slot) + ")");
+  }
+  return f->switch_to(fd);
 }
 
 std::vector<int> Outputs::fds() const {

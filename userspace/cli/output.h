@@ -1,5 +1,6 @@
 // Sinks, report and option wiring shared by `profile`, `daemon` and `replay`.
 #pragma once
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,13 @@ class Outputs {
   void tick(uint64_t now_ms) {
     if (spool_) spool_->tick(now_ms);
   }
+  // The daemon's privileged side, about every second: --out and --json past
+  // their size are rotated (sink/rotate.h) and each fresh file is handed to
+  // the parser with hand_over(slot, fd). false if a rotation failed (said on
+  // stderr; that file is not rotated again).
+  bool rotate_due(const std::function<bool(uint32_t slot, int fd)>& hand_over);
+  // In the parser: the file the privileged side handed over for `slot`.
+  Result<void> switch_file(uint32_t slot, int fd);
   // The spool's drops and repairs go into the run summary's capture stats.
   void report_spool_to(sink::v1::CaptureStats* cs) {
     if (spool_) spool_->report_to(cs);
@@ -45,6 +53,7 @@ class Outputs {
   FILE* report_ = nullptr;  // opened with the others: the parser process cannot open files
   std::unique_ptr<sink::DelimitedProtoSink> proto_;
   std::unique_ptr<sink::JsonLinesSink> json_;
+  bool rotate_failed_[2] = {false, false};  // per slot: out, json
   std::unique_ptr<sink::SpoolSink> spool_;
   sink::MultiSink multi_;
 };
@@ -77,8 +86,9 @@ nlohmann::json run_info_record(nlohmann::json run_info, engine::Scope scope, con
 void send_answers_to_parent(engine::EngineOptions& eopts, std::shared_ptr<int> back_fd);
 // The parser process's body: records from data_fd into the engine (ticking
 // every tick_ms) until FINISH, then the run's end and the outputs. Its exit code.
-// With a metrics or top server, the same loop serves their clients.
-int parse_records(int data_fd, engine::Engine& engine, Outputs& outputs, int tick_ms,
+// Rotated output files arrive on back_fd. With a metrics or top server, the
+// same loop serves their clients.
+int parse_records(int data_fd, int back_fd, engine::Engine& engine, Outputs& outputs, int tick_ms,
                   metrics::Server* server = nullptr, top::Server* top = nullptr);
 // The end of a run fed by records alone (replay, the parser process): closes
 // the engine at the STATS record's end (else fallback_end_ns), writes the

@@ -15,7 +15,7 @@ namespace {
 int replay_isolated(const std::string& file, engine::Engine& engine, Outputs& outputs) {
   isolate::ParserProcess parser;
   engine::FileSource src(file, [&parser](const void* d, size_t n) { parser.send(d, n); });
-  auto main = [&](int data_fd, int) { return parse_records(data_fd, engine, outputs, 1000); };
+  auto main = [&](int data_fd, int back_fd) { return parse_records(data_fd, back_fd, engine, outputs, 1000); };
   if (auto r = parser.start(main, parser_output_fds(outputs, engine), isolate::unprivileged_identity(), {}); !r) {
     fprintf(stderr, "tokentap: %s\n", r.error().c_str());
     return 2;

@@ -4,6 +4,7 @@
 #include <pwd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -32,10 +33,12 @@ class Reader {
   Error error(const toml::node& n, const std::string& why) const { return Error{where(source_, n.source()) + why}; }
   Result<void> string(const toml::node& n, std::string& dst);
   Result<void> size(const toml::node& n, uint64_t& dst, uint64_t max);
+  Result<void> size_text(const toml::node& n, uint64_t& dst);
   Result<void> seconds(const toml::node& n, double& dst);
   Result<void> strings(const toml::node& n, std::vector<std::string>& dst, bool (*valid)(const std::string&),
                        const char* what);
-  Result<void> users(const toml::node& n);
+  Result<void> users(const toml::node& n, std::set<uint32_t>& dst);
+  Result<void> rules(const toml::table& root, const char* name, Rules& dst);
   Result<void> api_hosts(const toml::node& n);
 
   const std::string& source_;
@@ -54,6 +57,19 @@ Result<void> Reader::size(const toml::node& n, uint64_t& dst, uint64_t max) {
   if (v <= 0) return error(n, "must be positive, not " + std::to_string(v));
   if (static_cast<uint64_t>(v) > max) return error(n, "must be at most " + std::to_string(max));
   dst = static_cast<uint64_t>(v);
+  return {};
+}
+
+// A size as "100M" or a number of bytes; 0 is allowed (never).
+Result<void> Reader::size_text(const toml::node& n, uint64_t& dst) {
+  if (n.is_integer() && *n.value<int64_t>() >= 0) {
+    dst = static_cast<uint64_t>(*n.value<int64_t>());
+    return {};
+  }
+  if (!n.is_string()) return error(n, "expected a size such as \"100M\" or a number of bytes");
+  auto v = parse_size(*n.value<std::string>());
+  if (!v) return error(n, v.error());
+  dst = *v;
   return {};
 }
 
@@ -79,18 +95,18 @@ Result<void> Reader::strings(const toml::node& n, std::vector<std::string>& dst,
   return {};
 }
 
-Result<void> Reader::users(const toml::node& n) {
+Result<void> Reader::users(const toml::node& n, std::set<uint32_t>& dst) {
   const toml::array* a = n.as_array();
   if (!a) return error(n, "expected an array of user names or uids");
-  cfg_.exclude.uids.clear();
+  dst.clear();
   for (const toml::node& e : *a) {
     if (e.is_integer() && *e.value<int64_t>() >= 0 && *e.value<int64_t>() <= UINT32_MAX) {
-      cfg_.exclude.uids.insert(static_cast<uint32_t>(*e.value<int64_t>()));
+      dst.insert(static_cast<uint32_t>(*e.value<int64_t>()));
     } else if (e.is_string()) {
       std::string name = *e.value<std::string>();
       const passwd* pw = getpwnam(name.c_str());
       if (!pw) return error(e, "unknown user '" + name + "'");
-      cfg_.exclude.uids.insert(pw->pw_uid);
+      dst.insert(pw->pw_uid);
     } else {
       return error(e, "expected a user name or a uid (a non-negative integer)");
     }
@@ -138,22 +154,28 @@ bool valid_glob(const std::string& g) {
 }
 bool valid_cgroup(const std::string& c) { return !c.empty() && c[0] == '/'; }
 
+Result<void> Reader::rules(const toml::table& root, const char* name, Rules& dst) {
+  return section(root, name,
+                 {{"executables", [&](auto& n) { return strings(n, dst.executables, valid_glob, "glob"); }},
+                  {"users", [&](auto& n) { return users(n, dst.uids); }},
+                  {"cgroups", [&](auto& n) { return strings(n, dst.cgroups, valid_cgroup, "cgroup path"); }}});
+}
+
 Result<void> Reader::read(const toml::table& root) {
-  static const std::set<std::string> sections = {"exclude", "api_hosts", "outputs", "capture", "daemon", "metrics", "spool", "top"};
+  static const std::set<std::string> sections = {"include", "exclude", "api_hosts", "outputs", "capture", "daemon", "metrics", "spool", "top"};
   for (const auto& [key, value] : root)
     if (!sections.count(std::string(key.str())))
       return Error{where(source_, key.source()) + "unknown section or key '" + std::string(key.str()) + "'"};
-  Exclusions& ex = cfg_.exclude;
-  auto r = section(root, "exclude",
-                   {{"executables", [&](auto& n) { return strings(n, ex.executables, valid_glob, "glob"); }},
-                    {"users", [&](auto& n) { return users(n); }},
-                    {"cgroups", [&](auto& n) { return strings(n, ex.cgroups, valid_cgroup, "cgroup path"); }}});
+  auto r = rules(root, "include", cfg_.select.include);
+  if (r) r = rules(root, "exclude", cfg_.select.exclude);
   if (const toml::node* n = root.get("api_hosts"); r && n) r = api_hosts(*n);
   if (r)
     r = section(root, "outputs",
                 {{"json", [&](auto& n) { return string(n, cfg_.json); }},
                  {"out", [&](auto& n) { return string(n, cfg_.out); }},
-                 {"report", [&](auto& n) { return string(n, cfg_.report); }}});
+                 {"report", [&](auto& n) { return string(n, cfg_.report); }},
+                 {"rotate_size", [&](auto& n) { return size_text(n, cfg_.rotate_bytes); }},
+                 {"rotate_keep", [&](auto& n) { return size(n, cfg_.rotate_keep, 1000); }}});
   uint64_t ring = cfg_.ring_buffer_mb;
   if (r)
     r = section(root, "capture",
@@ -187,13 +209,36 @@ bool under(const std::string& path, const std::string& prefix) {
 
 }  // namespace
 
-bool Exclusions::matches(const std::string& exe, uint32_t uid, const std::string& cgroup) const {
-  if (uids.count(uid)) return true;
-  for (const auto& g : executables)
+namespace {
+bool any_glob(const std::vector<std::string>& globs, const std::string& exe) {
+  for (const auto& g : globs)
     if (!exe.empty() && fnmatch(g.c_str(), exe.c_str(), 0) == 0) return true;
-  for (const auto& c : cgroups)
+  return false;
+}
+bool any_under(const std::vector<std::string>& prefixes, const std::string& cgroup) {
+  for (const auto& c : prefixes)
     if (!cgroup.empty() && under(cgroup, c)) return true;
   return false;
+}
+}  // namespace
+
+bool Rules::any(const std::string& exe, uint32_t uid, const std::string& cgroup) const {
+  return uids.count(uid) || any_glob(executables, exe) || any_under(cgroups, cgroup);
+}
+
+bool Rules::each(const std::string& exe, uint32_t uid, const std::string& cgroup) const {
+  return (uids.empty() || uids.count(uid)) && (executables.empty() || any_glob(executables, exe)) &&
+         (cgroups.empty() || any_under(cgroups, cgroup));
+}
+
+Result<uint64_t> parse_size(const std::string& text) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  std::string unit(end, text.data() + text.size());
+  int shift = unit == "" ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
+  if (ec != std::errc() || shift < 0 || v > (~uint64_t{0} >> shift))
+    return make_error("bad size '" + text + "' (e.g. 100M, 64K, 1G or a number of bytes)");
+  return v << shift;
 }
 
 bool known_provider(std::string_view name) { return name == "anthropic" || name == "openai" || name == "gemini"; }
@@ -227,11 +272,14 @@ Changes diff(const Config& a, const Config& b) {
   auto note = [](std::vector<std::string>& v, bool changed, const char* what) {
     if (changed) v.push_back(what);
   };
-  note(c.live, a.exclude != b.exclude, "exclusions");
+  note(c.live, a.select != b.select, "process selection");
   note(c.live, a.api_hosts != b.api_hosts, "api hosts");
   note(c.live, a.summary_interval_s != b.summary_interval_s, "summary interval");
   note(c.live, a.session_idle_s != b.session_idle_s, "session idle time");
-  note(c.need_restart, a.json != b.json || a.out != b.out || a.report != b.report, "outputs");
+  note(c.need_restart,
+       a.json != b.json || a.out != b.out || a.report != b.report || a.rotate_bytes != b.rotate_bytes ||
+           a.rotate_keep != b.rotate_keep,
+       "outputs");
   note(c.need_restart, a.ring_buffer_mb != b.ring_buffer_mb, "ring buffer size");
   note(c.need_restart, a.max_call_bytes != b.max_call_bytes, "max call bytes");
   note(c.need_restart, a.max_body_bytes != b.max_body_bytes, "max body bytes");

@@ -16,15 +16,30 @@ namespace tt::config {
 
 inline constexpr const char* kDefaultPath = "/etc/tokentap/tokentap.toml";
 
-// Processes whose traffic is never reported (and whose binaries are not
-// instrumented for them): any one rule matching is enough.
-struct Exclusions {
+// Rules on processes, one kind per list ([include] or [exclude]).
+struct Rules {
   std::vector<std::string> executables;  // fnmatch(3) globs on the exe path
-  std::set<uint32_t> uids;               // [exclude] users: names resolved at load
+  std::set<uint32_t> uids;               // users: names resolved at load
   std::vector<std::string> cgroups;      // cgroup v2 path prefixes, on "/" boundaries
   bool empty() const { return executables.empty() && uids.empty() && cgroups.empty(); }
-  bool matches(const std::string& exe, uint32_t uid, const std::string& cgroup) const;
-  bool operator==(const Exclusions&) const = default;
+  // Some rule of some list matches.
+  bool any(const std::string& exe, uint32_t uid, const std::string& cgroup) const;
+  // Each non-empty list has a rule that matches (an empty list asks nothing).
+  bool each(const std::string& exe, uint32_t uid, const std::string& cgroup) const;
+  bool operator==(const Rules&) const = default;
+};
+
+// Which processes are reported (and have binaries instrumented for them).
+// With [include] rules, only those matching each kind given: users = ["ann"]
+// and executables = ["*/claude"] is ann's Claude Code. Never one that any
+// [exclude] rule matches.
+struct Selection {
+  Rules include, exclude;
+  bool empty() const { return include.empty() && exclude.empty(); }
+  bool leaves_out(const std::string& exe, uint32_t uid, const std::string& cgroup) const {
+    return !include.each(exe, uid, cgroup) || exclude.any(exe, uid, cgroup);
+  }
+  bool operator==(const Selection&) const = default;
 };
 
 // [spool]: the daemon's durable spool (sink/spool.h); dir "" = none.
@@ -35,9 +50,11 @@ struct Spool {
 };
 
 struct Config {
-  Exclusions exclude;
+  Selection select;  // [include], [exclude]
   std::map<std::string, std::string> api_hosts;  // host -> anthropic | openai | gemini
   std::string json, out, report;                 // [outputs]; "" = not written
+  uint64_t rotate_bytes = 100u << 20;            // [outputs] rotate_size: json and out rotated past it (0: never)
+  uint64_t rotate_keep = 5;                      // ... keeping this many rotated files each
   uint32_t ring_buffer_mb = 16;                  // [capture]
   uint64_t max_call_bytes = 64u << 20;
   uint64_t max_body_bytes = 64u << 20;
@@ -55,6 +72,8 @@ struct Config {
 Result<Config> load(const std::string& path, bool allow_missing);
 // Parses TOML text; source names the file in error messages.
 Result<Config> parse(std::string_view text, const std::string& source);
+// "100M", "64K", "1G", "4096": bytes; suffixes are powers of 1024.
+Result<uint64_t> parse_size(const std::string& text);
 // The providers an API host may name.
 bool known_provider(std::string_view name);
 

@@ -204,9 +204,9 @@ void LiveCapture::scan_host() {
     if (pid != self && !excluded(pid) && instrument_process(pid, true, true)) preexisting_.insert(pid);
 }
 
-void LiveCapture::set_exclusions(config::Exclusions ex) {
-  if (ex == opts_.exclude) return;
-  opts_.exclude = std::move(ex);
+void LiveCapture::set_selection(config::Selection sel) {
+  if (sel == opts_.select) return;
+  opts_.select = std::move(sel);
   excluded_.clear();
   // A short-lived process may be gone before its records are read: only a
   // hold (at its first connect) makes sure it is judged while it lives. Known
@@ -219,12 +219,12 @@ void LiveCapture::set_exclusions(config::Exclusions ex) {
 // /proc while the process lives (a held process is stopped: it surely does);
 // one that is gone is not excluded, and not remembered.
 bool LiveCapture::excluded(uint32_t pid) {
-  if (opts_.exclude.empty()) return false;
+  if (opts_.select.empty()) return false;
   if (auto it = excluded_.find(pid); it != excluded_.end()) return it->second;
   ProcIdentity id = read_proc_identity(pid);
   if (!id.ok) return false;
-  bool ex = opts_.exclude.matches(id.exe, id.uid, id.cgroup);
-  if (ex && debug()) fprintf(stderr, "tokentap: pid %u (%s) is excluded\n", pid, id.exe.c_str());
+  bool ex = opts_.select.leaves_out(id.exe, id.uid, id.cgroup);
+  if (ex && debug()) fprintf(stderr, "tokentap: pid %u (%s) is left out ([include]/[exclude])\n", pid, id.exe.c_str());
   return excluded_[pid] = ex;
 }
 

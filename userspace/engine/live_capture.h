@@ -27,7 +27,7 @@ enum class Scope { ProcessTree, Host };
 struct LiveOptions {
   Scope scope = Scope::ProcessTree;
   capture::TracerOptions tracer;  // filter_pids / hold modes follow the scope
-  config::Exclusions exclude;     // Host: processes never reported nor instrumented
+  config::Selection select;       // Host: which processes are reported and instrumented
 };
 
 class LiveCapture : public Source {
@@ -53,8 +53,8 @@ class LiveCapture : public Source {
   void mute(uint32_t pid, uint64_t conn);
   // Whole host: follow a socket's bytes (socket fallback) or only count them.
   void watch_socket(uint64_t sk, uint64_t head_ts_ns, bool watch) { tracer_->set_socket_watch(sk, head_ts_ns, watch); }
-  // Host: a reload's exclusions, from the next record on (each process is judged again).
-  void set_exclusions(config::Exclusions ex);
+  // Host: a reload's [include]/[exclude] rules, from the next record on (each process is judged again).
+  void set_selection(config::Selection sel);
   // Tears down every probe now; nothing is captured after.
   void detach() { tracer_->detach_all(); }
   // The same, off the caller's path: each uprobe's detach waits for an RCU

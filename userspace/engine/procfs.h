@@ -26,7 +26,7 @@ struct ProcStat {
 };
 ProcStat read_proc_stat(uint32_t pid);
 
-// The facts exclusions match on (config::Exclusions); ok is false once the
+// The facts exclusions match on (config::Selection); ok is false once the
 // process is gone.
 struct ProcIdentity {
   bool ok = false;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,8 @@ constexpr size_t kFlushAt = 64u << 10;  // queued bytes worth a write before the
   spec.write_fds = output_fds;
   spec.write_fds.push_back(back_fd);
   spec.write_fds.push_back(STDERR_FILENO);
+  spec.files_from_fd = back_fd;
+  spec.replaceable_fds = output_fds;
   if (auto r = enter_sandbox(spec, ident); !r) {
     fprintf(stderr, "tokentap: the parser process cannot confine itself: %s\n", r.error().c_str());
     _exit(3);
@@ -57,7 +60,9 @@ Result<void> ParserProcess::start(const ChildMain& main, const std::vector<int>&
   handlers_ = std::move(h);
   int data[2], back[2];
   if (pipe2(data, O_CLOEXEC) != 0) return make_error(std::string("pipe: ") + strerror(errno));
-  if (pipe2(back, O_CLOEXEC) != 0) return make_error(std::string("pipe: ") + strerror(errno));
+  // A socket, not a pipe: the parent hands files the other way (send_file).
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, back) != 0)
+    return make_error(std::string("socketpair: ") + strerror(errno));
   // A larger pipe takes a burst without waking the parser per 64 KiB.
   if (fcntl(data[1], F_SETPIPE_SZ, 4 << 20) < 0) fcntl(data[1], F_SETPIPE_SZ, 1 << 20);
   fflush(nullptr);  // nothing buffered twice
@@ -146,6 +151,39 @@ bool ParserProcess::serve_requests() {
   return !failed_;
 }
 
+namespace {
+// A file passed on the back-channel: the slot's 4 bytes, the fd beside them.
+struct FileMsg {
+  uint32_t slot = 0;
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{&slot, sizeof(slot)};
+  msghdr m{};
+  FileMsg() {
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof(ctl);
+  }
+  FileMsg(const FileMsg&) = delete;  // iov and m point into it
+};
+}  // namespace
+
+bool ParserProcess::send_file(uint32_t slot, int fd) {
+  if (failed_ || back_fd_ < 0) return false;
+  FileMsg f;
+  f.slot = slot;
+  msghdr& m = f.m;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  while ((n = sendmsg(back_fd_, &m, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {
+  }
+  return n == sizeof(f.slot);
+}
+
 void ParserProcess::apply(const Request& r) {
   if (r.type == RequestType::Mute && handlers_.mute) handlers_.mute(r.pid, r.conn_or_sock);
   if (r.type == RequestType::Watch && handlers_.watch) handlers_.watch(r.conn_or_sock, r.head_ts_ns, r.watch);
@@ -200,6 +238,17 @@ std::string describe_status(int status) {
   std::string s = "was killed by signal " + std::to_string(sig) + " (" + (sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
   if (sig == SIGSYS) s += ": a system call its seccomp filter does not allow; the kernel log names it";
   return s + ")";
+}
+
+std::optional<ReceivedFile> receive_file(int back_fd) {
+  FileMsg f;
+  ssize_t n = recvmsg(back_fd, &f.m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  cmsghdr* c = n == sizeof(f.slot) ? CMSG_FIRSTHDR(&f.m) : nullptr;
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+    return std::nullopt;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return ReceivedFile{f.slot, fd};
 }
 
 void send_request(int back_fd, const RequestMsg& m) {

@@ -1,6 +1,7 @@
 // The daemon's parser process: forked once BPF is loaded, confined
 // (sandbox.h), fed raw records through a pipe, and asking the privileged
-// parent only to mute a connection or to watch a socket (frames.h).
+// parent only to mute a connection or to watch a socket (frames.h); the parent
+// may hand it an output's next file the other way on the same socket.
 //
 // Back-pressure: the parent queues up to kMaxQueuedBytes of frames; past that
 // it waits for the parser instead of reading the ring buffer, so that what is
@@ -48,6 +49,10 @@ class ParserProcess {
   // Before start(): the spool's directory, where the parser may create,
   // write, sync and delete its segments (and nowhere else).
   void use_spool_dir(int dir_fd) { spool_dir_fd_ = dir_fd; }
+  // Hands the parser a file (an output's next one after a rotation, sink/rotate.h)
+  // over the back-channel; `slot` says which output. The caller keeps and
+  // closes its fd. false: the parser is gone or not taking them.
+  bool send_file(uint32_t slot, int fd);
   // Queues one record (a ring or info record); waits for the parser only
   // when the queue is over its bound.
   void send(const void* data, size_t size);
@@ -91,6 +96,14 @@ struct ExtraFds {
 std::optional<uint64_t> read_frames(int data_fd, int tick_ms, const std::function<void(const void*, size_t)>& on_record,
                                     const std::function<void()>& tick, std::string& error,
                                     const ExtraFds* extra = nullptr);
+
+// In the parser: the file the parent sent (send_file) when back_fd is readable;
+// nullopt if what arrived is not one (the parent ended: the record pipe says so).
+struct ReceivedFile {
+  uint32_t slot;
+  int fd;
+};
+std::optional<ReceivedFile> receive_file(int back_fd);
 
 // A request to the parent (blocking; a parent gone is ignored: it is ending).
 void send_request(int back_fd, const RequestMsg& m);

@@ -136,6 +136,17 @@ int add_spool_rules(scmp_filter_ctx f, int dir_fd) {
   return rc;
 }
 
+// Rotation (sink/rotate.h): a file the parent opened arrives on the
+// back-channel and takes an output's fd number, so the write rules keep
+// holding by number. No path is ever opened.
+int add_file_passing_rules(scmp_filter_ctx f, int from_fd, const std::vector<int>& onto) {
+  constexpr scmp_datum_t kRecv = MSG_CMSG_CLOEXEC | MSG_DONTWAIT;
+  int rc = allow_if(f, SCMP_SYS(recvmsg), SCMP_A0(SCMP_CMP_EQ, scmp_datum_t(from_fd)), SCMP_A2(SCMP_CMP_EQ, kRecv));
+  for (int fd : onto)
+    if (!rc) rc = allow_if(f, SCMP_SYS(dup3), SCMP_A1(SCMP_CMP_EQ, scmp_datum_t(fd)), SCMP_A2(SCMP_CMP_EQ, O_CLOEXEC));
+  return rc;
+}
+
 // Each allowed call and why (docs/security.md lists them too).
 int add_rules(scmp_filter_ctx f, const SandboxSpec& spec) {
   int rc = 0;
@@ -165,6 +176,7 @@ int add_rules(scmp_filter_ctx f, const SandboxSpec& spec) {
   add(allow(f, SCMP_SYS(sigaltstack)));
   if (!spec.listen_fds.empty()) add(add_server_rules(f, spec.listen_fds));
   if (spec.spool_dir_fd >= 0) add(add_spool_rules(f, spec.spool_dir_fd));
+  if (spec.files_from_fd >= 0) add(add_file_passing_rules(f, spec.files_from_fd, spec.replaceable_fds));
   return rc;
 }
 

@@ -22,6 +22,8 @@ struct SandboxSpec {
   std::vector<int> write_fds;  // the back-channel, the output files, stderr
   std::vector<int> listen_fds; // listening sockets to serve (metrics, top)
   int spool_dir_fd = -1;       // the spool's directory: made the root, files created and deleted there only
+  int files_from_fd = -1;      // a socket the parent hands new output files on (rotation)
+  std::vector<int> replaceable_fds;  // outputs a received file may replace (dup3 onto them)
 };
 
 // The unprivileged user: `nobody` from the user database, else 65534.

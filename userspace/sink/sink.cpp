@@ -22,18 +22,33 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-static Result<FILE*> open_file(const std::string& path) {
+Result<FILE*> FileSink::open_file(const std::string& path) {
   FILE* f = fopen(path.c_str(), "wb");
   if (!f) return make_error("cannot write " + path + ": " + strerror(errno));
   return f;
 }
 
-static Result<void> close_file(FILE*& f, bool ok, const std::string& path) {
-  if (!f) return {};
-  bool closed = fclose(f) == 0;
-  f = nullptr;
-  if (!ok || !closed) return make_error("error writing " + path);
+FileSink::~FileSink() { (void)close(); }
+
+Result<void> FileSink::close() {
+  if (!f_) return {};
+  bool closed = fclose(f_) == 0;
+  f_ = nullptr;
+  if (!ok_ || !closed) return make_error("error writing " + path_);
   return {};
+}
+
+void FileSink::put(const std::string& bytes) {
+  if (fwrite(bytes.data(), 1, bytes.size(), f_) != bytes.size()) ok_ = false;
+  fflush(f_);
+}
+
+Result<void> FileSink::switch_to(int new_fd) {
+  Result<void> r;
+  if (!f_ || fflush(f_) != 0 || dup3(new_fd, fileno(f_), O_CLOEXEC) < 0)
+    r = make_error("cannot switch " + path_ + " to its new file: " + strerror(errno));
+  ::close(new_fd);
+  return r;
 }
 
 Result<std::unique_ptr<DelimitedProtoSink>> DelimitedProtoSink::open(const std::string& path) {
@@ -41,7 +56,7 @@ Result<std::unique_ptr<DelimitedProtoSink>> DelimitedProtoSink::open(const std::
   if (!f) return Error{f.error()};
   return std::unique_ptr<DelimitedProtoSink>(new DelimitedProtoSink(*f, path));
 }
-DelimitedProtoSink::~DelimitedProtoSink() { (void)close(); }
+
 std::string delimited_bytes(const v1::Record& rec) {
   std::string body;
   if (needs_utf8_repair(rec)) {  // else the reader refuses the record, and the stream after it
@@ -60,26 +75,11 @@ std::string delimited_bytes(const v1::Record& rec) {
   out += body;
   return out;
 }
-void DelimitedProtoSink::write(const v1::Record& rec) {
-  std::string out = delimited_bytes(rec);
-  if (fwrite(out.data(), 1, out.size(), f_) != out.size()) ok_ = false;
-  fflush(f_);
-}
-Result<void> DelimitedProtoSink::close() { return close_file(f_, ok_, path_); }
-
 Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& path) {
   auto f = open_file(path);
   if (!f) return Error{f.error()};
   return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(*f, path));
 }
-JsonLinesSink::~JsonLinesSink() { (void)close(); }
-void JsonLinesSink::write(const v1::Record& rec) {
-  std::string line = record_to_json(rec);
-  line += '\n';
-  if (fwrite(line.data(), 1, line.size(), f_) != line.size()) ok_ = false;
-  fflush(f_);
-}
-Result<void> JsonLinesSink::close() { return close_file(f_, ok_, path_); }
 
 // JSON lines are written straight from reflection, in the form nlohmann's dump
 // of a DOM gave before (keys in name order, its number and string formatting):

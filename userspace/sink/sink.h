@@ -23,42 +23,52 @@ class RecordSink {
 
 // One record as the --out format stores it: its size (a varint), then its bytes.
 std::string delimited_bytes(const v1::Record& rec);
+// One record as a JSON object on one line (JsonLinesSink), without the newline.
+std::string record_to_json(const v1::Record& rec);
 
-// Length-delimited protobuf records (see schemas/tokentap/v1/records.proto).
-class DelimitedProtoSink : public RecordSink {
+// A file records are appended to, one whole record per write, flushed at once.
+class FileSink : public RecordSink {
  public:
-  static Result<std::unique_ptr<DelimitedProtoSink>> open(const std::string& path);
-  ~DelimitedProtoSink() override;
-  void write(const v1::Record& rec) override;
+  ~FileSink() override;
   Result<void> close() override;
   int fd() const { return f_ ? fileno(f_) : -1; }
+  // Rotation (sink/rotate.h): later records go to new_fd's file, which takes
+  // this file's descriptor number (so a seccomp rule on it still holds);
+  // new_fd itself is closed.
+  Result<void> switch_to(int new_fd);
+
+ protected:
+  FileSink(FILE* f, std::string path) : f_(f), path_(std::move(path)) {}
+  static Result<FILE*> open_file(const std::string& path);
+  void put(const std::string& bytes);
 
  private:
-  DelimitedProtoSink(FILE* f, std::string path) : f_(f), path_(std::move(path)) {}
   FILE* f_;
   std::string path_;
   bool ok_ = true;
+};
+
+// Length-delimited protobuf records (see schemas/tokentap/v1/records.proto).
+class DelimitedProtoSink : public FileSink {
+ public:
+  static Result<std::unique_ptr<DelimitedProtoSink>> open(const std::string& path);
+  void write(const v1::Record& rec) override { put(delimited_bytes(rec)); }
+
+ private:
+  using FileSink::FileSink;
 };
 
 // JSON lines: one object per record, "type" = request | process | session | run, then the
 // message's fields by their proto (snake_case) names. Every scalar field is
 // written, zeros included, and 64-bit integers are JSON numbers.
-class JsonLinesSink : public RecordSink {
+class JsonLinesSink : public FileSink {
  public:
   static Result<std::unique_ptr<JsonLinesSink>> open(const std::string& path);
-  ~JsonLinesSink() override;
-  void write(const v1::Record& rec) override;
-  Result<void> close() override;
-  int fd() const { return f_ ? fileno(f_) : -1; }
+  void write(const v1::Record& rec) override { put(record_to_json(rec) + '\n'); }
 
  private:
-  JsonLinesSink(FILE* f, std::string path) : f_(f), path_(std::move(path)) {}
-  FILE* f_;
-  std::string path_;
-  bool ok_ = true;
+  using FileSink::FileSink;
 };
-
-std::string record_to_json(const v1::Record& rec);
 
 // Reads a delimited record file back (used by tests and future tools).
 Result<std::vector<v1::Record>> read_delimited_records(const std::string& path);
