@@ -10,6 +10,9 @@ trusted through its test CA: everything runs offline.
     cmd, env, cwd = h.prepare(server, run_dir)     # writes config files under run_dir/home
     rc, out, err = ttutil.run_group(cmd, env, cwd, h.timeout)    # or h.run(server, run_dir)
 
+prepare(server, run_dir, cwd=DIR, user=pwd.getpwnam(NAME)) runs it elsewhere as another user
+(run_dir is given to that user; the caller switches to it, e.g. with setpriv).
+
 Run as a program, it runs harnesses without tokentap and saves what each sent (the server's log
 lines) for the unit tests:
 
@@ -22,7 +25,7 @@ import os
 import sys
 import tempfile
 
-from ttutil import TESTS, run_group
+from ttutil import TESTS, chown_tree, run_group
 
 HARNESS_DIR = os.environ.get("TOKENTAP_HARNESS_DIR") or "/var/cache/tokentap/harnesses"
 NODE20 = "/usr/bin/node"  # Debian's Node 20
@@ -101,21 +104,25 @@ class Harness:
         args = self._args(server) if callable(self._args) else self._args
         return [p for p in (self.interp_path, self.entry_path) if p] + list(args)
 
-    def prepare(self, server, run_dir):
-        """Makes run_dir/home (config files written) and run_dir/work (the working directory);
-        returns (argv, env, cwd)."""
+    def prepare(self, server, run_dir, cwd=None, user=None):
+        """Makes run_dir/home (config files written) and, unless a cwd is given, run_dir/work (the
+        working directory); returns (argv, env, cwd).  user: the pwd entry of the user who will
+        run it (default root): named in the environment, owner of run_dir and all in it."""
         home = os.path.join(run_dir, "home")
-        work = os.path.join(run_dir, "work")
         os.makedirs(home)
-        os.makedirs(work)
-        base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": "root", "LANG": "C.UTF-8",
-                "TERM": "dumb", "NO_COLOR": "1", "TMPDIR": os.path.join(run_dir, "tmp")}
+        if cwd is None:
+            cwd = os.path.join(run_dir, "work")
+            os.makedirs(cwd)
+        base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": user.pw_name if user else "root",
+                "LANG": "C.UTF-8", "TERM": "dumb", "NO_COLOR": "1", "TMPDIR": os.path.join(run_dir, "tmp")}
         os.makedirs(base["TMPDIR"])
         env = server.client_env(base)
         env.update(self._env(server))
         if self._setup:
             self._setup(home, server)
-        return self.argv(server), env, work
+        if user:
+            chown_tree(run_dir, user.pw_uid, user.pw_gid)
+        return self.argv(server), env, cwd
 
     def run(self, server, run_dir):
         """Runs the harness in its own process group, stdin closed; kills the whole group on
@@ -227,6 +234,18 @@ HARNESSES = {h.name: h for h in (
                             "--skip-git-repo-check", PROMPT],
             env=lambda s: {"OPENAI_API_KEY": API_KEY, "CODEX_CA_CERTIFICATE": s.ca_path}),
 )}
+
+
+def installed(test, name):
+    """HARNESSES[name] if it is installed; else fails the test (skips it if
+    TOKENTAP_SKIP_HARNESSES=1)."""
+    h = HARNESSES[name]
+    why = h.missing()
+    if why:
+        if os.environ.get("TOKENTAP_SKIP_HARNESSES") == "1":
+            test.skipTest(why)
+        test.fail(why)
+    return h
 
 
 # -- recording what each harness sent --------------------------------------------------------

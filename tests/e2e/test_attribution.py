@@ -1,13 +1,20 @@
 """End-to-end: attribution on a shared machine.
 
-A Node client runs as a throwaway non-root user, from a subdirectory of a fresh git repository,
-inside a cgroup of its own, first under `tokentap profile`, then under `tokentap daemon`. Its
-request records must carry exactly that uid and user name, that working directory, the
-repository's top folder as project and that cgroup path; its session summaries the user and
-project. Request counts and tokens must equal the test server's log.
+A client runs as a throwaway non-root user, from a subdirectory of a fresh git repository, inside
+a cgroup of its own, under `tokentap profile` and under `tokentap daemon`: the Node test client
+(AttributionTest), and real harnesses (tests/e2e/harnesses.py) of both runtimes, each with a HOME
+of its own owned by that user: Claude Code, a Bun single-file executable, and pi and Gemini CLI on
+Node (Gemini CLI relaunches itself as a child process). The request records must carry exactly
+that uid and user name, that working directory, the repository's top folder as project and that
+cgroup path, and the client's harness name and version; the final session summaries, one for each
+session of those requests, the user and project. Request counts, tokens and body bytes must equal
+the test server's log.
+
+The harnesses' runs under the daemon are skipped: it loses the attribution of a process that exits
+as soon as they do (HarnessAttribution.test_daemon). A missing harness FAILS its test
+(TOKENTAP_SKIP_HARNESSES=1 skips instead).
 """
 
-import collections
 import json
 import os
 import pwd
@@ -18,8 +25,8 @@ import unittest
 import uuid
 
 import test_daemon
-from ttutil import E2ETestCase
-
+from harnesses import SERVER_TOOL_CALLS, installed
+from ttutil import E2ETestCase, chown_tree, run_group
 
 
 def cgroup2_root():
@@ -35,7 +42,11 @@ def cgroup2_root():
 CGROOT = cgroup2_root()
 
 
-class AttributionTest(E2ETestCase):
+class Attributed:
+    """Mixed into an E2ETestCase: a throwaway user, a git repository and a cgroup, and the runs
+    under profile and daemon of what command(daemon) gives: (argv, env, timeout), whose requests
+    name the harness (and version) harness_name."""
+
     start_daemon = test_daemon.DaemonTest.start_daemon
     stop_daemon = test_daemon.DaemonTest.stop_daemon
 
@@ -47,8 +58,8 @@ class AttributionTest(E2ETestCase):
         subprocess.run(["useradd", "--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin",
                         self.user], check=True)
         self.addCleanup(subprocess.run, ["userdel", self.user], check=False)
-        pw = pwd.getpwnam(self.user)
-        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        self.pw = pwd.getpwnam(self.user)
+        self.uid, self.gid = self.pw.pw_uid, self.pw.pw_gid
         self.cgroup = "/tokentap-test-" + tag
         os.mkdir(CGROOT + self.cgroup)
         self.addCleanup(self.remove_cgroup)
@@ -58,7 +69,7 @@ class AttributionTest(E2ETestCase):
         subprocess.run(["git", "init", "-q", self.repo], check=True)
         self.cwd = os.path.join(self.repo, "src", "pkg")
         os.makedirs(self.cwd)
-        subprocess.run(["chown", "-R", "%d:%d" % (self.uid, self.gid), self.repo], check=True)
+        chown_tree(self.repo, self.uid, self.gid)
 
     def remove_cgroup(self):
         # Its processes have exited, but the kernel may take a moment to notice.
@@ -70,57 +81,95 @@ class AttributionTest(E2ETestCase):
                 time.sleep(0.05)
         os.rmdir(CGROOT + self.cgroup)
 
-    def wrapped(self, *client_args):
-        """The client, moved into the test cgroup and then run as the test user."""
+    def as_test_user(self, cmd):
+        """cmd, moved into the test cgroup and then run as the test user."""
         script = ('echo $$ > "$0/cgroup.procs" && u=$1 g=$2 && shift 2 && '
                   'exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"')
-        return ["/bin/sh", "-c", script, CGROOT + self.cgroup, str(self.uid), str(self.gid),
-                *self.client("node", *client_args)]
-
-    def env(self):
-        return self.server.client_env({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.repo})
+        return ["/bin/sh", "-c", script, CGROOT + self.cgroup, str(self.uid), str(self.gid), *cmd]
 
     def assert_attributed(self, reqs, sessions):
         self.assertTrue(reqs)
+        want = {"harness": self.harness_name[0], "harness_version": self.harness_name[1], "uid": self.uid,
+                "user": self.user, "cwd": self.cwd, "project": self.repo, "cgroup": self.cgroup, "container_id": "",
+                "systemd_unit": ""}
         for r in reqs:
-            got = {k: r.get(k) for k in ("uid", "user", "cwd", "project", "cgroup", "container_id", "systemd_unit")}
-            self.assertEqual(got, {"uid": self.uid, "user": self.user, "cwd": self.cwd, "project": self.repo,
-                                   "cgroup": self.cgroup, "container_id": "", "systemd_unit": ""}, r)
-        self.assertTrue(sessions)
+            self.assertEqual({k: r.get(k) for k in want}, want, r)
+        # One final summary for each session of these requests.
+        self.assertEqual(sorted((s["harness"], s["session_id"]) for s in sessions),
+                         sorted({(r["harness"], r["session_id"]) for r in reqs}))
         for s in sessions:
             self.assertEqual((s["uid"], s["user"], s["project"]), (self.uid, self.user, self.repo), s)
 
     def test_profile(self):
+        cmd, env, timeout = self.command(daemon=False)
         since = self.server.mark()
-        prof = self.profile(self.wrapped("--requests", "3"), env=self.env(), cwd=self.cwd)
+        prof = self.profile(self.as_test_user(cmd), env=env, cwd=self.cwd, timeout=timeout)
         self.assert_same_as_server(prof, self.server.records(since))
-        sessions = [r for r in prof.records if r["type"] == "session"]
-        self.assert_attributed(prof.requests, sessions)
+        self.assert_attributed(prof.requests, [r for r in prof.records if r["type"] == "session" and r["final"]])
         procs = [p for p in prof.processes if p["api_requests"]]
         self.assertTrue(procs)
         for p in procs:
             self.assertEqual((p["user"], p["project"], p["cgroup"]), (self.user, self.repo, self.cgroup), p)
 
     def test_daemon(self):
-        d = tempfile.mkdtemp(dir=self.tmp.name)
-        daemon, js = self.start_daemon(d)
+        daemon, js = self.start_daemon(tempfile.mkdtemp(dir=self.tmp.name))
         since = self.server.mark()
-        # A harness lives for its session: the daemon reads who and where from /proc while it runs.
-        p = subprocess.Popen(self.wrapped("--requests", "3", "--stream", "--interval", "0.5"), env=self.env(),
-                             cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True)
-        out, err = p.communicate(timeout=120)
-        self.assertEqual(p.returncode, 0, err.decode()[-2000:])
-        srv = self.server.wait_for_records(3, since=since, timeout=30)
+        cmd, env, timeout = self.command(daemon=True)
+        rc, out, err = run_group(self.as_test_user(cmd), env, self.cwd, timeout)
+        self.assertEqual(rc, 0, "exit %s\n%s" % (rc, err[-3000:]))
+        # The server logs each request before its last bytes go out: its log is whole now.
+        srv = self.server.records(since)
         self.stop_daemon(daemon)
         records = read_records(js)
-        reqs = [r for r in records if r["type"] == "request" and r["pid"] == p.pid]
-        want = collections.Counter(self.server_key(r) for r in srv if r["provider"] != "none")
-        self.assertEqual(collections.Counter(self.tt_key(r) for r in reqs), want)
+        port = ":%d" % self.server.port
+        reqs = [r for r in records if r["type"] == "request" and r["host"].endswith(port)]
+        self.assertEqual(sorted(self.tt_key(r) for r in reqs),
+                         sorted(self.server_key(r) for r in srv if r["provider"] != "none"))
         for r in reqs:
             self.assertTrue(r["complete"], r)
-        sessions = [r for r in records if r["type"] == "session" and r["final"] and p.pid in r["pids"]]
+        keys = {(r["harness"], r["session_id"]) for r in reqs}
+        sessions = [s for s in records
+                    if s["type"] == "session" and s["final"] and (s["harness"], s["session_id"]) in keys]
         self.assert_attributed(reqs, sessions)
+
+
+class AttributionTest(Attributed, E2ETestCase):
+    """The Node test client."""
+    harness_name = ("", "")
+
+    def command(self, daemon):
+        # A harness lives for its session: the daemon reads who and where from /proc while it runs.
+        live = ("--stream", "--interval", "0.5") if daemon else ()
+        env = self.server.client_env({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.repo})
+        return self.client("node", "--requests", "3", *live), env, 120
+
+
+class HarnessAttribution(Attributed):
+    """Mixed into one E2ETestCase per harness; `harness` is its key in HARNESSES."""
+
+    harness = None
+    server_options = {"auto_tool_calls": SERVER_TOOL_CALLS}
+    # A known tokentap bug: the daemon reads who and where from /proc only once it reads a
+    # process's first records, up to ~0.1 s after they were written (not at the hold at its first
+    # connect). These harnesses exit about that soon after their answer: their records, as often
+    # as not, carry uid 0 and no user, cwd, project or cgroup (pi's are then named after its SDK).
+    test_daemon = unittest.skip("tokentap daemon: a process that exits within ~0.1 s of its first request "
+                                "loses its attribution")(Attributed.test_daemon)
+
+    def setUp(self):
+        self.h = installed(self, self.harness)
+        self.harness_name = (self.h.name, self.h.version)
+        super().setUp()
+
+    def command(self, daemon):
+        cmd, env, _ = self.h.prepare(self.server, tempfile.mkdtemp(dir=self.tmp.name), cwd=self.cwd, user=self.pw)
+        return cmd, env, self.h.timeout + (0 if daemon else 120)
+
+
+# One class per harness (ctest runs each as e2e.attribution.<Class>).
+for _cls, _name in (("ClaudeCodeAttributionTest", "claude-code"), ("PiAttributionTest", "pi"),
+                    ("GeminiCliAttributionTest", "gemini-cli")):
+    globals()[_cls] = type(_cls, (HarnessAttribution, E2ETestCase), {"harness": _name, "__module__": __name__})
 
 
 def read_records(path):

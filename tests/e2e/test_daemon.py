@@ -49,6 +49,7 @@ class DaemonTest(E2ETestCase):
 
     def start_daemon(self, d):
         self.daemon_err = open(os.path.join(d, "daemon.err"), "w+")
+        self.addCleanup(self.daemon_err.close)
         js = os.path.join(d, "records.jsonl")
         p = subprocess.Popen([TOKENTAP, "daemon", "--json", js, "--summary-interval", "1"],
                              stdin=subprocess.DEVNULL, stdout=self.daemon_err, stderr=self.daemon_err,

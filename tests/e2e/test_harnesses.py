@@ -12,7 +12,7 @@ import os
 import tempfile
 import unittest
 
-from harnesses import API_KEY, HARNESSES, SERVER_TOOL_CALLS
+from harnesses import API_KEY, SERVER_TOOL_CALLS, installed
 from ttutil import E2ETestCase
 
 BILLED_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
@@ -30,12 +30,7 @@ class HarnessRun:
     server_options = {"auto_tool_calls": SERVER_TOOL_CALLS}
 
     def setUp(self):
-        self.h = HARNESSES[self.harness]
-        why = self.h.missing()
-        if why:
-            if os.environ.get("TOKENTAP_SKIP_HARNESSES") == "1":
-                self.skipTest(why)
-            self.fail(why)
+        self.h = installed(self, self.harness)
 
     def test_say_hi(self):
         h = self.h

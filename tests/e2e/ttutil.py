@@ -43,6 +43,14 @@ def run_group(cmd, env=None, cwd=None, timeout=300):
     return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
 
+def chown_tree(path, uid, gid):
+    """Gives path and everything under it to uid:gid (symbolic links themselves, not their targets)."""
+    os.chown(path, uid, gid)
+    for d, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(d, name), uid, gid, follow_symlinks=False)
+
+
 class Profiled:
     """Result of one `tokentap profile` run."""
 
