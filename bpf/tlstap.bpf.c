@@ -475,7 +475,11 @@ static __always_inline void note_seen(__u32 tgid) {
   if (!ev) return;
   struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
   ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
-  bpf_ringbuf_submit(ev, 0);
+  ev->uid = (__u32)bpf_get_current_uid_gid();
+  ev->cgroup_id = bpf_get_current_cgroup_id();
+  /* Woken now, not at the next poll: userspace reads /proc (cwd, project)
+   * while the process lives; a one-shot CLI may be gone 0.1 s later. */
+  bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
 }
 
 static __always_inline void inode_key(struct file *f, struct tt_inode_key *k) {
@@ -499,9 +503,38 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
   return 0;
 }
 
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH); /* whole host: every exec; the oldest go first */
+  __uint(max_entries, 4096);
+  __type(key, __u32); /* tgid */
+  __type(value, struct tt_exec_args);
+} exec_args SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); /* too big for the stack */
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct tt_exec_args);
+} exec_args_scratch SEC(".maps");
+
+/* Whole host: the new program's argv, before it can rewrite it. */
+static __always_inline void keep_exec_args(struct task_struct *p, __u32 tgid) {
+  __u32 zero = 0;
+  struct tt_exec_args *a = bpf_map_lookup_elem(&exec_args_scratch, &zero);
+  if (!a) return;
+  unsigned long start = BPF_CORE_READ(p, mm, arg_start), end = BPF_CORE_READ(p, mm, arg_end);
+  __u64 len = end > start ? end - start : 0;
+  if (len > TT_ARGS_LEN) len = TT_ARGS_LEN; /* never past arg_end: the environment follows */
+  a->start_boottime = BPF_CORE_READ(p, start_boottime);
+  a->len = 0;
+  if (len > 0 && bpf_probe_read_user(a->args, len, (void *)start) == 0) a->len = (__u32)len;
+  if (bpf_map_update_elem(&exec_args, &tgid, a, BPF_ANY)) stat_add(TT_STAT_MAP_FULL, 1);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
   __u32 tgid = BPF_CORE_READ(p, tgid);
+  if (!filter_pids) keep_exec_args(p, tgid);
   if (!bpf_map_lookup_elem(&traced_pids, &tgid)) return 0;
   struct tt_proc_event *ev = proc_event(TT_EV_EXEC, tgid);
   if (!ev) return 0;

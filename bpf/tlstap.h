@@ -105,12 +105,26 @@ struct tt_close_event {
 
 struct tt_proc_event {
   struct tt_event_header hdr;
-  __u32 ppid;      /* FORK: parent tgid */
+  __u32 ppid;      /* FORK: parent tgid; SEEN: the parent */
   __u32 child_pid; /* FORK: child tgid */
   __s32 exit_code; /* EXIT */
-  __u32 _pad;
+  __u32 uid;       /* SEEN: real uid (who, should the process be gone before /proc is read) */
   char comm[TT_COMM_LEN];
-  char filename[TT_PATH_LEN]; /* EXEC: as exec'd; DLOPEN: the library */
+  union {
+    char filename[TT_PATH_LEN]; /* EXEC: as exec'd; DLOPEN: the library */
+    __u64 cgroup_id;            /* SEEN: its cgroup v2 id (the cgroup directory's inode number) */
+  };
+};
+
+/* Whole host: a process's argv as exec gave it, kept per process (harness
+ * rules read the program and npm package from it; Node's process.title
+ * overwrites what /proc/PID/cmdline shows before the first request). */
+#define TT_ARGS_LEN 256
+struct tt_exec_args {
+  __u64 start_boottime; /* the task's, to tell a reused pid's stale entry */
+  __u32 len;            /* bytes of args[] (NUL-separated, cut at TT_ARGS_LEN) */
+  __u32 _pad;
+  char args[TT_ARGS_LEN];
 };
 
 /* Socket fallback: what a send or receive call moved over a TCP socket, for

@@ -2,6 +2,7 @@
 // the git repository a working directory is in.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -102,3 +103,26 @@ TEST_F(GitTop, RootPrefixAndSymlinkedGitIsNotFollowed) {
   ASSERT_EQ(symlink((root_ + "/ns/work/.git").c_str(), (root_ + "/link/.git").c_str()), 0);
   EXPECT_EQ(git_top("", root_ + "/link/here"), "");
 }
+
+namespace tt::engine {
+
+// A process gone before /proc was read keeps its cgroup through the id BPF
+// saw: the id is the cgroup directory's inode number on the cgroup2 mount.
+TEST(CgroupPaths, IdOfThisProcesssCgroupGivesItsPath) {
+  std::ifstream mounts("/proc/mounts");
+  std::string dev, where, type, rest, root;
+  while (root.empty() && mounts >> dev >> where >> type && std::getline(mounts, rest))
+    if (type == "cgroup2") root = where;
+  if (root.empty()) GTEST_SKIP() << "no cgroup2 mount";
+  std::string mine = read_cgroup(static_cast<uint32_t>(getpid())).path;
+  ASSERT_FALSE(mine.empty());
+  struct stat st {};
+  ASSERT_EQ(stat((root + mine).c_str(), &st), 0) << root + mine;
+  CgroupPaths paths;
+  EXPECT_EQ(paths.path_of(st.st_ino), mine);
+  ASSERT_EQ(stat(root.c_str(), &st), 0);
+  EXPECT_EQ(paths.path_of(st.st_ino), "/");
+  EXPECT_EQ(paths.path_of(~0ull), "");  // no such cgroup (and no second walk within the second)
+}
+
+}  // namespace tt::engine

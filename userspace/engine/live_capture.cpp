@@ -130,18 +130,41 @@ void LiveCapture::note_process(uint32_t pid) {
     j["start_unix_ns"] = st.start_unix_ns;
   }
   add_attribution(pid, j);
-  j.update(provider::probe_process(pid));
+  std::optional<std::string> args = st.ok && host() ? tracer_->exec_args(pid, st.start_ticks) : std::nullopt;
+  j.update(provider::probe_process(pid, "/proc", args ? &*args : nullptr));
   emit(capture::make_info_record(capture::TT_EV_PROC_INFO, pid, now_ns(CLOCK_MONOTONIC), j.dump()));
+}
+
+// A process gone before /proc was read (a one-shot CLI whose records were
+// read late): who it was, from its SEEN record, which BPF filled while it ran.
+// Its working directory, and so its project, are not known.
+void LiveCapture::note_gone_process(const tt_proc_event& seen) {
+  nlohmann::json j;
+  j["comm"] = std::string(seen.comm, strnlen(seen.comm, sizeof(seen.comm)));
+  j["ppid"] = seen.ppid;
+  j["uid"] = seen.uid;
+  j["user"] = user_name(seen.uid);
+  std::string path = cgroup_paths_.path_of(seen.cgroup_id);
+  CgroupInfo cg = parse_cgroup(path.empty() ? "" : "0::" + path + "\n");
+  j["cgroup"] = cg.path;
+  j["container_id"] = cg.container_id;
+  j["systemd_unit"] = cg.systemd_unit;
+  j["gone"] = true;
+  emit(capture::make_info_record(capture::TT_EV_PROC_INFO, seen.hdr.pid, now_ns(CLOCK_MONOTONIC), j.dump()));
 }
 
 // Host scope: the first record of a process we have not described. Its
 // ancestors in the same process group come too: sessions and harness rules
-// look up the tree.
-void LiveCapture::describe(uint32_t pid) {
+// look up the tree. seen: its SEEN record, if this is it.
+void LiveCapture::describe(uint32_t pid, const tt_proc_event* seen) {
   uint32_t pgid = 0;
   live_.insert(pid);  // its maps are rescanned for libraries loaded later
   for (int depth = 0; depth < 16 && pid > 1 && !described_.count(pid); ++depth) {
     ProcStat st = read_proc_stat(pid);
+    if (!st.ok && depth == 0 && seen) {
+      described_.insert(pid);
+      note_gone_process(*seen);
+    }
     if (!st.ok || (pgid && st.pgid != pgid)) break;
     pgid = st.pgid;
     described_.insert(pid);
@@ -253,7 +276,10 @@ void LiveCapture::on_record(const void* data, size_t size) {
   if (h->kind == TT_EV_EXEC || h->kind == TT_EV_HOLD) excluded_.erase(pid);
   if (host() && excluded(pid)) return on_excluded(data);
   bool traffic = h->kind == TT_EV_DATA || h->kind == TT_EV_SOCK || h->kind == TT_EV_ALIAS || h->kind == TT_EV_SEEN;
-  if (host() && traffic && !described_.count(pid)) describe(pid);
+  if (host() && traffic && !described_.count(pid)) {
+    bool seen = h->kind == TT_EV_SEEN && size >= sizeof(tt_proc_event);
+    describe(pid, seen ? static_cast<const tt_proc_event*>(data) : nullptr);
+  }
   if (host() && h->kind == TT_EV_DATA && preexisting_.count(pid) && size >= TT_DATA_EVENT_HDR_SIZE) {
     // A connection that may have been open before capture began: its first
     // record says so, and the protocol layer starts at a clean boundary.
@@ -281,6 +307,8 @@ void LiveCapture::on_record(const void* data, size_t size) {
       if (h->flags & TT_F_STOPPED) release_hold(pid, false);
       break;
     case TT_EV_HOLD:
+      // Stopped, so surely alive: described now, before it can exit.
+      if ((h->flags & TT_F_STOPPED) && !described_.count(pid)) describe(pid, nullptr);
       if (h->flags & TT_F_STOPPED) release_hold(pid, true);
       if (!described_.count(pid)) trace_live(pid);  // examined: no second hold
       break;

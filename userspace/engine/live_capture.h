@@ -18,7 +18,9 @@
 #include "capture/bpf/tracer.h"
 #include "common/result.h"
 #include "config/config.h"
+#include "engine/procfs.h"
 #include "engine/source.h"
+#include "tlstap.h"
 
 namespace tt::engine {
 
@@ -67,7 +69,8 @@ class LiveCapture : public Source {
   LiveCapture(const LiveOptions& opts, RecordFn out) : opts_(opts), out_(std::move(out)) {}
   void on_record(const void* data, size_t size);
   void emit(const std::string& rec) { out_(rec.data(), rec.size()); }
-  void describe(uint32_t pid);
+  void describe(uint32_t pid, const tt_proc_event* seen);
+  void note_gone_process(const tt_proc_event& seen);
   bool excluded(uint32_t pid);
   void on_excluded(const void* data);
   void forget(uint32_t pid);
@@ -90,6 +93,7 @@ class LiveCapture : public Source {
   std::set<std::pair<uint32_t, uint64_t>> joined_conns_;  // their connections, seen once
   std::set<std::string> checked_maps_paths_;
   std::set<std::string> warned_;
+  CgroupPaths cgroup_paths_;  // Host: the cgroup of a process gone before it was described
   std::map<uint32_t, bool> excluded_;  // per process, judged once per program (reset by exec, hold, seen)
   uint64_t last_scan_ns_ = 0;
   uint64_t poll_errors_ = 0;

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -72,6 +74,7 @@ ProcStat read_proc_stat(uint32_t pid) {
   st.ppid = static_cast<uint32_t>(strtoul(f[1].c_str(), nullptr, 10));
   st.pgid = static_cast<uint32_t>(strtoul(f[2].c_str(), nullptr, 10));
   uint64_t ticks = strtoull(f[19].c_str(), nullptr, 10);
+  st.start_ticks = ticks;
   long hz = sysconf(_SC_CLK_TCK);
   uint64_t boot_unix = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME);
   st.start_unix_ns = boot_unix + ticks * (1000000000ull / uint64_t(hz > 0 ? hz : 100));
@@ -121,6 +124,47 @@ CgroupInfo read_cgroup(uint32_t pid) {
   f.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(f.gcount()));
   return parse_cgroup(text);
+}
+
+namespace {
+
+// Where cgroup v2 is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host.
+std::string cgroup2_mount() {
+  std::ifstream mounts("/proc/mounts");
+  std::string dev, where, type;
+  std::string rest;
+  while (mounts >> dev >> where >> type && std::getline(mounts, rest))
+    if (type == "cgroup2") return where;
+  return "";
+}
+
+constexpr size_t kMaxCgroups = 100000;  // a bound on one walk of a huge hierarchy
+
+}  // namespace
+
+std::string CgroupPaths::path_of(uint64_t id) {
+  if (auto it = by_id_.find(id); it != by_id_.end()) return it->second;
+  uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  if (now - last_scan_ns_ < 1'000'000'000ull && last_scan_ns_) return "";
+  last_scan_ns_ = now;
+  rescan();
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? "" : it->second;
+}
+
+void CgroupPaths::rescan() {
+  namespace fs = std::filesystem;
+  by_id_.clear();
+  std::string root = cgroup2_mount();
+  if (root.empty()) return;
+  std::error_code ec;
+  struct stat st {};
+  if (stat(root.c_str(), &st) == 0) by_id_[st.st_ino] = "/";
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end && by_id_.size() < kMaxCgroups; it.increment(ec)) {
+    if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
+    if (stat(it->path().c_str(), &st) == 0) by_id_[st.st_ino] = it->path().string().substr(root.size());
+  }
 }
 
 std::string git_top(const std::string& root, const std::string& dir) {

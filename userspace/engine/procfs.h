@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace tt::engine {
@@ -23,6 +24,7 @@ struct ProcStat {
   uint32_t ppid = 0;
   uint32_t pgid = 0;
   uint64_t start_unix_ns = 0;  // from starttime (clock ticks since boot)
+  uint64_t start_ticks = 0;    // starttime itself
 };
 ProcStat read_proc_stat(uint32_t pid);
 
@@ -44,6 +46,20 @@ struct CgroupInfo {
 // The contents of /proc/PID/cgroup; a path longer than kMaxAttrPath is dropped.
 CgroupInfo parse_cgroup(const std::string& contents);
 CgroupInfo read_cgroup(uint32_t pid);
+
+// The cgroup v2 path of a cgroup id (the id is its directory's inode number on
+// the cgroup2 mount), for a process gone before /proc was read. The hierarchy
+// is walked again when an id is new, at most once a second; "" if not found
+// (a cgroup removed with its last process).
+class CgroupPaths {
+ public:
+  std::string path_of(uint64_t id);
+
+ private:
+  void rescan();
+  std::unordered_map<uint64_t, std::string> by_id_;
+  uint64_t last_scan_ns_ = 0;
+};
 
 // The top folder of the git repository holding dir (an absolute path, as the
 // process sees it): the nearest ancestor with a .git directory or file (a

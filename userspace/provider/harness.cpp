@@ -453,9 +453,9 @@ std::string package_of(const std::string& path, const std::string& root) {
   return {};
 }
 
-json probe_process(uint32_t pid, const std::string& proc) {
+json probe_process(uint32_t pid, const std::string& proc, const std::string* exec_cmdline) {
   std::string base = proc + "/" + std::to_string(pid);
-  std::string raw = read_file_prefix(base + "/cmdline", 64 * 1024);
+  std::string raw = exec_cmdline ? *exec_cmdline : read_file_prefix(base + "/cmdline", 64 * 1024);
   std::vector<std::string> argv;
   for (size_t at = 0; at < raw.size();) {
     size_t end = std::min(raw.find('\0', at), raw.size());

@@ -56,7 +56,9 @@ std::span<const std::string_view> harness_body_paths();
 // program only (the program's own arguments may hold prompts or keys and are never
 // kept), and "package" is that of the nearest package.json above the program.
 // Facts that cannot be read are left out. `proc` is the /proc directory to read.
-nlohmann::json probe_process(uint32_t pid, const std::string& proc = "/proc");
+// exec_cmdline: argv as exec gave it (NUL-separated), when known: preferred to
+// /proc's, which a program may have rewritten (Node's process.title).
+nlohmann::json probe_process(uint32_t pid, const std::string& proc = "/proc", const std::string* exec_cmdline = nullptr);
 // argv cut after the program (see probe_process); the program is the last element.
 std::vector<std::string> program_argv(const std::vector<std::string>& argv);
 // The nearest package.json at or above the directory of `path` (at most 8 levels):

@@ -348,6 +348,17 @@ Result<bool> Tracer::attach_loader(const std::string& path) {
 
 void Tracer::resume(uint32_t pid) { kill(static_cast<pid_t>(pid), SIGCONT); }
 
+std::optional<std::string> Tracer::exec_args(uint32_t pid, uint64_t start_ticks) const {
+  tt_exec_args a{};
+  if (bpf_map__lookup_elem(skel_->maps.exec_args, &pid, sizeof(pid), &a, sizeof(a), 0) != 0) return std::nullopt;
+  // /proc shows start_boottime in USER_HZ ticks, cut the same way.
+  long hz = sysconf(_SC_CLK_TCK);
+  if (a.start_boottime / (1'000'000'000ull / uint64_t(hz > 0 ? hz : 100)) != start_ticks) return std::nullopt;
+  std::string args(a.args, std::min<size_t>(a.len, sizeof(a.args)));
+  if (!args.empty() && args.back() != '\0') args.erase(args.rfind('\0') + 1);  // cut mid-argument: drop that one
+  return args;
+}
+
 void Tracer::mark_known_library(const std::string& loader_path) {
   char key[TT_PATH_LEN] = {};
   if (loader_path.empty() || loader_path.size() >= sizeof(key)) return;

@@ -92,6 +92,10 @@ class Tracer {
   void forget_known_executables();
   // Lets a process that the exec hook stopped run again.
   void resume(uint32_t pid);
+  // Whole host: the argv (NUL-separated) a process's exec gave it, if BPF kept
+  // it for this process: start_ticks is its /proc starttime, which tells it
+  // from an earlier process with the same pid. nullopt: not kept.
+  std::optional<std::string> exec_args(uint32_t pid, uint64_t start_ticks) const;
   // An ssl library the loader names this way has been looked at: loading it
   // holds nobody.
   void mark_known_library(const std::string& loader_path);
