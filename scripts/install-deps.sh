@@ -17,6 +17,8 @@ PKGS=(
   libseccomp-dev
   # the daemon's /metrics (Prometheus exposition format); the server scrapes it in the e2e test
   prometheus-cpp-dev prometheus
+  # OTLP/HTTP export (--otlp-endpoint, docs/otlp.md): HTTP/1.1 and TLS to any OpenTelemetry collector
+  libcurl4-openssl-dev
   zlib1g-dev libbrotli-dev libzstd-dev
   # x86-64 decoder for finding TLS functions in stripped binaries (Bun, BoringSSL)
   libzydis-dev

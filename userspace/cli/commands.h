@@ -16,6 +16,7 @@ struct OutputOptions {
   uint64_t spool_max_mb = 1024, spool_segment_mb = 64, spool_fsync_ms = 1000;
   uint64_t rotate_bytes = 0;  // daemon: --out and --json rotated past this size (0: never)
   uint32_t rotate_keep = 5;   // ... keeping this many rotated files
+  std::string otlp_endpoint;  // profile/replay --otlp-endpoint URL: OTLP/HTTP export (otlp/exporter.h); "" = none
 };
 
 // What profile and daemon capture, and how.

@@ -21,6 +21,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
 
+  // OTLP export (docs/otlp.md); the daemon's confined parser cannot reach the network.
+  auto add_otlp = [](CLI::App* sub, tt::cli::OutputOptions& o) {
+    sub->add_option("--otlp-endpoint", o.otlp_endpoint,
+                    "also export metrics and one span per request to this OpenTelemetry collector "
+                    "(OTLP/HTTP protobuf, e.g. http://127.0.0.1:4318)");
+  };
+
   auto add_capture = [](CLI::App* sub, tt::cli::CaptureOptions& c) {
     sub->add_option("--capture", c.capture, "also write the raw capture (for tokentap replay)");
     sub->add_option("--ring-buffer-mb", c.ring_buffer_mb, "BPF ring buffer size in MiB")->capture_default_str();
@@ -35,6 +42,7 @@ int main(int argc, char** argv) {
 
   CLI::App* profile = app.add_subcommand("profile", "run a command and report the LLM API calls it and its children make");
   add_output(profile, prof.output);
+  add_otlp(profile, prof.output);
   add_capture(profile, prof.cap);
   profile->add_option("command", prof.command, "the command to run (put it after --)");
 
@@ -71,6 +79,7 @@ int main(int argc, char** argv) {
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);
+  add_otlp(replay, replay_out);
   replay->add_option("file", replay_file, "capture file written by profile --capture")->required();
   bool replay_isolate = false;
   replay->add_flag("--isolate", replay_isolate, "parse in a confined process (no privileges, seccomp), as the daemon does");

@@ -32,6 +32,12 @@ Result<void> Outputs::open(const OutputOptions& opts) {
     multi_.add(json_.get());
   }
   if (auto r = open_spool(opts); !r) return r;
+  if (!opts.otlp_endpoint.empty()) {
+    auto e = otlp::OtlpExporter::open(opts.otlp_endpoint);
+    if (!e) return Error{e.error()};
+    otlp_ = std::move(*e);
+    multi_.add(otlp_.get());
+  }
   if (!opts.report.empty() && !opts.quiet && !(report_ = fopen(opts.report.c_str(), "w")))
     return make_error("cannot write report to " + opts.report + ": " + strerror(errno));
   return {};
@@ -125,7 +131,7 @@ bool Outputs::write_report(const std::string& text) {
 bool Outputs::finish(const aggregate::Aggregator& agg) {
   bool ok = true;
   for (sink::RecordSink* s : {static_cast<sink::RecordSink*>(proto_.get()), static_cast<sink::RecordSink*>(json_.get()),
-                              static_cast<sink::RecordSink*>(spool_.get())}) {
+                              static_cast<sink::RecordSink*>(spool_.get()), static_cast<sink::RecordSink*>(otlp_.get())}) {
     if (!s) continue;
     auto r = s->close();
     if (!r) {

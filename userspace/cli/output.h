@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "engine/live_capture.h"
 #include "metrics/server.h"
+#include "otlp/exporter.h"
 #include "sink/sink.h"
 #include "sink/spool.h"
 #include "top/server.h"
@@ -55,6 +56,7 @@ class Outputs {
   std::unique_ptr<sink::JsonLinesSink> json_;
   bool rotate_failed_[2] = {false, false};  // per slot: out, json
   std::unique_ptr<sink::SpoolSink> spool_;
+  std::unique_ptr<otlp::OtlpExporter> otlp_;
   sink::MultiSink multi_;
 };
 

@@ -31,6 +31,10 @@ int replay_isolated(const std::string& file, engine::Engine& engine, Outputs& ou
 }  // namespace
 
 int run_replay(const std::string& file, const OutputOptions& opts, bool isolate) {
+  if (isolate && !opts.otlp_endpoint.empty()) {
+    fprintf(stderr, "tokentap: --otlp-endpoint cannot be used with --isolate: the confined parser has no network\n");
+    return 2;
+  }
   Outputs outputs;
   if (auto r = outputs.open(opts); !r) {
     fprintf(stderr, "tokentap: %s\n", r.error().c_str());
