@@ -178,6 +178,32 @@ TEST_P(StoreTest, SurvivesReopen) {
   EXPECT_EQ(c->stored, 0u);
 }
 
+// A batch that fails part-way fails (its transaction rolled back, as put's is), and
+// the connection still works after it.
+TEST_P(StoreTest, ABatchStopsAtItsFirstError) {
+  auto db = tt::store::open_db(url_);
+  ASSERT_TRUE(db) << db.error();
+  using tt::store::Param;
+  const char* insert = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+  auto ok = (*db)->run_batch({{insert, {Param::text("a"), Param::text("1")}},
+                              {insert, {Param::text("a"), Param::text("2")}},
+                              {insert, {Param::text("b"), Param::text("3")}}});
+  ASSERT_TRUE(ok) << ok.error();
+  EXPECT_EQ(*ok, (std::vector<uint64_t>{1, 0, 1}));
+  {
+    tt::store::Transaction tx(**db);
+    ASSERT_TRUE(tx.begin());
+    auto bad = (*db)->run_batch({{insert, {Param::text("c"), Param::text("4")}},
+                                 {"INSERT INTO nowhere VALUES ($1)", {Param::integer(1)}},
+                                 {insert, {Param::text("d"), Param::text("5")}}});
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().find("nowhere"), std::string::npos) << bad.error();
+  }
+  uint64_t rows = 0;
+  ASSERT_TRUE((*db)->query("SELECT key FROM meta", {}, [&](const tt::store::Row&) { ++rows; }));
+  EXPECT_EQ(rows, 3u);  // schema_version, a, b
+}
+
 TEST_P(StoreTest, RefusesANewerSchema) {
   store_.reset();
   {

@@ -22,6 +22,11 @@ struct Param {
   static Param blob(std::string v) { return {kBlob, 0, std::move(v)}; }
 };
 
+struct Statement {
+  const char* sql;
+  std::vector<Param> params;
+};
+
 class Row {
  public:
   virtual ~Row() = default;
@@ -35,6 +40,9 @@ class Db {
   virtual ~Db() = default;
   // Runs one statement; returns the rows it changed (0 for a conflict skipped).
   virtual Result<uint64_t> run(const std::string& sql, const std::vector<Param>& params = {}) = 0;
+  // Runs each statement in turn; the rows each changed. Stops at the first that
+  // fails. PostgreSQL sends them pipelined: no round trip per statement.
+  virtual Result<std::vector<uint64_t>> run_batch(const std::vector<Statement>& statements);
   // Calls fn for each row, streamed (not all held at once); returns how many.
   virtual Result<uint64_t> query(const std::string& sql, const std::vector<Param>& params,
                                  const std::function<void(const Row&)>& fn) = 0;

@@ -2,6 +2,7 @@
 // rows streamed in single-row mode so a year of requests need not fit in memory.
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "store/db.h"
@@ -73,6 +74,15 @@ class PgDb : public Db {
     return std::strtoull(PQcmdTuples(r.get()), nullptr, 10);
   }
 
+  Result<std::vector<uint64_t>> run_batch(const std::vector<Statement>& statements) override {
+    std::vector<uint64_t> changed;
+    for (size_t at = 0; at < statements.size(); at += kPipelineDepth) {
+      size_t end = std::min(statements.size(), at + kPipelineDepth);
+      if (auto r = pipeline(statements, at, end, changed); !r) return Error{r.error()};
+    }
+    return changed;
+  }
+
   Result<uint64_t> query(const std::string& sql, const std::vector<Param>& params,
                          const std::function<void(const Row&)>& fn) override {
     Bound b(params);
@@ -101,6 +111,43 @@ class PgDb : public Db {
   Result<void> lock_schema() override { return as_void(run("SELECT pg_advisory_xact_lock(7474011)", {})); }
 
  private:
+  // Statements sent before their results are read: each result is a few dozen
+  // bytes, so 256 of them fit the socket buffers and neither side blocks on the other.
+  static constexpr size_t kPipelineDepth = 256;
+
+  // Sends statements [at, end) at once, then reads their results in order.
+  Result<void> pipeline(const std::vector<Statement>& statements, size_t at, size_t end,
+                        std::vector<uint64_t>& changed) {
+    PGconn* c = c_.get();
+    if (!PQenterPipelineMode(c)) return failure();
+    size_t sent = at;
+    for (; sent < end; ++sent) {
+      Bound b(statements[sent].params);
+      if (!PQsendQueryParams(c, statements[sent].sql, b.count(), nullptr, b.values.data(), b.lengths.data(),
+                             b.formats.data(), 0))
+        break;
+    }
+    // The sync also flushes what was queued: without it no result would come.
+    bool synced = PQpipelineSync(c);
+    std::string err = sent < end || !synced ? message(PQerrorMessage(c)) : "";
+    if (!synced) return make_error(err);  // the connection is gone
+    for (size_t i = at; i < sent; ++i) read_changed(err, changed);
+    ResultPtr sync{PQgetResult(c)};  // PGRES_PIPELINE_SYNC
+    if (!PQexitPipelineMode(c) && err.empty()) err = message(PQerrorMessage(c));
+    if (!err.empty()) return make_error(err);
+    return {};
+  }
+
+  // One statement's results (after an error: PGRES_PIPELINE_ABORTED); the first error is kept.
+  void read_changed(std::string& err, std::vector<uint64_t>& changed) {
+    while (ResultPtr r{PQgetResult(c_.get())}) {
+      if (PQresultStatus(r.get()) == PGRES_COMMAND_OK)
+        changed.push_back(std::strtoull(PQcmdTuples(r.get()), nullptr, 10));
+      else if (err.empty())
+        err = message(PQresultErrorMessage(r.get()));
+    }
+  }
+
   static std::string message(const char* m) { return "postgresql: " + trimmed(m); }
   Error failure() const { return make_error(message(PQerrorMessage(c_.get()))); }
 
