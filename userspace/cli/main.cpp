@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   report->add_option("--until", report_opts.until, "requests started before T (as --since)");
   report->add_flag("--json", report_opts.json,
                    "JSON lines for scripts: one object per group with --by; without it one request record per "
-                   "line (record files: every record)");
+                   "line (record files, no --since/--until: every record, summaries too)");
   report->add_option("-o,--output", report_opts.out, "write to FILE instead of stdout");
 
   tt::cli::TopOptions top_opts;

@@ -70,14 +70,18 @@ const std::vector<std::vector<std::string>> kMigrations = {
     },
 };
 
-Result<int> schema_version(Db& db) {
-  if (auto r = db.run("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"); !r)
-    return Error{r.error()};
+// The schema's version; 0 before there is one (no meta table: the query fails).
+int schema_version(Db& db) {
   int v = 0;
-  auto r = db.query("SELECT value FROM meta WHERE key = $1", {Param::text("schema_version")},
-                    [&v](const Row& row) { v = std::atoi(row.text(0).c_str()); });
-  if (!r) return Error{r.error()};
+  (void)db.query("SELECT value FROM meta WHERE key = $1", {Param::text("schema_version")},
+                 [&v](const Row& row) { v = std::atoi(row.text(0).c_str()); });
   return v;
+}
+
+Result<void> not_newer(int v) {
+  if (v <= kSchemaVersion) return {};
+  return make_error("the database's schema is version " + std::to_string(v) + ", newer than this tokentap's (" +
+                    std::to_string(kSchemaVersion) + "): use a newer tokentap");
 }
 
 Result<void> run_all(Db& db, const std::vector<std::string>& statements) {
@@ -86,18 +90,18 @@ Result<void> run_all(Db& db, const std::vector<std::string>& statements) {
   return {};
 }
 
-// Creates the schema or brings it to kSchemaVersion, in one transaction.
+// Creates the schema or brings it to kSchemaVersion, in one transaction. A
+// current schema is only read: a report needs no write access to the database.
 Result<void> migrate(Db& db) {
+  if (int v = schema_version(db); v >= kSchemaVersion) return not_newer(v);
   Transaction tx(db);
   if (auto r = tx.begin(); !r) return r;
   if (auto r = db.lock_schema(); !r) return r;
-  auto v = schema_version(db);
-  if (!v) return Error{v.error()};
-  if (*v > kSchemaVersion)
-    return make_error("the database's schema is version " + std::to_string(*v) + ", newer than this tokentap's (" +
-                      std::to_string(kSchemaVersion) + "): use a newer tokentap");
-  if (*v == kSchemaVersion) return tx.commit();
-  for (int from = *v; from < kSchemaVersion; ++from)
+  if (auto r = db.run("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"); !r)
+    return Error{r.error()};
+  int v = schema_version(db);  // again, under the lock: another process may have migrated meanwhile
+  if (v >= kSchemaVersion) return not_newer(v);
+  for (int from = v; from < kSchemaVersion; ++from)
     if (auto r = run_all(db, kMigrations[from]); !r) return r;
   auto r =
       db.run("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
