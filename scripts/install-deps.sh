@@ -22,8 +22,12 @@ PKGS=(
   zlib1g-dev libbrotli-dev libzstd-dev
   # x86-64 decoder for finding TLS functions in stripped binaries (Bun, BoringSSL)
   libzydis-dev
+  # the record store: SQLite (embedded default) and PostgreSQL (a team's), through their C APIs
+  libsqlite3-dev libpq-dev
   # tests
   libgtest-dev libgmock-dev
+  # a real PostgreSQL server for the store's tests (initdb + pg_ctl in a temporary directory)
+  postgresql
   # ASan/UBSan runtimes and libFuzzer for clang (scripts/sanitize.sh, scripts/fuzz.sh)
   libclang-rt-14-dev
   # test LLM server, clients and demo

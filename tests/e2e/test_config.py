@@ -169,7 +169,7 @@ class ConfigTest(E2ETestCase):
                 return [json.loads(line) for line in fh if line.strip()]
 
         def read_pb(f):
-            rc, text, err = run_group([TOKENTAP, "report", f], timeout=60)
+            rc, text, err = run_group([TOKENTAP, "report", "--json", f], timeout=60)
             self.assertEqual(rc, 0, err)
             return [json.loads(line) for line in text.splitlines() if line.strip()]
 

@@ -330,7 +330,7 @@ class ReplayTest(E2ETestCase):
         self.assertEqual(len(prof.requests), 2)
         self.assertEqual(prof.requests[0]["user_agent"], "agent\ufffd/1")
         out = os.path.join(d, "back.jsonl")
-        p = subprocess.run([TOKENTAP, "report", "--json", out, pb], capture_output=True, text=True)
+        p = subprocess.run([TOKENTAP, "report", "--json", "-o", out, pb], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         with open(out) as f:
             back = [json.loads(line) for line in f]
@@ -338,7 +338,7 @@ class ReplayTest(E2ETestCase):
         # Damage after the good records: they are still read, and the error says where.
         with open(pb, "ab") as f:
             f.write(b"\x05abc")
-        p = subprocess.run([TOKENTAP, "report", pb], capture_output=True, text=True)
+        p = subprocess.run([TOKENTAP, "report", "--json", pb], capture_output=True, text=True)
         self.assertEqual(p.returncode, 1)
         self.assertEqual(len(p.stdout.splitlines()), len(prof.records))
         self.assertIn("corrupt record %d" % len(prof.records), p.stderr)

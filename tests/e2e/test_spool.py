@@ -89,7 +89,7 @@ class SpoolTest(E2ETestCase):
             p.wait()
 
     def read_records(self, files):
-        out = subprocess.run([TOKENTAP, "report", *files], capture_output=True, text=True, timeout=120)
+        out = subprocess.run([TOKENTAP, "report", "--json", *files], capture_output=True, text=True, timeout=120)
         self.assertEqual(out.returncode, 0, out.stderr)
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 

@@ -60,6 +60,14 @@ struct TopOptions {
   size_t width = 0;
 };
 int run_top(const TopOptions& opts);
-int run_report(const std::vector<std::string>& files, const std::string& json_out);
+// tokentap report: sums per group from record files or a database (store/report.h).
+struct ReportOptions {
+  std::vector<std::string> files;  // record files, loaded into an in-memory store
+  std::string db;                  // --db URL (store/store.h open_store)
+  std::string by, since, until;    // --by, --since, --until as given
+  bool json = false;
+  std::string out;  // -o FILE ("" or "-": stdout)
+};
+int run_report(const ReportOptions& opts);
 
 }  // namespace tt::cli

@@ -89,11 +89,20 @@ int main(int argc, char** argv) {
       "inspect", "show which TLS functions tokentap finds in binaries (no root needed)");
   inspect->add_option("files", inspect_files, "executables or shared libraries")->required();
 
-  std::vector<std::string> report_files;
-  std::string report_json;
-  CLI::App* report = app.add_subcommand("report", "read records written with --out back, as JSON lines");
-  report->add_option("files", report_files, "protobuf record files (profile/daemon --out)")->required();
-  report->add_option("--json", report_json, "write the JSON lines here instead of stdout");
+  tt::cli::ReportOptions report_opts;
+  CLI::App* report = app.add_subcommand(
+      "report", "sum the requests in record files or a collector's database, per user, host, harness, session, "
+                "project, model or day");
+  report->add_option("files", report_opts.files, "record files (profile/daemon --out, spool segments)");
+  report->add_option("--db", report_opts.db, "a database instead: sqlite:PATH or postgresql://...");
+  report->add_option("--by", report_opts.by, "group by user, host, harness, session, project, model or day");
+  report->add_option("--since", report_opts.since,
+                     "requests started at or after T: 2026-11-30, 2026-11-30T10:00:00Z, or before now: 24h, 7d");
+  report->add_option("--until", report_opts.until, "requests started before T (as --since)");
+  report->add_flag("--json", report_opts.json,
+                   "JSON lines for scripts: one object per group with --by; without it one request record per "
+                   "line (record files, no --since/--until: every record, summaries too)");
+  report->add_option("-o,--output", report_opts.out, "write to FILE instead of stdout");
 
   tt::cli::TopOptions top_opts;
   top_opts.socket = "/run/tokentap/top.sock";
@@ -144,6 +153,6 @@ int main(int argc, char** argv) {
   if (*replay) return tt::cli::run_replay(replay_file, replay_out, replay_isolate);
   if (*inspect) return tt::cli::run_inspect(inspect_files);
   if (*top) return tt::cli::run_top(top_opts);
-  if (*report) return tt::cli::run_report(report_files, report_json);
+  if (*report) return tt::cli::run_report(report_opts);
   return 2;
 }

@@ -7,6 +7,12 @@
 
 namespace tt::sink {
 
+std::string thousands(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
 namespace {
 
 std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
@@ -19,12 +25,7 @@ std::string fmt(const char* f, ...) {
   return buf;
 }
 
-// 1234567 -> "1,234,567"
-std::string num(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
+std::string num(uint64_t v) { return thousands(v); }
 
 std::string bytes(uint64_t b) {
   if (b < 10 * 1024) return num(b) + " B";

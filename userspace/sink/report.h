@@ -10,6 +10,9 @@ struct ReportOptions {
   size_t max_request_rows = 40;  // the rest is summarised (full list: --json)
 };
 
+// 1234567 -> "1,234,567"
+std::string thousands(uint64_t v);
+
 std::string render_report(const aggregate::Aggregator& agg, const ReportOptions& opts = {});
 
 }  // namespace tt::sink
