@@ -20,6 +20,8 @@ PKGS=(
   zlib1g-dev libbrotli-dev libzstd-dev
   # x86-64 decoder for finding TLS functions in stripped binaries (Bun, BoringSSL)
   libzydis-dev
+  # the collector protocol: daemons ship their spool over gRPC (the bad-input test speaks it from Python)
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio
   # tests
   libgtest-dev libgmock-dev
   # ASan/UBSan runtimes and libFuzzer for clang (scripts/sanitize.sh, scripts/fuzz.sh)
