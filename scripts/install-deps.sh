@@ -24,6 +24,8 @@ PKGS=(
   libzydis-dev
   # the record store: SQLite (embedded default) and PostgreSQL (a team's), through their C APIs
   libsqlite3-dev libpq-dev
+  # the collector protocol: daemons ship their spool over gRPC (the bad-input test speaks it from Python)
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio
   # tests
   libgtest-dev libgmock-dev
   # a real PostgreSQL server for the store's tests (initdb + pg_ctl in a temporary directory)

@@ -44,6 +44,8 @@ struct DaemonOptions {
   std::string top_socket;          // --top-socket PATH; the file's [top] socket otherwise ("" = none)
   std::string top_group;           // the file's [top] group: who may connect besides root
   std::string rotate_size;         // --rotate-size SIZE ("100M"); the file's [outputs] rotate_size otherwise
+  std::string collector;           // --collector HOST:PORT: the spool is shipped there ([collector] address)
+  std::string collector_ca, token_file, collector_cert, collector_key;  // its TLS and credentials
   std::set<std::string> given;     // the options given on the command line: they override the file
 };
 

@@ -25,6 +25,7 @@
 #include "metrics/health.h"
 #include "metrics/metrics.h"
 #include "metrics/server.h"
+#include "ship/process.h"
 #include "top/server.h"
 #include "top/snapshot.h"
 
@@ -127,6 +128,15 @@ Result<int> open_top(const DaemonOptions& opts, Outputs& outputs, top::Tracker& 
   return top::listen_unix(opts.top_socket, *gid);
 }
 
+// With --collector: the shipper's process, forked now, before BPF is loaded
+// (ship/process.h). Its TLS files and token are read here, as root.
+Result<void> start_shipper(const DaemonOptions& o, const Outputs& outputs, ship::ShipperProcess& shipper) {
+  if (o.collector.empty()) return {};
+  auto so = ship::shipper_options(o.collector, o.collector_ca, o.token_file, o.collector_cert, o.collector_key);
+  if (!so) return Error{"--collector: " + so.error()};
+  return shipper.start(*so, outputs.spool_dir_fd(), isolate::unprivileged_identity());
+}
+
 // Each snapshot: the tables as they stand, the losses so far (one JSON line).
 std::function<std::string()> top_render(top::Tracker& tracker, engine::Engine& engine) {
   return [&tracker, &engine] {
@@ -156,6 +166,11 @@ int run_daemon(const DaemonOptions& cli) {
   auto top_fd = ok && listen_fd ? open_top(opts, outputs, tracker) : Result<int>(-1);
   if (!ok || !listen_fd || !top_fd) {
     fprintf(stderr, "tokentap: %s\n", (!ok ? ok.error() : !listen_fd ? listen_fd.error() : top_fd.error()).c_str());
+    return 2;
+  }
+  ship::ShipperProcess shipper;  // stopped (shipping what is left) when the daemon returns
+  if (auto r = start_shipper(opts, outputs, shipper); !r) {
+    fprintf(stderr, "tokentap: %s\n", r.error().c_str());
     return 2;
   }
   engine::EngineOptions eopts = engine_options(opts.output, opts.cap);
@@ -223,6 +238,7 @@ int run_daemon(const DaemonOptions& cli) {
     if (fd >= 0) close(fd);  // the parser's alone
   int rc = trace(parser, capture, outputs, cli, *settings, *listen_fd >= 0 ? tracer_options(opts.cap).ring_buffer_bytes : 0);
   if (*top_fd >= 0) unlink(opts.top_socket.c_str());  // no stale socket for clients to find
+  if (shipper.pid() > 0 && shipper.stop() != 0) fprintf(stderr, "tokentap: the shipper did not stop cleanly\n");
   return rc;
 }
 

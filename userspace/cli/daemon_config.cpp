@@ -33,6 +33,13 @@ Result<config::Config> load_settings(const DaemonOptions& o) {
   if (given("--spool")) c->spool.dir = o.output.spool;
   if (given("--top-socket")) c->top_socket = o.top_socket;
   if (given("--rotate-keep")) c->rotate_keep = o.output.rotate_keep;
+  if (given("--collector")) c->collector.address = o.collector;
+  if (given("--collector-ca")) c->collector.ca = o.collector_ca;
+  if (given("--token-file")) c->collector.token_file = o.token_file;
+  if (given("--collector-cert")) c->collector.cert = o.collector_cert;
+  if (given("--collector-key")) c->collector.key = o.collector_key;
+  // Shipping needs a spool: records leave it only once the collector has them.
+  if (!c->collector.address.empty() && c->spool.dir.empty()) c->spool.dir = kDefaultShipSpool;
   if (given("--rotate-size")) {
     auto bytes = config::parse_size(o.rotate_size);
     if (!bytes) return Error{"--rotate-size: " + bytes.error()};
@@ -64,6 +71,11 @@ DaemonOptions with_settings(DaemonOptions o, const config::Config& c) {
   o.output.spool_segment_mb = c.spool.segment_mb;
   o.output.spool_fsync_ms = c.spool.fsync_ms;
   o.top_socket = c.top_socket;
+  o.collector = c.collector.address;
+  o.collector_ca = c.collector.ca;
+  o.token_file = c.collector.token_file;
+  o.collector_cert = c.collector.cert;
+  o.collector_key = c.collector.key;
   o.top_group = c.top_group;
   return o;
 }

@@ -10,6 +10,9 @@
 
 namespace tt::cli {
 
+// The spool a daemon ships from when --collector is given without --spool.
+inline constexpr const char* kDefaultShipSpool = "/var/lib/tokentap/spool";
+
 // The file's settings (--config, else the default path) overridden by the
 // options given on the command line.
 Result<config::Config> load_settings(const DaemonOptions& o);

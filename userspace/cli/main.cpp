@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "collector/server.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"tokentap: measure the LLM tokens a program spends, from its TLS traffic, with eBPF"};
@@ -77,6 +78,26 @@ int main(int argc, char** argv) {
                      "serve `tokentap top` on this unix socket (e.g. /run/tokentap/top.sock; mode 0660, "
                      "root and the configuration's [top] group)");
 
+  daemon->add_option("--collector", daemon_opts.collector,
+                     "ship the spool to `tokentap collector` at HOST:PORT (gRPC over TLS); with no --spool, "
+                     "it is /var/lib/tokentap/spool");
+  daemon->add_option("--collector-ca", daemon_opts.collector_ca, "CA of the collector's certificate (PEM)");
+  daemon->add_option("--token-file", daemon_opts.token_file, "file whose first line is this daemon's collector token");
+  daemon->add_option("--collector-cert", daemon_opts.collector_cert, "client certificate for mutual TLS (PEM)");
+  daemon->add_option("--collector-key", daemon_opts.collector_key, "its private key (PEM)");
+
+  tt::collector::CollectorOptions col_opts;
+  CLI::App* collector = app.add_subcommand("collector", "receive every daemon's records and store them (gRPC, TLS)");
+  collector->add_option("--listen", col_opts.listen, "HOST:PORT to serve daemons on")->required();
+  collector->add_option("--db", col_opts.db, "sqlite:PATH or postgresql://...")->required();
+  collector->add_option("--token-file", col_opts.token_file, "accepted tokens, one per line");
+  collector->add_option("--tls-cert", col_opts.tls_cert, "server certificate (PEM)")->required();
+  collector->add_option("--tls-key", col_opts.tls_key, "its private key (PEM)")->required();
+  collector->add_option("--tls-client-ca", col_opts.tls_client_ca,
+                        "require client certificates signed by this CA (mutual TLS)");
+  collector->add_option("--metrics-listen", col_opts.metrics_listen,
+                        "serve Prometheus metrics (totals across the fleet) at http://HOST:PORT/metrics");
+
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);
   add_otlp(replay, replay_out);
@@ -130,7 +151,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known |= sub->check_name(argv[1]);
     if (!known) {
-      fprintf(stderr, "tokentap: unknown command '%s' (commands: profile, daemon, top, replay, inspect, report; see --help)\n",
+      fprintf(stderr, "tokentap: unknown command '%s' (commands: profile, daemon, collector, top, replay, inspect, report; see --help)\n",
               argv[1]);
       return 2;
     }
@@ -150,6 +171,7 @@ int main(int argc, char** argv) {
       if (o->count() && !o->get_lnames().empty()) daemon_opts.given.insert("--" + o->get_lnames()[0]);
     return tt::cli::run_daemon(daemon_opts);
   }
+  if (*collector) return tt::collector::run_collector(col_opts);
   if (*replay) return tt::cli::run_replay(replay_file, replay_out, replay_isolate);
   if (*inspect) return tt::cli::run_inspect(inspect_files);
   if (*top) return tt::cli::run_top(top_opts);

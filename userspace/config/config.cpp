@@ -162,7 +162,7 @@ Result<void> Reader::rules(const toml::table& root, const char* name, Rules& dst
 }
 
 Result<void> Reader::read(const toml::table& root) {
-  static const std::set<std::string> sections = {"include", "exclude", "api_hosts", "outputs", "capture", "daemon", "metrics", "spool", "top"};
+  static const std::set<std::string> sections = {"include", "exclude", "api_hosts", "outputs", "capture", "daemon", "metrics", "spool", "top", "collector"};
   for (const auto& [key, value] : root)
     if (!sections.count(std::string(key.str())))
       return Error{where(source_, key.source()) + "unknown section or key '" + std::string(key.str()) + "'"};
@@ -195,6 +195,14 @@ Result<void> Reader::read(const toml::table& root) {
                  {"max_mb", [&](auto& n) { return size(n, sp.max_mb, 1ull << 30); }},
                  {"segment_mb", [&](auto& n) { return size(n, sp.segment_mb, 1ull << 20); }},
                  {"fsync_ms", [&](auto& n) { return size(n, sp.fsync_ms, 3'600'000); }}});
+  CollectorLink& cl = cfg_.collector;
+  if (r)
+    r = section(root, "collector",
+                {{"address", [&](auto& n) { return string(n, cl.address); }},
+                 {"ca", [&](auto& n) { return string(n, cl.ca); }},
+                 {"token_file", [&](auto& n) { return string(n, cl.token_file); }},
+                 {"cert", [&](auto& n) { return string(n, cl.cert); }},
+                 {"key", [&](auto& n) { return string(n, cl.key); }}});
   if (r)
     r = section(root, "top", {{"socket", [&](auto& n) { return string(n, cfg_.top_socket); }},
                               {"group", [&](auto& n) { return string(n, cfg_.top_group); }}});
@@ -285,6 +293,7 @@ Changes diff(const Config& a, const Config& b) {
   note(c.need_restart, a.max_body_bytes != b.max_body_bytes, "max body bytes");
   note(c.need_restart, a.metrics_listen != b.metrics_listen, "metrics listen address");
   note(c.need_restart, a.spool != b.spool, "spool");
+  note(c.need_restart, a.collector != b.collector, "collector");
   note(c.need_restart, a.top_socket != b.top_socket || a.top_group != b.top_group, "top socket");
   return c;
 }

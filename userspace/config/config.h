@@ -42,6 +42,12 @@ struct Selection {
   bool operator==(const Selection&) const = default;
 };
 
+// [collector]: where the spool is shipped (ship/shipper.h); address "" = nowhere.
+struct CollectorLink {
+  std::string address, ca, token_file, cert, key;
+  bool operator==(const CollectorLink&) const = default;
+};
+
 // [spool]: the daemon's durable spool (sink/spool.h); dir "" = none.
 struct Spool {
   std::string dir;
@@ -62,6 +68,7 @@ struct Config {
   double session_idle_s = 1800;
   std::string metrics_listen;  // [metrics] listen = "ADDR"; "" = no metrics endpoint
   Spool spool;
+  CollectorLink collector;
   std::string top_socket;      // [top] socket = "PATH"; "" = no `tokentap top` socket
   std::string top_group;       // [top] group = "NAME": may connect besides root; "" = root only
   bool operator==(const Config&) const = default;

@@ -30,18 +30,6 @@ uint64_t parse_segment_name(const char* name) {
   return v;
 }
 
-std::vector<uint64_t> list_segments(int dir_fd) {
-  std::vector<uint64_t> seqs;
-  int fd = dup(dir_fd);  // closedir closes it; the caller's stays open
-  DIR* d = fd >= 0 ? fdopendir(fd) : nullptr;
-  if (!d) return seqs;
-  rewinddir(d);
-  while (const dirent* e = readdir(d))
-    if (uint64_t s = parse_segment_name(e->d_name)) seqs.push_back(s);
-  closedir(d);
-  std::sort(seqs.begin(), seqs.end());
-  return seqs;
-}
 
 bool pwrite_all(int fd, const std::string& data, uint64_t off) {
   for (size_t done = 0; done < data.size();) {
@@ -74,6 +62,30 @@ Result<int> open_segment_file(int dir_fd, uint64_t seq, bool last, uint64_t& siz
 }
 
 }  // namespace
+
+std::vector<uint64_t> list_segments(int dir_fd) {
+  std::vector<uint64_t> seqs;
+  int fd = dup(dir_fd);  // closedir closes it; the caller's stays open
+  DIR* d = fd >= 0 ? fdopendir(fd) : nullptr;
+  if (!d) return seqs;
+  rewinddir(d);
+  while (const dirent* e = readdir(d))
+    if (uint64_t s = parse_segment_name(e->d_name)) seqs.push_back(s);
+  closedir(d);
+  std::sort(seqs.begin(), seqs.end());
+  return seqs;
+}
+
+std::optional<DurableExtent> read_ack(int dir_fd) {
+  int fd = openat(dir_fd, "ack", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char line[80] = {};
+  ssize_t n = pread(fd, line, sizeof(line) - 1, 0);
+  close(fd);
+  unsigned long long seg = 0, off = 0, recs = 0;
+  if (n <= 0 || sscanf(line, "%llu %llu %llu", &seg, &off, &recs) != 3 || seg == 0) return std::nullopt;
+  return DurableExtent{seg, off, recs};
+}
 
 std::string segment_name(uint64_t seq) {
   char buf[32];
@@ -192,9 +204,13 @@ void SpoolSink::enforce_bound() {
   for (const auto& s : closed_) total += s.bytes;
   while (total > opts_.max_bytes && !closed_.empty()) {
     const SegmentInfo& old = closed_.front();
-    if (unlinkat(dir_fd_, segment_name(old.seq).c_str(), 0) != 0 && errno != ENOENT) ok_ = false;
-    dropped_records_ += old.records;
-    dropped_bytes_ += old.bytes;
+    // Gone already: the shipper deleted it once the collector had it, no loss.
+    if (unlinkat(dir_fd_, segment_name(old.seq).c_str(), 0) == 0) {
+      dropped_records_ += old.records;
+      dropped_bytes_ += old.bytes;
+    } else if (errno != ENOENT) {
+      ok_ = false;
+    }
     total -= old.bytes;
     closed_.erase(closed_.begin());
     dir_dirty_ = true;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,14 @@ struct Recovery {
 };
 
 std::string segment_name(uint64_t seq);  // "000000000042.pb"
+// The segments in the directory, by number, ascending.
+std::vector<uint64_t> list_segments(int dir_fd);
+// The ack file's line: every segment below `segment`, and that segment's
+// first `offset` bytes, are on disk. nullopt: none written yet, or unreadable.
+struct DurableExtent {
+  uint64_t segment = 0, offset = 0, records = 0;
+};
+std::optional<DurableExtent> read_ack(int dir_fd);
 
 // Creates DIR if missing, opens it (O_DIRECTORY, no symlink), and gives it to
 // owner with mode 0700 (when root): the parser writes it as that user.

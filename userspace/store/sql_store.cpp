@@ -234,24 +234,29 @@ class SqlStore : public Store {
  public:
   explicit SqlStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
 
-  Result<StoreCounts> put(const std::string& host, const std::vector<v1::Record>& recs) override {
+  Result<StoreCounts> put(const std::string& host, const std::vector<v1::Record>& recs,
+                          std::vector<bool>* fresh) override {
     Transaction tx(*db_);
     if (auto r = tx.begin(); !r) return Error{r.error()};
     StoreCounts c;
     std::vector<Statement> inserts;
-    std::vector<size_t> record_inserts;  // which of them insert into records
+    std::vector<std::pair<size_t, size_t>> record_inserts;  // (record, its insert into records)
     uint64_t now = now_unix_ns();
-    for (const v1::Record& rec : recs) {
-      if (!acceptable(rec)) {
+    for (size_t k = 0; k < recs.size(); ++k) {
+      if (!acceptable(recs[k])) {
         c.rejected++;
         continue;
       }
-      record_inserts.push_back(inserts.size());
-      add_inserts(host, rec, now, inserts);
+      record_inserts.emplace_back(k, inserts.size());
+      add_inserts(host, recs[k], now, inserts);
     }
     auto changed = db_->run_batch(inserts);
     if (!changed) return Error{changed.error()};
-    for (size_t i : record_inserts) ((*changed)[i] ? c.stored : c.duplicates)++;
+    if (fresh) fresh->assign(recs.size(), false);
+    for (auto [k, i] : record_inserts) {
+      ((*changed)[i] ? c.stored : c.duplicates)++;
+      if (fresh) (*fresh)[k] = (*changed)[i];
+    }
     if (auto r = tx.commit(); !r) return Error{r.error()};
     return c;
   }

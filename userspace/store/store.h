@@ -80,7 +80,10 @@ class Store {
   // inner message's) are skipped and counted as duplicates; a record without
   // seq, run_id or kind is rejected (counted), not stored. host: the machine
   // that sent them.
-  virtual Result<StoreCounts> put(const std::string& host, const std::vector<v1::Record>& recs) = 0;
+  // fresh (optional): for each record, whether this call stored it (the
+  // collector's metrics and OTLP export count each record once).
+  virtual Result<StoreCounts> put(const std::string& host, const std::vector<v1::Record>& recs,
+                                  std::vector<bool>* fresh = nullptr) = 0;
   // Sums per group (GROUP BY in SQL), sorted by key (byte order).
   virtual Result<std::vector<ReportRow>> group(const ReportQuery& q) = 0;
   // Every request in q's time range (q.by is ignored), by start time; returns how many.
