@@ -102,6 +102,9 @@ struct {
 /* Set by userspace once AEAD (rustls) probes are attached: the socket hooks
  * then also pair AEAD contexts with sockets. */
 volatile bool aead_hooks = false;
+/* Set by userspace as it stops: no process is stopped any more (nobody would
+ * let it go while the probes are torn down in the background). */
+volatile bool holds_off = false;
 /* Number of entries in `gaps`: lets the fast path skip the hash lookup. */
 volatile __u64 gaps_pending = 0;
 /* Per-call ids: unique enough to tell calls apart in userspace diagnostics. */
@@ -548,7 +551,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     /* Whole host: examined again when it first connects. */
     bpf_map_delete_elem(&traced_pids, &tgid);
     ev->hdr.flags |= TT_F_UNKNOWN_EXE;
-  } else if (stop_on_exec && !known && bpf_send_signal(SIGSTOP) == 0) {
+  } else if (stop_on_exec && !known && !holds_off && bpf_send_signal(SIGSTOP) == 0) {
     /* Only once the event is reserved: userspace must hear of every stop. */
     ev->hdr.flags |= TT_F_STOPPED;
     stat_add(TT_STAT_HOLDS, 1);
@@ -665,7 +668,7 @@ int BPF_KPROBE(dl_debug_state) {
   struct tt_proc_event *ev = proc_event(TT_EV_DLOPEN, tgid);
   if (!ev) return 0;
   __builtin_memcpy(ev->filename, w->name, sizeof(ev->filename));
-  if (bpf_send_signal(SIGSTOP) == 0) {
+  if (!holds_off && bpf_send_signal(SIGSTOP) == 0) {
     ev->hdr.flags |= TT_F_STOPPED;
     stat_add(TT_STAT_HOLDS, 1);
   }
@@ -1230,7 +1233,7 @@ int BPF_PROG(on_connect_hold, const struct sock *sk, const int oldstate, const i
   struct tt_proc_event *ev = proc_event(TT_EV_HOLD, tgid);
   if (!ev) return 0;
   ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
-  if (bpf_send_signal(SIGSTOP) == 0) {
+  if (!holds_off && bpf_send_signal(SIGSTOP) == 0) {
     ev->hdr.flags |= TT_F_STOPPED;
     stat_add(TT_STAT_HOLDS, 1);
   }

@@ -380,6 +380,9 @@ nlohmann::json LiveCapture::stats_json(int exit_code) const {
 }
 
 void LiveCapture::drain() {
+  // The end: a process stopped after the last read would stay stopped (its
+  // hold never read, the probes torn down in the background), so none is.
+  tracer_->stop_holding();
   // A traced process's last records are submitted before its parent can reap
   // it: two empty reads a few milliseconds apart mean nothing is in flight.
   for (int idle = 0; idle < 2;) idle = tracer_->poll(idle ? 5 : 0) == 0 ? idle + 1 : 0;

@@ -44,7 +44,8 @@ class LiveCapture : public Source {
   // ProcessTree: pid (profile's child, not yet exec'd) joins the traced set.
   Result<void> follow(uint32_t pid, const std::string& exe, const std::string& comm, uint32_t ppid);
   int transfer(int timeout_ms) override;
-  // Delivers records until the ring buffer has been idle for a few polls.
+  // The end: no process is held from now on; delivers records until the ring
+  // buffer has been idle for a few polls.
   void drain();
   // The loss counters, as the STATS record carries them.
   capture::TracerStats stats() const { return tracer_->stats(); }

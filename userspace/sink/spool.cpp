@@ -149,6 +149,9 @@ Result<Recovery> recover_spool(int dir_fd) {
     r.segments.push_back(info);
     r.next_seq = info.seq + 1;
   }
+  // Never a number used before, even when the shipper deleted every segment:
+  // its cursor in `shipped` points at one of them.
+  if (auto ack = read_ack(dir_fd); ack && ack->segment >= r.next_seq) r.next_seq = ack->segment + 1;
   return r;
 }
 

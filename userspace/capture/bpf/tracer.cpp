@@ -348,6 +348,8 @@ Result<bool> Tracer::attach_loader(const std::string& path) {
 
 void Tracer::resume(uint32_t pid) { kill(static_cast<pid_t>(pid), SIGCONT); }
 
+void Tracer::stop_holding() { skel_->bss->holds_off = true; }
+
 std::optional<std::string> Tracer::exec_args(uint32_t pid, uint64_t start_ticks) const {
   tt_exec_args a{};
   if (bpf_map__lookup_elem(skel_->maps.exec_args, &pid, sizeof(pid), &a, sizeof(a), 0) != 0) return std::nullopt;

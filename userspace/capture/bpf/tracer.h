@@ -92,6 +92,8 @@ class Tracer {
   void forget_known_executables();
   // Lets a process that the exec hook stopped run again.
   void resume(uint32_t pid);
+  // From now on no hook stops a process (the capture is ending).
+  void stop_holding();
   // Whole host: the argv (NUL-separated) a process's exec gave it, if BPF kept
   // it for this process: start_ticks is its /proc starttime, which tells it
   // from an earlier process with the same pid. nullopt: not kept.
