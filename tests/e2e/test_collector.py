@@ -309,8 +309,10 @@ def closed_by_peer(sock, timeout=10):
         return False
 
 
-class CollectorBadInputTest(E2ETestCase):
-    """Each bad input gets a clear refusal or is handled, and none stops a good daemon's batches."""
+class GrpcClient:
+    """A collector in a temporary directory, and a Python gRPC client of its Ship call."""
+
+    collector_args = ()
 
     @classmethod
     def setUpClass(cls):
@@ -331,7 +333,7 @@ class CollectorBadInputTest(E2ETestCase):
         self.collector = Proc(self, "collector", [
             TOKENTAP, "collector", "--listen", "127.0.0.1:%d" % self.port, "--db", self.db,
             "--token-file", token_file, "--tls-cert", os.path.join(certs, "server.pem"),
-            "--tls-key", os.path.join(certs, "server.key")], "collector listening").start()
+            "--tls-key", os.path.join(certs, "server.key"), *self.extra_args()], "collector listening").start()
         with open(os.path.join(certs, "ca.pem"), "rb") as f:
             creds = self.grpc.ssl_channel_credentials(root_certificates=f.read())
         self.channel = self.grpc.secure_channel("127.0.0.1:%d" % self.port, creds,
@@ -340,6 +342,9 @@ class CollectorBadInputTest(E2ETestCase):
         self.ship_call = self.channel.stream_stream(
             "/tokentap.v1.Collector/Ship", request_serializer=self.collector_pb2.ShipBatch.SerializeToString,
             response_deserializer=self.collector_pb2.ShipAck.FromString)
+
+    def extra_args(self):
+        return []
 
     def batch(self, number, run_id, seqs, pad=0):
         b = self.collector_pb2.ShipBatch(batch=number, host="test-host")
@@ -351,6 +356,9 @@ class CollectorBadInputTest(E2ETestCase):
             r.request.input_tokens = 10
             r.request.output_tokens = q
             r.request.host = "api.anthropic.com"
+            r.request.provider, r.request.api, r.request.billable = "anthropic", "messages", True
+            r.request.status, r.request.complete, r.request.usage_source = 200, True, "exact"
+            r.request.start_unix_ns, r.request.end_unix_ns = 1796000000000000000 + q, 1796000001000000000 + q
         return b
 
     def ship(self, batches, token=None):
@@ -366,6 +374,11 @@ class CollectorBadInputTest(E2ETestCase):
         r = subprocess.run([TOKENTAP, "report", "--db", self.db, "--json"], capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         return len(r.stdout.splitlines())
+
+
+
+class CollectorBadInputTest(GrpcClient, E2ETestCase):
+    """Each bad input gets a clear refusal or is handled, and none stops a good daemon's batches."""
 
     def test_a_good_batch_is_acked_once_stored(self):
         acks = self.ship([self.batch(1, "run-good", [1, 2, 3]), self.batch(2, "run-good", [4])], self.token)
@@ -413,3 +426,43 @@ class CollectorBadInputTest(E2ETestCase):
                 s.close()
         self.assertIsNone(self.collector.p.poll(), "the collector died")
         self.assertEqual(self.stored_count(), 2)
+
+
+class CollectorExportTest(GrpcClient, E2ETestCase):
+    """The fleet's totals: /metrics counts each stored request once (a resend is not counted
+    again), and --otlp-endpoint exports one span per stored request with its daemon's host as the
+    resource's host.name, decoded with the official OpenTelemetry definitions."""
+
+    def extra_args(self):
+        from test_otlp import Receiver
+        self.receiver = Receiver(self.dir)
+        self.addCleanup(self.receiver.stop)
+        self.metrics_port = free_port()
+        return ["--metrics-listen", "127.0.0.1:%d" % self.metrics_port, "--otlp-endpoint", self.receiver.url]
+
+    def scrape(self):
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=10) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    def test_metrics_and_otlp_count_each_request_once(self):
+        from test_otlp import attrs, spans_of
+        self.ship([self.batch(1, "run-e", [1, 2, 3])], self.token)
+        self.ship([self.batch(1, "run-e", [2, 3, 4])], self.token)  # 2 and 3 again: duplicates
+        m = self.scrape()
+        self.assertEqual(m['tokentap_collector_records_total{result="stored"}'], 4)
+        self.assertEqual(m['tokentap_collector_records_total{result="duplicate"}'], 2)
+        out = [v for k, v in m.items() if k.startswith("tokentap_tokens_total{") and 'type="output"' in k]
+        self.assertEqual(sum(out), 1 + 2 + 3 + 4)  # output_tokens = seq in these records
+        self.collector.stop()  # its last OTLP export
+        spans = spans_of(self.receiver.requests("/v1/traces"))
+        self.assertEqual(sorted(attrs(s["attributes"])["gen_ai.usage.output_tokens"] for s in spans), [1, 2, 3, 4])
+        hosts = {attrs(rs["resource"]["attributes"])["host.name"]
+                 for r in self.receiver.requests("/v1/traces") for rs in r["request"]["resourceSpans"]}
+        self.assertEqual(hosts, {"test-host"})

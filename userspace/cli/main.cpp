@@ -97,6 +97,8 @@ int main(int argc, char** argv) {
                         "require client certificates signed by this CA (mutual TLS)");
   collector->add_option("--metrics-listen", col_opts.metrics_listen,
                         "serve Prometheus metrics (totals across the fleet) at http://HOST:PORT/metrics");
+  collector->add_option("--otlp-endpoint", col_opts.otlp_endpoint,
+                        "export each stored request over OTLP/HTTP to this base URL (docs/otlp.md)");
 
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "collector/service.h"
 #include "metrics/metrics.h"
 #include "metrics/server.h"
+#include "otlp/exporter.h"
 #include "store/store.h"
 
 namespace tt::collector {
@@ -82,6 +84,44 @@ struct Exposition {
   }
 };
 
+// --otlp-endpoint: the records each batch added, exported with their daemon's
+// host as the resource's host.name (one exporter per host, so each is a
+// series of its own). Hosts beyond kMaxOtlpHosts share the last one.
+class OtlpOut {
+ public:
+  explicit OtlpOut(std::string endpoint) : endpoint_(std::move(endpoint)) {}
+  static Result<void> check(const std::string& endpoint) {
+    if (endpoint.empty()) return {};
+    auto e = otlp::OtlpExporter::open(endpoint, {});
+    return e ? Result<void>{} : Error{"--otlp-endpoint: " + e.error()};
+  }
+  void write(const std::string& host, const std::vector<const v1::Record*>& fresh) {
+    if (endpoint_.empty()) return;
+    otlp::OtlpExporter* e = exporter(host);
+    if (!e) return;
+    for (const v1::Record* r : fresh) e->write(*r);
+  }
+  void close() {
+    for (auto& [host, e] : by_host_)
+      if (auto r = e->close(); !r) fprintf(stderr, "tokentap: collector: OTLP for %s: %s\n", host.c_str(), r.error().c_str());
+  }
+
+ private:
+  static constexpr size_t kMaxOtlpHosts = 1000;
+  otlp::OtlpExporter* exporter(const std::string& host) {
+    auto it = by_host_.find(host);
+    if (it != by_host_.end()) return it->second.get();
+    if (by_host_.size() >= kMaxOtlpHosts) return by_host_.rbegin()->second.get();
+    otlp::ExporterOptions o;
+    o.host_name = host;
+    auto e = otlp::OtlpExporter::open(endpoint_, o);
+    if (!e) return nullptr;
+    return (by_host_[host] = std::move(*e)).get();
+  }
+  std::string endpoint_;
+  std::map<std::string, std::unique_ptr<otlp::OtlpExporter>> by_host_;
+};
+
 // GET /metrics from a thread of its own, until stop.
 void serve_metrics(int listen_fd, Exposition& ex, const ServiceStats& st, const std::atomic<bool>& stop) {
   metrics::Server server(listen_fd, [&] { return ex.render(st); });
@@ -112,9 +152,11 @@ int run_collector(const CollectorOptions& o) {
   auto creds = tokens ? tls_credentials(o) : Result<std::shared_ptr<grpc::ServerCredentials>>(nullptr);
   auto st = tokens && creds ? store::open_store(o.db) : Result<std::unique_ptr<store::Store>>(nullptr);
   auto mfd = st && !o.metrics_listen.empty() ? metrics::listen_on(o.metrics_listen) : Result<int>(-1);
-  if (!tokens || !creds || !st || !mfd) {
+  auto otlp_ok = mfd ? OtlpOut::check(o.otlp_endpoint) : Result<void>{};
+  if (!tokens || !creds || !st || !mfd || !otlp_ok) {
     fprintf(stderr, "tokentap: %s\n",
-            (!tokens ? tokens.error() : !creds ? creds.error() : !st ? st.error() : mfd.error()).c_str());
+            (!tokens ? tokens.error() : !creds ? creds.error() : !st ? st.error() : !mfd ? mfd.error() : otlp_ok.error())
+                .c_str());
     return 2;
   }
   // Signals go to the thread that waits for them, not to gRPC's.
@@ -127,8 +169,13 @@ int run_collector(const CollectorOptions& o) {
 
   ServiceStats stats;
   Exposition ex;
-  CollectorService service(**st, std::move(*tokens), [&ex](const std::string&, const auto& fresh) { ex.count(fresh); },
-                           stats);
+  OtlpOut otlp_out(o.otlp_endpoint);
+  // Called under the service's lock: one batch at a time.
+  auto on_stored = [&ex, &otlp_out](const std::string& host, const std::vector<const v1::Record*>& fresh) {
+    ex.count(fresh);
+    otlp_out.write(host, fresh);
+  };
+  CollectorService service(**st, std::move(*tokens), on_stored, stats);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(o.listen, *creds, &port);
@@ -156,6 +203,7 @@ int run_collector(const CollectorOptions& o) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   stop = true;
   if (metrics_thread.joinable()) metrics_thread.join();
+  otlp_out.close();  // the last export
   fprintf(stderr, "tokentap: collector stopped: %llu batch(es), %llu record(s) stored, %llu duplicate(s)\n",
           static_cast<unsigned long long>(stats.batches.load()), static_cast<unsigned long long>(stats.stored.load()),
           static_cast<unsigned long long>(stats.duplicates.load()));

@@ -12,6 +12,7 @@ struct CollectorOptions {
   std::string tls_cert, tls_key;
   std::string tls_client_ca;  // require client certificates signed by it (mutual TLS)
   std::string metrics_listen; // HOST:PORT for GET /metrics ("" = none)
+  std::string otlp_endpoint;  // OTLP/HTTP base URL: each new record exported, one resource per daemon host
 };
 
 // Its exit code: 0 after SIGTERM, 2 for bad options or a store or port it cannot open.
