@@ -238,6 +238,40 @@ class OtlpTest(E2ETestCase):
         self.assertIn("1 span(s) not sent", prof.stderr)
         self.assertEqual([r["path"] for r in rcv.requests()], ["/v1/metrics", "/v1/traces"])
 
+    def test_daemon_exports_from_its_spool(self):
+        """The daemon's confined parser has no network: the shipper's process exports what the
+        spool holds, and the last of it when the daemon stops."""
+        rcv = self.receiver()
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        err = open(os.path.join(d, "daemon.err"), "w+")
+        self.addCleanup(err.close)
+        daemon = subprocess.Popen([TOKENTAP, "daemon", "--spool", os.path.join(d, "spool"), "--otlp-endpoint", rcv.url],
+                                  stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
+        self.addCleanup(lambda: daemon.poll() is None and daemon.kill())
+        def log():
+            with open(err.name) as f:
+                return f.read()
+        deadline = time.time() + 120
+        while "daemon ready" not in log():
+            self.assertIsNone(daemon.poll(), log())
+            self.assertLess(time.time(), deadline, "daemon not ready")
+            time.sleep(0.05)
+        mark = self.server.mark()
+        script = " && ".join([self.node("--api", "anthropic", "--requests", "3", "--stream", "--interval", "0.2",
+                                        "--header", "x-test-usage:cache_write_5m=40,output=77"),
+                              self.node("--api", "openai-chat", "--requests", "2", "--interval", "0.2")])
+        rc, _, cerr = run_group(["/bin/sh", "-c", script], timeout=120)
+        self.assertEqual(rc, 0, cerr)
+        srv = [r for r in self.server.records(mark) if r["provider"] != "none"]
+        self.assertEqual(len(srv), 5)
+        time.sleep(2)  # spooled: fsync'd within a second
+        daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(timeout=120), 0, log())
+        self.assertIn("OTLP: ", log())
+        self.assert_decoded_whole(rcv)
+        self.assert_metrics_match(rcv, srv, srv)
+        self.assert_spans_match(rcv, srv)
+
     def test_bad_endpoint_and_isolate_are_refused(self):
         for args in (["--otlp-endpoint", "127.0.0.1:4318"], ["--isolate", "--otlp-endpoint", "http://127.0.0.1:9"]):
             p = subprocess.run([TOKENTAP, "replay", *args, "/nonexistent.ttcap"], capture_output=True, text=True)

@@ -46,6 +46,7 @@ struct DaemonOptions {
   std::string rotate_size;         // --rotate-size SIZE ("100M"); the file's [outputs] rotate_size otherwise
   std::string collector;           // --collector HOST:PORT: the spool is shipped there ([collector] address)
   std::string collector_ca, token_file, collector_cert, collector_key;  // its TLS and credentials
+  std::string otlp_endpoint;       // --otlp-endpoint: exported from the spool by the shipper's process
   std::set<std::string> given;     // the options given on the command line: they override the file
 };
 

@@ -25,6 +25,7 @@
 #include "metrics/health.h"
 #include "metrics/metrics.h"
 #include "metrics/server.h"
+#include "otlp/exporter.h"
 #include "ship/process.h"
 #include "top/server.h"
 #include "top/snapshot.h"
@@ -128,12 +129,15 @@ Result<int> open_top(const DaemonOptions& opts, Outputs& outputs, top::Tracker& 
   return top::listen_unix(opts.top_socket, *gid);
 }
 
-// With --collector: the shipper's process, forked now, before BPF is loaded
+// With --collector or --otlp-endpoint: the shipper's process, forked now, before BPF is loaded
 // (ship/process.h). Its TLS files and token are read here, as root.
 Result<void> start_shipper(const DaemonOptions& o, const Outputs& outputs, ship::ShipperProcess& shipper) {
-  if (o.collector.empty()) return {};
+  if (o.collector.empty() && o.otlp_endpoint.empty()) return {};
   auto so = ship::shipper_options(o.collector, o.collector_ca, o.token_file, o.collector_cert, o.collector_key);
   if (!so) return Error{"--collector: " + so.error()};
+  if (auto ok = otlp::OtlpExporter::open(o.otlp_endpoint); !o.otlp_endpoint.empty() && !ok)
+    return Error{"--otlp-endpoint: " + ok.error()};
+  so->otlp_endpoint = o.otlp_endpoint;
   return shipper.start(*so, outputs.spool_dir_fd(), isolate::unprivileged_identity());
 }
 

@@ -38,8 +38,10 @@ Result<config::Config> load_settings(const DaemonOptions& o) {
   if (given("--token-file")) c->collector.token_file = o.token_file;
   if (given("--collector-cert")) c->collector.cert = o.collector_cert;
   if (given("--collector-key")) c->collector.key = o.collector_key;
+  if (given("--otlp-endpoint")) c->otlp_endpoint = o.otlp_endpoint;
   // Shipping needs a spool: records leave it only once the collector has them.
-  if (!c->collector.address.empty() && c->spool.dir.empty()) c->spool.dir = kDefaultShipSpool;
+  bool ships = !c->collector.address.empty() || !c->otlp_endpoint.empty();
+  if (ships && c->spool.dir.empty()) c->spool.dir = kDefaultShipSpool;
   if (given("--rotate-size")) {
     auto bytes = config::parse_size(o.rotate_size);
     if (!bytes) return Error{"--rotate-size: " + bytes.error()};
@@ -72,6 +74,7 @@ DaemonOptions with_settings(DaemonOptions o, const config::Config& c) {
   o.output.spool_fsync_ms = c.spool.fsync_ms;
   o.top_socket = c.top_socket;
   o.collector = c.collector.address;
+  o.otlp_endpoint = c.otlp_endpoint;
   o.collector_ca = c.collector.ca;
   o.token_file = c.collector.token_file;
   o.collector_cert = c.collector.cert;

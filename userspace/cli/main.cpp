@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
   daemon->add_option("--collector", daemon_opts.collector,
                      "ship the spool to `tokentap collector` at HOST:PORT (gRPC over TLS); with no --spool, "
                      "it is /var/lib/tokentap/spool");
+  daemon->add_option("--otlp-endpoint", daemon_opts.otlp_endpoint,
+                     "also export metrics and one span per request over OTLP/HTTP, from the spool (with no "
+                     "--spool, /var/lib/tokentap/spool)");
   daemon->add_option("--collector-ca", daemon_opts.collector_ca, "CA of the collector's certificate (PEM)");
   daemon->add_option("--token-file", daemon_opts.token_file, "file whose first line is this daemon's collector token");
   daemon->add_option("--collector-cert", daemon_opts.collector_cert, "client certificate for mutual TLS (PEM)");

@@ -175,7 +175,8 @@ Result<void> Reader::read(const toml::table& root) {
                  {"out", [&](auto& n) { return string(n, cfg_.out); }},
                  {"report", [&](auto& n) { return string(n, cfg_.report); }},
                  {"rotate_size", [&](auto& n) { return size_text(n, cfg_.rotate_bytes); }},
-                 {"rotate_keep", [&](auto& n) { return size(n, cfg_.rotate_keep, 1000); }}});
+                 {"rotate_keep", [&](auto& n) { return size(n, cfg_.rotate_keep, 1000); }},
+                 {"otlp_endpoint", [&](auto& n) { return string(n, cfg_.otlp_endpoint); }}});
   uint64_t ring = cfg_.ring_buffer_mb;
   if (r)
     r = section(root, "capture",
@@ -286,7 +287,7 @@ Changes diff(const Config& a, const Config& b) {
   note(c.live, a.session_idle_s != b.session_idle_s, "session idle time");
   note(c.need_restart,
        a.json != b.json || a.out != b.out || a.report != b.report || a.rotate_bytes != b.rotate_bytes ||
-           a.rotate_keep != b.rotate_keep,
+           a.rotate_keep != b.rotate_keep || a.otlp_endpoint != b.otlp_endpoint,
        "outputs");
   note(c.need_restart, a.ring_buffer_mb != b.ring_buffer_mb, "ring buffer size");
   note(c.need_restart, a.max_call_bytes != b.max_call_bytes, "max call bytes");

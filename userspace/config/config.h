@@ -61,6 +61,7 @@ struct Config {
   std::string json, out, report;                 // [outputs]; "" = not written
   uint64_t rotate_bytes = 100u << 20;            // [outputs] rotate_size: json and out rotated past it (0: never)
   uint64_t rotate_keep = 5;                      // ... keeping this many rotated files each
+  std::string otlp_endpoint;                     // [outputs] otlp_endpoint: OTLP/HTTP export from the spool
   uint32_t ring_buffer_mb = 16;                  // [capture]
   uint64_t max_call_bytes = 64u << 20;
   uint64_t max_body_bytes = 64u << 20;

@@ -11,6 +11,9 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
+
+#include "ship/otlp_feeder.h"
 
 namespace tt::ship {
 
@@ -37,6 +40,30 @@ std::string first_line(const std::string& text) {
   return "";
 }
 
+void ship_to_collector(const ShipperOptions& opts, int dir_fd) {
+  std::vector<std::string> others;
+  if (!opts.otlp_endpoint.empty()) others.push_back(kOtlpCursor);
+  ShipStats st = Shipper(opts, dir_fd, others).run(g_stop);
+  fprintf(stderr, "tokentap: shipper: %llu record(s) in %llu batch(es): %llu stored, %llu already held, %llu rejected\n",
+          static_cast<unsigned long long>(st.records), static_cast<unsigned long long>(st.batches),
+          static_cast<unsigned long long>(st.stored), static_cast<unsigned long long>(st.duplicates),
+          static_cast<unsigned long long>(st.rejected));
+}
+
+void feed_otlp(const ShipperOptions& opts, int dir_fd) {
+  otlp::ExporterOptions eo;
+  eo.host_name = opts.host;
+  auto exporter = otlp::OtlpExporter::open(opts.otlp_endpoint, eo);
+  if (!exporter) {
+    fprintf(stderr, "tokentap: OTLP: %s\n", exporter.error().c_str());
+    return;
+  }
+  std::vector<std::string> others;
+  if (!opts.target.empty()) others.push_back("shipped");
+  uint64_t n = OtlpFeeder(std::move(*exporter), dir_fd, others).run(g_stop);
+  fprintf(stderr, "tokentap: OTLP: %llu record(s) exported from the spool\n", static_cast<unsigned long long>(n));
+}
+
 [[noreturn]] void child(const ShipperOptions& opts, int dir_fd, isolate::Identity who) {
   prctl(PR_SET_NAME, "tokentap-ship", 0, 0, 0);
   prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);  // the daemon gone: stop too
@@ -53,11 +80,10 @@ std::string first_line(const std::string& text) {
     fprintf(stderr, "tokentap: the shipper cannot confine itself: %s\n", r.error().c_str());
     _exit(3);
   }
-  ShipStats st = Shipper(opts, dir_fd).run(g_stop);
-  fprintf(stderr, "tokentap: shipper: %llu record(s) in %llu batch(es): %llu stored, %llu already held, %llu rejected\n",
-          static_cast<unsigned long long>(st.records), static_cast<unsigned long long>(st.batches),
-          static_cast<unsigned long long>(st.stored), static_cast<unsigned long long>(st.duplicates),
-          static_cast<unsigned long long>(st.rejected));
+  std::thread otlp;
+  if (!opts.otlp_endpoint.empty()) otlp = std::thread(feed_otlp, std::cref(opts), dir_fd);
+  if (!opts.target.empty()) ship_to_collector(opts, dir_fd);
+  if (otlp.joinable()) otlp.join();
   _exit(0);
 }
 
@@ -87,7 +113,7 @@ Result<ShipperOptions> shipper_options(const std::string& target, const std::str
     o.cert_pem = *c;
     o.key_pem = *k;
   }
-  if (o.token.empty() && o.cert_pem.empty())
+  if (!target.empty() && o.token.empty() && o.cert_pem.empty())
     return make_error("the collector needs --token-file or a client certificate (--collector-cert, --collector-key)");
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);

@@ -67,7 +67,8 @@ struct Shipper::StreamState {
   uint64_t acks = 0;
 };
 
-Shipper::Shipper(ShipperOptions opts, int spool_dir_fd) : opts_(std::move(opts)), reader_(spool_dir_fd) {
+Shipper::Shipper(ShipperOptions opts, int spool_dir_fd, std::vector<std::string> other_cursors)
+    : opts_(std::move(opts)), reader_(spool_dir_fd, "shipped", std::move(other_cursors)) {
   acked_ = reader_.load();
 }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "ship/spool_reader.h"
@@ -20,6 +21,7 @@ struct ShipperOptions {
   std::string token;        // bearer token ("" = none: client certificate only)
   std::string cert_pem, key_pem;  // client certificate for mutual TLS (optional)
   std::string host;         // this machine's name, stored with its records
+  std::string otlp_endpoint;  // daemon --otlp-endpoint: exported from the spool too (ship/otlp_feeder.h)
   size_t batch_records = 1000;
   uint64_t batch_bytes = 4u << 20;
   unsigned window = 4;          // batches in flight
@@ -34,7 +36,9 @@ struct ShipStats {
 
 class Shipper {
  public:
-  Shipper(ShipperOptions opts, int spool_dir_fd);
+  // other_cursors: other consumers of the spool (the OTLP feeder's), so a
+  // segment is deleted only once every one has passed it.
+  Shipper(ShipperOptions opts, int spool_dir_fd, std::vector<std::string> other_cursors = {});
   // Until stop is set: ships, reconnects, backs off. Then, on a working
   // stream, ships what is left and waits for its acks, for up to drain_s.
   ShipStats run(const std::atomic<bool>& stop, unsigned drain_s = 5);

@@ -79,21 +79,32 @@ Result<Batch> SpoolReader::next(Cursor from, size_t max_records, uint64_t max_by
   return b;
 }
 
-Result<void> SpoolReader::acknowledged(Cursor upto) {
+Result<void> SpoolReader::save(Cursor c) const {
   char line[64];
-  int n = snprintf(line, sizeof(line), "%llu %llu\n", static_cast<unsigned long long>(upto.segment),
-                   static_cast<unsigned long long>(upto.offset));
-  int fd = openat(dir_fd_, "shipped.new", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return sys_error("spool: cannot write shipped.new");
+  int n = snprintf(line, sizeof(line), "%llu %llu\n", static_cast<unsigned long long>(c.segment),
+                   static_cast<unsigned long long>(c.offset));
+  std::string tmp = cursor_ + ".new";
+  int fd = openat(dir_fd_, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return sys_error("spool: cannot write " + tmp);
   bool ok = write(fd, line, size_t(n)) == n;
   ok = close(fd) == 0 && ok;
   // Not synced: after a crash it may lag, and what it lags by is sent again.
-  if (!ok || renameat(dir_fd_, "shipped.new", dir_fd_, "shipped") != 0) return sys_error("spool: cannot write shipped");
+  if (!ok || renameat(dir_fd_, tmp.c_str(), dir_fd_, cursor_.c_str()) != 0) return sys_error("spool: cannot write " + cursor_);
+  return {};
+}
+
+Result<void> SpoolReader::acknowledged(Cursor upto) {
+  if (auto r = save(upto); !r) return r;
+  Cursor all = upto;  // where every consumer has got to
+  for (const auto& other : others_) {
+    Cursor c = load(other);
+    if (c.segment < all.segment || (c.segment == all.segment && c.offset < all.offset)) all = c;
+  }
   auto extent = sink::read_ack(dir_fd_);
   for (uint64_t seg : sink::list_segments(dir_fd_)) {
-    // upto's own segment too once it is closed and shipped to its end.
-    bool passed = seg < upto.segment || (extent && seg < extent->segment && seg == upto.segment &&
-                                         upto.offset >= segment_size(seg));
+    // all's own segment too once it is closed and passed to its end.
+    bool passed = seg < all.segment ||
+                  (extent && seg < extent->segment && seg == all.segment && all.offset >= segment_size(seg));
     if (!passed) break;
     if (unlinkat(dir_fd_, sink::segment_name(seg).c_str(), 0) != 0 && errno != ENOENT)
       return sys_error("spool: cannot delete " + sink::segment_name(seg));
@@ -107,8 +118,8 @@ uint64_t SpoolReader::segment_size(uint64_t seg) const {
   return uint64_t(st.st_size);
 }
 
-Cursor SpoolReader::load() const {
-  int fd = openat(dir_fd_, "shipped", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+Cursor SpoolReader::load(const std::string& name) const {
+  int fd = openat(dir_fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return {};
   char line[64] = {};
   ssize_t n = read(fd, line, sizeof(line) - 1);

@@ -29,7 +29,10 @@ struct Batch {
 
 class SpoolReader {
  public:
-  explicit SpoolReader(int dir_fd) : dir_fd_(dir_fd) {}
+  // cursor: the file this consumer keeps its place in; others: the other
+  // consumers' (a segment goes once every consumer has passed it).
+  explicit SpoolReader(int dir_fd, std::string cursor = "shipped", std::vector<std::string> others = {})
+      : dir_fd_(dir_fd), cursor_(std::move(cursor)), others_(std::move(others)) {}
   // The records after `from`, up to max_records or about max_bytes, and only
   // what is durable. An empty batch: nothing new yet.
   Result<Batch> next(Cursor from, size_t max_records, uint64_t max_bytes);
@@ -38,13 +41,17 @@ class SpoolReader {
   // them acked already), so shipped segments do not linger.
   Result<void> acknowledged(Cursor upto);
   // Where the last run's shipping ended.
-  Cursor load() const;
+  Cursor load() const { return load(cursor_); }
 
  private:
   Result<void> read_segment(uint64_t seg, uint64_t from, uint64_t until, Batch& b, size_t max_records,
                             uint64_t max_bytes);
   uint64_t segment_size(uint64_t seg) const;
+  Cursor load(const std::string& name) const;
+  Result<void> save(Cursor c) const;
   int dir_fd_;
+  std::string cursor_;
+  std::vector<std::string> others_;
 };
 
 }  // namespace tt::ship
