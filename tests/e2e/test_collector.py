@@ -312,8 +312,6 @@ def closed_by_peer(sock, timeout=10):
 class GrpcClient:
     """A collector in a temporary directory, and a Python gRPC client of its Ship call."""
 
-    collector_args = ()
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -332,16 +330,25 @@ class GrpcClient:
         self.port = free_port()
         self.collector = Proc(self, "collector", [
             TOKENTAP, "collector", "--listen", "127.0.0.1:%d" % self.port, "--db", self.db,
-            "--token-file", token_file, "--tls-cert", os.path.join(certs, "server.pem"),
+            *self.auth_args(token_file), "--tls-cert", os.path.join(certs, "server.pem"),
             "--tls-key", os.path.join(certs, "server.key"), *self.extra_args()], "collector listening").start()
-        with open(os.path.join(certs, "ca.pem"), "rb") as f:
-            creds = self.grpc.ssl_channel_credentials(root_certificates=f.read())
-        self.channel = self.grpc.secure_channel("127.0.0.1:%d" % self.port, creds,
-                                                options=[("grpc.max_send_message_length", 64 << 20)])
-        self.addCleanup(self.channel.close)
-        self.ship_call = self.channel.stream_stream(
+        self.ship_call = self.client_call()
+
+    def client_call(self, cert=None):
+        """The Ship call on a channel of its own; cert: (chain, key) PEM for mutual TLS."""
+        with open(os.path.join(self.server.cert_dir, "ca.pem"), "rb") as f:
+            ca = f.read()
+        creds = self.grpc.ssl_channel_credentials(root_certificates=ca, certificate_chain=cert and cert[0],
+                                                  private_key=cert and cert[1])
+        channel = self.grpc.secure_channel("127.0.0.1:%d" % self.port, creds,
+                                           options=[("grpc.max_send_message_length", 64 << 20)])
+        self.addCleanup(channel.close)
+        return channel.stream_stream(
             "/tokentap.v1.Collector/Ship", request_serializer=self.collector_pb2.ShipBatch.SerializeToString,
             response_deserializer=self.collector_pb2.ShipAck.FromString)
+
+    def auth_args(self, token_file):
+        return ["--token-file", token_file]
 
     def extra_args(self):
         return []
@@ -361,13 +368,13 @@ class GrpcClient:
             r.request.start_unix_ns, r.request.end_unix_ns = 1796000000000000000 + q, 1796000001000000000 + q
         return b
 
-    def ship(self, batches, token=None):
+    def ship(self, batches, token=None, call=None):
         md = [] if token is None else [("authorization", "Bearer " + token)]
-        return list(self.ship_call(iter(batches), metadata=md, timeout=30))
+        return list((call or self.ship_call)(iter(batches), metadata=md, timeout=30))
 
-    def refused(self, batches, token):
+    def refused(self, batches, token, call=None):
         with self.assertRaises(self.grpc.RpcError) as cm:
-            self.ship(batches, token)
+            self.ship(batches, token, call)
         return cm.exception
 
     def stored_count(self):
@@ -466,3 +473,36 @@ class CollectorExportTest(GrpcClient, E2ETestCase):
         hosts = {attrs(rs["resource"]["attributes"])["host.name"]
                  for r in self.receiver.requests("/v1/traces") for rs in r["request"]["resourceSpans"]}
         self.assertEqual(hosts, {"test-host"})
+
+
+class CollectorMutualTlsTest(GrpcClient, E2ETestCase):
+    """--tls-client-ca and no tokens: a daemon with a certificate from that CA ships; one without a
+    certificate, or with one from another CA, is refused by TLS before any batch."""
+
+    def auth_args(self, token_file):
+        return ["--tls-client-ca", os.path.join(self.server.cert_dir, "ca.pem")]
+
+    def client_cert(self, ca_pem, ca_key, name):
+        key, csr, pem = (os.path.join(self.dir, name + ext) for ext in (".key", ".csr", ".pem"))
+        subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-subj", "/CN=" + name, "-out", csr], check=True, capture_output=True)
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial",
+                        "-days", "1", "-out", pem], check=True, capture_output=True)
+        with open(pem, "rb") as f, open(key, "rb") as k:
+            return f.read(), k.read()
+
+    def test_client_certificate_decides(self):
+        certs = self.server.cert_dir
+        good = self.client_cert(os.path.join(certs, "ca.pem"), os.path.join(certs, "ca.key"), "daemon-1")
+        acks = self.ship([self.batch(1, "run-m", [1, 2])], call=self.client_call(good))
+        self.assertEqual([(a.stored, a.duplicates) for a in acks], [(2, 0)])
+        # Another CA (self-signed here), and no certificate at all.
+        other_key = os.path.join(self.dir, "other-ca.key")
+        other_pem = os.path.join(self.dir, "other-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", other_key,
+                        "-subj", "/CN=other CA", "-days", "1", "-out", other_pem], check=True, capture_output=True)
+        stranger = self.client_cert(other_pem, other_key, "stranger")
+        for call in (self.client_call(stranger), self.client_call()):
+            e = self.refused([self.batch(1, "run-m", [3])], None, call)
+            self.assertEqual(e.code(), self.grpc.StatusCode.UNAVAILABLE)
+        self.assertEqual(self.stored_count(), 2)
