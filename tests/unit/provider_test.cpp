@@ -968,3 +968,24 @@ TEST(ProviderRobustness, GarbageNeverCrashes) {
 }
 
 }  // namespace
+
+namespace {
+
+// One host table for the request classifier and the socket fallback: case and
+// port do not matter; an IPv6 literal keeps its own colons.
+TEST(ProviderHosts, OneTableCaseAndPortInsensitive) {
+  using tt::provider::Provider;
+  using tt::provider::provider_for_host;
+  EXPECT_EQ(provider_for_host("api.anthropic.com"), Provider::Anthropic);
+  EXPECT_EQ(provider_for_host("API.Anthropic.com:443"), Provider::Anthropic);
+  EXPECT_EQ(provider_for_host("chatgpt.com"), Provider::OpenAI);
+  EXPECT_EQ(provider_for_host("api.openai.com:8443"), Provider::OpenAI);
+  EXPECT_EQ(provider_for_host("cloudcode-pa.googleapis.com"), Provider::Gemini);
+  EXPECT_EQ(provider_for_host("api.anthropic.com.evil.example"), Provider::Unknown);
+  EXPECT_EQ(provider_for_host("127.0.0.1:8443"), Provider::Unknown);
+  EXPECT_EQ(tt::provider::host_key("[::1]:443"), "[::1]");
+  EXPECT_EQ(tt::provider::host_key("::1"), "::1");
+  EXPECT_EQ(tt::provider::host_key("Gateway.Internal:8443"), "gateway.internal");
+}
+
+}  // namespace

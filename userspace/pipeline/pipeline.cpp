@@ -265,18 +265,12 @@ std::vector<provider::ProcessFacts> Pipeline::process_facts(uint32_t pid) {
   return out;
 }
 
+// --api-host first (as given, HOST or HOST:PORT), then tokentap's one host table.
 std::string Pipeline::provider_for_host(const std::string& host) const {
   if (auto it = opts_.api_hosts.find(host); it != opts_.api_hosts.end()) return it->second;
-  static const std::pair<const char*, const char*> kHosts[] = {
-      {"api.anthropic.com", "anthropic"},
-      {"api.openai.com", "openai"},
-      {"chatgpt.com", "openai"},  // Codex with a ChatGPT login
-      {"generativelanguage.googleapis.com", "gemini"},
-      {"cloudcode-pa.googleapis.com", "gemini"},
-  };
-  for (auto [h, p] : kHosts)
-    if (host == h) return p;
-  return "";
+  if (auto it = opts_.api_hosts.find(provider::host_key(host)); it != opts_.api_hosts.end()) return it->second;
+  provider::Provider p = provider::provider_for_host(host);
+  return p == provider::Provider::Unknown ? "" : provider::provider_name(p);
 }
 
 // TLS connections of processes whose TLS stack has no plaintext hook (a

@@ -43,15 +43,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-Provider provider_for_host(std::string_view host) {
-  std::string h = lower(host.substr(0, host.rfind(':')));  // drop any port
-  if (h == "api.anthropic.com") return Provider::Anthropic;
-  if (h == "api.openai.com") return Provider::OpenAI;
-  if (h == "generativelanguage.googleapis.com" || h == "cloudcode-pa.googleapis.com")
-    return Provider::Gemini;
-  return Provider::Unknown;
-}
-
 // Gemini methods live in the last path segment: ".../models/{model}:{method}", or
 // "/v1internal:{method}" for Code Assist, where the model is in the body.
 Route gemini_route(std::string_view path) {
@@ -193,6 +184,32 @@ std::string strip_models_prefix(std::string s) {
 }
 
 }  // namespace
+
+// The one table of first-party API hosts (the pipeline's socket fallback
+// reads it too, through provider_for_host).
+namespace {
+constexpr std::pair<std::string_view, Provider> kHosts[] = {
+    {"api.anthropic.com", Provider::Anthropic},
+    {"api.openai.com", Provider::OpenAI},
+    {"chatgpt.com", Provider::OpenAI},  // Codex with a ChatGPT login
+    {"generativelanguage.googleapis.com", Provider::Gemini},
+    {"cloudcode-pa.googleapis.com", Provider::Gemini},  // Gemini Code Assist
+};
+}  // namespace
+
+std::string host_key(std::string_view host) {
+  if (host.starts_with('[')) return lower(host.substr(0, host.find(']') + 1));  // "[::1]:443" -> "[::1]"
+  size_t colon = host.find(':');
+  bool port = colon != std::string_view::npos && host.rfind(':') == colon;  // one colon: HOST:PORT
+  return lower(port ? host.substr(0, colon) : host);
+}
+
+Provider provider_for_host(std::string_view host) {
+  std::string h = host_key(host);
+  for (auto [name, p] : kHosts)
+    if (h == name) return p;
+  return Provider::Unknown;
+}
 
 const char* provider_name(Provider p) {
   switch (p) {

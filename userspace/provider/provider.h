@@ -14,6 +14,10 @@ namespace tt::provider {
 
 enum class Provider { Unknown, Anthropic, OpenAI, Gemini };
 const char* provider_name(Provider p);  // "unknown", "anthropic", "openai", "gemini"
+// "Api.Anthropic.com:443" -> "api.anthropic.com": how hosts are compared.
+std::string host_key(std::string_view host);
+// The first-party API a host serves, from tokentap's one table; Unknown if none.
+Provider provider_for_host(std::string_view host);
 
 enum class UsageSource { None, Exact, Estimated };
 const char* usage_source_name(UsageSource s);  // "none", "exact", "estimated"
