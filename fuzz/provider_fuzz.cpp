@@ -7,6 +7,8 @@
 #include "http_text.h"
 #include "provider/provider.h"
 
+#include <nlohmann/json.hpp>
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   tt::fuzz::Reader in(data, size);
   uint8_t flags = in.u8();
@@ -36,8 +38,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Classification from the request alone agrees with the full decode, digested
   // or not. Not for invalid JSON: simdjson On-Demand skips unread values
   // without validating them, so whether a bad body is an object depends on
-  // which values a pass reads (see docs/security.md).
-  if (tt::provider::json_string_bytes(req_body) && tt::provider::classify(req, req_body).is_llm != c.is_llm)
+  // which values a pass reads (see docs/security.md). json_string_bytes does
+  // not validate every structure either ("[\"a\": 1]" passes it), so the body
+  // is checked by a validating parser.
+  if (nlohmann::json::accept(req_body) && tt::provider::classify(req, req_body).is_llm != c.is_llm)
     __builtin_trap();
   return 0;
 }
