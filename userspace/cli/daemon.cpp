@@ -135,8 +135,7 @@ Result<void> start_shipper(const DaemonOptions& o, const Outputs& outputs, ship:
   if (o.collector.empty() && o.otlp_endpoint.empty()) return {};
   auto so = ship::shipper_options(o.collector, o.collector_ca, o.token_file, o.collector_cert, o.collector_key);
   if (!so) return Error{"--collector: " + so.error()};
-  if (auto ok = otlp::OtlpExporter::open(o.otlp_endpoint); !o.otlp_endpoint.empty() && !ok)
-    return Error{"--otlp-endpoint: " + ok.error()};
+  if (auto ok = otlp::check_endpoint(o.otlp_endpoint); !o.otlp_endpoint.empty() && !ok) return Error{ok.error()};
   so->otlp_endpoint = o.otlp_endpoint;
   return shipper.start(*so, outputs.spool_dir_fd(), isolate::unprivileged_identity());
 }

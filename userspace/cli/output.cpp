@@ -77,7 +77,7 @@ bool Outputs::rotate_due(const std::function<bool(uint32_t, int)>& hand_over) {
   sink::RotateOptions ro{opts_.rotate_bytes, opts_.rotate_keep};
   bool ok = true;
   for (uint32_t slot : {kOutSlot, kJsonSlot}) {
-    sink::FileSink* f = slot == kOutSlot ? static_cast<sink::FileSink*>(proto_.get()) : json_.get();
+    sink::FileSink* f = file(slot);
     const std::string& path = slot == kOutSlot ? opts_.out : opts_.json;
     if (!f || rotate_failed_[slot]) continue;
     auto r = sink::rotate_if_due(path, f->fd(), ro);
@@ -97,9 +97,13 @@ bool Outputs::rotate_due(const std::function<bool(uint32_t, int)>& hand_over) {
   return ok;
 }
 
+sink::FileSink* Outputs::file(uint32_t slot) const {
+  if (slot == kOutSlot) return proto_.get();
+  return slot == kJsonSlot ? json_.get() : nullptr;
+}
+
 Result<void> Outputs::switch_file(uint32_t slot, int fd) {
-  sink::FileSink* f = slot == kOutSlot ? static_cast<sink::FileSink*>(proto_.get())
-                      : slot == kJsonSlot ? json_.get() : nullptr;
+  sink::FileSink* f = file(slot);
   if (!f) {
     close(fd);
     return make_error("a file for no output (slot " + std::to_string(slot) + ")");

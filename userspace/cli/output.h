@@ -49,6 +49,7 @@ class Outputs {
 
  private:
   bool write_report(const std::string& text);
+  sink::FileSink* file(uint32_t slot) const;  // the rotating output of a slot (out, json), if open
   Result<void> open_spool(const OutputOptions& opts);
   OutputOptions opts_;
   FILE* report_ = nullptr;  // opened with the others: the parser process cannot open files

@@ -1,5 +1,7 @@
 #include "collector/auth.h"
 
+#include "common/text_file.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -21,11 +23,8 @@ Result<Tokens> Tokens::load(const std::string& path) {
   std::ifstream in(path);
   if (!in) return make_error("cannot read the token file " + path + ": " + strerror(errno));
   std::vector<std::string> tokens;
-  for (std::string line; std::getline(in, line);) {
-    size_t a = line.find_first_not_of(" \t\r"), b = line.find_last_not_of(" \t\r");
-    if (a == std::string::npos || line[a] == '#') continue;
-    tokens.push_back(line.substr(a, b - a + 1));
-  }
+  for (std::string line; std::getline(in, line);)
+    if (auto t = trim(line); !t.empty() && t[0] != '#') tokens.emplace_back(t);
   if (tokens.empty()) return make_error("the token file " + path + " holds no token");
   return of(std::move(tokens));
 }

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "collector/service.h"
+#include "common/text_file.h"
 #include "metrics/metrics.h"
 #include "metrics/server.h"
 #include "otlp/exporter.h"
@@ -30,22 +31,14 @@ namespace {
 constexpr int kMaxMessageBytes = 16 << 20;  // a batch is at most ~4 MiB; more is refused (RESOURCE_EXHAUSTED)
 constexpr int kMaxThreads = 256;            // streams served at once; a stalled one holds only its own
 
-Result<std::string> read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(std::string("cannot read the ") + what + " " + path + ": " + strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Result<std::shared_ptr<grpc::ServerCredentials>> tls_credentials(const CollectorOptions& o) {
-  auto cert = read_file(o.tls_cert, "--tls-cert");
-  auto key = cert ? read_file(o.tls_key, "--tls-key") : Result<std::string>(std::string());
+  auto cert = read_text_file(o.tls_cert, "--tls-cert");
+  auto key = cert ? read_text_file(o.tls_key, "--tls-key") : Result<std::string>(std::string());
   if (!cert || !key) return Error{!cert ? cert.error() : key.error()};
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   if (!o.tls_client_ca.empty()) {
-    auto ca = read_file(o.tls_client_ca, "--tls-client-ca");
+    auto ca = read_text_file(o.tls_client_ca, "--tls-client-ca");
     if (!ca) return Error{ca.error()};
     ssl.pem_root_certs = *ca;
     ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
@@ -91,9 +84,7 @@ class OtlpOut {
  public:
   explicit OtlpOut(std::string endpoint) : endpoint_(std::move(endpoint)) {}
   static Result<void> check(const std::string& endpoint) {
-    if (endpoint.empty()) return {};
-    auto e = otlp::OtlpExporter::open(endpoint, {});
-    return e ? Result<void>{} : Error{"--otlp-endpoint: " + e.error()};
+    return endpoint.empty() ? Result<void>{} : otlp::check_endpoint(endpoint);
   }
   void write(const std::string& host, const std::vector<const v1::Record*>& fresh) {
     if (endpoint_.empty()) return;

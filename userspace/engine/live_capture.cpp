@@ -307,9 +307,10 @@ void LiveCapture::on_record(const void* data, size_t size) {
       if (h->flags & TT_F_STOPPED) release_hold(pid, false);
       break;
     case TT_EV_HOLD:
-      // Stopped, so surely alive: described now, before it can exit.
-      if ((h->flags & TT_F_STOPPED) && !described_.count(pid)) describe(pid, nullptr);
-      if (h->flags & TT_F_STOPPED) release_hold(pid, true);
+      if (h->flags & TT_F_STOPPED) {
+        if (!described_.count(pid)) describe(pid, nullptr);  // stopped, so surely alive: now, before it can exit
+        release_hold(pid, true);
+      }
       if (!described_.count(pid)) trace_live(pid);  // examined: no second hold
       break;
     case TT_EV_DLOPEN:

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <cstdlib>
 #include <fstream>
@@ -144,7 +143,7 @@ constexpr size_t kMaxCgroups = 100000;  // a bound on one walk of a huge hierarc
 
 std::string CgroupPaths::path_of(uint64_t id) {
   if (auto it = by_id_.find(id); it != by_id_.end()) return it->second;
-  uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  uint64_t now = now_ns(CLOCK_MONOTONIC);
   if (now - last_scan_ns_ < 1'000'000'000ull && last_scan_ns_) return "";
   last_scan_ns_ = now;
   rescan();

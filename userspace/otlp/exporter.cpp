@@ -57,10 +57,15 @@ int64_t rejected_spans(const std::string& body, std::string* why) {
 
 }  // namespace
 
-Result<std::unique_ptr<OtlpExporter>> OtlpExporter::open(const std::string& endpoint, ExporterOptions opts) {
+Result<void> check_endpoint(const std::string& endpoint) {
   if (!endpoint.starts_with("http://") && !endpoint.starts_with("https://"))
     return make_error("--otlp-endpoint wants an http:// or https:// URL (the collector's OTLP/HTTP port), got " +
                       endpoint);
+  return {};
+}
+
+Result<std::unique_ptr<OtlpExporter>> OtlpExporter::open(const std::string& endpoint, ExporterOptions opts) {
+  if (auto r = check_endpoint(endpoint); !r) return Error{r.error()};
   std::string base = endpoint;
   while (base.ends_with("/")) base.pop_back();
   return std::unique_ptr<OtlpExporter>(new OtlpExporter(base, std::move(opts)));

@@ -46,6 +46,10 @@ struct ExportStats {
   std::string last_error;
 };
 
+// Whether endpoint is an OTLP/HTTP base URL open() would take (a check before
+// the exporter is made elsewhere: the daemon's shipper, the collector).
+Result<void> check_endpoint(const std::string& endpoint);
+
 class OtlpExporter : public sink::RecordSink {
  public:
   // endpoint: the collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318.

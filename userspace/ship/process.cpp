@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/text_file.h"
 #include "ship/otlp_feeder.h"
 
 namespace tt::ship {
@@ -22,21 +23,11 @@ namespace {
 std::atomic<bool> g_stop{false};
 void on_term(int) { g_stop = true; }
 
-Result<std::string> read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(std::string("cannot read the ") + what + " " + path + ": " + strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The first non-empty line, without surrounding blanks.
 std::string first_line(const std::string& text) {
   std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    size_t a = line.find_first_not_of(" \t\r"), b = line.find_last_not_of(" \t\r");
-    if (a != std::string::npos) return line.substr(a, b - a + 1);
-  }
+  for (std::string line; std::getline(in, line);)
+    if (auto t = trim(line); !t.empty()) return std::string(t);
   return "";
 }
 
@@ -95,20 +86,20 @@ Result<ShipperOptions> shipper_options(const std::string& target, const std::str
   ShipperOptions o;
   o.target = target;
   if (!ca_file.empty()) {
-    auto ca = read_file(ca_file, "collector CA");
+    auto ca = read_text_file(ca_file, "collector CA");
     if (!ca) return Error{ca.error()};
     o.ca_pem = *ca;
   }
   if (!token_file.empty()) {
-    auto t = read_file(token_file, "token file");
+    auto t = read_text_file(token_file, "token file");
     if (!t) return Error{t.error()};
     o.token = first_line(*t);
     if (o.token.empty()) return make_error("the token file " + token_file + " holds no token");
   }
   if (cert_file.empty() != key_file.empty()) return make_error("a client certificate needs both its cert and its key");
   if (!cert_file.empty()) {
-    auto c = read_file(cert_file, "client certificate");
-    auto k = c ? read_file(key_file, "client key") : Result<std::string>(std::string());
+    auto c = read_text_file(cert_file, "client certificate");
+    auto k = c ? read_text_file(key_file, "client key") : Result<std::string>(std::string());
     if (!c || !k) return Error{!c ? c.error() : k.error()};
     o.cert_pem = *c;
     o.key_pem = *k;
