@@ -153,8 +153,9 @@ TEST(ConfigTest, WrongTypesAndBadValuesNameTheirLine) {
        "t.toml:2:18: must be positive, not 0"},
       {"[daemon]\nsummary_interval = -2\n",
        "t.toml:2:20: must be a positive number of seconds"},
-      {"[api_hosts]\ngw = \"openia\"\n",
-       "t.toml:2:6: unknown provider 'openia' (anthropic, openai or gemini)"},
+      {"[api_hosts]\ngw = \"Open AI\"\n",
+       "t.toml:2:6: bad provider name 'Open AI': lower-case letters, digits, '.', '_' and '-' (see docs/providers.md "
+       "for the names tokentap uses)"},
       {"[exclude]\nexecutables = [\n  \"/ok\",\n  \"/bin/[ab\",\n]\n",
        "t.toml:4:3: bad glob '/bin/[ab'"},
       {"[include]\nusers = [\"no-such-user-tt\"]\n",

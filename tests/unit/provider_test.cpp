@@ -21,7 +21,7 @@ using tt::provider::decode;
 using tt::provider::estimate_tokens_from_text_bytes;
 using tt::provider::estimate_usage;
 using tt::provider::Exchange;
-using tt::provider::Provider;
+using tt::provider::WireFormat;
 using tt::provider::Usage;
 using tt::provider::UsageSource;
 
@@ -106,10 +106,15 @@ constexpr std::string_view kGeminiReq =
 
 // ---------------------------------------------------------------------------
 TEST(ProviderNames, StableStrings) {
-  EXPECT_STREQ(tt::provider::provider_name(Provider::Unknown), "unknown");
-  EXPECT_STREQ(tt::provider::provider_name(Provider::Anthropic), "anthropic");
-  EXPECT_STREQ(tt::provider::provider_name(Provider::OpenAI), "openai");
-  EXPECT_STREQ(tt::provider::provider_name(Provider::Gemini), "gemini");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::None), "");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::AnthropicMessages), "anthropic_messages");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::OpenAIChat), "openai_chat");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::OpenAIResponses), "openai_responses");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::Gemini), "gemini");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::BedrockInvoke), "bedrock_invoke");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::BedrockConverse), "bedrock_converse");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::Ollama), "ollama");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::Unknown), "unknown");
   EXPECT_STREQ(tt::provider::usage_source_name(UsageSource::None), "none");
   EXPECT_STREQ(tt::provider::usage_source_name(UsageSource::Exact), "exact");
   EXPECT_STREQ(tt::provider::usage_source_name(UsageSource::Estimated), "estimated");
@@ -118,52 +123,69 @@ TEST(ProviderNames, StableStrings) {
 // ---------------------------------------------------------------------------
 struct RouteCase {
   const char* target;
-  Provider provider;
+  WireFormat wire;
   const char* api;
   bool billable;
   bool stream;
   const char* model;
+  const char* provider;  // on a loopback test server: "local" unless the path names one
 };
 
 TEST(ProviderClassify, PathsWorkOnAnyHost) {
+  using W = WireFormat;
   const RouteCase cases[] = {
-      {"/v1/messages", Provider::Anthropic, "messages", true, false, ""},
-      {"/v1/messages?beta=true", Provider::Anthropic, "messages", true, false, ""},
-      {"/api/anthropic/v1/messages", Provider::Anthropic, "messages", true, false, ""},
-      {"/v1/messages/count_tokens?beta=true", Provider::Anthropic, "count_tokens", false, false,
-       ""},
-      {"/v1/chat/completions", Provider::OpenAI, "chat_completions", true, false, ""},
-      {"/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21", Provider::OpenAI,
-       "chat_completions", true, false, ""},
-      {"/v1/responses", Provider::OpenAI, "responses", true, false, ""},
-      {"/backend-api/codex/responses", Provider::OpenAI, "responses", true, false, ""},
-      {"/v1/responses/input_tokens", Provider::OpenAI, "count_tokens", false, false, ""},
-      {"/v1/completions", Provider::OpenAI, "completions", true, false, ""},
-      {"/v1/embeddings", Provider::OpenAI, "embeddings", true, false, ""},
-      {"/v1beta/models/gemini-2.5-flash:generateContent", Provider::Gemini, "generate_content",
-       true, false, "gemini-2.5-flash"},
-      {"/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", Provider::Gemini,
-       "stream_generate_content", true, true, "gemini-2.5-pro"},
-      {"/v1beta/models/gemini-2.5-pro:countTokens", Provider::Gemini, "count_tokens", false, false,
-       "gemini-2.5-pro"},
-      {"/v1/models/gemini-2.0-flash:generateContent", Provider::Gemini, "generate_content", true,
-       false, "gemini-2.0-flash"},
-      {"/v1alpha/models/gemini-2.5-flash:streamGenerateContent", Provider::Gemini,
-       "stream_generate_content", true, true, "gemini-2.5-flash"},
-      {"/v1beta/models/gemini-embedding-001:embedContent", Provider::Gemini, "embeddings", true,
-       false, "gemini-embedding-001"},
-      {"/v1/projects/p1/locations/us-central1/publishers/google/models/gemini-2.5-pro:"
-       "generateContent",
-       Provider::Gemini, "generate_content", true, false, "gemini-2.5-pro"},
-      {"/v1internal:generateContent", Provider::Gemini, "generate_content", true, false, ""},
-      {"/v1internal:streamGenerateContent?alt=sse", Provider::Gemini, "stream_generate_content",
-       true, true, ""},
-      {"/v1internal:countTokens", Provider::Gemini, "count_tokens", false, false, ""},
+      {"/v1/messages", W::AnthropicMessages, "messages", true, false, "", "local"},
+      {"/v1/messages?beta=true", W::AnthropicMessages, "messages", true, false, "", "local"},
+      {"/api/anthropic/v1/messages", W::AnthropicMessages, "messages", true, false, "", "local"},
+      {"/v1/messages/count_tokens?beta=true", W::AnthropicMessages, "count_tokens", false, false, "", "local"},
+      {"/v1/chat/completions", W::OpenAIChat, "chat_completions", true, false, "", "local"},
+      {"/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21", W::OpenAIChat, "chat_completions", true,
+       false, "", "azure.ai.openai"},
+      {"/v1/responses", W::OpenAIResponses, "responses", true, false, "", "local"},
+      {"/backend-api/codex/responses", W::OpenAIResponses, "responses", true, false, "", "local"},
+      {"/v1/responses/input_tokens", W::OpenAIResponses, "count_tokens", false, false, "", "local"},
+      {"/v1/completions", W::OpenAIChat, "completions", true, false, "", "local"},
+      {"/v1/embeddings", W::OpenAIChat, "embeddings", true, false, "", "local"},
+      {"/v1beta/models/gemini-2.5-flash:generateContent", W::Gemini, "generate_content", true, false,
+       "gemini-2.5-flash", "local"},
+      {"/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", W::Gemini, "stream_generate_content", true,
+       true, "gemini-2.5-pro", "local"},
+      {"/v1beta/models/gemini-2.5-pro:countTokens", W::Gemini, "count_tokens", false, false, "gemini-2.5-pro",
+       "local"},
+      {"/v1/models/gemini-2.0-flash:generateContent", W::Gemini, "generate_content", true, false,
+       "gemini-2.0-flash", "local"},
+      {"/v1alpha/models/gemini-2.5-flash:streamGenerateContent", W::Gemini, "stream_generate_content", true, true,
+       "gemini-2.5-flash", "local"},
+      {"/v1beta/models/gemini-embedding-001:embedContent", W::Gemini, "embeddings", true, false,
+       "gemini-embedding-001", "local"},
+      {"/v1/projects/p1/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent", W::Gemini,
+       "generate_content", true, false, "gemini-2.5-pro", "gcp.vertex_ai"},
+      {"/v1internal:generateContent", W::Gemini, "generate_content", true, false, "", "local"},
+      {"/v1internal:streamGenerateContent?alt=sse", W::Gemini, "stream_generate_content", true, true, "", "local"},
+      {"/v1internal:countTokens", W::Gemini, "count_tokens", false, false, "", "local"},
+      // Vertex AI's Claude: Messages in, Messages out, the model in the path.
+      {"/v1/projects/p1/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict",
+       W::AnthropicMessages, "messages", true, false, "claude-sonnet-4-5@20250929", "gcp.vertex_ai"},
+      {"/v1/projects/p1/locations/global/publishers/anthropic/models/claude-haiku-4-5@20251001:streamRawPredict",
+       W::AnthropicMessages, "messages", true, true, "claude-haiku-4-5@20251001", "gcp.vertex_ai"},
+      {"/v1/projects/p1/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict",
+       W::AnthropicMessages, "count_tokens", false, false, "", "gcp.vertex_ai"},
+      // Bedrock: the model id URL-encoded, or an inference profile's ARN.
+      {"/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke", W::BedrockInvoke, "invoke_model", true,
+       false, "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws.bedrock"},
+      {"/model/global.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke-with-response-stream", W::BedrockInvoke,
+       "invoke_model_stream", true, true, "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws.bedrock"},
+      {"/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse", W::BedrockConverse, "converse", true, false,
+       "anthropic.claude-3-5-haiku-20241022-v1:0", "aws.bedrock"},
+      {"/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.amazon.nova-pro-v1%3A0/"
+       "converse-stream",
+       W::BedrockConverse, "converse_stream", true, true, "us.amazon.nova-pro-v1:0", "aws.bedrock"},
   };
   for (const auto& tc : cases) {
     SCOPED_TRACE(tc.target);
     ApiCall c = classify(request(tc.target, "127.0.0.1:8080"), "");
     EXPECT_TRUE(c.is_llm);
+    EXPECT_EQ(c.wire, tc.wire);
     EXPECT_EQ(c.provider, tc.provider);
     EXPECT_EQ(c.api, tc.api);
     EXPECT_EQ(c.billable, tc.billable);
@@ -177,28 +199,98 @@ TEST(ProviderClassify, HostNamesTheProvider) {
   ApiCall c =
       classify(request("/v1beta/openai/chat/completions", "generativelanguage.googleapis.com"), "");
   EXPECT_TRUE(c.is_llm);
-  EXPECT_EQ(c.provider, Provider::Gemini);
+  EXPECT_EQ(c.provider, "gcp.gemini");
   EXPECT_EQ(c.api, "chat_completions");
 
   c = classify(request("/v1internal:streamGenerateContent?alt=sse", "cloudcode-pa.googleapis.com"),
                "");
-  EXPECT_EQ(c.provider, Provider::Gemini);
+  EXPECT_EQ(c.provider, "gcp.gen_ai");
   c = classify(request("/v1/messages", "API.Anthropic.com:443"), "");
-  EXPECT_EQ(c.provider, Provider::Anthropic);
+  EXPECT_EQ(c.provider, "anthropic");
   c = classify(request("/v1/responses", "api.openai.com"), "");
-  EXPECT_EQ(c.provider, Provider::OpenAI);
+  EXPECT_EQ(c.provider, "openai");
+
+  // The vendors that speak another's wire format are billed by name, not path.
+  struct Case {
+    const char* host;
+    const char* target;
+    const char* provider;
+    WireFormat wire;
+  };
+  const Case cases[] = {
+      {"api.deepseek.com", "/chat/completions", "deepseek", WireFormat::OpenAIChat},
+      {"api.deepseek.com", "/anthropic/v1/messages", "deepseek", WireFormat::AnthropicMessages},
+      {"openrouter.ai", "/api/v1/chat/completions", "openrouter", WireFormat::OpenAIChat},
+      {"api.moonshot.ai", "/v1/chat/completions", "moonshot", WireFormat::OpenAIChat},
+      {"api.moonshot.cn", "/anthropic/v1/messages", "moonshot", WireFormat::AnthropicMessages},
+      {"api.z.ai", "/api/anthropic/v1/messages", "zai", WireFormat::AnthropicMessages},
+      {"open.bigmodel.cn", "/api/paas/v4/chat/completions", "zai", WireFormat::OpenAIChat},
+      {"api.minimax.io", "/anthropic/v1/messages", "minimax", WireFormat::AnthropicMessages},
+      {"api.x.ai", "/v1/responses", "x_ai", WireFormat::OpenAIResponses},
+      {"api.groq.com", "/openai/v1/chat/completions", "groq", WireFormat::OpenAIChat},
+      {"myres.openai.azure.com", "/openai/v1/chat/completions", "azure.ai.openai", WireFormat::OpenAIChat},
+      {"myres.cognitiveservices.azure.com", "/openai/v1/responses", "azure.ai.openai", WireFormat::OpenAIResponses},
+      {"bedrock-runtime.us-east-1.amazonaws.com", "/model/m/converse", "aws.bedrock", WireFormat::BedrockConverse},
+      {"us-east5-aiplatform.googleapis.com",
+       "/v1/projects/p/locations/us-east5/endpoints/openapi/chat/completions", "gcp.vertex_ai",
+       WireFormat::OpenAIChat},
+      {"localhost:11434", "/v1/chat/completions", "ollama", WireFormat::OpenAIChat},
+      {"127.0.0.1:8000", "/v1/chat/completions", "local", WireFormat::OpenAIChat},
+      {"[::1]:8080", "/v1/messages", "local", WireFormat::AnthropicMessages},
+      {"llm.internal.example:4000", "/v1/chat/completions", "unknown", WireFormat::OpenAIChat},
+      // Look-alikes are not the vendor.
+      {"api.deepseek.com.evil.example", "/chat/completions", "unknown", WireFormat::OpenAIChat},
+      {"bedrock-runtime.us-east-1.amazonaws.com.evil.example", "/v1/messages", "unknown",
+       WireFormat::AnthropicMessages},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(std::string(tc.host) + tc.target);
+    c = classify(request(tc.target, tc.host), R"({"model":"m","messages":[]})");
+    EXPECT_TRUE(c.is_llm);
+    EXPECT_EQ(c.provider, tc.provider);
+    EXPECT_EQ(c.wire, tc.wire);
+  }
+}
+
+TEST(ProviderClassify, UserNamesGatewaysAndPathsWinOverThem) {
+  tt::provider::HostMap hosts = {{"gateway.corp:8443", "anthropic"}, {"llm.internal", "openai"}};
+  ApiCall c = classify(request("/v1/messages", "gateway.corp:8443"), "", &hosts);
+  EXPECT_EQ(c.provider, "anthropic");
+  c = classify(request("/v1/chat/completions", "LLM.internal:4000"), "", &hosts);
+  EXPECT_EQ(c.provider, "openai");  // matched by host_key: case and port aside
+  // Bedrock's and Vertex's paths name their provider whatever the host.
+  c = classify(request("/model/m/invoke", "gateway.corp:8443"), "", &hosts);
+  EXPECT_EQ(c.provider, "aws.bedrock");
+  // A user's name for a loopback host replaces "local".
+  hosts["127.0.0.1:9000"] = "anthropic";
+  c = classify(request("/v1/messages", "127.0.0.1:9000"), "", &hosts);
+  EXPECT_EQ(c.provider, "anthropic");
+}
+
+TEST(ProviderHosts, Table) {
+  using tt::provider::provider_for_host;
+  EXPECT_EQ(provider_for_host("api.anthropic.com."), "anthropic");
+  EXPECT_EQ(provider_for_host("bedrock-runtime-fips.us-gov-west-1.amazonaws.com"), "aws.bedrock");
+  EXPECT_EQ(provider_for_host("bedrock.us-east-1.amazonaws.com"), "");  // the control plane
+  EXPECT_EQ(provider_for_host("aiplatform.googleapis.com"), "gcp.vertex_ai");
+  EXPECT_EQ(provider_for_host("x.services.ai.azure.com"), "azure.ai.openai");
+  EXPECT_EQ(provider_for_host("127.1.2.3"), "local");
+  EXPECT_EQ(provider_for_host("127.0.0.1:11434"), "ollama");
+  EXPECT_EQ(provider_for_host("foo.localhost"), "local");
+  EXPECT_EQ(provider_for_host("127.0.0.1.nip.io"), "");
+  EXPECT_EQ(provider_for_host("10.0.0.5:8000"), "");
 }
 
 TEST(ProviderClassify, AbsoluteTargetAndHttp2Authority) {
   ApiCall c = classify(request("https://api.openai.com/v1/chat/completions?x=1", ""), "");
   EXPECT_TRUE(c.is_llm);
-  EXPECT_EQ(c.provider, Provider::OpenAI);
+  EXPECT_EQ(c.provider, "openai");
   EXPECT_EQ(c.api, "chat_completions");
 
   HttpMessage h2 = request("/v1beta/models/gemini-2.5-flash:generateContent", "",
                            {{":authority", "generativelanguage.googleapis.com"}});
   c = classify(h2, "");
-  EXPECT_EQ(c.provider, Provider::Gemini);
+  EXPECT_EQ(c.provider, "gcp.gemini");
   EXPECT_EQ(c.model, "gemini-2.5-flash");
 }
 
@@ -208,24 +300,24 @@ TEST(ProviderClassify, NonLlmTraffic) {
     const char* target;
     const char* host;
     const char* body;
-    Provider provider;
+    const char* provider;
   };
   const Case cases[] = {
-      {"GET", "/v1/messages", "api.anthropic.com", "", Provider::Anthropic},
-      {"GET", "/v1/models", "api.openai.com", "", Provider::OpenAI},
-      {"GET", "/v1beta/models/gemini-2.5-pro:generateContent", "127.0.0.1", "", Provider::Unknown},
-      {"GET", "/v1/chat/completions", "127.0.0.1", "", Provider::Unknown},
+      {"GET", "/v1/messages", "api.anthropic.com", "", "anthropic"},
+      {"GET", "/v1/models", "api.openai.com", "", "openai"},
+      {"GET", "/v1beta/models/gemini-2.5-pro:generateContent", "127.0.0.1", "", "local"},
+      {"GET", "/v1/chat/completions", "127.0.0.1", "", "local"},
       {"POST", "/api/event_logging/batch", "api.anthropic.com",
        R"({"events":[{"event_type":"ClaudeCodeInternalEvent","event_data":{"model":"x"}}]})",
-       Provider::Anthropic},
+       "anthropic"},
       {"POST", "/v1/oauth/token", "console.anthropic.com",
-       R"({"grant_type":"refresh_token","refresh_token":"r","client_id":"c"})", Provider::Unknown},
+       R"({"grant_type":"refresh_token","refresh_token":"r","client_id":"c"})", "unknown"},
       {"POST", "/v1internal:loadCodeAssist", "cloudcode-pa.googleapis.com",
-       R"({"metadata":{"ideType":"IDE_UNSPECIFIED"}})", Provider::Gemini},
-      {"POST", "/v1beta/models/gemini-2.5-pro:batchPredict", "127.0.0.1", "", Provider::Unknown},
-      {"POST", "/v1/traces", "127.0.0.1", "\x0a\x12\x08\x01binary", Provider::Unknown},
+       R"({"metadata":{"ideType":"IDE_UNSPECIFIED"}})", "gcp.gen_ai"},
+      {"POST", "/v1beta/models/gemini-2.5-pro:batchPredict", "127.0.0.1", "", "local"},
+      {"POST", "/v1/traces", "127.0.0.1", "\x0a\x12\x08\x01binary", "local"},
       {"POST", "/v1/messages/batches", "api.anthropic.com", R"({"requests":[]})",
-       Provider::Anthropic},
+       "anthropic"},
   };
   for (const auto& tc : cases) {
     SCOPED_TRACE(tc.target);
@@ -241,16 +333,18 @@ TEST(ProviderClassify, UnknownProviderFromBody) {
        {R"({"model":"llama3.1","prompt":"hi"})", R"({"model":"qwen","messages":[]})",
         R"(  {"input":"x","model":"m"})", R"({"model":"m","contents":[]})"}) {
     SCOPED_TRACE(body);
-    ApiCall c = classify(request("/api/generate", "127.0.0.1:11434"), body);
+    ApiCall c = classify(request("/v1/generate", "10.0.0.5:8000"), body);
     EXPECT_TRUE(c.is_llm);
-    EXPECT_EQ(c.provider, Provider::Unknown);
+    EXPECT_EQ(c.provider, "unknown");
+    EXPECT_EQ(c.wire, WireFormat::Unknown);
     EXPECT_EQ(c.api, "unknown");
     EXPECT_TRUE(c.billable);
   }
   for (const char* body : {R"({"prompt":"no model"})", R"({"model":"m"})",
                            R"([{"model":"m","prompt":"p"}])", "model prompt", "{\"model\":", ""}) {
     SCOPED_TRACE(body);
-    EXPECT_FALSE(classify(request("/api/generate"), body).is_llm);
+    EXPECT_FALSE(classify(request("/v1/generate"), body).is_llm);
+    EXPECT_FALSE(classify(request("/api/chat"), body).is_llm);  // Ollama's path, but no LLM body
   }
   EXPECT_FALSE(
       classify(request("/api/generate", "127.0.0.1", {}, "PUT"), R"({"model":"m","prompt":"p"})")
@@ -263,7 +357,7 @@ TEST(ProviderAnthropic, NonStreamMessage) {
   ApiCall c =
       run_ok(request("/v1/messages", "api.anthropic.com"), req, data("anthropic_message.json"));
   EXPECT_TRUE(c.is_llm);
-  EXPECT_EQ(c.provider, Provider::Anthropic);
+  EXPECT_EQ(c.provider, "anthropic");
   EXPECT_EQ(c.api, "messages");
   EXPECT_FALSE(c.stream);
   EXPECT_EQ(c.model, "claude-sonnet-4-5");  // the request's name, not the dated snapshot
@@ -436,7 +530,7 @@ TEST(ProviderHeaders, FilledForNonLlmCallsToo) {
 TEST(ProviderOpenAIChat, NonStream) {
   ApiCall c = run_ok(request("/v1/chat/completions", "api.openai.com"), kOpenAIChatReq,
                      data("openai_chat.json"));
-  EXPECT_EQ(c.provider, Provider::OpenAI);
+  EXPECT_EQ(c.provider, "openai");
   EXPECT_EQ(c.api, "chat_completions");
   EXPECT_FALSE(c.stream);
   EXPECT_EQ(c.model, "gpt-4o-2024-08-06");  // the response's snapshot wins
@@ -539,7 +633,7 @@ TEST(ProviderOpenAIResponses, NonStream) {
 TEST(ProviderOpenAIResponses, StreamCompleted) {
   ApiCall c = run_ok(request("/backend-api/codex/responses", "chatgpt.com"), kResponsesReq,
                      data("openai_responses_stream.sse"));
-  EXPECT_EQ(c.provider, Provider::OpenAI);
+  EXPECT_EQ(c.provider, "openai");
   EXPECT_TRUE(c.stream);
   EXPECT_EQ(c.model, "gpt-5-codex");
   EXPECT_EQ(c.stop_reason, "completed");
@@ -598,7 +692,7 @@ TEST(ProviderGemini, GenerateContent) {
   ApiCall c = run_ok(
       request("/v1beta/models/gemini-2.5-pro:generateContent", "generativelanguage.googleapis.com"),
       kGeminiReq, data("gemini_generate.json"));
-  EXPECT_EQ(c.provider, Provider::Gemini);
+  EXPECT_EQ(c.provider, "gcp.gemini");
   EXPECT_EQ(c.api, "generate_content");
   EXPECT_FALSE(c.stream);
   EXPECT_EQ(c.model, "gemini-2.5-pro");
@@ -661,7 +755,7 @@ TEST(ProviderGemini, CodeAssistStream) {
       run_ok(request("/v1internal:streamGenerateContent?alt=sse", "cloudcode-pa.googleapis.com",
                      {{"User-Agent", "GeminiCLI/0.1.22 (linux; x64)"}}),
              req, data("cloudcode_stream.sse"));
-  EXPECT_EQ(c.provider, Provider::Gemini);
+  EXPECT_EQ(c.provider, "gcp.gen_ai");
   EXPECT_EQ(c.api, "stream_generate_content");
   EXPECT_TRUE(c.stream);
   EXPECT_EQ(c.model, "gemini-2.5-pro");
@@ -736,11 +830,11 @@ TEST(ProviderGemini, BlockedPromptAndMissingCandidateCount) {
 TEST(ProviderUnknown, EstimatedFromBodies) {
   // "llama3.1" 8 + "Why is the sky blue?" 20 = 28 bytes -> 7.
   const std::string req = R"({"model":"llama3.1","prompt":"Why is the sky blue?","stream":false})";
-  ApiCall c = run_ok(request("/api/generate", "127.0.0.1:11434"), req,
+  ApiCall c = run_ok(request("/v1/generate", "10.1.2.3:8000"), req,
                      R"({"model":"llama3.1","response":"Rayleigh scattering.","done":true,)"
                      R"("prompt_eval_count":26,"eval_count":298})");
   EXPECT_TRUE(c.is_llm);
-  EXPECT_EQ(c.provider, Provider::Unknown);
+  EXPECT_EQ(c.provider, "unknown");
   EXPECT_EQ(c.api, "unknown");
   EXPECT_EQ(c.model, "llama3.1");
   EXPECT_EQ(c.usage_source, UsageSource::Estimated);
@@ -974,15 +1068,14 @@ namespace {
 // One host table for the request classifier and the socket fallback: case and
 // port do not matter; an IPv6 literal keeps its own colons.
 TEST(ProviderHosts, OneTableCaseAndPortInsensitive) {
-  using tt::provider::Provider;
   using tt::provider::provider_for_host;
-  EXPECT_EQ(provider_for_host("api.anthropic.com"), Provider::Anthropic);
-  EXPECT_EQ(provider_for_host("API.Anthropic.com:443"), Provider::Anthropic);
-  EXPECT_EQ(provider_for_host("chatgpt.com"), Provider::OpenAI);
-  EXPECT_EQ(provider_for_host("api.openai.com:8443"), Provider::OpenAI);
-  EXPECT_EQ(provider_for_host("cloudcode-pa.googleapis.com"), Provider::Gemini);
-  EXPECT_EQ(provider_for_host("api.anthropic.com.evil.example"), Provider::Unknown);
-  EXPECT_EQ(provider_for_host("127.0.0.1:8443"), Provider::Unknown);
+  EXPECT_EQ(provider_for_host("api.anthropic.com"), "anthropic");
+  EXPECT_EQ(provider_for_host("API.Anthropic.com:443"), "anthropic");
+  EXPECT_EQ(provider_for_host("chatgpt.com"), "openai");
+  EXPECT_EQ(provider_for_host("api.openai.com:8443"), "openai");
+  EXPECT_EQ(provider_for_host("cloudcode-pa.googleapis.com"), "gcp.gen_ai");
+  EXPECT_EQ(provider_for_host("api.anthropic.com.evil.example"), "");
+  EXPECT_EQ(provider_for_host("127.0.0.1:8443"), "local");
   EXPECT_EQ(tt::provider::host_key("[::1]:443"), "[::1]");
   EXPECT_EQ(tt::provider::host_key("::1"), "::1");
   EXPECT_EQ(tt::provider::host_key("Gateway.Internal:8443"), "gateway.internal");

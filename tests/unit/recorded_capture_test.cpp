@@ -55,10 +55,18 @@ Replayed replay(const std::string& path, bool server_side = false) {
   pipe.finish(pipe.run_facts().end_mono_ns);
   agg.finish(pipe.run_facts().command, 0, 0, pipe.run_facts().exit_code);
   Replayed out;
+  // The recorded server logs name the wire format's owner as the provider; tokentap
+  // names who bills (a test server on loopback: "local").
+  auto owner = [](const std::string& wire) -> std::string {
+    if (wire == "anthropic_messages") return "anthropic";
+    if (wire == "openai_chat" || wire == "openai_responses") return "openai";
+    return wire;
+  };
   for (const auto& r : agg.requests()) {
     EXPECT_TRUE(r.complete()) << r.DebugString();
     EXPECT_EQ(r.usage_source(), "exact");
-    out.keys.emplace_back(r.provider(), r.api(), r.model(), r.request_bytes(), r.response_bytes(), r.input_tokens(),
+    EXPECT_EQ(r.provider(), "local");
+    out.keys.emplace_back(owner(r.wire_format()), r.api(), r.model(), r.request_bytes(), r.response_bytes(), r.input_tokens(),
                           r.cache_read_tokens(), r.cache_write_tokens(), r.output_tokens(), r.reasoning_tokens());
   }
   std::sort(out.keys.begin(), out.keys.end());

@@ -563,7 +563,7 @@ TEST(WsResponses, EachCreateIsARequestAndItsEventsTheResponse) {
   auto call = decode(ex);
   EXPECT_TRUE(call.is_llm);
   EXPECT_EQ(call.api, "responses");
-  EXPECT_EQ(call.provider, tt::provider::Provider::OpenAI);
+  EXPECT_EQ(call.provider, "openai");
   EXPECT_EQ(call.model, "gpt-5-codex-2026");
   EXPECT_EQ(call.usage_source, tt::provider::UsageSource::Exact);
   EXPECT_EQ(call.usage.input_tokens, 200u);

@@ -28,6 +28,9 @@ void Aggregator::add_tokens(v1::TokenCounts& t, const v1::ApiRequest& r) {
   t.set_cache_write_1h_tokens(t.cache_write_1h_tokens() + r.cache_write_1h_tokens());
   t.set_output_tokens(t.output_tokens() + r.output_tokens());
   t.set_reasoning_tokens(t.reasoning_tokens() + r.reasoning_tokens());
+  t.set_cost_usd(t.cost_usd() + r.cost_usd());
+  if (r.cost_source() == "unknown_model") t.set_unpriced_requests(t.unpriced_requests() + 1);
+  if (r.billing() == "subscription") t.set_subscription_cost_usd(t.subscription_cost_usd() + r.cost_usd());
 }
 
 void Aggregator::Tally::add(const v1::ApiRequest& r) {

@@ -37,8 +37,9 @@ int main(int argc, char** argv) {
     sub->add_flag("!--no-socket-fallback", c.socket_fallback,
                   "do not count TLS bytes at the socket for TLS stacks tokentap cannot hook");
     sub->add_option("--api-host", c.api_hosts,
-                    "HOST=PROVIDER: treat TLS to HOST as LLM API traffic when only sizes are seen "
-                    "(self-hosted gateways); PROVIDER is anthropic, openai or gemini");
+                    "HOST=PROVIDER: requests to HOST are billed by PROVIDER (a gateway or self-hosted "
+                    "server: anthropic, aws.bedrock, local, ...; docs/providers.md), also for TLS seen only "
+                    "at the socket");
   };
 
   CLI::App* profile = app.add_subcommand("profile", "run a command and report the LLM API calls it and its children make");

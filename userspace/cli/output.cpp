@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include "common/provider_name.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -160,7 +162,9 @@ Result<void> parse_api_hosts(const std::vector<std::string>& pairs, nlohmann::js
   for (const auto& hp : pairs) {
     auto eq = hp.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == hp.size())
-      return make_error("--api-host wants HOST=PROVIDER (anthropic, openai or gemini), got " + hp);
+      return make_error("--api-host wants HOST=PROVIDER (e.g. gateway.example:8443=anthropic), got " + hp);
+    if (!valid_provider_name(hp.substr(eq + 1)))
+      return make_error("--api-host " + hp + ": a provider name is lower-case letters, digits, '.', '_' and '-' (docs/providers.md lists tokentap's)");
     run_info["api_hosts"][hp.substr(0, eq)] = hp.substr(eq + 1);
   }
   return {};

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "common/provider_name.h"
+
 #include <fnmatch.h>
 #include <pwd.h>
 
@@ -119,10 +121,11 @@ Result<void> Reader::api_hosts(const toml::node& n) {
   if (!t) return error(n, "expected a table of \"HOST\" = \"PROVIDER\"");
   cfg_.api_hosts.clear();
   for (const auto& [key, value] : *t) {
-    if (!value.is_string()) return error(value, "expected a provider name (anthropic, openai or gemini)");
+    if (!value.is_string()) return error(value, "expected a provider name, e.g. \"anthropic\" or \"aws.bedrock\"");
     std::string prov = *value.value<std::string>();
-    if (!known_provider(prov))
-      return error(value, "unknown provider '" + prov + "' (anthropic, openai or gemini)");
+    if (!valid_provider_name(prov))
+      return error(value, "bad provider name '" + prov +
+                              "': lower-case letters, digits, '.', '_' and '-' (see docs/providers.md for the names tokentap uses)");
     if (key.str().empty()) return error(value, "empty host name");
     cfg_.api_hosts[std::string(key.str())] = prov;
   }
@@ -250,7 +253,6 @@ Result<uint64_t> parse_size(const std::string& text) {
   return v << shift;
 }
 
-bool known_provider(std::string_view name) { return name == "anthropic" || name == "openai" || name == "gemini"; }
 
 Result<Config> parse(std::string_view text, const std::string& source) {
   toml::table root;

@@ -57,7 +57,7 @@ struct Spool {
 
 struct Config {
   Selection select;  // [include], [exclude]
-  std::map<std::string, std::string> api_hosts;  // host -> anthropic | openai | gemini
+  std::map<std::string, std::string> api_hosts;  // host -> provider name (docs/providers.md)
   std::string json, out, report;                 // [outputs]; "" = not written
   uint64_t rotate_bytes = 100u << 20;            // [outputs] rotate_size: json and out rotated past it (0: never)
   uint64_t rotate_keep = 5;                      // ... keeping this many rotated files each
@@ -82,8 +82,6 @@ Result<Config> load(const std::string& path, bool allow_missing);
 Result<Config> parse(std::string_view text, const std::string& source);
 // "100M", "64K", "1G", "4096": bytes; suffixes are powers of 1024.
 Result<uint64_t> parse_size(const std::string& text);
-// The providers an API host may name.
-bool known_provider(std::string_view name);
 
 // What a reload changed: settings applied live, and those that only take
 // effect at the next start (outputs, ring size, caps, metrics address).

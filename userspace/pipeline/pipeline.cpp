@@ -267,10 +267,8 @@ std::vector<provider::ProcessFacts> Pipeline::process_facts(uint32_t pid) {
 
 // --api-host first (as given, HOST or HOST:PORT), then tokentap's one host table.
 std::string Pipeline::provider_for_host(const std::string& host) const {
-  if (auto it = opts_.api_hosts.find(host); it != opts_.api_hosts.end()) return it->second;
-  if (auto it = opts_.api_hosts.find(provider::host_key(host)); it != opts_.api_hosts.end()) return it->second;
-  provider::Provider p = provider::provider_for_host(host);
-  return p == provider::Provider::Unknown ? "" : provider::provider_name(p);
+  if (const std::string* p = provider::mapped_provider(&opts_.api_hosts, host)) return *p;
+  return provider::provider_for_host(host);
 }
 
 // TLS connections of processes whose TLS stack has no plaintext hook (a
@@ -285,6 +283,9 @@ void Pipeline::emit_socket_fallback(const std::vector<const stream::SocketConn*>
     cs.set_socket_fallback_connections(cs.socket_fallback_connections() + 1);
     uint64_t conn_id = ++socket_conn_id_;
     std::string prov = provider_for_host(c->hello.sni);
+    // Any TLS service may listen on loopback: without plaintext, only a host the
+    // user named is taken for an LLM API.
+    if (prov == provider::kLocalProvider && !provider::mapped_provider(&opts_.api_hosts, c->hello.sni)) prov.clear();
     // No headers to go by: the harness can only be named from its process.
     std::vector<provider::ProcessFacts> procs = process_facts(c->pid);
     provider::Harness harness = provider::identify_harness(protocol::HttpMessage{}, "", nullptr, &procs);
@@ -522,6 +523,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   pex.response_complete = resp && resp->complete && !resp->body_truncated;
   std::vector<provider::ProcessFacts> procs = process_facts(conn.pid);
   pex.processes = &procs;
+  pex.hosts = &opts_.api_hosts;
   provider::ApiCall call = provider::decode(pex);
 
   uint64_t req_bytes = req.body_wire_bytes, resp_bytes = resp ? resp->body_wire_bytes : 0;
@@ -535,7 +537,9 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   r.set_pid(conn.pid);
   r.set_connection_id(conn.id);
   r.set_sequence_on_connection(ex.sequence);
-  r.set_provider(provider::provider_name(call.provider));
+  r.set_provider(call.provider);
+  r.set_wire_format(provider::wire_format_name(call.wire));
+  r.set_billing(call.billing);
   r.set_api(call.api);
   r.set_method(req.method);
   r.set_path(strip_query(req.target));

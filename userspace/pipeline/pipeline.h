@@ -14,6 +14,7 @@
 
 #include "aggregate/aggregator.h"
 #include "provider/harness.h"
+#include "provider/provider.h"
 #include "protocol/exchange.h"
 #include "stream/connection_table.h"
 #include "stream/tls_sockets.h"
@@ -25,7 +26,7 @@ struct PipelineOptions {
   int64_t mono_to_unix_ns = 0;        // capture timestamps are CLOCK_MONOTONIC
   // Extra LLM API hosts for the socket fallback (host -> provider), beyond the
   // providers' public hosts; also read from RUN_INFO so replay agrees.
-  std::map<std::string, std::string> api_hosts;
+  provider::HostMap api_hosts;  // host -> provider (config [api_hosts], --api-host)
   // Called for a connection whose first request went to a named host that is
   // not an LLM API and was not an API call: the capture may stop copying it.
   std::function<void(uint32_t pid, uint64_t conn)> mute_connection;

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "protocol/http_message.h"
 #include "provider/json_util.h"
 #include "provider/provider.h"
 
@@ -18,6 +19,7 @@ struct ResponseInfo {
   std::string response_id;
   std::string model;
   std::string error;  // provider error, if the body carried one
+  std::optional<double> reported_cost_usd;  // OpenRouter's usage.cost
 };
 
 ResponseInfo decode_anthropic_messages(const Documents& d);
@@ -25,6 +27,14 @@ ResponseInfo decode_anthropic_messages(const Documents& d);
 ResponseInfo decode_openai_chat(const Documents& d);
 ResponseInfo decode_openai_responses(const Documents& d);
 ResponseInfo decode_gemini(const Documents& d);
+// Bedrock InvokeModel: the model's own JSON, or (streamed) its events inside an
+// event stream's chunks; usage from Anthropic's events, else Bedrock's invocation
+// metrics or token-count headers, which every model gets.
+ResponseInfo decode_bedrock_invoke(std::string_view body, const protocol::HttpMessage* response, bool stream);
+// Bedrock Converse: JSON, or an event stream whose metadata event carries usage.
+ResponseInfo decode_bedrock_converse(std::string_view body, bool stream);
+// Ollama's /api/chat and /api/generate: JSON or NDJSON; usage on the done chunk.
+ResponseInfo decode_ollama(const Documents& d);
 
 // Gemini Code Assist (cloudcode-pa) wraps each response as {"response": {...}}:
 // the inner object, if `doc` is such a wrapper.

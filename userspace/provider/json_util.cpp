@@ -16,14 +16,7 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
-void parse_into(std::string_view s, Documents& d) {
-  s = trim(s);
-  if (s.empty()) return;
-  auto doc = std::make_unique<simdjson::dom::document>();
-  if (!parse_json(s, *doc)) return;
-  d.docs.push_back(doc->root());
-  d.storage.push_back(std::move(doc));
-}
+void parse_into(std::string_view s, Documents& d) { add_document(s, d); }
 
 // Elements of a JSON array body that may be cut off anywhere: each element is
 // delimited by a top-level ',' or the closing ']' and parsed on its own, so every
@@ -96,6 +89,34 @@ Documents parse_documents(std::string_view body) {
     }
   }
   return d;
+}
+
+bool add_document(std::string_view s, Documents& d) {
+  s = trim(s);
+  if (s.empty()) return false;
+  auto doc = std::make_unique<simdjson::dom::document>();
+  if (!parse_json(s, *doc)) return false;
+  d.docs.push_back(doc->root());
+  d.storage.push_back(std::move(doc));
+  return true;
+}
+
+Documents parse_ndjson(std::string_view body) {
+  Documents d;
+  d.format = BodyFormat::NdJson;
+  while (!body.empty()) {
+    size_t nl = std::min(body.find('\n'), body.size());
+    add_document(body.substr(0, nl), d);
+    body.remove_prefix(std::min(nl + 1, body.size()));
+  }
+  return d;
+}
+
+std::optional<double> get_number(const json& obj, std::string_view key) {
+  std::optional<json> m = get_member(obj, key);
+  double v = 0;
+  if (!m || m->get_double().get(v) || !std::isfinite(v) || v < 0) return std::nullopt;
+  return v;
 }
 
 void skip_bom(std::string_view& s, size_t& readable) {

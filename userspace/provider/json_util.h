@@ -16,7 +16,7 @@ namespace tt::provider::detail {
 
 using json = simdjson::dom::element;  // a view into one of Documents' documents
 
-enum class BodyFormat { Empty, Json, JsonArray, Sse };
+enum class BodyFormat { Empty, Json, JsonArray, Sse, NdJson, EventStream };
 
 struct Documents {
   BodyFormat format = BodyFormat::Empty;
@@ -30,6 +30,12 @@ struct Documents {
 // skipped. A document simdjson refuses (not JSON, nested deeper than 1024 levels,
 // a number beyond 64 bits) is skipped like any other bad one.
 Documents parse_documents(std::string_view body);
+// Newline-delimited JSON (Ollama's streams): one document per line.
+Documents parse_ndjson(std::string_view body);
+// Parses `s` and appends it to d.docs if it is JSON; false otherwise.
+bool add_document(std::string_view s, Documents& d);
+// An optional non-negative number (a cost) at `key`.
+std::optional<double> get_number(const json& obj, std::string_view key);
 
 // Member `key` of `obj` if obj is an object and the member has the wanted type.
 // With duplicate keys the last one counts, as in most JSON readers.

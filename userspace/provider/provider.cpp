@@ -19,92 +19,12 @@
 #include "provider/decoders.h"
 #include "provider/json_util.h"
 #include "provider/request_json.h"
+#include "provider/routes.h"
 
 namespace tt::provider {
 namespace {
 
 using detail::json;
-
-// The response format a path speaks, independent of which company serves it.
-enum class Wire { None, AnthropicMessages, OpenAIChat, OpenAIResponses, Gemini, Unknown };
-
-struct Route {
-  Wire wire = Wire::None;
-  Provider provider = Provider::Unknown;
-  const char* api = "";
-  bool billable = true;
-  bool stream = false;
-  std::string model;  // Gemini: from the path
-};
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
-}
-
-// Gemini methods live in the last path segment: ".../models/{model}:{method}", or
-// "/v1internal:{method}" for Code Assist, where the model is in the body.
-Route gemini_route(std::string_view path) {
-  Route r;
-  size_t slash = path.rfind('/');
-  std::string_view seg = path.substr(slash + 1);
-  size_t colon = seg.find(':');
-  if (colon == std::string_view::npos) return r;
-  std::string_view name = seg.substr(0, colon);
-  std::string_view method = seg.substr(colon + 1);
-  if (method == "generateContent") {
-    r.api = "generate_content";
-  } else if (method == "streamGenerateContent") {
-    r.api = "stream_generate_content";
-    r.stream = true;
-  } else if (method == "countTokens") {
-    r.api = "count_tokens";
-    r.billable = false;
-  } else if (method == "embedContent" || method == "batchEmbedContents") {
-    r.api = "embeddings";
-  } else {
-    return r;
-  }
-  if (name != "v1internal") {
-    std::string_view parent = path.substr(0, slash);
-    parent = parent.substr(parent.rfind('/') + 1);
-    if (name.empty() || (parent != "models" && parent != "tunedModels")) return r;
-    r.model = std::string(name);
-  }
-  r.wire = Wire::Gemini;
-  r.provider = Provider::Gemini;
-  return r;
-}
-
-Route route_for_path(std::string_view path) {
-  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-  Route r;
-  auto set = [&](Wire w, Provider p, const char* api, bool billable = true) {
-    r.wire = w;
-    r.provider = p;
-    r.api = api;
-    r.billable = billable;
-  };
-  if (path.ends_with("/v1/messages")) {
-    set(Wire::AnthropicMessages, Provider::Anthropic, "messages");
-  } else if (path.ends_with("/v1/messages/count_tokens")) {
-    set(Wire::AnthropicMessages, Provider::Anthropic, "count_tokens", false);
-  } else if (path.ends_with("/chat/completions")) {
-    set(Wire::OpenAIChat, Provider::OpenAI, "chat_completions");
-  } else if (path.ends_with("/responses")) {
-    set(Wire::OpenAIResponses, Provider::OpenAI, "responses");
-  } else if (path.ends_with("/responses/input_tokens")) {
-    set(Wire::OpenAIResponses, Provider::OpenAI, "count_tokens", false);
-  } else if (path.ends_with("/completions")) {
-    set(Wire::OpenAIChat, Provider::OpenAI, "completions");
-  } else if (path.ends_with("/embeddings")) {
-    set(Wire::OpenAIChat, Provider::OpenAI, "embeddings");
-  } else {
-    r = gemini_route(path);
-  }
-  return r;
-}
 
 constexpr std::string_view kPromptKeys[] = {"messages", "prompt", "input", "contents"};
 
@@ -129,12 +49,20 @@ bool looks_like_llm_body(const RequestJson& body) {
   return false;
 }
 
+// Who bills a call: a path only one provider serves, then the user's names for
+// hosts, then tokentap's table of vendor hosts (and loopback); else "unknown".
+std::string provider_of(std::string_view host, std::string_view path, WireFormat wire, const HostMap* hosts) {
+  if (std::string_view p = detail::provider_for_path(path, wire); !p.empty()) return std::string(p);
+  if (const std::string* mapped = mapped_provider(hosts, host)) return *mapped;
+  std::string by_host = provider_for_host(host);
+  return by_host.empty() ? std::string(kUnknownProvider) : by_host;
+}
+
 // `body` is parsed only if the path does not say what the call is, and only if
 // `fields` (its fields read earlier) is null.
-ApiCall classify_with_wire(const protocol::HttpMessage& request, std::string_view body, Wire& wire,
-                           std::optional<RequestJson>& parsed, const RequestJson* fields = nullptr) {
+ApiCall classify_impl(const protocol::HttpMessage& request, std::string_view body, std::optional<RequestJson>& parsed,
+                      const RequestJson* fields, const HostMap* hosts) {
   ApiCall c;
-  wire = Wire::None;
   std::string_view target = request.target;
   std::string_view host;
   if (const std::string* h = request.header("Host"))
@@ -149,24 +77,23 @@ ApiCall classify_with_wire(const protocol::HttpMessage& request, std::string_vie
     target = rest.substr(path_at);
   }
   std::string_view path = target.substr(0, std::min(target.find_first_of("?#"), target.size()));
-  Provider by_host = provider_for_host(host);
-  c.provider = by_host;
-  if (request.method != "POST") return c;
-
-  Route r = route_for_path(path);
-  if (r.wire == Wire::None) {
-    if (!looks_like_llm_body(fields ? *fields : parsed.emplace(body, request_paths()))) return c;
-    r.wire = Wire::Unknown;
-    r.api = "unknown";
+  auto body_fields = [&]() -> const RequestJson& { return fields ? *fields : parsed ? *parsed : parsed.emplace(body, request_paths()); };
+  detail::Route r;
+  if (request.method == "POST") {
+    r = detail::route_for_path(path);
+    if (r.needs_llm_body && !looks_like_llm_body(body_fields())) r = {};
+    if (r.wire == WireFormat::None && looks_like_llm_body(body_fields())) {
+      r.wire = WireFormat::Unknown;
+      r.api = "unknown";
+    }
   }
-  wire = r.wire;
+  c.provider = provider_of(host, path, r.wire, hosts);
+  if (r.wire == WireFormat::None) return c;
   c.is_llm = true;
-  // The host names the company (Gemini's OpenAI-compatible endpoint is still Gemini);
-  // the path only says which wire format is spoken.
-  c.provider = by_host != Provider::Unknown ? by_host : r.provider;
+  c.wire = r.wire;
   c.api = r.api;
   c.billable = r.billable;
-  c.stream = r.stream;
+  c.stream = r.stream || r.stream_by_default;
   c.model = std::move(r.model);
   return c;
 }
@@ -185,46 +112,6 @@ std::string strip_models_prefix(std::string s) {
 
 }  // namespace
 
-// The one table of first-party API hosts (the pipeline's socket fallback
-// reads it too, through provider_for_host).
-namespace {
-constexpr std::pair<std::string_view, Provider> kHosts[] = {
-    {"api.anthropic.com", Provider::Anthropic},
-    {"api.openai.com", Provider::OpenAI},
-    {"chatgpt.com", Provider::OpenAI},  // Codex with a ChatGPT login
-    {"generativelanguage.googleapis.com", Provider::Gemini},
-    {"cloudcode-pa.googleapis.com", Provider::Gemini},  // Gemini Code Assist
-};
-}  // namespace
-
-std::string host_key(std::string_view host) {
-  if (host.starts_with('[')) return lower(host.substr(0, host.find(']') + 1));  // "[::1]:443" -> "[::1]"
-  size_t colon = host.find(':');
-  bool port = colon != std::string_view::npos && host.rfind(':') == colon;  // one colon: HOST:PORT
-  return lower(port ? host.substr(0, colon) : host);
-}
-
-Provider provider_for_host(std::string_view host) {
-  std::string h = host_key(host);
-  for (auto [name, p] : kHosts)
-    if (h == name) return p;
-  return Provider::Unknown;
-}
-
-const char* provider_name(Provider p) {
-  switch (p) {
-    case Provider::Anthropic:
-      return "anthropic";
-    case Provider::OpenAI:
-      return "openai";
-    case Provider::Gemini:
-      return "gemini";
-    case Provider::Unknown:
-      break;
-  }
-  return "unknown";
-}
-
 const char* usage_source_name(UsageSource s) {
   switch (s) {
     case UsageSource::Exact:
@@ -237,10 +124,9 @@ const char* usage_source_name(UsageSource s) {
   return "none";
 }
 
-ApiCall classify(const protocol::HttpMessage& request, std::string_view request_body) {
-  Wire wire;
+ApiCall classify(const protocol::HttpMessage& request, std::string_view request_body, const HostMap* hosts) {
   std::optional<RequestJson> parsed;
-  return classify_with_wire(request, request_body, wire, parsed);
+  return classify_impl(request, request_body, parsed, nullptr, hosts);
 }
 
 RequestDigest::RequestDigest(std::string_view body, size_t readable)
@@ -248,14 +134,65 @@ RequestDigest::RequestDigest(std::string_view body, size_t readable)
       // A body that is not one JSON object (rare) takes a pass of its own.
       text_bytes(fields.text_bytes() ? *fields.text_bytes() : request_text_bytes(body, readable)) {}
 
+namespace {
+
+// The kind of credential a call carries, never the credential: subscriptions sign
+// in with OAuth (Claude's "sk-ant-oat" tokens, ChatGPT's account header for Codex,
+// Google's login for Code Assist); anything else with a key or signature is metered.
+std::string billing_of(const protocol::HttpMessage& req, std::string_view provider) {
+  if (provider == kLocalProvider || provider == "ollama") return std::string(kBillingLocal);
+  const std::string* auth = req.header("Authorization");
+  if ((auth && auth->find("sk-ant-oat") != std::string::npos) || req.header("chatgpt-account-id") ||
+      provider == "gcp.gen_ai")
+    return std::string(kBillingSubscription);
+  for (const char* h : {"Authorization", "x-api-key", "api-key", "x-goog-api-key"})
+    if (req.header(h)) return std::string(kBillingMetered);
+  if (req.target.find("key=") != std::string::npos) return std::string(kBillingMetered);  // Gemini's ?key=
+  return {};
+}
+
+detail::ResponseInfo decode_response(const Exchange& ex, const ApiCall& c, detail::Documents& docs) {
+  using W = WireFormat;
+  if (!ex.response) return {};
+  switch (c.wire) {
+    case W::BedrockInvoke:
+      return detail::decode_bedrock_invoke(ex.response_body, ex.response, c.stream);
+    case W::BedrockConverse:
+      return detail::decode_bedrock_converse(ex.response_body, c.stream);
+    case W::Ollama:
+      docs = detail::parse_ndjson(ex.response_body);
+      return detail::decode_ollama(docs);
+    default:
+      break;
+  }
+  docs = detail::parse_documents(ex.response_body);
+  switch (c.wire) {
+    case W::AnthropicMessages:
+      return detail::decode_anthropic_messages(docs);
+    case W::OpenAIChat:
+      return detail::decode_openai_chat(docs);
+    case W::OpenAIResponses:
+      return detail::decode_openai_responses(docs);
+    case W::Gemini:
+      return detail::decode_gemini(docs);
+    default:
+      break;
+  }
+  detail::ResponseInfo info;
+  for (const json& doc : docs.docs)
+    if (std::string err = detail::document_error(doc); !err.empty()) info.error = err;
+  return info;
+}
+
+}  // namespace
+
 ApiCall decode(const Exchange& ex) {
   if (!ex.request) return {};
-  Wire wire;
   std::optional<RequestJson> parsed;
   const RequestDigest* digest = ex.request_digest;
-  ApiCall c = classify_with_wire(*ex.request, ex.request_body, wire, parsed, digest ? &digest->fields : nullptr);
+  ApiCall c = classify_impl(*ex.request, ex.request_body, parsed, digest ? &digest->fields : nullptr, ex.hosts);
   c.user_agent = first_header(ex.request, {"User-Agent"});
-  c.request_id = first_header(ex.response, {"request-id", "x-request-id"});
+  c.request_id = first_header(ex.response, {"request-id", "x-request-id", "x-amzn-RequestId"});
   auto set_harness = [&c](Harness h) {
     c.harness = std::move(h.name);
     c.harness_version = std::move(h.version);
@@ -266,6 +203,7 @@ ApiCall decode(const Exchange& ex) {
     set_harness(identify_harness(*ex.request, {}, nullptr, ex.processes));  // not the body: no need to parse it
     return c;
   }
+  c.billing = billing_of(*ex.request, c.provider);
 
   const RequestJson& req = digest  ? digest->fields
                            : parsed ? *parsed
@@ -281,34 +219,14 @@ ApiCall decode(const Exchange& ex) {
     if (c.model.empty()) c.model = text("request.model");
     c.model = strip_models_prefix(std::move(c.model));
   }
-  if (wire != Wire::Gemini) {
-    const BodyValue& stream = req.at("stream");
-    c.stream = stream.kind == BodyValue::Kind::Bool && stream.boolean;
-  }
+  // The body's "stream" decides, except where the path does (Gemini, Bedrock).
+  bool path_decides = c.wire == WireFormat::Gemini || c.wire == WireFormat::BedrockInvoke ||
+                      c.wire == WireFormat::BedrockConverse;
+  if (const BodyValue& stream = req.at("stream"); !path_decides && stream.kind == BodyValue::Kind::Bool)
+    c.stream = stream.boolean;
 
   detail::Documents docs;
-  if (ex.response) docs = detail::parse_documents(ex.response_body);
-  detail::ResponseInfo info;
-  switch (wire) {
-    case Wire::AnthropicMessages:
-      info = detail::decode_anthropic_messages(docs);
-      break;
-    case Wire::OpenAIChat:
-      info = detail::decode_openai_chat(docs);
-      break;
-    case Wire::OpenAIResponses:
-      info = detail::decode_openai_responses(docs);
-      break;
-    case Wire::Gemini:
-      info = detail::decode_gemini(docs);
-      break;
-    case Wire::Unknown:
-    case Wire::None:
-      for (const json& doc : docs.docs) {
-        if (std::string err = detail::document_error(doc); !err.empty()) info.error = err;
-      }
-      break;
-  }
+  detail::ResponseInfo info = decode_response(ex, c, docs);
 
   c.error = info.error;
   if (c.error.empty() && ex.response && ex.response->status >= 400)
@@ -324,24 +242,24 @@ ApiCall decode(const Exchange& ex) {
   if (!info.model.empty()) {
     // OpenAI reports the dated snapshot that served the call; elsewhere the request's
     // model is the name of record and the response only fills a gap.
-    bool prefer_response = wire == Wire::OpenAIChat || wire == Wire::OpenAIResponses;
+    bool prefer_response = c.wire == WireFormat::OpenAIChat || c.wire == WireFormat::OpenAIResponses;
     if (prefer_response || c.model.empty()) c.model = info.model;
   }
 
   if (info.final_usage) {
     c.usage = info.usage;
     c.usage_source = UsageSource::Exact;
+    c.reported_cost_usd = info.reported_cost_usd;
     return c;
   }
   std::string_view resp_body = ex.response ? ex.response_body : std::string_view();
   c.usage = digest ? estimate_usage(digest->text_bytes, resp_body) : estimate_usage(ex.request_body, resp_body);
   c.usage_source = UsageSource::Estimated;
   if (c.error.empty()) {
-    bool streamed = c.stream || docs.format == detail::BodyFormat::Sse ||
-                    docs.format == detail::BodyFormat::JsonArray;
+    bool streamed = c.stream || (docs.format != detail::BodyFormat::Json && docs.format != detail::BodyFormat::Empty);
     if (!ex.response)
       c.error = "no response";
-    else if (wire == Wire::Unknown)
+    else if (c.wire == WireFormat::Unknown)
       c.error = "unknown api";
     else if (!ex.response_complete)
       c.error = streamed ? "stream ended before usage" : "response truncated";

@@ -1,6 +1,8 @@
 // Provider wire formats: recognise an LLM API call and take its token usage.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,12 +14,40 @@
 
 namespace tt::provider {
 
-enum class Provider { Unknown, Anthropic, OpenAI, Gemini };
-const char* provider_name(Provider p);  // "unknown", "anthropic", "openai", "gemini"
+// Who serves and bills a call: OpenTelemetry gen_ai.provider.name values where one
+// exists ("anthropic", "openai", "gcp.gemini", "gcp.vertex_ai", "gcp.gen_ai" for
+// Gemini Code Assist, "aws.bedrock", "azure.ai.openai", "deepseek", "x_ai",
+// "mistral_ai", "groq"), else the vendor's own lower-case name ("openrouter",
+// "moonshot", "zai", "minimax", "xiaomi", "ollama"); "local" for a server on the
+// loopback interface and "unknown" for any other host. See docs/providers.md.
+inline constexpr std::string_view kUnknownProvider = "unknown";
+inline constexpr std::string_view kLocalProvider = "local";
+
+// The format a call is spoken in, independent of who serves it.
+enum class WireFormat { None, AnthropicMessages, OpenAIChat, OpenAIResponses, Gemini, BedrockInvoke, BedrockConverse, Ollama, Unknown };
+// "", "anthropic_messages", "openai_chat", "openai_responses", "gemini",
+// "bedrock_invoke", "bedrock_converse", "ollama", "unknown"
+const char* wire_format_name(WireFormat w);
+
 // "Api.Anthropic.com:443" -> "api.anthropic.com": how hosts are compared.
 std::string host_key(std::string_view host);
-// The first-party API a host serves, from tokentap's one table; Unknown if none.
-Provider provider_for_host(std::string_view host);
+// The provider a host name (HOST or HOST:PORT) belongs to, from tokentap's one
+// table of vendor hosts, then loopback ("local", or "ollama" on its port 11434);
+// "" if none. Gateways and self-hosted servers are named by the user's
+// [api_hosts] (HostMap below), which callers look at first.
+std::string provider_for_host(std::string_view host);
+// The user's host -> provider names (config [api_hosts], --api-host), matched as
+// given or by host_key.
+using HostMap = std::map<std::string, std::string, std::less<>>;
+const std::string* mapped_provider(const HostMap* map, std::string_view host);
+
+// How the call is paid for, from the kind of credential it carries (never the
+// credential itself): "metered" (an API key, a cloud signature or token),
+// "subscription" (a plan's sign-in: Claude's OAuth tokens, ChatGPT's Codex login,
+// Gemini Code Assist's Google login), "local", or "" when the call carries none.
+inline constexpr std::string_view kBillingMetered = "metered";
+inline constexpr std::string_view kBillingSubscription = "subscription";
+inline constexpr std::string_view kBillingLocal = "local";
 
 enum class UsageSource { None, Exact, Estimated };
 const char* usage_source_name(UsageSource s);  // "none", "exact", "estimated"
@@ -64,14 +94,19 @@ struct Exchange {
   // The sending process, then its traced ancestors (for harnesses only their
   // process names; see harness.h). May be null.
   const std::vector<ProcessFacts>* processes = nullptr;
+  const HostMap* hosts = nullptr;  // the user's host -> provider names, or null
 };
 
 struct ApiCall {
   bool is_llm = false;  // false: not an LLM API call (telemetry, auth, static...)
-  Provider provider = Provider::Unknown;
+  std::string provider{kUnknownProvider};  // who bills it (see above)
+  WireFormat wire = WireFormat::None;
+  std::string billing;                     // kBilling* or ""
+  std::optional<double> reported_cost_usd;  // the provider's own figure (OpenRouter)
   // Endpoint kind, stable strings: "messages", "count_tokens", "chat_completions",
   // "responses", "generate_content", "stream_generate_content", "embeddings",
-  // "completions", "unknown".
+  // "completions", Bedrock's "invoke_model", "invoke_model_stream", "converse",
+  // "converse_stream", Ollama's "chat" and "generate", "unknown".
   std::string api;
   std::string model;
   bool stream = false;
@@ -91,7 +126,7 @@ struct ApiCall {
 
 // Cheap check from the request alone (method, path, Host and a peek at the body):
 // is this an LLM API request, and of which provider/api?
-ApiCall classify(const protocol::HttpMessage& request, std::string_view request_body);
+ApiCall classify(const protocol::HttpMessage& request, std::string_view request_body, const HostMap* hosts = nullptr);
 
 // Full decode: classify, then read model/stream from the request body and usage,
 // stop reason and ids from the response (JSON or SSE). Where the response carries
