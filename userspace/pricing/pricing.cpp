@@ -320,19 +320,26 @@ Result<void> Reader::model_table(const toml::table& t, std::vector<Entry>& out) 
 Result<std::vector<Entry>> Reader::read(const toml::table& root) {
   if (auto r = known_keys(root, {"provider", "model"}, "the file (only [[provider]] and [[model]] tables)"); !r)
     return Error{r.error()};
-  std::vector<Entry> out;
-  // [[provider]] tables first: a [[model]] may come before its provider's table.
-  for (const char* section : {"provider", "model"}) {
-    const toml::node* n = root.get(section);
-    if (!n) continue;
+  // The [[provider]] tables first: a [[model]] may come before its provider's table.
+  auto tables = [&](const char* name) -> Result<std::vector<const toml::table*>> {
+    std::vector<const toml::table*> out;
+    const toml::node* n = root.get(name);
+    if (!n) return out;
     const toml::array* a = n->as_array();
     if (!a || !a->is_array_of_tables())
-      return Error{error(n->source(), std::string("'") + section + "' must be [[" + section + "]] tables").message};
-    for (const toml::node& tn : *a) {
-      Result<void> r = section[0] == 'p' ? provider_table(*tn.as_table()) : model_table(*tn.as_table(), out);
-      if (!r) return Error{r.error()};
-    }
-  }
+      return Error{error(n->source(), std::string("'") + name + "' must be [[" + name + "]] tables").message};
+    for (const toml::node& t : *a) out.push_back(t.as_table());
+    return out;
+  };
+  auto providers = tables("provider");
+  if (!providers) return Error{providers.error()};
+  for (const toml::table* t : *providers)
+    if (auto r = provider_table(*t); !r) return Error{r.error()};
+  auto models = tables("model");
+  if (!models) return Error{models.error()};
+  std::vector<Entry> out;
+  for (const toml::table* t : *models)
+    if (auto r = model_table(*t, out); !r) return Error{r.error()};
   return out;
 }
 

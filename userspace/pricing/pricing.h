@@ -80,6 +80,7 @@ class PriceTable {
   // vendor's entry ("anthropic/..." -> anthropic): OpenRouter charges the
   // vendor's list price. Of the entries valid at that time, the one with the
   // latest effective_from wins.
+  // The pointer (like those in Cost) is valid while this table lives, unmerged.
   const Entry* find(std::string_view provider, std::string_view model, uint64_t unix_ns) const;
   const std::vector<Entry>& entries() const { return entries_; }
 
