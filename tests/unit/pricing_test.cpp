@@ -283,6 +283,25 @@ TEST(PricingTest, EffectiveDatesPickTheEntryValidAtTheStart) {
   EXPECT_NEAR(cost(t, "openai", "o-test", k, Billing::Metered, at("2025-06-09", 23, 59)).usd, 0.05, 1e-12);
   EXPECT_NEAR(cost(t, "openai", "o-test", k, Billing::Metered, at("2025-06-10", 0, 0)).usd, 0.01, 1e-12);
   EXPECT_NEAR(cost(t, "openai", "o-test-2025-04-16", k, Billing::Metered, at("2024-01-01")).usd, 0.05, 1e-12);
+  // A change at a time of day, and an open-ended later entry beating an open one.
+  auto timed = PriceTable::parse(R"(
+[[model]]
+provider = "deepseek"
+model = "m"
+input = 1
+output = 1
+[[model]]
+provider = "deepseek"
+model = "m"
+effective_from = "2026-04-26T12:15Z"
+input = 2
+output = 2
+)",
+                                 "timed.toml");
+  ASSERT_TRUE(timed.ok()) << timed.error();
+  EXPECT_EQ(timed->find("deepseek", "m", at("2026-04-26", 12, 14))->rates.input, 1);
+  EXPECT_EQ(timed->find("deepseek", "m", at("2026-04-26", 12, 15))->rates.input, 2);
+  EXPECT_EQ(timed->find("deepseek", "m", at("2030-01-01"))->rates.input, 2);
 }
 
 TEST(PricingTest, OffPeakHours) {
@@ -369,6 +388,30 @@ TEST_F(PricingFilesTest, LoadWithBuiltinAndMissingPaths) {
   auto missing = PriceTable::load({dir_ + "/nope.toml"}, true);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().find("nope.toml"), std::string::npos);
+}
+
+TEST_F(PricingFilesTest, InstalledCopyReplacesTheBuiltinAndOverridesFollow) {
+  // No installed copy, no override directory: the built-in table.
+  auto builtin = PriceTable::load_layered(dir_ + "/none.toml", dir_ + "/none.d", {});
+  ASSERT_TRUE(builtin.ok()) << builtin.error();
+  EXPECT_EQ(builtin->entries().size(), PriceTable::parse(PriceTable::builtin_text(), "b")->entries().size());
+  // An installed copy replaces it whole; the directory's files and then --file go on top.
+  std::string installed = write("share/prices.toml", kTable);
+  write("prices.d/50.toml", "[[model]]\nprovider = \"openai\"\nmodel = \"gpt-4o\"\ninput = 1\noutput = 1\n");
+  std::string extra = write("try.toml", "[[model]]\nprovider = \"openai\"\nmodel = \"gpt-4o\"\ninput = 7\noutput = 7\n");
+  auto t = PriceTable::load_layered(installed, dir_ + "/prices.d", {});
+  ASSERT_TRUE(t.ok()) << t.error();
+  EXPECT_EQ(t->entries().size(), PriceTable::parse(kTable, "x")->entries().size());
+  EXPECT_EQ(t->find("openai", "gpt-4o", 0)->origin, dir_ + "/prices.d/50.toml");
+  EXPECT_EQ(t->find("anthropic", "claude-test-4-5", 0)->origin, installed);
+  auto tried = PriceTable::load_layered(installed, dir_ + "/prices.d", {extra});
+  ASSERT_TRUE(tried.ok()) << tried.error();
+  EXPECT_EQ(tried->find("openai", "gpt-4o", 0)->rates.input, 7);
+  // A bad override file stops the load, naming it.
+  std::string bad = write("prices.d/60.toml", "[[model]]\nprovider = \"openai\"\n");
+  auto refused = PriceTable::load_layered(installed, dir_ + "/prices.d", {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().rfind(bad + ":1:1: missing 'model'", 0), 0u) << refused.error();
 }
 
 // Each bad text's error names the file, line and column and the reason.

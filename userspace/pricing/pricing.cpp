@@ -510,12 +510,16 @@ Result<PriceTable> PriceTable::load(const std::vector<std::string>& files_or_dir
 }
 
 Result<PriceTable> PriceTable::load_default(const std::vector<std::string>& extra) {
+  return load_layered(installed_path(), kOverrideDir, extra);
+}
+
+Result<PriceTable> PriceTable::load_layered(const std::string& installed, const std::string& override_dir,
+                                            const std::vector<std::string>& extra) {
   std::error_code ec;
-  std::string installed = installed_path();
   auto t = std::filesystem::exists(installed, ec) ? load({installed}, false) : load({}, true);
   if (!t) return t;
-  if (is_dir(kOverrideDir))
-    if (auto r = merge_paths(*t, {kOverrideDir}); !r) return Error{r.error()};
+  if (is_dir(override_dir))
+    if (auto r = merge_paths(*t, {override_dir}); !r) return Error{r.error()};
   for (const std::string& p : extra)
     if (!std::filesystem::exists(p, ec)) return Error{p + ": no such price file or directory"};
   if (auto r = merge_paths(*t, extra); !r) return Error{r.error()};

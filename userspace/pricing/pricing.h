@@ -61,6 +61,10 @@ class PriceTable {
   // kOverrideDir/*.toml in name order, then `extra` (files or directories, as
   // load()), each entry overriding the same (provider, model, effective_from).
   static Result<PriceTable> load_default(const std::vector<std::string>& extra = {});
+  // The same with other places for the installed copy and the override directory
+  // (either may be missing).
+  static Result<PriceTable> load_layered(const std::string& installed, const std::string& override_dir,
+                                         const std::vector<std::string>& extra);
   // The built-in data (with_builtin), then each file, or each directory's
   // *.toml in name order. A file or directory that does not exist is an error.
   static Result<PriceTable> load(const std::vector<std::string>& files_or_dirs, bool with_builtin = true);
