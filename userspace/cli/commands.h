@@ -72,5 +72,12 @@ struct ReportOptions {
   std::string out;  // -o FILE ("" or "-": stdout)
 };
 int run_report(const ReportOptions& opts);
+// tokentap prices: the price table in use (pricing/pricing.h).
+struct PricesOptions {
+  std::string provider, model;     // filters ("" = all)
+  bool json = false;
+  std::vector<std::string> files;  // --file: more price files or directories on top
+};
+int run_prices(const PricesOptions& opts);
 
 }  // namespace tt::cli

@@ -140,6 +140,16 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   top->add_option("--width", top_opts.width, "columns to fit (default: the terminal's, else 80)");
 
+  tt::cli::PricesOptions prices_opts;
+  CLI::App* prices = app.add_subcommand(
+      "prices", "show the price table in use (built-in, installed, /etc/tokentap/prices.d) and each entry's source");
+  prices->add_option("--provider", prices_opts.provider, "only this provider (anthropic, openai, aws.bedrock, ...)");
+  prices->add_option("--model", prices_opts.model, "only entries for this model id (as a request names it) or containing it");
+  prices->add_flag("--json", prices_opts.json, "one JSON object per entry and line");
+  prices->add_option("--file", prices_opts.files,
+                     "price files or directories to load on top, as an override in /etc/tokentap/prices.d would be "
+                     "(repeatable)");
+
   // Everything after the first "--" is the command, untouched by option parsing
   // (its own options must not be mistaken for tokentap's).
   int parsed_argc = argc;
@@ -157,7 +167,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known |= sub->check_name(argv[1]);
     if (!known) {
-      fprintf(stderr, "tokentap: unknown command '%s' (commands: profile, daemon, collector, top, replay, inspect, report; see --help)\n",
+      fprintf(stderr, "tokentap: unknown command '%s' (commands: profile, daemon, collector, top, replay, inspect, report, prices; see --help)\n",
               argv[1]);
       return 2;
     }
@@ -182,5 +192,6 @@ int main(int argc, char** argv) {
   if (*inspect) return tt::cli::run_inspect(inspect_files);
   if (*top) return tt::cli::run_top(top_opts);
   if (*report) return tt::cli::run_report(report_opts);
+  if (*prices) return tt::cli::run_prices(prices_opts);
   return 2;
 }
