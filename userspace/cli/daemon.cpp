@@ -176,7 +176,12 @@ int run_daemon(const DaemonOptions& cli) {
     fprintf(stderr, "tokentap: %s\n", r.error().c_str());
     return 2;
   }
-  engine::EngineOptions eopts = engine_options(opts.output, opts.cap);
+  auto made = engine_options(opts.output, opts.cap);
+  if (!made) {
+    fprintf(stderr, "tokentap: %s\n", made.error().c_str());
+    return 2;
+  }
+  engine::EngineOptions eopts = std::move(*made);
   eopts.keep_requests = false;  // records go out as they complete; memory stays flat
   eopts.summary_interval_ns = static_cast<uint64_t>(opts.summary_interval_s * 1e9);
   eopts.session_idle_ns = static_cast<uint64_t>(opts.session_idle_s * 1e9);

@@ -1,6 +1,7 @@
 #include "cli/output.h"
 
 #include "common/provider_name.h"
+#include "pricing/pricing.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -183,10 +184,15 @@ capture::TracerOptions tracer_options(const CaptureOptions& c) {
   return t;
 }
 
-engine::EngineOptions engine_options(const OutputOptions& o, const CaptureOptions& c) {
+Result<engine::EngineOptions> engine_options(const OutputOptions& o, const CaptureOptions& c) {
   engine::EngineOptions e;
   e.pipeline.max_body_bytes = o.max_body_bytes;
   e.capture_path = c.capture;
+  // Read now: parsing may be confined later, away from the files.
+  auto prices = pricing::PriceTable::load_default();
+  if (!prices)
+    return make_error("price table: " + prices.error() + " (fix or remove the file; `tokentap prices` checks it)");
+  e.pipeline.prices = std::make_shared<const pricing::PriceTable>(std::move(*prices));
   return e;
 }
 

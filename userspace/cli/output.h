@@ -66,7 +66,7 @@ std::string new_run_id();
 // HOST=PROVIDER pairs into RUN_INFO's "api_hosts" (so replay agrees).
 Result<void> parse_api_hosts(const std::vector<std::string>& pairs, nlohmann::json& run_info);
 capture::TracerOptions tracer_options(const CaptureOptions& c);
-engine::EngineOptions engine_options(const OutputOptions& o, const CaptureOptions& c);
+Result<engine::EngineOptions> engine_options(const OutputOptions& o, const CaptureOptions& c);
 
 // An engine fed by a live capture: RUN_INFO (run_info plus the run id, scope and
 // clock offset) goes first, then the kernel's records; the pipeline's answers

@@ -119,8 +119,12 @@ int run_profile(const ProfileOptions& opts) {
     return 2;
   }
   info["command"] = opts.command;
-  auto run = start_live(engine::Scope::ProcessTree, engine_options(opts.output, opts.cap), opts.cap,
-                        outputs.sink(), info);
+  auto eopts = engine_options(opts.output, opts.cap);
+  if (!eopts) {
+    fprintf(stderr, "tokentap: %s\n", eopts.error().c_str());
+    return 2;
+  }
+  auto run = start_live(engine::Scope::ProcessTree, std::move(*eopts), opts.cap, outputs.sink(), info);
   if (!run) {
     fprintf(stderr, "tokentap: %s\n", run.error().c_str());
     return 2;

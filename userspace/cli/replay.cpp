@@ -40,7 +40,12 @@ int run_replay(const std::string& file, const OutputOptions& opts, bool isolate)
     fprintf(stderr, "tokentap: %s\n", r.error().c_str());
     return 2;
   }
-  auto eng = engine::Engine::create(engine_options(opts, {}), outputs.sink(), "");
+  auto eopts = engine_options(opts, {});
+  if (!eopts) {
+    fprintf(stderr, "tokentap: %s\n", eopts.error().c_str());
+    return 2;
+  }
+  auto eng = engine::Engine::create(std::move(*eopts), outputs.sink(), "");
   if (!eng) {
     fprintf(stderr, "tokentap: %s\n", eng.error().c_str());
     return 2;

@@ -266,6 +266,44 @@ std::vector<provider::ProcessFacts> Pipeline::process_facts(uint32_t pid) {
 }
 
 // --api-host first (as given, HOST or HOST:PORT), then tokentap's one host table.
+namespace {
+
+const pricing::PriceTable& builtin_prices() {
+  static const pricing::PriceTable table = [] {
+    auto t = pricing::PriceTable::parse(pricing::PriceTable::builtin_text(), "built-in");
+    return t ? std::move(*t) : pricing::PriceTable();  // the shipped file is tested to parse
+  }();
+  return table;
+}
+
+pricing::Billing billing_kind(const std::string& b) {
+  if (b == provider::kBillingMetered) return pricing::Billing::Metered;
+  if (b == provider::kBillingSubscription) return pricing::Billing::Subscription;
+  if (b == provider::kBillingLocal) return pricing::Billing::Local;
+  return pricing::Billing::Unknown;
+}
+
+}  // namespace
+
+void Pipeline::set_cost(v1::ApiRequest& r, std::optional<double> reported_usd) const {
+  pricing::Request q;
+  q.provider = r.provider();
+  q.model = r.model();
+  q.tokens = {r.input_tokens(), r.cache_read_tokens(), r.cache_write_5m_tokens(), r.cache_write_1h_tokens(),
+              r.output_tokens()};
+  // Cache writes not broken down by lifetime are the default 5-minute kind.
+  uint64_t split = r.cache_write_5m_tokens() + r.cache_write_1h_tokens();
+  if (split < r.cache_write_tokens()) q.tokens.cache_write_5m += r.cache_write_tokens() - split;
+  q.start_unix_ns = r.start_unix_ns();
+  q.billable = r.billable();
+  q.billing = billing_kind(r.billing());
+  q.reported_usd = reported_usd;
+  pricing::Cost c = pricing::price(opts_.prices ? *opts_.prices : builtin_prices(), q);
+  r.set_cost_usd(c.usd);
+  r.set_cost_source(c.source);
+  if (c.entry) r.set_price_entry(c.entry->provider + "/" + c.entry->model);
+}
+
 std::string Pipeline::provider_for_host(const std::string& host) const {
   if (const std::string* p = provider::mapped_provider(&opts_.api_hosts, host)) return *p;
   return provider::provider_for_host(host);
@@ -318,6 +356,7 @@ void Pipeline::emit_socket_fallback(const std::vector<const stream::SocketConn*>
         r.set_ttfb_ms((t.first_in_ts_ns - t.last_out_ts_ns) / 1e6);
       r.set_error("TLS stack without a plaintext hook: sizes seen at the socket only (" + c->peer + ":" +
                   std::to_string(c->dport) + (c->hello.alpn.empty() ? "" : ", ALPN " + c->hello.alpn[0]) + ")");
+      set_cost(r, std::nullopt);  // no model seen: unknown_model, flagged
       agg_.add_request(std::move(r));
     }
   }
@@ -590,6 +629,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   if (resp && !(answered && !resp->complete)) append_error(err, resp->error.empty() ? "" : "response: " + resp->error);
   append_error(err, call.error);
   r.set_error(err);
+  set_cost(r, call.reported_cost_usd);
   agg_.add_request(std::move(r));
 }
 

@@ -14,6 +14,7 @@
 
 #include "aggregate/aggregator.h"
 #include "provider/harness.h"
+#include "pricing/pricing.h"
 #include "provider/provider.h"
 #include "protocol/exchange.h"
 #include "stream/connection_table.h"
@@ -27,6 +28,10 @@ struct PipelineOptions {
   // Extra LLM API hosts for the socket fallback (host -> provider), beyond the
   // providers' public hosts; also read from RUN_INFO so replay agrees.
   provider::HostMap api_hosts;  // host -> provider (config [api_hosts], --api-host)
+  // Prices for each request's cost_usd; null: the built-in table alone (the
+  // installed file and /etc/tokentap overrides are read by the commands, before
+  // parsing is confined).
+  std::shared_ptr<const pricing::PriceTable> prices;
   // Called for a connection whose first request went to a named host that is
   // not an LLM API and was not an API call: the capture may stop copying it.
   std::function<void(uint32_t pid, uint64_t conn)> mute_connection;
@@ -88,6 +93,8 @@ class Pipeline {
   void emit_socket_fallback(const std::vector<const stream::SocketConn*>& conns);
   uint64_t socket_conn_id_ = 1u << 30;  // apart from plaintext connection ids
   std::string provider_for_host(const std::string& host) const;
+  // cost_usd, cost_source and price_entry from the record's tokens.
+  void set_cost(tokentap::v1::ApiRequest& r, std::optional<double> reported_usd) const;
   void maybe_mute(const protocol::Exchange& ex, const stream::ConnInfo& conn);
   void peek_first_write(const capture::DataEvent& d);
   void on_config(const nlohmann::json& j);
