@@ -348,8 +348,8 @@ def req_body(kind, stream, model, prompt="Hello there, tell me about tokens.", i
     raise AssertionError(kind)
 
 
-PROVIDER = {"anthropic": "anthropic", "anthropic-count": "anthropic", "chat": "openai", "responses": "openai",
-            "gemini": "gemini", "gemini-count": "gemini", "cloudcode": "gemini"}
+WIRE = {"anthropic": "anthropic_messages", "anthropic-count": "anthropic_messages", "chat": "openai_chat",
+        "responses": "openai_responses", "gemini": "gemini", "gemini-count": "gemini", "cloudcode": "gemini"}
 API = {"anthropic": "messages", "anthropic-count": "count_tokens", "chat": "chat_completions",
        "responses": "responses", "gemini": "generate_content", "gemini-count": "count_tokens",
        "cloudcode": "generate_content"}
@@ -380,13 +380,14 @@ class LlmServerTest(unittest.TestCase):
         return recs[0]
 
     # Core check: what the log says == what the client got.
-    def check(self, kind, stream, r, rec, transport, headers_sent=None, body_sent=b""):
+    def check(self, kind, stream, r, rec, transport, headers_sent=None, body_sent=b"", provider="local"):
         self.assertEqual(rec["transport"], transport)
         self.assertEqual(rec["status"], r.status)
         self.assertEqual(rec["response_body_bytes"], len(r.body))
         self.assertEqual(rec["response_content_encoding"], r.headers.get("content-encoding", "identity"))
         self.assertEqual(rec["request_body_bytes"], len(body_sent))
-        self.assertEqual(rec["provider"], PROVIDER[kind])
+        self.assertEqual(rec["provider"], provider)  # every request to 127.0.0.1 is a local server's
+        self.assertEqual(rec["wire"], WIRE[kind])
         api = API[kind]
         if stream and kind in ("gemini", "cloudcode"):
             api = "stream_generate_content"
@@ -1019,8 +1020,8 @@ class LlmServerTest(unittest.TestCase):
             wire.append(ep.send_message(body)["wire_bytes"])
             events, sizes, frames = self.ws_read_answer(ep)
             rec = self.one_record()
-            self.assertEqual((rec["transport"], rec["provider"], rec["api"], rec["method"], rec["path"]),
-                             ("websocket", "openai", "responses", "POST", "/v1/responses"))
+            self.assertEqual((rec["transport"], rec["provider"], rec["wire"], rec["api"], rec["method"], rec["path"]),
+                             ("websocket", "local", "openai_responses", "responses", "POST", "/v1/responses"))
             self.assertEqual(rec["request_body_bytes"], len(body))
             self.assertEqual(rec["response_body_bytes"], sum(sizes))
             self.assertEqual(rec["conn"], up["conn"])
