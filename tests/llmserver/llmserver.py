@@ -3,9 +3,11 @@
 
 Speaks TLS with ALPN h2 and http/1.1 and imitates the wire formats of the
 Anthropic Messages API, the OpenAI Chat Completions and Responses APIs, the
-Gemini API and Gemini Code Assist (cloudcode-pa).  Every request is logged as
-one JSON line *before* the last byte of its response is sent, so a client that
-has read its whole response can read the log.  See README.md for details.
+Gemini API and Gemini Code Assist (cloudcode-pa), Amazon Bedrock (InvokeModel,
+its eventstream, Converse), Vertex AI, Azure OpenAI and Ollama, with the usage
+shapes of the vendor the request's path or Host names.  Every request is logged
+as one JSON line *before* the last byte of its response is sent, so a client
+that has read its whole response can read the log.  See README.md for details.
 
 Run with /usr/bin/python3 (needs python3-h2, python3-brotli, python3-zstandard).
 """

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Self-test of llmserver.py: a raw HTTP/1.1 TLS client and `curl --http2`
-against every endpoint and knob; checks that the log equals what the client
-received.  Run: /usr/bin/python3 tests/llmserver/test_llmserver.py  (< 60 s)."""
+against every endpoint and knob, the vendors' host names over real TLS, and (when
+installed) the real Claude Code in its Bedrock and Vertex AI modes; decodes every
+answer here, independently of the server (eventstream framing and CRCs too), and
+checks that the log equals what the client received.
+Run: /usr/bin/python3 tests/llmserver/test_llmserver.py  (< 60 s)."""
 
 import base64
 import gzip
