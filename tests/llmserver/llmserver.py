@@ -702,10 +702,9 @@ def do_openai_legacy(req, call, j, decoded, rid):
     stream as Chat's, its chunks `text_completion` with choices[].text."""
     model = call.response_model
     hdrs = [("x-request-id", rid), ("openai-processing-ms", "5"), ("openai-version", "2020-10-01")]
-    if call.api == "embeddings":
-        u = compute_usage(req, call, decoded)
-        u.update(output_tokens=0, reasoning_tokens=0, cache_read_tokens=0,
-                 input_tokens=u["input_tokens"] + u["cache_read_tokens"])
+    if call.api == "embeddings":  # input only: P tokens (x-test-usage input=I)
+        u = zero_usage()
+        u["input_tokens"] = parse_test_usage(req.h("x-test-usage")).get("input", max(1, len(decoded) // 4))
         inputs = j.get("input")
         n = len(inputs) if isinstance(inputs, list) else 1
         body = {"object": "list", "model": model,
