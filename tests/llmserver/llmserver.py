@@ -3,9 +3,11 @@
 
 Speaks TLS with ALPN h2 and http/1.1 and imitates the wire formats of the
 Anthropic Messages API, the OpenAI Chat Completions and Responses APIs, the
-Gemini API and Gemini Code Assist (cloudcode-pa).  Every request is logged as
-one JSON line *before* the last byte of its response is sent, so a client that
-has read its whole response can read the log.  See README.md for details.
+Gemini API and Gemini Code Assist (cloudcode-pa), Amazon Bedrock (InvokeModel,
+its eventstream, Converse), Vertex AI, Azure OpenAI and Ollama, with the usage
+shapes of the vendor the request's path or Host names.  Every request is logged
+as one JSON line *before* the last byte of its response is sent, so a client
+that has read its whole response can read the log.  See README.md for details.
 
 Run with /usr/bin/python3 (needs python3-h2, python3-brotli, python3-zstandard).
 """
@@ -22,9 +24,11 @@ import re
 import select
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 import zlib
 
@@ -64,6 +68,7 @@ LOG = None
 DUMP_DIR = None  # --dump-bodies: decoded request bodies, one file per request
 NO_WEBSOCKET = False  # --no-websocket: refuse WebSocket upgrades
 CONN_TLS = {}  # conn id -> negotiated TLS version ("TLSv1.3"), while the connection lives
+CONN_SNI = {}  # conn id -> the server name the client sent in its TLS ClientHello (None if none)
 CONN_COUNTER = itertools.count(1)
 REQ_COUNTER = itertools.count(1)
 
@@ -261,18 +266,43 @@ def split_text(text, words_per_piece=3):
     return pieces
 
 
-def compute_usage(req, provider, decoded_body, extra_output=0):
-    """Returns the normalised usage dict (tokentap convention)."""
+# Wire formats whose answers are Anthropic messages (Bedrock's InvokeModel wraps them; Converse
+# carries the same counters): separate cache-write counters, no reasoning counter.
+ANTHROPIC_FAMILY = ("anthropic_messages", "bedrock_invoke", "bedrock_converse")
+
+
+def usage_caps(call):
+    """What a call's answer can carry: (cache reads, cache writes, reasoning). Cache writes are
+    "split" (5m and 1h apart), "single" (one counter: all writes count as 5m) or None."""
+    if call.wire in ANTHROPIC_FAMILY:
+        return True, "split", False
+    if call.wire == "ollama" or call.provider == "ollama":
+        return False, None, False
+    if call.wire == "openai_chat" and call.provider == "openrouter":
+        return True, "single", True
+    if call.wire == "openai_chat" and call.provider in ("moonshot", "zai"):
+        return True, None, False
+    return True, None, True
+
+
+def compute_usage(req, call, decoded_body, extra_output=0):
+    """Returns the normalised usage dict (tokentap convention): what the answer on this call's
+    wire carries, counters the wire lacks being 0."""
     over = parse_test_usage(req.h("x-test-usage"))
     p_total = max(1, len(decoded_body) // 4)
-    if provider == "anthropic":
-        default_read = p_total // 2 if b"cache_control" in decoded_body else 0
-        w5 = over.get("cache_write_5m", 0)
-        w1 = over.get("cache_write_1h", 0)
+    reads, writes, has_reasoning = usage_caps(call)
+    if not reads:
+        default_read = 0
+    elif call.wire in ANTHROPIC_FAMILY:
+        marked = b"cache_control" in decoded_body or b"cachePoint" in decoded_body
+        default_read = p_total // 2 if marked else 0
     else:
         default_read = p_total // 3
-        w5 = w1 = 0  # OpenAI / Gemini have no cache-write counters on the wire
-    cache_read = over.get("cache_read", default_read)
+    w5 = over.get("cache_write_5m", 0) if writes else 0
+    w1 = over.get("cache_write_1h", 0) if writes else 0
+    if writes == "single":
+        w5, w1 = w5 + w1, 0
+    cache_read = over.get("cache_read", default_read) if reads else 0
     if "input" in over:
         inp = over["input"]
     else:
@@ -280,10 +310,6 @@ def compute_usage(req, provider, decoded_body, extra_output=0):
     n_words = reply_words(req)
     reasoning = over.get("reasoning", 0)
     output = over.get("output", n_words + extra_output + reasoning)
-    if provider == "anthropic":
-        reasoning_logged = 0  # the Anthropic wire has no separate thinking counter
-    else:
-        reasoning_logged = min(reasoning, output)
     return {
         "input_tokens": inp,
         "cache_read_tokens": cache_read,
@@ -291,7 +317,7 @@ def compute_usage(req, provider, decoded_body, extra_output=0):
         "cache_write_5m_tokens": w5,
         "cache_write_1h_tokens": w1,
         "output_tokens": output,
-        "reasoning_tokens": reasoning_logged,
+        "reasoning_tokens": min(reasoning, output) if has_reasoning else 0,
     }
 
 
@@ -358,17 +384,33 @@ def gemini_error(status):
     return json_bytes(body, pretty=True)
 
 
-def error_reply(provider, status, rid):
-    if provider == "anthropic":
+BEDROCK_ERRORS = {400: "ValidationException", 403: "AccessDeniedException", 404: "ResourceNotFoundException",
+                  408: "ModelTimeoutException", 424: "ModelErrorException", 429: "ThrottlingException",
+                  500: "InternalServerException", 503: "ServiceUnavailableException"}
+
+
+def error_reply(wire, status, rid):
+    """The error answer of a wire format (Anthropic family, OpenAI, Gemini, Bedrock, Ollama)."""
+    ctype = "application/json"
+    if wire == "anthropic_messages":
         body = anthropic_error(status, rid)
         hdrs = [("request-id", rid)]
-    elif provider == "openai":
+    elif wire in ("openai_chat", "openai_responses"):
         body = openai_error(status)
         hdrs = [("x-request-id", rid)]
+    elif wire in ("bedrock_invoke", "bedrock_converse"):
+        kind = BEDROCK_ERRORS.get(status, "InternalServerException")
+        body = json_bytes({"message": "test error %d" % status})
+        hdrs = [("x-amzn-requestid", rid), ("x-amzn-errortype", kind + ":http://internal.amazon.com/coral/com.amazon.bedrock/")]
+    elif wire == "ollama":
+        body = json_bytes({"error": "test error %d" % status})
+        hdrs = []
+        ctype = "application/json; charset=utf-8"
     else:
         body = gemini_error(status)
         hdrs = []
-    r = Reply(status, "application/json" if provider != "gemini" else "application/json; charset=UTF-8", hdrs)
+        ctype = "application/json; charset=UTF-8"
+    r = Reply(status, ctype, hdrs)
     r.body = body
     return r
 
@@ -394,9 +436,10 @@ AUTO_TOOL_CALLS = {}
 def offered_tool_names(j):
     """Tool names a request offers: Anthropic {name}, Chat {function:{name}}, Responses {name}."""
     names = set()
-    for t in j.get("tools") or []:
+    tools = j.get("tools") or (j.get("toolConfig") or {}).get("tools") or []  # Converse: toolConfig.tools
+    for t in tools:
         if isinstance(t, dict):
-            fn = t.get("function")
+            fn = t.get("function") or t.get("toolSpec")
             name = fn.get("name") if isinstance(fn, dict) else t.get("name")
             if isinstance(name, str):
                 names.add(name)
@@ -420,14 +463,16 @@ def tool_output_tokens(tool_json):
     return max(1, len(tool_json) // 4)
 
 
-def do_anthropic_messages(req, j, decoded, rid):
-    model = j.get("model") or "claude-unknown"
-    stream = bool(j.get("stream"))
+def anthropic_answer(req, call, j, decoded, id_prefix="msg_"):
+    """One Anthropic Messages answer, whichever framing carries it (SSE, Bedrock's eventstream):
+    the message (non-streaming body) and the stream events [(type, dict)], the usage, and the
+    index of the first event with the final usage."""
+    model = call.response_model
     tool = tool_call_for(req, j)
     tool_json = json.dumps(tool[1], separators=(",", ":")) if tool else ""
-    u = compute_usage(req, "anthropic", decoded, extra_output=tool_output_tokens(tool_json) if tool else 0)
+    u = compute_usage(req, call, decoded, extra_output=tool_output_tokens(tool_json) if tool else 0)
     text = reply_text(reply_words(req))
-    msg_id = "msg_" + rand_id(24)
+    msg_id = id_prefix + rand_id(24)
     stop_reason = "tool_use" if tool else "end_turn"
     tool_id = "toolu_" + rand_id(24)
     wire_usage = {
@@ -439,56 +484,68 @@ def do_anthropic_messages(req, j, decoded, rid):
         "output_tokens": u["output_tokens"],
         "service_tier": "standard",
     }
-    hdrs = [("request-id", rid), ("anthropic-organization-id", "00000000-0000-0000-0000-000000000000")]
-    if not stream:
-        content = [{"type": "text", "text": text}]
-        if tool:
-            content.append({"type": "tool_use", "id": tool_id, "name": tool[0], "input": tool[1]})
-        body = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
-                "content": content, "stop_reason": stop_reason, "stop_sequence": None,
-                "usage": wire_usage}
+    content = [{"type": "text", "text": text}]
+    if tool:
+        content.append({"type": "tool_use", "id": tool_id, "name": tool[0], "input": tool[1]})
+    message = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
+               "content": content, "stop_reason": stop_reason, "stop_sequence": None, "usage": wire_usage}
+    start_usage = dict(wire_usage)
+    start_usage["output_tokens"] = min(1, u["output_tokens"])
+    ev = [("message_start", {"type": "message_start", "message": {
+        "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": start_usage}})]
+    ev.append(("content_block_start", {"type": "content_block_start", "index": 0,
+                                       "content_block": {"type": "text", "text": ""}}))
+    ev.append(("ping", {"type": "ping"}))
+    for piece in split_text(text):
+        ev.append(("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                           "delta": {"type": "text_delta", "text": piece}}))
+    ev.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    if tool:
+        ev.append(("content_block_start", {"type": "content_block_start", "index": 1,
+                                           "content_block": {"type": "tool_use", "id": tool_id,
+                                                             "name": tool[0], "input": {}}}))
+        for piece in json_pieces(tool_json):
+            ev.append(("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                               "delta": {"type": "input_json_delta", "partial_json": piece}}))
+        ev.append(("content_block_stop", {"type": "content_block_stop", "index": 1}))
+    final_idx = len(ev)
+    ev.append(("message_delta", {"type": "message_delta",
+                                 "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                                 "usage": {"input_tokens": u["input_tokens"],
+                                           "cache_creation_input_tokens": u["cache_write_tokens"],
+                                           "cache_read_input_tokens": u["cache_read_tokens"],
+                                           "output_tokens": u["output_tokens"]}}))
+    ev.append(("message_stop", {"type": "message_stop"}))
+    fields = {"usage": u, "billable": True, "stop_reason": stop_reason, "response_id": msg_id}
+    return message, ev, final_idx, fields
+
+
+def json_pieces(tool_json):
+    """A tool call's input JSON in three streamed pieces."""
+    step = max(1, (len(tool_json) + 2) // 3)
+    return [tool_json[k:k + step] for k in range(0, len(tool_json), step)]
+
+
+def do_anthropic_messages(req, call, j, decoded, rid):
+    message, events, final_idx, fields = anthropic_answer(req, call, j, decoded)
+    # Vertex AI answers without Anthropic's own response headers.
+    hdrs = [] if call.provider == "gcp.vertex_ai" else [
+        ("request-id", rid), ("anthropic-organization-id", "00000000-0000-0000-0000-000000000000")]
+    if not call.stream:
         r = Reply(200, "application/json", hdrs)
-        r.body = json_bytes(body)
+        r.body = json_bytes(message)
     else:
         r = Reply(200, "text/event-stream; charset=utf-8", hdrs + [("cache-control", "no-cache")])
-        start_usage = dict(wire_usage)
-        start_usage["output_tokens"] = min(1, u["output_tokens"])
-        ev = [sse("message_start", {"type": "message_start", "message": {
-            "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": start_usage}})]
-        ev.append(sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                              "content_block": {"type": "text", "text": ""}}))
-        ev.append(sse("ping", {"type": "ping"}))
-        for piece in split_text(text):
-            ev.append(sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                  "delta": {"type": "text_delta", "text": piece}}))
-        ev.append(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
-        if tool:
-            ev.append(sse("content_block_start", {"type": "content_block_start", "index": 1,
-                                                  "content_block": {"type": "tool_use", "id": tool_id,
-                                                                    "name": tool[0], "input": {}}}))
-            step = max(1, (len(tool_json) + 2) // 3)
-            for k in range(0, len(tool_json), step):
-                ev.append(sse("content_block_delta", {"type": "content_block_delta", "index": 1,
-                                                      "delta": {"type": "input_json_delta",
-                                                                "partial_json": tool_json[k:k + step]}}))
-            ev.append(sse("content_block_stop", {"type": "content_block_stop", "index": 1}))
-        final_idx = len(ev)
-        ev.append(sse("message_delta", {"type": "message_delta",
-                                        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                                        "usage": {"input_tokens": u["input_tokens"],
-                                                  "cache_creation_input_tokens": u["cache_write_tokens"],
-                                                  "cache_read_input_tokens": u["cache_read_tokens"],
-                                                  "output_tokens": u["output_tokens"]}}))
-        ev.append(sse("message_stop", {"type": "message_stop"}))
-        r.events = ev
+        r.events = [sse(name, d) for name, d in events]
         r.final_usage_index = final_idx
         r.partial_usage_indices = {0}
-    return r, {"model": model, "stream": stream, "usage": u, "billable": True,
-               "stop_reason": stop_reason, "response_id": msg_id}
+    if call.provider == "gcp.vertex_ai":
+        fields["request_id"] = None
+    return r, fields
 
 
-def do_anthropic_count(req, j, decoded, rid):
+def do_anthropic_count(req, call, j, decoded, rid):
     p_total = max(1, len(decoded) // 4)
     over = parse_test_usage(req.h("x-test-usage"))
     n = over.get("input", p_total)
@@ -496,85 +553,202 @@ def do_anthropic_count(req, j, decoded, rid):
     r.body = json_bytes({"input_tokens": n})
     u = zero_usage()
     u["input_tokens"] = n
-    return r, {"model": j.get("model"), "stream": False, "usage": u, "billable": False}
+    return r, {"usage": u, "billable": False}
 
 
-def chat_usage_wire(u):
-    prompt = u["input_tokens"] + u["cache_read_tokens"]
-    return {"prompt_tokens": prompt, "completion_tokens": u["output_tokens"],
-            "total_tokens": prompt + u["output_tokens"],
-            "prompt_tokens_details": {"cached_tokens": u["cache_read_tokens"], "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": u["reasoning_tokens"], "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0,
-                                          "rejected_prediction_tokens": 0}}
+# OpenRouter reports each request's cost (credits = USD) in its usage: made up here from these
+# per-million-token prices, rounded to 1e-9 (x-test-cost: USD overrides the total).
+OPENROUTER_PRICES = {"input_tokens": 3.0, "cache_read_tokens": 0.3, "cache_write_tokens": 3.75}
+OPENROUTER_OUTPUT_PRICE = 15.0
+OPENROUTER_BYOK_FEE = 0.05  # with a key of your own (x-test-byok: 1), OpenRouter bills a fee
 
 
-def do_openai_chat(req, j, decoded, rid):
-    model = j.get("model") or "gpt-unknown"
-    stream = bool(j.get("stream"))
+def openrouter_cost(req, u):
+    """(usage.cost, usage.is_byok, usage.cost_details) of an OpenRouter answer."""
+    prompt = round(sum(u[k] * p for k, p in OPENROUTER_PRICES.items()) / 1e6, 9)
+    completion = round(u["output_tokens"] * OPENROUTER_OUTPUT_PRICE / 1e6, 9)
+    total = round(prompt + completion, 9)
+    if (req.h("x-test-cost") or "").strip():
+        total = float(req.h("x-test-cost"))
+    byok = (req.h("x-test-byok") or "").strip().lower() in ("1", "true", "yes")
+    details = {"upstream_inference_cost": total if byok else None,
+               "upstream_inference_prompt_cost": prompt, "upstream_inference_completions_cost": completion}
+    return (round(total * OPENROUTER_BYOK_FEE, 9) if byok else total), byok, details
+
+
+def chat_usage_wire(u, call, cost=None):
+    """Chat Completions usage in the shape of the vendor the call goes to."""
+    p = call.provider
+    prompt = u["input_tokens"] + u["cache_read_tokens"] + (u["cache_write_tokens"] if p == "openrouter" else 0)
+    w = {"prompt_tokens": prompt, "completion_tokens": u["output_tokens"], "total_tokens": prompt + u["output_tokens"]}
+    if p == "ollama":
+        return w
+    if p == "deepseek":  # hit + miss = prompt_tokens; no OpenAI-style details for the cache
+        w.update({"prompt_cache_hit_tokens": u["cache_read_tokens"], "prompt_cache_miss_tokens": u["input_tokens"],
+                  "completion_tokens_details": {"reasoning_tokens": u["reasoning_tokens"]}})
+        return w
+    if p == "moonshot":  # top-level cached_tokens
+        w["cached_tokens"] = u["cache_read_tokens"]
+        return w
+    if p == "zai":
+        w["prompt_tokens_details"] = {"cached_tokens": u["cache_read_tokens"]}
+        return w
+    if p == "openrouter":
+        usd, byok, details = cost
+        w.update({"cost": usd, "is_byok": byok,
+                  "prompt_tokens_details": {"cached_tokens": u["cache_read_tokens"],
+                                            "cache_write_tokens": u["cache_write_tokens"], "audio_tokens": 0},
+                  "cost_details": details,
+                  "completion_tokens_details": {"reasoning_tokens": u["reasoning_tokens"], "image_tokens": 0}})
+        return w
+    w.update({"prompt_tokens_details": {"cached_tokens": u["cache_read_tokens"], "audio_tokens": 0},
+              "completion_tokens_details": {"reasoning_tokens": u["reasoning_tokens"], "audio_tokens": 0,
+                                            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}})
+    return w
+
+
+# Where a vendor's Chat Completions stream carries its usage:
+#   "openai":     a last chunk with "choices": [], only with stream_options.include_usage
+#   "always":     the same chunk, always (OpenRouter)
+#   "in_choice":  choices[0].usage of the chunk with the finish_reason, always (Moonshot)
+#   "in_finish":  top-level usage of the chunk with the finish_reason, always (Z.ai)
+CHAT_STREAM_USAGE = {"openrouter": "always", "moonshot": "in_choice", "zai": "in_finish"}
+
+AZURE_FILTERS = {k: {"filtered": False, "severity": "safe"} for k in ("hate", "self_harm", "sexual", "violence")}
+
+
+def do_openai_chat(req, call, j, decoded, rid):
+    model = call.response_model
     include_usage = bool((j.get("stream_options") or {}).get("include_usage"))
+    style = CHAT_STREAM_USAGE.get(call.provider, "openai")
+    azure = call.provider == "azure.ai.openai"
     tool = tool_call_for(req, j)
     tool_json = json.dumps(tool[1], separators=(",", ":")) if tool else ""
-    u = compute_usage(req, "openai", decoded, extra_output=tool_output_tokens(tool_json) if tool else 0)
+    u = compute_usage(req, call, decoded, extra_output=tool_output_tokens(tool_json) if tool else 0)
+    cost = openrouter_cost(req, u) if call.provider == "openrouter" else None
+    wire_usage = chat_usage_wire(u, call, cost)
     text = reply_text(reply_words(req))
-    cid = "chatcmpl-" + rand_id(29)
+    cid = ("gen-%d-" % time.time() if call.provider == "openrouter" else "chatcmpl-") + rand_id(29)
     call_id = "call_" + rand_id(24)
     finish = "tool_calls" if tool else "stop"
     created = int(time.time())
     hdrs = [("x-request-id", rid), ("openai-processing-ms", "7"), ("openai-version", "2020-10-01")]
-    usage_sent = True
-    if not stream:
+    if azure:
+        hdrs += [("apim-request-id", str(uuid.uuid4())), ("x-ms-region", "East US")]
+    fields = {"usage": u, "billable": True, "usage_sent": True, "stop_reason": finish, "response_id": cid}
+    if cost is not None:
+        fields["reported_cost_usd"] = cost[0]
+        fields["reported_cost"] = {"cost": cost[0], "is_byok": cost[1], "cost_details": cost[2]}
+    if not call.stream:
         message = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
         if tool:
             message["tool_calls"] = [{"id": call_id, "type": "function",
                                       "function": {"name": tool[0], "arguments": tool_json}}]
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
         body = {"id": cid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-                "usage": chat_usage_wire(u), "service_tier": "default",
+                "choices": [choice], "usage": wire_usage, "service_tier": "default",
                 "system_fingerprint": "fp_test0001"}
+        if azure:
+            choice["content_filter_results"] = AZURE_FILTERS
+            body["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": AZURE_FILTERS}]
         r = Reply(200, "application/json", hdrs)
         r.body = json_bytes(body, pretty=True)
+        return r, fields
+    r = Reply(200, "text/event-stream; charset=utf-8", hdrs)
+
+    def chunk(delta, finish=None):
+        c = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+             "service_tier": "default", "system_fingerprint": "fp_test0001",
+             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        if include_usage and style == "openai":
+            c["usage"] = None
+        return c
+
+    ev = []
+    if call.provider == "openrouter":
+        ev.append(b": OPENROUTER PROCESSING\n\n")  # an SSE comment, as OpenRouter sends while it waits
+    if azure:  # Azure's first chunk: no choices, the prompt's content-filter results
+        ev.append(sse(None, {"choices": [], "created": 0, "id": "", "model": "", "object": "",
+                             "prompt_filter_results": [{"prompt_index": 0,
+                                                        "content_filter_results": AZURE_FILTERS}]}))
+    ev.append(sse(None, chunk({"role": "assistant", "content": "", "refusal": None})))
+    for piece in split_text(text):
+        ev.append(sse(None, chunk({"content": piece})))
+    if tool:
+        ev.append(sse(None, chunk({"tool_calls": [{"index": 0, "id": call_id, "type": "function",
+                                                   "function": {"name": tool[0], "arguments": ""}}]})))
+        for piece in json_pieces(tool_json):
+            ev.append(sse(None, chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})))
+    last = chunk({}, finish)
+    if style in ("in_choice", "in_finish"):
+        r.final_usage_index = len(ev)
+        (last["choices"][0] if style == "in_choice" else last)["usage"] = wire_usage
+    ev.append(sse(None, last))
+    if style == "always" or (style == "openai" and include_usage):
+        r.final_usage_index = len(ev)
+        ev.append(sse(None, {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                             "service_tier": "default", "system_fingerprint": "fp_test0001",
+                             "choices": [], "usage": wire_usage}))
+    elif style == "openai":
+        fields["usage_sent"] = False
+        r.final_usage_index = len(ev)  # abort withholds [DONE]
+    ev.append(sse(None, "[DONE]"))
+    r.events = ev
+    return r, fields
+
+
+def do_openai_legacy(req, call, j, decoded, rid):
+    """Legacy text completions (POST …/completions) and embeddings: one JSON answer; a completion
+    stream as Chat's, its chunks `text_completion` with choices[].text."""
+    model = call.response_model
+    hdrs = [("x-request-id", rid), ("openai-processing-ms", "5"), ("openai-version", "2020-10-01")]
+    if call.api == "embeddings":  # input only: P tokens (x-test-usage input=I)
+        u = zero_usage()
+        u["input_tokens"] = parse_test_usage(req.h("x-test-usage")).get("input", max(1, len(decoded) // 4))
+        inputs = j.get("input")
+        n = len(inputs) if isinstance(inputs, list) else 1
+        body = {"object": "list", "model": model,
+                "data": [{"object": "embedding", "index": i, "embedding": [0.0125, -0.0071, 0.0033]} for i in range(n)],
+                "usage": {"prompt_tokens": u["input_tokens"], "total_tokens": u["input_tokens"]}}
+        r = Reply(200, "application/json", hdrs)
+        r.body = json_bytes(body, pretty=True)
+        return r, {"usage": u, "billable": True, "stop_reason": None, "response_id": None}
+    u = compute_usage(req, call, decoded)
+    text = reply_text(reply_words(req))
+    cid = "cmpl-" + rand_id(29)
+    created = int(time.time())
+    wire_usage = chat_usage_wire(u, call)
+    fields = {"usage": u, "billable": True, "stop_reason": "stop", "response_id": cid}
+
+    def completion(choice_text, finish, usage):
+        return {"id": cid, "object": "text_completion", "created": created, "model": model,
+                "choices": [{"text": choice_text, "index": 0, "logprobs": None, "finish_reason": finish}],
+                "usage": usage}
+
+    if not call.stream:
+        r = Reply(200, "application/json", hdrs)
+        r.body = json_bytes(completion(text, "stop", wire_usage), pretty=True)
+        return r, fields
+    r = Reply(200, "text/event-stream; charset=utf-8", hdrs)
+    ev = [sse(None, completion(piece, None, None)) for piece in split_text(text)]
+    ev.append(sse(None, completion("", "stop", None)))
+    if (j.get("stream_options") or {}).get("include_usage"):
+        r.final_usage_index = len(ev)
+        last = completion("", None, wire_usage)
+        last["choices"] = []
+        ev.append(sse(None, last))
     else:
-        r = Reply(200, "text/event-stream; charset=utf-8", hdrs)
-
-        def chunk(delta, finish=None, choices=True):
-            c = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                 "service_tier": "default", "system_fingerprint": "fp_test0001",
-                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
-            if include_usage:
-                c["usage"] = None
-            return c
-
-        ev = [sse(None, chunk({"role": "assistant", "content": "", "refusal": None}))]
-        for piece in split_text(text):
-            ev.append(sse(None, chunk({"content": piece})))
-        if tool:
-            ev.append(sse(None, chunk({"tool_calls": [{"index": 0, "id": call_id, "type": "function",
-                                                       "function": {"name": tool[0], "arguments": ""}}]})))
-            step = max(1, (len(tool_json) + 2) // 3)
-            for k in range(0, len(tool_json), step):
-                ev.append(sse(None, chunk({"tool_calls": [{"index": 0, "function": {
-                    "arguments": tool_json[k:k + step]}}]})))
-        ev.append(sse(None, chunk({}, finish)))
-        if include_usage:
-            last = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "service_tier": "default", "system_fingerprint": "fp_test0001",
-                    "choices": [], "usage": chat_usage_wire(u)}
-            r.final_usage_index = len(ev)
-            ev.append(sse(None, last))
-        else:
-            usage_sent = False
-            r.final_usage_index = len(ev)  # abort withholds [DONE]
-        ev.append(sse(None, "[DONE]"))
-        r.events = ev
-    return r, {"model": model, "stream": stream, "usage": u, "billable": True,
-               "usage_sent": usage_sent, "stop_reason": finish, "response_id": cid}
+        fields["usage_sent"] = False
+        r.final_usage_index = len(ev)
+    ev.append(sse(None, "[DONE]"))
+    r.events = ev
+    return r, fields
 
 
-def do_openai_responses(req, j, decoded, rid):
-    model = j.get("model") or "gpt-unknown"
-    stream = bool(j.get("stream")) or req.transport == "websocket"  # WebSocket answers always stream
-    u = compute_usage(req, "openai", decoded)
+def do_openai_responses(req, call, j, decoded, rid):
+    model = call.response_model
+    stream = call.stream
+    u = compute_usage(req, call, decoded)
     text = reply_text(reply_words(req))
     resp_id = "resp_" + rand_id(32)
     item_id = "msg_" + rand_id(32)
@@ -633,8 +807,7 @@ def do_openai_responses(req, j, decoded, rid):
         r.final_usage_index = len(ev)
         add("response.completed", {"response": response("completed", [item], wire_usage)})
         r.events = ev
-    return r, {"model": model, "stream": stream, "usage": u, "billable": True,
-               "stop_reason": "completed", "response_id": resp_id}
+    return r, {"usage": u, "billable": True, "stop_reason": "completed", "response_id": resp_id}
 
 
 def schema_instance(schema):
@@ -691,10 +864,12 @@ def gemini_usage_wire(u, candidates_so_far=None):
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}]}
 
 
-def do_gemini(req, j, decoded, rid, model, method, cloudcode):
-    stream = method == "streamGenerateContent"
+def do_gemini(req, call, j, decoded, rid):
+    cloudcode = call.cloudcode
+    model = call.response_model
+    stream = call.stream
     alt_sse = "alt=sse" in req.query.split("&")
-    u = compute_usage(req, "gemini", decoded)
+    u = compute_usage(req, call, decoded)
     text = gemini_json_reply(j, cloudcode) or reply_text(reply_words(req))
     response_id = rand_id(22)
     model_version = model
@@ -736,11 +911,10 @@ def do_gemini(req, j, decoded, rid, model, method, cloudcode):
         r.events = ev
         r.final_usage_index = len(ev) - 1
         r.partial_usage_indices = set(range(len(ev) - 1))
-    return r, {"model": model, "stream": stream, "usage": u, "billable": True,
-               "stop_reason": "STOP", "response_id": response_id}
+    return r, {"usage": u, "billable": True, "stop_reason": "STOP", "response_id": response_id}
 
 
-def do_gemini_count(req, j, decoded, rid, model):
+def do_gemini_count(req, call, j, decoded, rid):
     p_total = max(1, len(decoded) // 4)
     over = parse_test_usage(req.h("x-test-usage"))
     n = over.get("input", p_total)
@@ -749,37 +923,364 @@ def do_gemini_count(req, j, decoded, rid, model):
                         pretty=True)
     u = zero_usage()
     u["input_tokens"] = n
-    return r, {"model": model, "stream": False, "usage": u, "billable": False}
+    return r, {"usage": u, "billable": False}
 
 
+# --------------------------------------------------------------------------
+# Amazon Bedrock: InvokeModel (Anthropic Messages bodies), InvokeModelWithResponseStream and
+# ConverseStream (application/vnd.amazon.eventstream), Converse.
+# --------------------------------------------------------------------------
+
+EVENTSTREAM_TYPE = "application/vnd.amazon.eventstream"
+# Bedrock pads every event's JSON with a "p" field of varying length (so that sizes do not
+# reveal the text): a prefix of this alphabet.
+PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def eventstream_message(headers, payload):
+    """One eventstream message: prelude (total length, headers length: big-endian u32), prelude
+    CRC32, headers (name length u8, name, type 7 = string, value length u16, value), payload,
+    CRC32 of everything before it."""
+    hb = b""
+    for name, value in headers:
+        n, v = name.encode(), value.encode()
+        hb += struct.pack(">B", len(n)) + n + b"\x07" + struct.pack(">H", len(v)) + v
+    prelude = struct.pack(">II", 12 + len(hb) + len(payload) + 4, len(hb))
+    msg = prelude + struct.pack(">I", zlib.crc32(prelude)) + hb + payload
+    return msg + struct.pack(">I", zlib.crc32(msg))
+
+
+def eventstream_event(event_type, obj, i):
+    """An event message carrying JSON (padded with "p", its length following the event index)."""
+    body = dict(obj)
+    body["p"] = PADDING[:1 + (i * 7) % len(PADDING)]
+    return eventstream_message([(":event-type", event_type), (":content-type", "application/json"),
+                                (":message-type", "event")], json_bytes(body))
+
+
+def bedrock_anthropic_model(model_id):
+    """The Anthropic model name in a Bedrock model id's answer: "us.anthropic.claude-sonnet-4-5-
+    20250929-v1:0" -> "claude-sonnet-4-5-20250929" (ARNs and other ids unchanged)."""
+    m = re.match(r"^(?:[a-z]{2,6}\.)?anthropic\.(.+?)(?:-v\d+(?::\d+)?)?$", model_id or "")
+    return m.group(1) if m else model_id
+
+
+def bedrock_headers(rid, u=None, latency_ms=None):
+    hdrs = [("x-amzn-requestid", rid)]
+    if u is not None:
+        hdrs += [("x-amzn-bedrock-invocation-latency", str(latency_ms)),
+                 ("x-amzn-bedrock-input-token-count", str(u["input_tokens"])),
+                 ("x-amzn-bedrock-output-token-count", str(u["output_tokens"])),
+                 ("x-amzn-bedrock-cache-read-input-token-count", str(u["cache_read_tokens"])),
+                 ("x-amzn-bedrock-cache-write-input-token-count", str(u["cache_write_tokens"]))]
+    return hdrs
+
+
+def bedrock_latency(u):
+    """Made-up latencies (ms): (invocation, first byte)."""
+    return 200 + 10 * u["output_tokens"], 150
+
+
+def do_bedrock_invoke(req, call, j, decoded, rid):
+    """InvokeModel / InvokeModelWithResponseStream with an Anthropic Messages body: the message
+    JSON (token counts also in x-amzn-bedrock-* headers), or each stream event as an eventstream
+    `chunk` whose payload is {"bytes": base64(event JSON)}, the last (message_stop) carrying
+    amazon-bedrock-invocationMetrics."""
+    message, events, final_idx, fields = anthropic_answer(req, call, j, decoded, id_prefix="msg_bdrk_")
+    u = fields["usage"]
+    latency, first_byte = bedrock_latency(u)
+    if not call.stream:
+        r = Reply(200, "application/json", bedrock_headers(rid, u, latency))
+        r.body = json_bytes(message)
+        return r, fields
+    events = [(name, d) for name, d in events if name != "ping"]
+    final_idx -= 1  # the ping came before it
+    events[-1][1]["amazon-bedrock-invocationMetrics"] = {
+        "inputTokenCount": u["input_tokens"], "outputTokenCount": u["output_tokens"],
+        "invocationLatency": latency, "firstByteLatency": first_byte,
+        "cacheReadInputTokenCount": u["cache_read_tokens"], "cacheWriteInputTokenCount": u["cache_write_tokens"]}
+    r = Reply(200, EVENTSTREAM_TYPE, bedrock_headers(rid) + [("x-amzn-bedrock-content-type", "application/json")])
+    r.events = [eventstream_event("chunk", {"bytes": base64.b64encode(json_bytes(d)).decode()}, i)
+                for i, (_, d) in enumerate(events)]
+    r.final_usage_index = final_idx
+    r.partial_usage_indices = {0}
+    return r, fields
+
+
+def converse_usage_wire(u):
+    w = {"inputTokens": u["input_tokens"], "outputTokens": u["output_tokens"],
+         "totalTokens": u["input_tokens"] + u["cache_read_tokens"] + u["cache_write_tokens"] + u["output_tokens"],
+         "cacheReadInputTokens": u["cache_read_tokens"], "cacheWriteInputTokens": u["cache_write_tokens"]}
+    details = [{"ttl": ttl, "inputTokens": u[k]} for ttl, k in (("1h", "cache_write_1h_tokens"),
+                                                                ("5m", "cache_write_5m_tokens")) if u[k]]
+    if details:
+        w["cacheDetails"] = details  # 1h before 5m, absent without cache writes
+    return w
+
+
+def do_bedrock_converse(req, call, j, decoded, rid):
+    """Converse (JSON: output.message, stopReason, usage, metrics) and ConverseStream (eventstream
+    events messageStart, contentBlockDelta…, contentBlockStop, messageStop, metadata{usage, metrics})."""
+    tool = tool_call_for(req, j)
+    tool_json = json.dumps(tool[1], separators=(",", ":")) if tool else ""
+    u = compute_usage(req, call, decoded, extra_output=tool_output_tokens(tool_json) if tool else 0)
+    text = reply_text(reply_words(req))
+    stop_reason = "tool_use" if tool else "end_turn"
+    tool_id = "tooluse_" + rand_id(22)
+    latency, _ = bedrock_latency(u)
+    fields = {"usage": u, "billable": True, "stop_reason": stop_reason, "response_id": None}
+    if not call.stream:
+        content = [{"text": text}]
+        if tool:
+            content.append({"toolUse": {"toolUseId": tool_id, "name": tool[0], "input": tool[1]}})
+        body = {"output": {"message": {"role": "assistant", "content": content}}, "stopReason": stop_reason,
+                "usage": converse_usage_wire(u), "metrics": {"latencyMs": latency}}
+        r = Reply(200, "application/json", bedrock_headers(rid))
+        r.body = json_bytes(body)
+        return r, fields
+    ev = [("messageStart", {"role": "assistant"})]
+    ev += [("contentBlockDelta", {"delta": {"text": piece}, "contentBlockIndex": 0}) for piece in split_text(text)]
+    ev.append(("contentBlockStop", {"contentBlockIndex": 0}))
+    if tool:
+        ev.append(("contentBlockStart", {"start": {"toolUse": {"toolUseId": tool_id, "name": tool[0]}},
+                                         "contentBlockIndex": 1}))
+        ev += [("contentBlockDelta", {"delta": {"toolUse": {"input": piece}}, "contentBlockIndex": 1})
+               for piece in json_pieces(tool_json)]
+        ev.append(("contentBlockStop", {"contentBlockIndex": 1}))
+    ev.append(("messageStop", {"stopReason": stop_reason}))
+    ev.append(("metadata", {"usage": converse_usage_wire(u), "metrics": {"latencyMs": latency}}))
+    r = Reply(200, EVENTSTREAM_TYPE, bedrock_headers(rid))
+    r.events = [eventstream_event(name, d, i) for i, (name, d) in enumerate(ev)]
+    r.final_usage_index = len(ev) - 1
+    return r, fields
+
+
+# --------------------------------------------------------------------------
+# Ollama's native API: /api/chat and /api/generate (NDJSON streams unless "stream": false).
+# --------------------------------------------------------------------------
+
+
+def do_ollama(req, call, j, decoded, rid):
+    """Each chunk one JSON line {model, created_at, message{role, content} | response, done};
+    the last has done: true, done_reason and the counts (prompt_eval_count = input tokens,
+    eval_count = output tokens) with durations in nanoseconds."""
+    u = compute_usage(req, call, decoded)
+    text = reply_text(reply_words(req))
+    model = call.response_model
+    chat = call.api == "chat"
+    created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".%09dZ" % (time.time_ns() % 10**9)
+
+    def chunk(piece, done):
+        c = {"model": model, "created_at": created}
+        if chat:
+            c["message"] = {"role": "assistant", "content": piece}
+        else:
+            c["response"] = piece
+        c["done"] = done
+        if done:
+            c["done_reason"] = "stop"
+            if not chat:
+                c["context"] = [128006, 882, 128007]
+            c.update({"total_duration": 1000000 * (60 + u["output_tokens"]), "load_duration": 12000000,
+                      "prompt_eval_count": u["input_tokens"], "prompt_eval_duration": 20000000,
+                      "eval_count": u["output_tokens"], "eval_duration": 1000000 * u["output_tokens"]})
+        return c
+
+    fields = {"usage": u, "billable": True, "stop_reason": "stop", "response_id": None, "request_id": None}
+    if not call.stream:
+        r = Reply(200, "application/json; charset=utf-8")
+        r.body = json_bytes(chunk(text, True))
+        return r, fields
+    r = Reply(200, "application/x-ndjson")
+    r.events = [json_bytes(chunk(piece, False)) + b"\n" for piece in split_text(text)]
+    r.events.append(json_bytes(chunk("", True)) + b"\n")
+    r.final_usage_index = len(r.events) - 1
+    return r, fields
+
+
+# --------------------------------------------------------------------------
+# Routing: the wire format from the path; the provider (who bills the call) from the path where
+# it belongs to one provider, else from the Host header.  tokentap implements the same rules on
+# its own side: keep them as documented in README.md ("Providers").
+# --------------------------------------------------------------------------
+
+GEMINI_METHODS = {"generateContent": "generate_content", "streamGenerateContent": "stream_generate_content",
+                  "countTokens": "count_tokens"}
 GEMINI_RE = re.compile(r"/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$")
 CLOUDCODE_RE = re.compile(r"/v1internal:(generateContent|streamGenerateContent|countTokens)$")
+BEDROCK_RE = re.compile(r"/model/([^/]+)/(invoke|invoke-with-response-stream|converse|converse-stream)$")
+BEDROCK_APIS = {"invoke": "invoke_model", "invoke-with-response-stream": "invoke_model_with_response_stream",
+                "converse": "converse", "converse-stream": "converse_stream"}
+VERTEX_RE = re.compile(r"^/v1(?:beta1)?/projects/[^/]+/locations/[^/]+/publishers/(anthropic|google)"
+                       r"/models/([^/:]+):([A-Za-z]+)$")
+AZURE_RE = re.compile(r"^/openai/(?:deployments/([^/]+)|v1)/")
+OLLAMA_PATHS = ("/api/chat", "/api/generate")
+
+# Host (lower-case, port dropped) -> provider; then suffixes, then loopback rules.
+HOST_PROVIDERS = {
+    "api.anthropic.com": "anthropic", "api.openai.com": "openai", "chatgpt.com": "openai",
+    "generativelanguage.googleapis.com": "gcp.gemini", "cloudcode-pa.googleapis.com": "gcp.gen_ai",
+    "api.deepseek.com": "deepseek", "openrouter.ai": "openrouter",
+    "api.moonshot.ai": "moonshot", "api.moonshot.cn": "moonshot",
+    "api.z.ai": "zai", "open.bigmodel.cn": "zai",
+    "api.minimax.io": "minimax", "api.minimaxi.com": "minimax", "api.x.ai": "x_ai",
+}
+HOST_SUFFIXES = (("aiplatform.googleapis.com", "gcp.vertex_ai"), (".openai.azure.com", "azure.ai.openai"),
+                 (".cognitiveservices.azure.com", "azure.ai.openai"), (".services.ai.azure.com", "azure.ai.openai"))
+OLLAMA_PORT = 11434
+
+
+def split_host(host):
+    """"API.X.com:443" -> ("api.x.com", 443); "[::1]:8443" -> ("[::1]", 8443); port None if absent."""
+    host = (host or "").strip().lower()
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        name += "]"
+        port = rest[1:] if rest.startswith(":") else ""
+    elif host.count(":") == 1:
+        name, _, port = host.partition(":")
+    else:
+        name, port = host, ""
+    return name, (int(port) if port.isdigit() else None)
+
+
+def is_loopback(name):
+    if name in ("localhost", "[::1]", "::1"):
+        return True
+    parts = name.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts) and parts[0] == "127"
+
+
+def provider_for_host(host):
+    name, port = split_host(host)
+    if name in HOST_PROVIDERS:
+        return HOST_PROVIDERS[name]
+    for suffix, provider in HOST_SUFFIXES:
+        if name.endswith(suffix):
+            return provider
+    if name.startswith("bedrock-runtime.") and name.endswith(".amazonaws.com"):
+        return "aws.bedrock"
+    if is_loopback(name):
+        return "ollama" if port == OLLAMA_PORT else "local"
+    return "unknown"
+
+
+def provider_for(host, path):
+    """Who bills an LLM request: a path that belongs to one provider names it whatever the host."""
+    if BEDROCK_RE.search(path):
+        return "aws.bedrock"
+    if VERTEX_RE.match(path):
+        return "gcp.vertex_ai"
+    if AZURE_RE.match(path):
+        return "azure.ai.openai"
+    if path in OLLAMA_PATHS:
+        return "ollama"
+    return provider_for_host(host)
+
+
+class Route:
+    """What a path asks for: wire format, api, the handler, and what the path itself says."""
+
+    def __init__(self, wire="none", api="not_found", handler=None, path_model=None, stream=None,
+                 deployment=None, cloudcode=False):
+        self.wire, self.api, self.handler = wire, api, handler
+        self.path_model, self.stream, self.deployment, self.cloudcode = path_model, stream, deployment, cloudcode
+        self.azure = False  # an Azure OpenAI path: /openai/deployments/{deployment}/… or /openai/v1/…
 
 
 def route(path, method):
-    """Returns (provider, api, extra)."""
     if path == "/health":
-        return "none", "health", None
-    if method == "POST":
-        if path.endswith("/v1/messages/count_tokens"):
-            return "anthropic", "count_tokens", None
-        if path.endswith("/v1/messages"):
-            return "anthropic", "messages", None
-        if path.endswith("/chat/completions"):
-            return "openai", "chat_completions", None
-        if path.endswith("/responses"):
-            return "openai", "responses", None
-        m = CLOUDCODE_RE.search(path)
-        if m:
-            return "gemini", {"generateContent": "generate_content",
-                              "streamGenerateContent": "stream_generate_content",
-                              "countTokens": "count_tokens"}[m.group(1)], ("cloudcode", None, m.group(1))
+        return Route("none", "health")
+    if method != "POST":
+        return Route()
+    m = BEDROCK_RE.search(path)
+    if m:
+        op = m.group(2)
+        converse = op.startswith("converse")
+        return Route("bedrock_converse" if converse else "bedrock_invoke", BEDROCK_APIS[op],
+                     do_bedrock_converse if converse else do_bedrock_invoke,
+                     path_model=urllib.parse.unquote(m.group(1)), stream=op.endswith("stream"))
+    m = VERTEX_RE.match(path)
+    if m:
+        publisher, model, method_name = m.group(1), urllib.parse.unquote(m.group(2)), m.group(3)
+        if publisher == "anthropic" and method_name in ("rawPredict", "streamRawPredict"):
+            if model == "count-tokens":
+                return Route("anthropic_messages", "count_tokens", do_anthropic_count, stream=False)
+            return Route("anthropic_messages", "messages", do_anthropic_messages, path_model=model,
+                         stream=method_name == "streamRawPredict")
+        if publisher == "google" and method_name in GEMINI_METHODS:
+            return gemini_route(method_name, model)
+        return Route()
+    if path in OLLAMA_PATHS:
+        return Route("ollama", path[len("/api/"):], do_ollama)
+    r = Route()
+    if path.endswith("/v1/messages/count_tokens"):
+        r = Route("anthropic_messages", "count_tokens", do_anthropic_count, stream=False)
+    elif path.endswith("/v1/messages"):
+        r = Route("anthropic_messages", "messages", do_anthropic_messages)
+    elif path.endswith("/chat/completions"):
+        r = Route("openai_chat", "chat_completions", do_openai_chat)
+    elif path.endswith("/responses"):
+        r = Route("openai_responses", "responses", do_openai_responses)
+    elif path.endswith("/completions"):
+        r = Route("openai_chat", "completions", do_openai_legacy)
+    elif path.endswith("/embeddings"):
+        r = Route("openai_chat", "embeddings", do_openai_legacy, stream=False)
+    elif CLOUDCODE_RE.search(path):
+        r = gemini_route(CLOUDCODE_RE.search(path).group(1), None, cloudcode=True)
+    elif GEMINI_RE.search(path):
         m = GEMINI_RE.search(path)
-        if m:
-            return "gemini", {"generateContent": "generate_content",
-                              "streamGenerateContent": "stream_generate_content",
-                              "countTokens": "count_tokens"}[m.group(2)], ("gemini", m.group(1), m.group(2))
-    return "none", "not_found", None
+        r = gemini_route(m.group(2), m.group(1))
+    m = AZURE_RE.match(path)
+    if m and r.wire in ("openai_chat", "openai_responses"):
+        r.deployment = m.group(1)  # None on the v1 paths: the body's "model" names the deployment
+        r.azure = True
+    return r
+
+
+def gemini_route(method_name, model, cloudcode=False):
+    return Route("gemini", GEMINI_METHODS[method_name], do_gemini_count if method_name == "countTokens" else do_gemini,
+                 path_model=model, stream=method_name == "streamGenerateContent", cloudcode=cloudcode)
+
+
+# An Azure deployment answers with the model it runs (x-test-response-model: NAME changes it,
+# for every wire).
+AZURE_DEFAULT_MODEL = "gpt-4o-2024-11-20"
+DEFAULT_MODELS = {"anthropic_messages": "claude-unknown", "openai_chat": "gpt-unknown",
+                  "openai_responses": "gpt-unknown", "gemini": "gemini-unknown", "ollama": "llama-unknown"}
+
+
+class Call:
+    """Who the server is for one request: wire format, provider, api, stream, and the models."""
+
+    def __init__(self, req, rt, provider, j):
+        self.wire, self.api, self.provider, self.cloudcode = rt.wire, rt.api, provider, rt.cloudcode
+        body_model = j.get("model") if isinstance(j.get("model"), str) else None
+        self.request_model = rt.path_model or body_model
+        self.deployment = None
+        if rt.azure:
+            self.deployment = rt.deployment or body_model
+        if rt.stream is not None:
+            self.stream = rt.stream
+        elif rt.wire == "ollama":
+            self.stream = j.get("stream", True) is not False  # Ollama streams unless told not to
+        elif rt.api == "responses" and req.transport == "websocket":
+            self.stream = True  # WebSocket answers always stream
+        else:
+            self.stream = bool(j.get("stream"))
+        forced = (req.h("x-test-response-model") or "").strip()
+        if forced:
+            self.response_model = forced
+        elif rt.api == "count_tokens" or rt.wire == "bedrock_converse":
+            self.response_model = None  # the answer names no model
+        elif self.deployment:
+            self.response_model = AZURE_DEFAULT_MODEL
+        elif rt.wire == "bedrock_invoke":
+            self.response_model = bedrock_anthropic_model(self.request_model)
+        else:
+            self.response_model = self.request_model or DEFAULT_MODELS.get(rt.wire)
+        # The model a reader of the traffic should record: Azure's is in the answer.
+        self.model = (self.response_model if self.deployment else self.request_model) or self.response_model
 
 
 # Request body fields that carry a session, user or conversation id (never prompt text), logged
@@ -799,22 +1300,32 @@ def body_ids(j):
 
 def handle(req):
     """Computes the Reply and the log record for a request."""
-    rid_prefix = {"anthropic": "req_", "openai": "req_"}
-    provider, api, extra = route(req.path, req.method)
-    rid = rid_prefix.get(provider, "") + rand_id(24)
+    rt = route(req.path, req.method)
+    provider = provider_for(req.h("host"), req.path) if rt.wire != "none" else "none"
+    if rt.wire in ("anthropic_messages", "openai_chat", "openai_responses"):
+        rid = "req_" + rand_id(24)
+    elif rt.wire in ("bedrock_invoke", "bedrock_converse"):
+        rid = str(uuid.uuid4())
+    else:
+        rid = rand_id(24)
     rec = {
         "ts": time.time(),
         "seq": next(REQ_COUNTER),
         "transport": req.transport,
         "tls": CONN_TLS.get(req.conn_id),
+        "sni": CONN_SNI.get(req.conn_id),
         "conn": req.conn_id,
         "client_port": req.client_port,
         "method": req.method,
         "path": req.path,
         "query": req.query,
         "provider": provider,
-        "api": api,
+        "wire": rt.wire,
+        "api": rt.api,
         "model": None,
+        "request_model": None,
+        "response_model": None,
+        "deployment": None,
         "stream": False,
         "status": 0,
         "billable": False,
@@ -830,6 +1341,8 @@ def handle(req):
         "usage_partial_sent": False,
         "aborted": False,
         "usage": zero_usage(),
+        "reported_cost_usd": None,
+        "reported_cost": None,
         "user_agent": req.h("user-agent"),
         "headers": {k: ("<redacted>" if k in REDACTED_HEADERS else v) for k, v in req.headers.items()},
         "body_keys": None,
@@ -847,12 +1360,12 @@ def handle(req):
             with open(os.path.join(DUMP_DIR, "%06d.body" % rec["seq"]), "wb") as f:
                 f.write(decoded)
 
-    if api == "health":
+    if rt.api == "health":
         r = Reply(200, "text/plain; charset=utf-8")
         r.body = b"ok"
         rec["usage_sent"] = False
         return r, rec
-    if api == "not_found":
+    if rt.api == "not_found":
         r = Reply(404, "application/json")
         r.body = json_bytes({"error": {"type": "not_found_error",
                                        "message": "no route for %s %s" % (req.method, req.path)}})
@@ -868,56 +1381,35 @@ def handle(req):
             rec["error"] = "bad JSON body: %s" % e
             j = None
     if j is None:
-        r = error_reply(provider, 400, rid)
+        r = error_reply(rt.wire, 400, rid)
         rec["status"] = 400
         return r, rec
     rec["body_keys"] = sorted(j)
     rec["body_ids"] = body_ids(j)
 
-    # Model and stream flag, also for error replies.
-    if provider == "gemini":
-        kind, model, method = extra
-        if kind == "cloudcode":
-            model = j.get("model")
-        rec["model"] = model
-        rec["stream"] = method == "streamGenerateContent"
-    else:
-        rec["model"] = j.get("model")
-        rec["stream"] = bool(j.get("stream")) and api != "count_tokens"
+    # Models and stream flag, also for error replies.
+    call = Call(req, rt, provider, j)
+    rec.update({"model": call.model, "request_model": call.request_model, "response_model": call.response_model,
+                "deployment": call.deployment, "stream": call.stream})
 
     forced = req.h("x-test-status")
     if forced and forced.strip() not in ("200", ""):
         status = int(forced)
-        r = error_reply(provider, status, rid)
+        r = error_reply(rt.wire, status, rid)
         rec["status"] = status
-        if api != "count_tokens":
+        if rt.api != "count_tokens":
             try:  # what a successful reply would have carried (nothing is billed)
-                rec["usage"] = compute_usage(req, provider, decoded)
+                rec["usage"] = compute_usage(req, call, decoded)
             except ValueError:
                 pass
         return r, rec
 
     try:
-        if provider == "anthropic" and api == "messages":
-            r, f = do_anthropic_messages(req, j, decoded, rid)
-        elif provider == "anthropic":
-            r, f = do_anthropic_count(req, j, decoded, rid)
-        elif api == "chat_completions":
-            r, f = do_openai_chat(req, j, decoded, rid)
-        elif api == "responses":
-            r, f = do_openai_responses(req, j, decoded, rid)
-        else:
-            kind, model, method = extra
-            if kind == "cloudcode":
-                model = j.get("model") or "gemini-unknown"
-            if method == "countTokens":
-                r, f = do_gemini_count(req, j, decoded, rid, model)
-            else:
-                r, f = do_gemini(req, j, decoded, rid, model, method, kind == "cloudcode")
+        r, f = rt.handler(req, call, j, decoded, rid)
     except ValueError as e:  # bad x-test-* header
         rec["error"] = str(e)
         rec["status"] = 400
-        return error_reply(provider, 400, rid), rec
+        return error_reply(rt.wire, 400, rid), rec
     rec.update(f)
     rec["status"] = r.status
     if "usage_sent" not in f:
@@ -989,8 +1481,8 @@ def build(req):
         r.wire_body = r.body
         rec = {"ts": time.time(), "seq": next(REQ_COUNTER), "transport": req.transport,
                "conn": req.conn_id, "client_port": req.client_port, "method": req.method,
-               "path": req.path, "query": req.query, "provider": "none", "api": "not_found",
-               "model": None, "stream": False, "status": 500, "billable": False,
+               "path": req.path, "query": req.query, "provider": "none", "wire": "none",
+               "api": "not_found", "model": None, "stream": False, "status": 500, "billable": False,
                "request_body_bytes": len(req.body), "request_content_encoding":
                    (req.h("content-encoding") or "identity").lower(),
                "response_body_bytes": len(r.body), "response_content_encoding": "identity",
@@ -1475,6 +1967,11 @@ class H2Conn:
 # --------------------------------------------------------------------------
 
 
+def remember_sni(sock, server_name, ctx):
+    """The TLS server name (SNI) the client sent, kept on its socket for the log."""
+    sock.sni = server_name
+
+
 def serve_conn(ctx, raw, addr):
     conn_id = next(CONN_COUNTER)
     client_port = addr[1]
@@ -1485,6 +1982,7 @@ def serve_conn(ctx, raw, addr):
         raw.close()
         return
     CONN_TLS[conn_id] = sock.version()
+    CONN_SNI[conn_id] = getattr(sock, "sni", None)
     try:
         sock.settimeout(IDLE_TIMEOUT)
         proto = sock.selected_alpn_protocol()
@@ -1496,6 +1994,7 @@ def serve_conn(ctx, raw, addr):
         pass
     finally:
         CONN_TLS.pop(conn_id, None)
+        CONN_SNI.pop(conn_id, None)
         try:
             sock.close()
         except OSError:
@@ -1533,6 +2032,7 @@ def main(argv=None):
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(os.path.join(args.cert_dir, "server.pem"), os.path.join(args.cert_dir, "server.key"))
     ctx.set_alpn_protocols(["h2", "http/1.1"])
+    ctx.sni_callback = remember_sni
 
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     ls = socket.socket(family, socket.SOCK_STREAM)

@@ -148,6 +148,32 @@ class LlmServer:
         })
         return env
 
+    def url_for(self, host):
+        """Base URL under a vendor's host name (in the test certificate): resolve it to this server
+        with curl_resolve(host), or connect to 127.0.0.1 with that server_hostname and Host."""
+        return "https://%s:%d" % (host, self.port)
+
+    def curl_resolve(self, host):
+        """curl arguments that send url_for(host) here."""
+        return ["--resolve", "%s:%d:%s" % (host, self.port, self.host)]
+
+    def claude_bedrock_env(self, base=None, region="us-east-1"):
+        """client_env() plus Claude Code's Bedrock mode pointed at this server, AWS auth skipped:
+        it calls GET /inference-profiles (404) and POST /model/{id}/invoke-with-response-stream."""
+        env = self.client_env(base)
+        env.update({"CLAUDE_CODE_USE_BEDROCK": "1", "ANTHROPIC_BEDROCK_BASE_URL": self.base_url,
+                    "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1", "AWS_REGION": region})
+        return env
+
+    def claude_vertex_env(self, base=None, project="p", region="us-east5"):
+        """client_env() plus Claude Code's Vertex AI mode pointed at this server, Google auth
+        skipped: it calls POST /v1/projects/P/locations/R/publishers/anthropic/models/M:streamRawPredict."""
+        env = self.client_env(base)
+        env.update({"CLAUDE_CODE_USE_VERTEX": "1", "ANTHROPIC_VERTEX_BASE_URL": self.base_url + "/v1",
+                    "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1", "ANTHROPIC_VERTEX_PROJECT_ID": project,
+                    "CLOUD_ML_REGION": region})
+        return env
+
     def ssl_context(self):
         import ssl
         return ssl.create_default_context(cafile=self.ca_path)

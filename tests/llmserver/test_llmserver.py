@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Self-test of llmserver.py: a raw HTTP/1.1 TLS client and `curl --http2`
-against every endpoint and knob; checks that the log equals what the client
-received.  Run: /usr/bin/python3 tests/llmserver/test_llmserver.py  (< 60 s)."""
+against every endpoint and knob, the vendors' host names over real TLS, and (when
+installed) the real Claude Code in its Bedrock and Vertex AI modes; decodes every
+answer here, independently of the server (eventstream framing and CRCs too), and
+checks that the log equals what the client received.
+Run: /usr/bin/python3 tests/llmserver/test_llmserver.py  (< 60 s)."""
 
 import base64
 import gzip
@@ -10,11 +13,13 @@ import os
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 import zlib
 
 import brotli
@@ -49,11 +54,12 @@ class Resp:
 class H1Client:
     """Minimal HTTP/1.1 client on one TLS connection (ALPN http/1.1)."""
 
-    def __init__(self, port, ca):
+    def __init__(self, port, ca, server_hostname="127.0.0.1"):
+        """server_hostname: the name sent (SNI) and verified against the certificate."""
         ctx = ssl.create_default_context(cafile=ca)
         ctx.set_alpn_protocols(["http/1.1"])
         raw = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        self.sock = ctx.wrap_socket(raw, server_hostname=server_hostname)
         assert self.sock.selected_alpn_protocol() == "http/1.1"
         self.f = self.sock.makefile("rb")
         self.local_port = self.sock.getsockname()[1]
@@ -348,8 +354,8 @@ def req_body(kind, stream, model, prompt="Hello there, tell me about tokens.", i
     raise AssertionError(kind)
 
 
-PROVIDER = {"anthropic": "anthropic", "anthropic-count": "anthropic", "chat": "openai", "responses": "openai",
-            "gemini": "gemini", "gemini-count": "gemini", "cloudcode": "gemini"}
+WIRE = {"anthropic": "anthropic_messages", "anthropic-count": "anthropic_messages", "chat": "openai_chat",
+        "responses": "openai_responses", "gemini": "gemini", "gemini-count": "gemini", "cloudcode": "gemini"}
 API = {"anthropic": "messages", "anthropic-count": "count_tokens", "chat": "chat_completions",
        "responses": "responses", "gemini": "generate_content", "gemini-count": "count_tokens",
        "cloudcode": "generate_content"}
@@ -359,7 +365,9 @@ STREAMABLE = ("anthropic", "chat", "responses", "gemini", "cloudcode")
 # ------------------------------------------------------------------ tests
 
 
-class LlmServerTest(unittest.TestCase):
+class ServerCase(unittest.TestCase):
+    """One server for the class; each test reads the log lines its requests added."""
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="llmserver-test-")
@@ -380,13 +388,14 @@ class LlmServerTest(unittest.TestCase):
         return recs[0]
 
     # Core check: what the log says == what the client got.
-    def check(self, kind, stream, r, rec, transport, headers_sent=None, body_sent=b""):
+    def check(self, kind, stream, r, rec, transport, headers_sent=None, body_sent=b"", provider="local"):
         self.assertEqual(rec["transport"], transport)
         self.assertEqual(rec["status"], r.status)
         self.assertEqual(rec["response_body_bytes"], len(r.body))
         self.assertEqual(rec["response_content_encoding"], r.headers.get("content-encoding", "identity"))
         self.assertEqual(rec["request_body_bytes"], len(body_sent))
-        self.assertEqual(rec["provider"], PROVIDER[kind])
+        self.assertEqual(rec["provider"], provider)  # every request to 127.0.0.1 is a local server's
+        self.assertEqual(rec["wire"], WIRE[kind])
         api = API[kind]
         if stream and kind in ("gemini", "cloudcode"):
             api = "stream_generate_content"
@@ -424,6 +433,8 @@ class LlmServerTest(unittest.TestCase):
             read = p // 3
         return {"input_tokens": p - read, "cache_read_tokens": read}
 
+
+class LlmServerTest(ServerCase):
     # -------------------------------------------------------------- endpoints
 
     def test_all_endpoints_http1_and_h2(self):
@@ -1019,8 +1030,8 @@ class LlmServerTest(unittest.TestCase):
             wire.append(ep.send_message(body)["wire_bytes"])
             events, sizes, frames = self.ws_read_answer(ep)
             rec = self.one_record()
-            self.assertEqual((rec["transport"], rec["provider"], rec["api"], rec["method"], rec["path"]),
-                             ("websocket", "openai", "responses", "POST", "/v1/responses"))
+            self.assertEqual((rec["transport"], rec["provider"], rec["wire"], rec["api"], rec["method"], rec["path"]),
+                             ("websocket", "local", "openai_responses", "responses", "POST", "/v1/responses"))
             self.assertEqual(rec["request_body_bytes"], len(body))
             self.assertEqual(rec["response_body_bytes"], sum(sizes))
             self.assertEqual(rec["conn"], up["conn"])
@@ -1166,6 +1177,685 @@ class LlmServerTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertEqual(json.loads(p.stdout)["status"], "closed")
 
+
+
+# ------------------------------------------------------------------ cloud and vendor formats
+
+
+def eventstream_messages(data):
+    """[(headers, payload)] of an application/vnd.amazon.eventstream body, each message checked:
+    its prelude CRC, its message CRC, its lengths, string-typed headers."""
+    out, off = [], 0
+    while off < len(data):
+        total, headers_len = struct.unpack(">II", data[off:off + 8])
+        assert struct.unpack(">I", data[off + 8:off + 12])[0] == zlib.crc32(data[off:off + 8]), "prelude CRC"
+        msg = data[off:off + total]
+        assert len(msg) == total, "truncated message"
+        assert struct.unpack(">I", msg[-4:])[0] == zlib.crc32(msg[:-4]), "message CRC"
+        raw, headers, i = msg[12:12 + headers_len], {}, 0
+        while i < len(raw):
+            name = raw[i + 1:i + 1 + raw[i]].decode()
+            i += 1 + raw[i]
+            assert raw[i] == 7, "header type %d" % raw[i]  # 7: string
+            (n,) = struct.unpack(">H", raw[i + 1:i + 3])
+            headers[name] = raw[i + 3:i + 3 + n].decode()
+            i += 3 + n
+        out.append((headers, msg[12 + headers_len:-4]))
+        off += total
+    return out
+
+
+def bedrock_stream_events(test, data):
+    """The (event type, JSON) of each eventstream message; checks the headers every event carries
+    and strips the padding field "p"."""
+    out = []
+    for headers, payload in eventstream_messages(data):
+        test.assertEqual((headers[":message-type"], headers[":content-type"]), ("event", "application/json"))
+        obj = json.loads(payload)
+        test.assertRegex(obj.pop("p"), "^[a-zA-Z0-9]+$")
+        out.append((headers[":event-type"], obj))
+    return out
+
+
+def as_sse(events):
+    return "".join("event: %s\ndata: %s\n\n" % (e["type"], json.dumps(e)) for e in events)
+
+
+def converse_usage(w):
+    """Normalised usage of a Converse usage object (inputTokens excludes cache reads and writes)."""
+    ttl = {d["ttl"]: d["inputTokens"] for d in w.get("cacheDetails", [])}
+    write = w.get("cacheWriteInputTokens", 0)
+    assert w["totalTokens"] == w["inputTokens"] + w.get("cacheReadInputTokens", 0) + write + w["outputTokens"]
+    assert sum(ttl.values()) in (0, write)
+    return {"input_tokens": w["inputTokens"], "cache_read_tokens": w.get("cacheReadInputTokens", 0),
+            "cache_write_tokens": write, "cache_write_5m_tokens": ttl.get("5m", write if not ttl else 0),
+            "cache_write_1h_tokens": ttl.get("1h", 0), "output_tokens": w["outputTokens"], "reasoning_tokens": 0}
+
+
+def vendor_chat_usage(provider, w):
+    """Normalised usage of a vendor's Chat Completions usage object (and OpenRouter's cost)."""
+    if provider == "deepseek":
+        hit, miss = w["prompt_cache_hit_tokens"], w["prompt_cache_miss_tokens"]
+        assert hit + miss == w["prompt_tokens"] and "prompt_tokens_details" not in w
+        cached, write, reasoning = hit, 0, w["completion_tokens_details"]["reasoning_tokens"]
+    elif provider == "moonshot":
+        cached, write, reasoning = w["cached_tokens"], 0, 0
+    elif provider == "zai":
+        cached, write, reasoning = w["prompt_tokens_details"]["cached_tokens"], 0, 0
+    elif provider == "openrouter":
+        d = w["prompt_tokens_details"]
+        cached, write, reasoning = d["cached_tokens"], d["cache_write_tokens"], w["completion_tokens_details"]["reasoning_tokens"]
+    elif provider == "ollama":
+        assert set(w) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+        cached, write, reasoning = 0, 0, 0
+    else:
+        cached, write, reasoning = w["prompt_tokens_details"]["cached_tokens"], 0, w["completion_tokens_details"]["reasoning_tokens"]
+    assert w["total_tokens"] == w["prompt_tokens"] + w["completion_tokens"]
+    return {"input_tokens": w["prompt_tokens"] - cached - write, "cache_read_tokens": cached,
+            "cache_write_tokens": write, "cache_write_5m_tokens": write, "cache_write_1h_tokens": 0,
+            "output_tokens": w["completion_tokens"], "reasoning_tokens": reasoning}
+
+
+def chat_stream_chunks(text):
+    """(chunks, SSE comments) of a Chat Completions stream, which must end with [DONE]."""
+    blocks = [b for b in text.split("\n\n") if b]
+    comments = [b for b in blocks if b.startswith(":")]
+    data = [b[len("data: "):] for b in blocks if b.startswith("data: ")]
+    assert data[-1] == "[DONE]" and len(comments) + len(data) == len(blocks), blocks
+    return [json.loads(d) for d in data[:-1]], comments
+
+
+BODIES = {
+    "anthropic_messages": {"model": "claude-x", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]},
+    "openai_chat": {"model": "chat-x", "messages": [{"role": "user", "content": "hi"}]},
+    "openai_responses": {"model": "resp-x", "input": "hi"},
+    "gemini": {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+    "cloudcode": {"model": "gemini-cc", "project": "p", "request": {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}},
+    "bedrock_converse": {"messages": [{"role": "user", "content": [{"text": "hi"}]}]},
+    "ollama": {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}], "prompt": "hi", "stream": False},
+}
+
+VERTEX = "/v1/projects/p/locations/us-east5/publishers/%s/models/%s:%s"
+
+# (Host header, path, body, expected provider, expected wire): README.md "Providers".
+PROVIDER_CASES = [
+    ("api.anthropic.com", "/v1/messages", "anthropic_messages", "anthropic", "anthropic_messages"),
+    ("API.Anthropic.COM:443", "/v1/messages?beta=true", "anthropic_messages", "anthropic", "anthropic_messages"),
+    ("api.openai.com", "/v1/chat/completions", "openai_chat", "openai", "openai_chat"),
+    ("chatgpt.com", "/backend-api/codex/responses", "openai_responses", "openai", "openai_responses"),
+    ("generativelanguage.googleapis.com", "/v1beta/models/g:generateContent", "gemini", "gcp.gemini", "gemini"),
+    ("cloudcode-pa.googleapis.com", "/v1internal:generateContent", "cloudcode", "gcp.gen_ai", "gemini"),
+    ("aiplatform.googleapis.com", "/v1beta/models/g:generateContent", "gemini", "gcp.vertex_ai", "gemini"),
+    ("europe-west4-aiplatform.googleapis.com", "/v1/chat/completions", "openai_chat", "gcp.vertex_ai", "openai_chat"),
+    ("bedrock-runtime.eu-west-1.amazonaws.com", "/v1/messages", "anthropic_messages", "aws.bedrock", "anthropic_messages"),
+    ("myres.openai.azure.com", "/v1/chat/completions", "openai_chat", "azure.ai.openai", "openai_chat"),
+    ("r2.cognitiveservices.azure.com:443", "/v1/responses", "openai_responses", "azure.ai.openai", "openai_responses"),
+    ("proj.services.ai.azure.com", "/v1/chat/completions", "openai_chat", "azure.ai.openai", "openai_chat"),
+    ("api.deepseek.com", "/chat/completions", "openai_chat", "deepseek", "openai_chat"),
+    ("api.deepseek.com", "/anthropic/v1/messages", "anthropic_messages", "deepseek", "anthropic_messages"),
+    ("openrouter.ai", "/api/v1/chat/completions", "openai_chat", "openrouter", "openai_chat"),
+    ("api.moonshot.ai", "/v1/chat/completions", "openai_chat", "moonshot", "openai_chat"),
+    ("api.moonshot.cn", "/anthropic/v1/messages", "anthropic_messages", "moonshot", "anthropic_messages"),
+    ("api.z.ai", "/api/paas/v4/chat/completions", "openai_chat", "zai", "openai_chat"),
+    ("api.z.ai", "/api/anthropic/v1/messages", "anthropic_messages", "zai", "anthropic_messages"),
+    ("open.bigmodel.cn", "/api/paas/v4/chat/completions", "openai_chat", "zai", "openai_chat"),
+    ("api.minimax.io", "/anthropic/v1/messages", "anthropic_messages", "minimax", "anthropic_messages"),
+    ("api.minimaxi.com", "/v1/chat/completions", "openai_chat", "minimax", "openai_chat"),
+    ("api.x.ai", "/v1/chat/completions", "openai_chat", "x_ai", "openai_chat"),
+    ("localhost:11434", "/v1/chat/completions", "openai_chat", "ollama", "openai_chat"),
+    ("127.0.0.1:11434", "/api/chat", "ollama", "ollama", "ollama"),
+    ("[::1]:11434", "/v1/chat/completions", "openai_chat", "ollama", "openai_chat"),
+    ("localhost:8080", "/v1/chat/completions", "openai_chat", "local", "openai_chat"),
+    ("localhost", "/v1/messages", "anthropic_messages", "local", "anthropic_messages"),
+    ("127.9.8.7:8000", "/v1/responses", "openai_responses", "local", "openai_responses"),
+    ("[::1]:8443", "/v1/chat/completions", "openai_chat", "local", "openai_chat"),
+    ("example.com", "/v1/chat/completions", "openai_chat", "unknown", "openai_chat"),
+    ("api.anthropic.com.example.com", "/v1/messages", "anthropic_messages", "unknown", "anthropic_messages"),
+    ("128.0.0.1", "/v1/chat/completions", "openai_chat", "unknown", "openai_chat"),
+    ("10.0.0.5:11434", "/v1/chat/completions", "openai_chat", "unknown", "openai_chat"),
+    ("bedrock.us-east-1.amazonaws.com", "/v1/messages", "anthropic_messages", "unknown", "anthropic_messages"),
+    # A path that belongs to one provider names it whatever the host.
+    ("api.openai.com", "/model/m/converse", "bedrock_converse", "aws.bedrock", "bedrock_converse"),
+    ("localhost:11434", VERTEX % ("anthropic", "claude-x", "rawPredict"), "anthropic_messages",
+     "gcp.vertex_ai", "anthropic_messages"),
+    ("generativelanguage.googleapis.com", VERTEX % ("google", "g", "generateContent"), "gemini", "gcp.vertex_ai", "gemini"),
+    ("api.deepseek.com", "/openai/deployments/d/chat/completions", "openai_chat", "azure.ai.openai", "openai_chat"),
+    ("api.openai.com", "/openai/v1/responses", "openai_responses", "azure.ai.openai", "openai_responses"),
+    ("openrouter.ai", "/api/generate", "ollama", "ollama", "ollama"),
+]
+
+# Names in the test certificate (make_certs.sh) with the provider they name.
+CERT_HOSTS = [
+    ("api.anthropic.com", "anthropic"), ("api.openai.com", "openai"), ("chatgpt.com", "openai"),
+    ("generativelanguage.googleapis.com", "gcp.gemini"), ("cloudcode-pa.googleapis.com", "gcp.gen_ai"),
+    ("aiplatform.googleapis.com", "gcp.vertex_ai"), ("us-east5-aiplatform.googleapis.com", "gcp.vertex_ai"),
+    ("me-central2-aiplatform.googleapis.com", "gcp.vertex_ai"),  # *.googleapis.com
+    ("bedrock-runtime.us-east-1.amazonaws.com", "aws.bedrock"), ("bedrock-runtime.ap-south-1.amazonaws.com", "aws.bedrock"),
+    ("myres.openai.azure.com", "azure.ai.openai"), ("other-resource.openai.azure.com", "azure.ai.openai"),
+    ("x.cognitiveservices.azure.com", "azure.ai.openai"), ("y.services.ai.azure.com", "azure.ai.openai"),
+    ("api.deepseek.com", "deepseek"), ("openrouter.ai", "openrouter"), ("api.moonshot.ai", "moonshot"),
+    ("api.moonshot.cn", "moonshot"), ("api.z.ai", "zai"), ("open.bigmodel.cn", "zai"), ("api.minimax.io", "minimax"),
+    ("api.minimaxi.com", "minimax"), ("api.x.ai", "x_ai"), ("localhost", "local"),
+]
+
+CLAUDE = "/var/cache/tokentap/harnesses/claude/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
+
+
+class VendorTest(ServerCase):
+    """Provider rules, the cloud wire formats and the vendors' usage shapes, decoded here."""
+
+    def post(self, h1, host, path, obj, headers=None):
+        """POST obj as JSON with that Host; returns (response, log record, body sent, decoded text:
+        None for an eventstream, which is binary)."""
+        body = json.dumps(obj).encode()
+        hdrs = {"host": host, "content-type": "application/json"}
+        hdrs.update(headers or {})
+        r = h1.request("POST", path, hdrs, body)
+        text = decode(r.body, r.headers.get("content-encoding"))
+        binary = r.headers.get("content-type") == "application/vnd.amazon.eventstream"
+        return r, self.one_record(), body, None if binary else text.decode()
+
+    def assert_usage(self, rec, got):
+        for k, v in got.items():
+            self.assertEqual(rec["usage"][k], v, (k, rec["usage"], got))
+
+    def test_provider_rules(self):
+        """The provider by path, else by Host; the wire by path (one connection, Host varied)."""
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            for host, path, body, provider, wire in PROVIDER_CASES:
+                with self.subTest(host=host, path=path):
+                    r, rec, _, _ = self.post(h1, host, path.split("?")[0] + ("?beta=true" if "?" in path else ""),
+                                             BODIES[body])
+                    self.assertEqual(r.status, 200, r.body[:200])
+                    self.assertEqual((rec["provider"], rec["wire"]), (provider, wire))
+                    self.assertIsNone(rec["sni"])  # Python sends no SNI for an IP address
+                    self.assertEqual(rec["headers"]["host"], host)
+            # Requests that are not LLM calls: provider and wire "none", whatever the host.
+            for method, path in (("GET", "/health"), ("POST", "/v1/nope"), ("GET", "/model/m/invoke")):
+                r = h1.request(method, path, {"host": "api.openai.com"}, b"{}" if method == "POST" else b"")
+                rec = self.one_record()
+                self.assertEqual((rec["provider"], rec["wire"]), ("none", "none"))
+        finally:
+            h1.close()
+
+    def test_vendor_hosts_over_tls(self):
+        """Each vendor name verifies against the test certificate (SNI sent, logged) over HTTP/1.1
+        (Python) and HTTP/2 (curl --resolve), and names its provider."""
+        for host, provider in CERT_HOSTS:
+            with self.subTest(host=host):
+                h1 = H1Client(self.s.port, self.s.ca_path, server_hostname=host)
+                try:
+                    r, rec, _, _ = self.post(h1, "%s:%d" % (host, self.s.port), "/v1/chat/completions",
+                                             BODIES["openai_chat"])
+                finally:
+                    h1.close()
+                self.assertEqual((r.status, rec["sni"], rec["provider"]), (200, host, provider))
+        for host, provider in CERT_HOSTS[::4]:
+            with self.subTest(host=host, transport="h2"):
+                p = subprocess.run(["curl", "-sS", "--http2", "--cacert", self.s.ca_path, *self.s.curl_resolve(host),
+                                    "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "--data-binary",
+                                    json.dumps(BODIES["openai_chat"]), self.s.url_for(host) + "/v1/chat/completions"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.stdout, "2 200", p.stderr)
+                rec = self.one_record()
+                self.assertEqual((rec["transport"], rec["sni"], rec["provider"]), ("h2", host, provider))
+        # A name the certificate does not carry fails verification.
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            H1Client(self.s.port, self.s.ca_path, server_hostname="api.example.com")
+
+    # -------------------------------------------------------------- Bedrock
+
+    def test_bedrock_invoke_model(self):
+        """InvokeModel: the Anthropic message with the model id URL-encoded in the path, counts in
+        x-amzn-bedrock-* headers; InvokeModelWithResponseStream: eventstream chunks wrapping the
+        Anthropic events, invocation metrics in the last."""
+        host = "bedrock-runtime.us-east-1.amazonaws.com"
+        model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+        base = "/model/%s/" % urllib.parse.quote(model, safe="")
+        self.assertIn("%3A", base)
+        obj = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100,
+               "system": [{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}],
+               "messages": [{"role": "user", "content": "Hello, tell me about tokens."}]}
+        h1 = H1Client(self.s.port, self.s.ca_path, server_hostname=host)
+        try:
+            r, rec, body, text = self.post(h1, host, base + "invoke", obj, {"accept-encoding": "gzip"})
+            msg = json.loads(text)
+            self.assertEqual((r.status, r.headers["content-type"], msg["type"], msg["model"]),
+                             (200, "application/json", "message", "claude-sonnet-4-5-20250929"))
+            self.assertTrue(msg["id"].startswith("msg_bdrk_"))
+            self.assertEqual((rec["provider"], rec["wire"], rec["api"], rec["stream"]),
+                             ("aws.bedrock", "bedrock_invoke", "invoke_model", False))
+            self.assertEqual((rec["model"], rec["request_model"], rec["response_model"]),
+                             (model, model, "claude-sonnet-4-5-20250929"))
+            self.assertEqual(rec["path"], base + "invoke")
+            self.assertEqual(rec["request_id"], r.headers["x-amzn-requestid"])
+            got = usage_from_body("anthropic", False, text)
+            self.assert_usage(rec, got)
+            p = max(1, len(body) // 4)
+            self.assertEqual((got["cache_read_tokens"], got["input_tokens"]), (p // 2, p - p // 2))
+            for h, k in (("input", "input_tokens"), ("output", "output_tokens"), ("cache-read-input", "cache_read_tokens"),
+                         ("cache-write-input", "cache_write_tokens")):
+                self.assertEqual(int(r.headers["x-amzn-bedrock-%s-token-count" % h]), got[k])
+
+            knobs = {"x-test-usage": "input=40,cache_read=30,cache_write_5m=7,cache_write_1h=3,output=50"}
+            r, rec, _, text = self.post(h1, host, base + "invoke-with-response-stream", obj, knobs)
+            self.assertEqual((r.status, r.headers["content-type"]), (200, "application/vnd.amazon.eventstream"))
+            events = bedrock_stream_events(self, r.body)
+            self.assertEqual(len(events), len(r.chunks), "one eventstream message per chunk")
+            self.assertEqual({e for e, _ in events}, {"chunk"})
+            inner = [json.loads(base64.b64decode(d["bytes"])) for _, d in events]
+            types = [e["type"] for e in inner]
+            self.assertEqual(types[:2] + types[-2:], ["message_start", "content_block_start", "message_delta", "message_stop"])
+            self.assertNotIn("ping", types)
+            self.assertEqual(inner[0]["message"]["model"], "claude-sonnet-4-5-20250929")
+            self.assertEqual((rec["api"], rec["stream"], rec["usage_sent"]), ("invoke_model_with_response_stream", True, True))
+            got = usage_from_body("anthropic", True, as_sse(inner))
+            self.assert_usage(rec, got)
+            self.assertEqual((got["input_tokens"], got["cache_read_tokens"], got["cache_write_5m_tokens"],
+                              got["cache_write_1h_tokens"], got["output_tokens"]), (40, 30, 7, 3, 50))
+            metrics = inner[-1]["amazon-bedrock-invocationMetrics"]
+            self.assertEqual((metrics["inputTokenCount"], metrics["outputTokenCount"], metrics["cacheReadInputTokenCount"],
+                              metrics["cacheWriteInputTokenCount"]), (40, 50, 30, 10))
+            self.assertGreater(metrics["invocationLatency"], metrics["firstByteLatency"])
+            self.assertEqual(len(reply_text_from_body("anthropic", True, as_sse(inner)).split()), 24)
+
+            # Errors: Bedrock's JSON and x-amzn-errortype.
+            r, rec, _, text = self.post(h1, host, base + "invoke-with-response-stream", obj, {"x-test-status": "429"})
+            self.assertEqual((r.status, rec["billable"], json.loads(text)), (429, False, {"message": "test error 429"}))
+            self.assertTrue(r.headers["x-amzn-errortype"].startswith("ThrottlingException"))
+        finally:
+            h1.close()
+        # Aborted after two events: both complete messages, no usage.
+        h1 = H1Client(self.s.port, self.s.ca_path, server_hostname=host)
+        try:
+            r, rec, _, _ = self.post(h1, host, base + "invoke-with-response-stream", obj, {"x-test-abort-after": "2"})
+            self.assertFalse(r.complete)
+            self.assertEqual(len(bedrock_stream_events(self, r.body)), 2)
+            self.assertEqual((rec["aborted"], rec["usage_sent"], rec["usage_partial_sent"]), (True, False, True))
+            self.assertEqual(rec["response_body_bytes"], len(r.body))
+        finally:
+            h1.close()
+        # HTTP/2 (curl), the colon unencoded as Claude Code sends it.
+        r = curl_h2(self.s.base_url, self.s.ca_path, "/model/%s/invoke-with-response-stream" % model, {},
+                    json.dumps(obj).encode(), self.tmp)
+        rec = self.one_record()
+        inner = [json.loads(base64.b64decode(d["bytes"])) for _, d in bedrock_stream_events(self, r.body)]
+        self.assertEqual((r.http_version, rec["model"], rec["provider"]), ("2", model, "aws.bedrock"))
+        self.assert_usage(rec, usage_from_body("anthropic", True, as_sse(inner)))
+
+    def test_bedrock_converse(self):
+        """Converse: output.message, stopReason, usage (cache reads and writes, cacheDetails by TTL),
+        metrics; ConverseStream: messageStart, contentBlockDelta…, contentBlockStop, messageStop,
+        metadata with usage and metrics; tool calls in both."""
+        host = "bedrock-runtime.us-west-2.amazonaws.com"
+        model = "anthropic.claude-haiku-4-5-20251001-v1:0"
+        obj = {"messages": [{"role": "user", "content": [{"text": "Hello there"}]}],
+               "system": [{"text": "be brief"}, {"cachePoint": {"type": "default"}}],
+               "inferenceConfig": {"maxTokens": 100},
+               "toolConfig": {"tools": [{"toolSpec": {"name": "read_file", "inputSchema": {"json": {"type": "object"}}}}]}}
+        h1 = H1Client(self.s.port, self.s.ca_path, server_hostname=host)
+        try:
+            r, rec, body, text = self.post(h1, host, "/model/%s/converse" % urllib.parse.quote(model, safe=""), obj)
+            c = json.loads(text)
+            self.assertEqual((c["output"]["message"]["role"], c["stopReason"]), ("assistant", "end_turn"))
+            self.assertNotIn("cacheDetails", c["usage"])
+            self.assertGreater(c["metrics"]["latencyMs"], 0)
+            self.assertEqual((rec["provider"], rec["wire"], rec["api"], rec["model"], rec["response_model"]),
+                             ("aws.bedrock", "bedrock_converse", "converse", model, None))
+            got = converse_usage(c["usage"])
+            self.assert_usage(rec, got)
+            p = max(1, len(body) // 4)
+            self.assertEqual(got["cache_read_tokens"], p // 2)  # a cachePoint, as cache_control
+            self.assertEqual(len(c["output"]["message"]["content"][0]["text"].split()), got["output_tokens"])
+
+            knobs = {"x-test-usage": "input=9,cache_read=8,cache_write_5m=5,cache_write_1h=2,output=33",
+                     "x-test-tool-use": 'read_file {"path": "a.c"}'}
+            r, rec, _, _ = self.post(h1, host, "/model/%s/converse-stream" % model, obj, knobs)
+            self.assertEqual(r.headers["content-type"], "application/vnd.amazon.eventstream")
+            events = bedrock_stream_events(self, r.body)
+            types = [e for e, _ in events]
+            self.assertEqual((types[0], types[-2:]), ("messageStart", ["messageStop", "metadata"]))
+            self.assertEqual(events[-2][1], {"stopReason": "tool_use"})
+            text = "".join(d["delta"].get("text", "") for e, d in events if e == "contentBlockDelta")
+            tool_input = "".join(d["delta"]["toolUse"]["input"] for e, d in events
+                                 if e == "contentBlockDelta" and "toolUse" in d["delta"])
+            start = [d for e, d in events if e == "contentBlockStart"][0]
+            self.assertEqual((start["start"]["toolUse"]["name"], json.loads(tool_input)), ("read_file", {"path": "a.c"}))
+            meta = events[-1][1]
+            self.assertEqual(meta["usage"]["cacheDetails"], [{"ttl": "1h", "inputTokens": 2}, {"ttl": "5m", "inputTokens": 5}])
+            got = converse_usage(meta["usage"])
+            self.assert_usage(rec, got)
+            self.assertEqual((got["input_tokens"], got["cache_write_tokens"], got["output_tokens"]), (9, 7, 33))
+            self.assertEqual((rec["stream"], rec["stop_reason"], rec["api"]), (True, "tool_use", "converse_stream"))
+            self.assertEqual(len(text.split()), 24)
+            self.assertIn("latencyMs", meta["metrics"])
+            # Non-streaming tool call.
+            r, rec, _, text = self.post(h1, host, "/model/%s/converse" % model, obj, knobs)
+            content = json.loads(text)["output"]["message"]["content"]
+            self.assertEqual(content[1]["toolUse"]["input"], {"path": "a.c"})
+        finally:
+            h1.close()
+
+    # -------------------------------------------------------------- Vertex AI
+
+    def test_vertex_ai(self):
+        """Anthropic models through rawPredict / streamRawPredict (model from the path, Anthropic's
+        answers without its headers), count-tokens; Gemini models through generateContent /
+        streamGenerateContent on v1 and v1beta1."""
+        host = "us-east5-aiplatform.googleapis.com"
+        model = "claude-sonnet-4-5@20250929"
+        obj = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 100,
+               "messages": [{"role": "user", "content": "Hello"}]}
+        h1 = H1Client(self.s.port, self.s.ca_path, server_hostname=host)
+        try:
+            for method, stream in (("rawPredict", False), ("streamRawPredict", True)):
+                with self.subTest(method=method):
+                    r, rec, body, text = self.post(h1, host, VERTEX % ("anthropic", model, method),
+                                                   dict(obj, stream=stream))
+                    self.check("anthropic", stream, r, rec, "http/1.1", {}, body, provider="gcp.vertex_ai")
+                    self.assertEqual((rec["model"], rec["api"], rec["request_id"]), (model, "messages", None))
+                    self.assertNotIn("request-id", r.headers)
+            # streamRawPredict streams whatever the body says.
+            r, rec, _, text = self.post(h1, host, VERTEX % ("anthropic", model, "streamRawPredict"), obj)
+            self.assertTrue(rec["stream"])
+            self.assertTrue(r.headers["content-type"].startswith("text/event-stream"))
+            r, rec, body, text = self.post(h1, host, VERTEX % ("anthropic", "count-tokens", "rawPredict"),
+                                           dict(obj, model=model))
+            self.assertEqual((json.loads(text)["input_tokens"], rec["api"], rec["billable"], rec["model"]),
+                             (max(1, len(body) // 4), "count_tokens", False, model))
+            gem = {"contents": [{"role": "user", "parts": [{"text": "Hello"}]}]}
+            for version, method, kind_stream in (("v1", "generateContent", False), ("v1beta1", "streamGenerateContent?alt=sse", True),
+                                                 ("v1", "streamGenerateContent", True)):
+                with self.subTest(version=version, method=method):
+                    path = (VERTEX % ("google", "gemini-2.5-pro", method)).replace("/v1/", "/%s/" % version)
+                    r, rec, body, text = self.post(h1, host, path, gem)
+                    self.check("gemini", kind_stream, r, rec, "http/1.1", {}, body, provider="gcp.vertex_ai")
+                    self.assertEqual(rec["model"], "gemini-2.5-pro")
+        finally:
+            h1.close()
+
+    # -------------------------------------------------------------- Azure OpenAI
+
+    def test_azure_openai(self):
+        """Deployment paths answer with the model the deployment runs; the stream's first chunk has
+        no choices, only the prompt's content-filter results; v1 paths name the deployment in
+        the body."""
+        host = "myres.openai.azure.com"
+        h1 = H1Client(self.s.port, self.s.ca_path, server_hostname=host)
+        try:
+            body = {"messages": [{"role": "user", "content": "Hello"}]}
+            path = "/openai/deployments/prod-chat/chat/completions?api-version=2024-10-21"
+            r, rec, _, text = self.post(h1, host, path, body)
+            c = json.loads(text)
+            self.assertEqual((c["model"], rec["model"], rec["deployment"], rec["request_model"], rec["query"]),
+                             ("gpt-4o-2024-11-20", "gpt-4o-2024-11-20", "prod-chat", None, "api-version=2024-10-21"))
+            self.assertEqual((rec["provider"], rec["wire"], rec["api"]), ("azure.ai.openai", "openai_chat", "chat_completions"))
+            self.assertIn("content_filter_results", c["choices"][0])
+            self.assert_usage(rec, vendor_chat_usage("azure.ai.openai", c["usage"]))
+            self.assertIn("apim-request-id", r.headers)
+
+            r, rec, _, text = self.post(h1, host, path, dict(body, stream=True, stream_options={"include_usage": True}))
+            chunks, _ = chat_stream_chunks(text)
+            self.assertEqual((chunks[0]["choices"], chunks[0]["model"]), ([], ""))
+            self.assertIn("prompt_filter_results", chunks[0])
+            self.assertEqual({c["model"] for c in chunks[1:]}, {"gpt-4o-2024-11-20"})
+            self.assertEqual(chunks[-1]["choices"], [])
+            self.assert_usage(rec, vendor_chat_usage("azure.ai.openai", chunks[-1]["usage"]))
+            self.assertTrue(rec["usage_sent"])
+
+            r, rec, _, text = self.post(h1, host, "/openai/v1/chat/completions", dict(body, model="my-gpt5"),
+                                        {"x-test-response-model": "gpt-5-2025-08-07"})
+            self.assertEqual((json.loads(text)["model"], rec["model"], rec["deployment"], rec["request_model"]),
+                             ("gpt-5-2025-08-07", "gpt-5-2025-08-07", "my-gpt5", "my-gpt5"))
+            for path in ("/openai/deployments/prod-resp/responses?api-version=preview", "/openai/v1/responses"):
+                r, rec, _, text = self.post(h1, host, path, {"model": "prod-resp", "input": "hi"})
+                self.assertEqual((json.loads(text)["model"], rec["wire"], rec["deployment"]),
+                                 ("gpt-4o-2024-11-20", "openai_responses", "prod-resp"))
+                self.assert_usage(rec, usage_from_body("responses", False, text))
+        finally:
+            h1.close()
+
+    # -------------------------------------------------------------- vendor usage shapes
+
+    def test_vendor_chat_usage_shapes(self):
+        """DeepSeek (cache hit/miss), OpenRouter (cost, cache writes), Moonshot (top-level
+        cached_tokens; streamed in choices[0].usage), Z.ai (prompt_tokens_details; streamed with the
+        finish_reason), each where its stream carries the usage."""
+        knobs = {"x-test-usage": "input=100,cache_read=20,cache_write_5m=3,cache_write_1h=4,output=50,reasoning=7"}
+        carried = {"deepseek": (0, 7), "openrouter": (7, 7), "moonshot": (0, 0), "zai": (0, 0)}  # writes, reasoning
+        for provider, host, path in (("deepseek", "api.deepseek.com", "/chat/completions"),
+                                     ("openrouter", "openrouter.ai", "/api/v1/chat/completions"),
+                                     ("moonshot", "api.moonshot.ai", "/v1/chat/completions"),
+                                     ("zai", "api.z.ai", "/api/paas/v4/chat/completions")):
+            h1 = H1Client(self.s.port, self.s.ca_path, server_hostname=host)
+            try:
+                for stream, include_usage in ((False, False), (True, True), (True, False)):
+                    with self.subTest(provider=provider, stream=stream, include_usage=include_usage):
+                        obj = {"model": provider + "-model", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+                        if include_usage:
+                            obj["stream_options"] = {"include_usage": True}
+                        r, rec, _, text = self.post(h1, host, path, obj, knobs)
+                        self.assertEqual((r.status, rec["provider"], rec["wire"]), (200, provider, "openai_chat"))
+                        if not stream:
+                            w = json.loads(text)["usage"]
+                        else:
+                            chunks, comments = chat_stream_chunks(text)
+                            self.assertEqual(comments, [": OPENROUTER PROCESSING"] if provider == "openrouter" else [])
+                            with_usage = [c for c in chunks if c.get("usage") or c["choices"] and c["choices"][0].get("usage")]
+                            if provider == "deepseek" and not include_usage:
+                                self.assertEqual((with_usage, rec["usage_sent"]), ([], False))
+                                continue
+                            self.assertEqual(len(with_usage), 1)
+                            last = with_usage[0]
+                            self.assertIs(last, chunks[-1])
+                            if provider == "moonshot":
+                                self.assertEqual(last["choices"][0]["finish_reason"], "stop")
+                                self.assertNotIn("usage", last)
+                                w = last["choices"][0]["usage"]
+                            elif provider == "zai":
+                                self.assertEqual(last["choices"][0]["finish_reason"], "stop")
+                                w = last["usage"]
+                            else:
+                                self.assertEqual(last["choices"], [])
+                                w = last["usage"]
+                        got = vendor_chat_usage(provider, w)
+                        self.assert_usage(rec, got)
+                        self.assertTrue(rec["usage_sent"])
+                        self.assertEqual((got["input_tokens"], got["cache_read_tokens"], got["output_tokens"]), (100, 20, 50))
+                        self.assertEqual((got["cache_write_tokens"], got["reasoning_tokens"]), carried[provider])
+                        if provider == "openrouter":
+                            want = round(round((100 * 3 + 20 * 0.3 + 7 * 3.75) / 1e6, 9) + round(50 * 15 / 1e6, 9), 9)
+                            self.assertEqual((w["cost"], w["is_byok"], rec["reported_cost_usd"]), (want, False, want))
+                            self.assertEqual(rec["reported_cost"]["cost_details"], w["cost_details"])
+                        else:
+                            self.assertIsNone(rec["reported_cost_usd"])
+            finally:
+                h1.close()
+        # OpenRouter with a key of one's own: a fee as cost, the upstream's in cost_details; x-test-cost.
+        h1 = H1Client(self.s.port, self.s.ca_path, server_hostname="openrouter.ai")
+        try:
+            obj = {"model": "anthropic/claude-sonnet-4.5", "messages": [{"role": "user", "content": "hi"}]}
+            r, rec, _, text = self.post(h1, "openrouter.ai", "/api/v1/chat/completions", obj,
+                                        {"x-test-byok": "1", "x-test-cost": "0.02"})
+            w = json.loads(text)["usage"]
+            self.assertEqual((w["is_byok"], w["cost"], w["cost_details"]["upstream_inference_cost"]), (True, 0.001, 0.02))
+            self.assertEqual((rec["reported_cost_usd"], rec["reported_cost"]["is_byok"]), (0.001, True))
+        finally:
+            h1.close()
+
+    def test_vendor_anthropic_endpoints(self):
+        """The vendors' Anthropic-wire endpoints answer in Anthropic's shape under their provider."""
+        for host, path, provider in (("api.deepseek.com", "/anthropic/v1/messages", "deepseek"),
+                                     ("api.moonshot.ai", "/anthropic/v1/messages", "moonshot"),
+                                     ("api.z.ai", "/api/anthropic/v1/messages", "zai"),
+                                     ("api.minimax.io", "/anthropic/v1/messages", "minimax")):
+            h1 = H1Client(self.s.port, self.s.ca_path, server_hostname=host)
+            try:
+                for stream in (False, True):
+                    with self.subTest(host=host, stream=stream):
+                        _, obj = req_body("anthropic", stream, "glm-4.6")
+                        r, rec, body, _ = self.post(h1, host, path, obj, {"x-test-usage": "cache_write_1h=5"})
+                        self.check("anthropic", stream, r, rec, "http/1.1", {}, body, provider=provider)
+                        self.assertEqual(rec["usage"]["cache_write_1h_tokens"], 5)
+            finally:
+                h1.close()
+
+    # -------------------------------------------------------------- Ollama
+
+    def test_ollama_native(self):
+        """/api/chat and /api/generate: NDJSON unless "stream": false, the counts in the last
+        (done) chunk; no cache counters. Ollama's OpenAI-compatible endpoint on port 11434 too."""
+        host = "localhost:11434"
+        h1 = H1Client(self.s.port, self.s.ca_path, server_hostname="localhost")
+        try:
+            for path, key in (("/api/chat", "message"), ("/api/generate", "response")):
+                for stream in (None, True, False):
+                    with self.subTest(path=path, stream=stream):
+                        obj = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}], "prompt": "hi"}
+                        if stream is not None:
+                            obj["stream"] = stream
+                        r, rec, body, text = self.post(h1, host, path, obj, {"x-test-usage": "cache_read=20,reasoning=3"})
+                        streamed = stream is not False
+                        if streamed:
+                            self.assertEqual(r.headers["content-type"], "application/x-ndjson")
+                            self.assertTrue(text.endswith("\n"))
+                            chunks = [json.loads(line) for line in text.splitlines()]
+                            self.assertEqual(len(chunks), len(r.chunks), "one line per chunk")
+                        else:
+                            chunks = [json.loads(text)]
+                        self.assertEqual([c["done"] for c in chunks], [False] * (len(chunks) - 1) + [True])
+                        last = chunks[-1]
+                        reply = "".join(c[key]["content"] if key == "message" else c[key] for c in chunks)
+                        self.assertEqual((last["done_reason"], last["model"]), ("stop", "llama3.2"))
+                        self.assertEqual((rec["provider"], rec["wire"], rec["api"], rec["stream"]),
+                                         ("ollama", "ollama", path[5:], streamed))
+                        for d in ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration"):
+                            self.assertIsInstance(last[d], int)
+                        p = max(1, len(body) // 4)
+                        self.assert_usage(rec, {"input_tokens": last["prompt_eval_count"], "cache_read_tokens": 0,
+                                                "cache_write_tokens": 0, "output_tokens": last["eval_count"],
+                                                "reasoning_tokens": 0})
+                        self.assertEqual((last["prompt_eval_count"], last["eval_count"]), (p, len(reply.split()) + 3))
+            r, rec, _, _ = self.post(h1, host, "/api/chat", {"model": "m", "messages": []}, {"x-test-abort-after": "2"})
+            self.assertEqual((r.complete, len(r.chunks), rec["aborted"], rec["usage_sent"]), (False, 2, True, False))
+        finally:
+            h1.close()
+        h1 = H1Client(self.s.port, self.s.ca_path, server_hostname="localhost")
+        try:
+            r, rec, _, text = self.post(h1, host, "/v1/chat/completions", BODIES["openai_chat"])
+            self.assertEqual((rec["provider"], rec["wire"]), ("ollama", "openai_chat"))
+            got = vendor_chat_usage("ollama", json.loads(text)["usage"])
+            self.assert_usage(rec, got)
+            self.assertEqual(got["cache_read_tokens"], 0)
+            r, rec, _, text = self.post(h1, host, "/api/chat", {"model": "m"}, {"x-test-status": "500"})
+            self.assertEqual((r.status, json.loads(text)), (500, {"error": "test error 500"}))
+        finally:
+            h1.close()
+
+    def test_legacy_completions_and_embeddings(self):
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            obj = {"model": "gpt-3.5-turbo-instruct", "prompt": "Say hello"}
+            r, rec, _, text = self.post(h1, "api.openai.com", "/v1/completions", obj)
+            c = json.loads(text)
+            self.assertEqual((c["object"], rec["api"], rec["wire"], rec["provider"]),
+                             ("text_completion", "completions", "openai_chat", "openai"))
+            self.assert_usage(rec, vendor_chat_usage("openai", c["usage"]))
+            r, rec, _, text = self.post(h1, "api.openai.com", "/v1/completions",
+                                        dict(obj, stream=True, stream_options={"include_usage": True}))
+            chunks, _ = chat_stream_chunks(text)
+            streamed = "".join(ch["choices"][0]["text"] for ch in chunks[:-1])
+            self.assertEqual((streamed, chunks[-1]["choices"]), (c["choices"][0]["text"], []))
+            self.assert_usage(rec, vendor_chat_usage("openai", chunks[-1]["usage"]))
+            r, rec, body, text = self.post(h1, "api.openai.com", "/v1/embeddings",
+                                           {"model": "text-embedding-3-small", "input": ["a", "b"]})
+            e = json.loads(text)
+            self.assertEqual((len(e["data"]), rec["api"], rec["stream"]), (2, "embeddings", False))
+            self.assertEqual(e["usage"], {"prompt_tokens": max(1, len(body) // 4), "total_tokens": max(1, len(body) // 4)})
+            self.assert_usage(rec, {"input_tokens": e["usage"]["prompt_tokens"], "cache_read_tokens": 0, "output_tokens": 0})
+        finally:
+            h1.close()
+
+    # -------------------------------------------------------------- certificates
+
+    def test_make_certs_replaces_an_old_leaf(self):
+        """A certificate directory from an older make_certs.sh (fewer names) gets a new leaf signed by
+        its CA; a current one is left alone."""
+        d = os.path.join(self.tmp, "certs-upgrade")
+        subprocess.run(["bash", os.path.join(HERE, "make_certs.sh"), d], check=True)
+
+        def read(name):
+            with open(os.path.join(d, name), "rb") as f:
+                return f.read()
+
+        ca, leaf = read("ca.pem"), read("server.pem")
+        subprocess.run(["bash", os.path.join(HERE, "make_certs.sh"), d], check=True)
+        self.assertEqual((read("ca.pem"), read("server.pem")), (ca, leaf))
+        for stale in ("IP:127.0.0.1, DNS:localhost\n", None):  # other names; no server.san at all
+            if stale:
+                with open(os.path.join(d, "server.san"), "w") as f:
+                    f.write(stale)
+            else:
+                os.unlink(os.path.join(d, "server.san"))
+            subprocess.run(["bash", os.path.join(HERE, "make_certs.sh"), d], check=True)
+            self.assertEqual(read("ca.pem"), ca)
+            self.assertNotEqual(read("server.pem"), leaf)
+            leaf = read("server.pem")
+            san = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", os.path.join(d, "server.pem")],
+                                 capture_output=True, text=True, check=True).stdout
+            for name in ("DNS:bedrock-runtime.us-east-1.amazonaws.com", "DNS:*.openai.azure.com", "DNS:api.z.ai",
+                         "IP Address:127.0.0.1"):
+                self.assertIn(name, san)
+            subprocess.run(["openssl", "verify", "-CAfile", os.path.join(d, "ca.pem"), os.path.join(d, "server.pem")],
+                           check=True, capture_output=True)
+
+    # -------------------------------------------------------------- Claude Code on Bedrock and Vertex AI
+
+    def run_claude(self, env):
+        run = tempfile.mkdtemp(dir=self.tmp)
+        for sub in ("home", "work", "tmp"):
+            os.makedirs(os.path.join(run, sub))
+        base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.path.join(run, "home"), "USER": "root",
+                "LANG": "C.UTF-8", "TERM": "dumb", "NO_COLOR": "1", "TMPDIR": os.path.join(run, "tmp"),
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                "ANTHROPIC_CUSTOM_HEADERS": "x-test-usage: cache_write_1h=100,cache_write_5m=50,cache_read=7,input=11"}
+        p = subprocess.run([CLAUDE, "-p", "say hi", "--output-format", "json"], env=env(base),
+                           cwd=os.path.join(run, "work"), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=240)
+        self.assertEqual(p.returncode, 0, p.stdout[-2000:] + p.stderr[-2000:])
+        return json.loads(p.stdout)
+
+    @unittest.skipUnless(os.access(CLAUDE, os.X_OK), "Claude Code is not installed (scripts/install-harnesses.sh claude)")
+    def test_claude_code_bedrock_and_vertex(self):
+        """The real Claude Code in its Bedrock and Vertex AI modes, auth skipped, gets answers it
+        accepts, and reports the usage the log holds."""
+        for mode, env in (("bedrock", self.s.claude_bedrock_env), ("vertex", self.s.claude_vertex_env)):
+            with self.subTest(mode=mode):
+                out = self.run_claude(env)
+                recs = self.s.records(self.mark)
+                self.mark += len(recs)
+                llm = [r for r in recs if r["provider"] != "none"]
+                self.assertEqual(len(llm), 1, recs)
+                rec = llm[0]
+                if mode == "bedrock":
+                    self.assertEqual([(r["method"], r["path"], r["status"]) for r in recs if r["provider"] == "none"],
+                                     [("GET", "/inference-profiles", 404)])
+                    self.assertEqual((rec["provider"], rec["wire"], rec["api"]),
+                                     ("aws.bedrock", "bedrock_invoke", "invoke_model_with_response_stream"))
+                    self.assertRegex(rec["path"], r"^/model/[^/]+/invoke-with-response-stream$")
+                else:
+                    self.assertEqual((rec["provider"], rec["wire"], rec["api"]), ("gcp.vertex_ai", "anthropic_messages", "messages"))
+                    self.assertRegex(rec["path"], r"^/v1/projects/p/locations/us-east5/publishers/anthropic/models/[^/:]+:streamRawPredict$")
+                self.assertTrue(rec["stream"])
+                self.assertNotIn("authorization", rec["headers"])
+                self.assertEqual(len(out["result"].split()), 24)
+                u = out["usage"]
+                self.assertEqual((u["input_tokens"], u["cache_read_input_tokens"], u["cache_creation_input_tokens"],
+                                  u["output_tokens"]), (11, 7, 150, 24))
+                self.assertEqual((rec["usage"]["input_tokens"], rec["usage"]["cache_read_tokens"],
+                                  rec["usage"]["cache_write_5m_tokens"], rec["usage"]["cache_write_1h_tokens"],
+                                  rec["usage"]["output_tokens"]), (11, 7, 50, 100, 24))
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
