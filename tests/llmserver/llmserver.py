@@ -1109,7 +1109,7 @@ GEMINI_METHODS = {"generateContent": "generate_content", "streamGenerateContent"
 GEMINI_RE = re.compile(r"/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$")
 CLOUDCODE_RE = re.compile(r"/v1internal:(generateContent|streamGenerateContent|countTokens)$")
 BEDROCK_RE = re.compile(r"/model/([^/]+)/(invoke|invoke-with-response-stream|converse|converse-stream)$")
-BEDROCK_APIS = {"invoke": "invoke_model", "invoke-with-response-stream": "invoke_model_with_response_stream",
+BEDROCK_APIS = {"invoke": "invoke_model", "invoke-with-response-stream": "invoke_model_stream",
                 "converse": "converse", "converse-stream": "converse_stream"}
 VERTEX_RE = re.compile(r"^/v1(?:beta1)?/projects/[^/]+/locations/[^/]+/publishers/(anthropic|google)"
                        r"/models/([^/:]+):([A-Za-z]+)$")
@@ -1171,7 +1171,8 @@ def provider_for(host, path):
         return "aws.bedrock"
     if VERTEX_RE.match(path):
         return "gcp.vertex_ai"
-    if AZURE_RE.match(path):
+    # Only the deployment form: others serve /openai/v1/ too (Groq), named by their host.
+    if path.startswith("/openai/deployments/"):
         return "azure.ai.openai"
     if path in OLLAMA_PATHS:
         return "ollama"

@@ -1320,7 +1320,8 @@ PROVIDER_CASES = [
      "gcp.vertex_ai", "anthropic_messages"),
     ("generativelanguage.googleapis.com", VERTEX % ("google", "g", "generateContent"), "gemini", "gcp.vertex_ai", "gemini"),
     ("api.deepseek.com", "/openai/deployments/d/chat/completions", "openai_chat", "azure.ai.openai", "openai_chat"),
-    ("api.openai.com", "/openai/v1/responses", "openai_responses", "azure.ai.openai", "openai_responses"),
+    ("api.openai.com", "/openai/v1/responses", "openai_responses", "openai", "openai_responses"),
+    ("myres.openai.azure.com", "/openai/v1/responses", "openai_responses", "azure.ai.openai", "openai_responses"),
     ("openrouter.ai", "/api/generate", "ollama", "ollama", "ollama"),
 ]
 
@@ -1449,7 +1450,7 @@ class VendorTest(ServerCase):
             self.assertEqual(types[:2] + types[-2:], ["message_start", "content_block_start", "message_delta", "message_stop"])
             self.assertNotIn("ping", types)
             self.assertEqual(inner[0]["message"]["model"], "claude-sonnet-4-5-20250929")
-            self.assertEqual((rec["api"], rec["stream"], rec["usage_sent"]), ("invoke_model_with_response_stream", True, True))
+            self.assertEqual((rec["api"], rec["stream"], rec["usage_sent"]), ("invoke_model_stream", True, True))
             got = usage_from_body("anthropic", True, as_sse(inner))
             self.assert_usage(rec, got)
             self.assertEqual((got["input_tokens"], got["cache_read_tokens"], got["cache_write_5m_tokens"],
@@ -1842,7 +1843,7 @@ class VendorTest(ServerCase):
                     self.assertEqual([(r["method"], r["path"], r["status"]) for r in recs if r["provider"] == "none"],
                                      [("GET", "/inference-profiles", 404)])
                     self.assertEqual((rec["provider"], rec["wire"], rec["api"]),
-                                     ("aws.bedrock", "bedrock_invoke", "invoke_model_with_response_stream"))
+                                     ("aws.bedrock", "bedrock_invoke", "invoke_model_stream"))
                     self.assertRegex(rec["path"], r"^/model/[^/]+/invoke-with-response-stream$")
                 else:
                     self.assertEqual((rec["provider"], rec["wire"], rec["api"]), ("gcp.vertex_ai", "anthropic_messages", "messages"))
