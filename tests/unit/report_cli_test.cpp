@@ -70,11 +70,12 @@ class ReportCliTest : public tt::testing::EngineTest {
 
 TEST_P(ReportCliTest, TableByModel) {
   expect_report(dir_, {"--db", url_, "--by", "model"},
-                "model    requests  input  cache read  cache write  output  reasoning  estimated  incomplete\n"
-                "m-large         3    800       4,000          450      80          7          0           0\n"
-                "m-small         2    700           0            0      70          5          1           1\n"
-                "total           5  1,500       4,000          450     150         12          1           1\n"
-                "5 request(s), 2026-11-29T23:00:00Z to 2026-11-30T13:00:01Z\n");
+                "model    requests  input  cache read  cache write  output  reasoning  estimated  incomplete     cost  unpriced\n"
+                "m-large         3    800       4,000          450      80          7          0           0  $0.0080         0\n"
+                "m-small         2    700           0            0      70          5          1           1    $0.00         2\n"
+                "total           5  1,500       4,000          450     150         12          1           1  $0.0080         2\n"
+                "5 request(s), 2026-11-29T23:00:00Z to 2026-11-30T13:00:01Z\n"
+                "2 request(s) of unknown price are not in the cost (`tokentap prices` lists the models priced)\n");
 }
 
 TEST_P(ReportCliTest, JsonGroupsInARange) {
@@ -82,7 +83,8 @@ TEST_P(ReportCliTest, JsonGroupsInARange) {
       dir_, {"--db", url_, "--json", "--by", "user", "--since", "2026-11-30", "--until", "2026-11-30T13:00:00Z"},
       R"({"by":"user","key":"bob","requests":2,"input_tokens":700,"cache_read_tokens":3000,)"
       R"("cache_write_tokens":400,"output_tokens":70,"reasoning_tokens":7,"estimated_requests":0,)"
-      R"("incomplete_requests":0,"request_bytes":2700,"response_bytes":4070,"first_unix_ns":1795996800000000000,)"
+      R"("incomplete_requests":0,"request_bytes":2700,"response_bytes":4070,"cost_nano_usd":7000000,)"
+      R"("unpriced_requests":0,"cost_usd":0.007,"first_unix_ns":1795996800000000000,)"
       R"("last_unix_ns":1796040001000000000})"
       "\n");
 }
@@ -140,21 +142,23 @@ class ReportFilesTest : public ::testing::Test {
 
 TEST_F(ReportFilesTest, GroupedByDay) {
   expect_report(dir_, {dir_ + "/a.pb", dir_ + "/b.pb", "--by", "day"},
-                "day         requests  input  cache read  cache write  output  reasoning  estimated  incomplete\n"
-                "2026-11-29         2    300       1,000           50      30          5          1           1\n"
-                "2026-11-30         3  1,200       3,000          400     120          7          0           0\n"
-                "total              5  1,500       4,000          450     150         12          1           1\n"
-                "5 request(s), 2026-11-29T23:00:00Z to 2026-11-30T13:00:01Z\n");
+                "day         requests  input  cache read  cache write  output  reasoning  estimated  incomplete     cost  unpriced\n"
+                "2026-11-29         2    300       1,000           50      30          5          1           1  $0.0010         1\n"
+                "2026-11-30         3  1,200       3,000          400     120          7          0           0  $0.0070         1\n"
+                "total              5  1,500       4,000          450     150         12          1           1  $0.0080         2\n"
+                "5 request(s), 2026-11-29T23:00:00Z to 2026-11-30T13:00:01Z\n"
+                "2 request(s) of unknown price are not in the cost (`tokentap prices` lists the models priced)\n");
 }
 
 // Spool segments carry record numbers: a segment given twice counts once.
 TEST_F(ReportFilesTest, SpooledRecordsCountOnce) {
   write(dir_ + "/spool.pb", run_a(), true);
   expect_report(dir_, {dir_ + "/spool.pb", dir_ + "/spool.pb", "--by", "host"},
-                "host   requests  input  cache read  cache write  output  reasoning  estimated  incomplete\n"
-                "-             3    600       4,000           50      60         12          1           1\n"
-                "total         3    600       4,000           50      60         12          1           1\n"
-                "3 request(s), 2026-11-29T23:00:00Z to 2026-11-30T00:00:01Z\n");
+                "host   requests  input  cache read  cache write  output  reasoning  estimated  incomplete     cost  unpriced\n"
+                "-             3    600       4,000           50      60         12          1           1  $0.0040         1\n"
+                "total         3    600       4,000           50      60         12          1           1  $0.0040         1\n"
+                "3 request(s), 2026-11-29T23:00:00Z to 2026-11-30T00:00:01Z\n"
+                "1 request(s) of unknown price are not in the cost (`tokentap prices` lists the models priced)\n");
 }
 
 TEST_F(ReportFilesTest, JsonAloneIsEveryRecord) {

@@ -59,6 +59,9 @@ inline tokentap::v1::Record request_record(const Req& q) {
   r->set_usage_source(q.usage);
   r->set_request_bytes(1000 + q.in);
   r->set_response_bytes(2000 + q.out);
+  // Money: m-large is priced at $10 per million input tokens; m-small has no price.
+  r->set_cost_usd(q.model == "m-large" ? q.in * 1e-5 : 0);
+  r->set_cost_source(q.model == "m-large" ? "price_table" : "unknown_model");
   return rec;
 }
 

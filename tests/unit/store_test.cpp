@@ -210,11 +210,11 @@ TEST_P(StoreTest, RefusesANewerSchema) {
     auto db = tt::store::open_db(url_);
     ASSERT_TRUE(db) << db.error();
     ASSERT_TRUE((*db)->run("UPDATE meta SET value = $1 WHERE key = $2",
-                           {tt::store::Param::text("2"), tt::store::Param::text("schema_version")}));
+                           {tt::store::Param::text("3"), tt::store::Param::text("schema_version")}));
   }
   auto s = tt::store::open_store(url_);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), "the database's schema is version 2, newer than this tokentap's (1): use a newer tokentap");
+  EXPECT_EQ(s.error(), "the database's schema is version 3, newer than this tokentap's (2): use a newer tokentap");
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, ::testing::Values("sqlite", "postgresql"), tt::testing::engine_name);
@@ -270,26 +270,30 @@ TEST(StoreGroupByTest, Names) {
   EXPECT_EQ(*tt::store::parse_group_by(""), GroupBy::none);
   auto bad = tt::store::parse_group_by("week");
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error(), "unknown --by 'week' (one of user, host, harness, session, project, model, day)");
+  EXPECT_EQ(bad.error(), "unknown --by 'week' (one of user, host, harness, session, project, provider, model, day)");
+  EXPECT_EQ(*tt::store::parse_group_by("provider"), GroupBy::provider);
 }
 
 TEST(StoreRenderTest, TableAndJson) {
-  ReportRow a{"m-large", 3, 800, 80, 4000, 450, 7, 0, 0, 100, 200, k29th23h, k30th};
-  ReportRow b{"", 1234, 1234567, 0, 0, 0, 0, 1, 2, 0, 0, k30th, k30th + kS};
+  // Money in billionths of a dollar: $12.50 and $0.0042 (shown to a hundredth of a cent).
+  ReportRow a{"m-large", 3, 800, 80, 4000, 450, 7, 0, 0, 100, 200, 12'500'000'000, 0, k29th23h, k30th};
+  ReportRow b{"", 1234, 1234567, 0, 0, 0, 0, 1, 2, 0, 0, 4'200'000, 5, k30th, k30th + kS};
   EXPECT_EQ(tt::store::render_table({a, b}, GroupBy::model),
-            "model    requests      input  cache read  cache write  output  reasoning  estimated  incomplete\n"
-            "m-large         3        800       4,000          450      80          7          0           0\n"
-            "-           1,234  1,234,567           0            0       0          0          1           2\n"
-            "total       1,237  1,235,367       4,000          450      80          7          1           2\n"
-            "1,237 request(s), 2026-11-29T23:00:00Z to 2026-11-30T00:00:01Z\n");
+            "model    requests      input  cache read  cache write  output  reasoning  estimated  incomplete     cost  unpriced\n"
+            "m-large         3        800       4,000          450      80          7          0           0   $12.50         0\n"
+            "-           1,234  1,234,567           0            0       0          0          1           2  $0.0042         5\n"
+            "total       1,237  1,235,367       4,000          450      80          7          1           2   $12.50         5\n"
+            "1,237 request(s), 2026-11-29T23:00:00Z to 2026-11-30T00:00:01Z\n"
+            "5 request(s) of unknown price are not in the cost (`tokentap prices` lists the models priced)\n");
   EXPECT_EQ(tt::store::render_table({}, GroupBy::none),
-            "       requests  input  cache read  cache write  output  reasoning  estimated  incomplete\n"
-            "total         0      0           0            0       0          0          0           0\n"
+            "       requests  input  cache read  cache write  output  reasoning  estimated  incomplete   cost  unpriced\n"
+            "total         0      0           0            0       0          0          0           0  $0.00         0\n"
             "no requests\n");
   EXPECT_EQ(tt::store::row_to_json(a, GroupBy::model),
             R"({"by":"model","key":"m-large","requests":3,"input_tokens":800,"cache_read_tokens":4000,)"
             R"("cache_write_tokens":450,"output_tokens":80,"reasoning_tokens":7,"estimated_requests":0,)"
-            R"("incomplete_requests":0,"request_bytes":100,"response_bytes":200,"first_unix_ns":1795993200000000000,)"
+            R"("incomplete_requests":0,"request_bytes":100,"response_bytes":200,"cost_nano_usd":12500000000,)"
+            R"("unpriced_requests":0,"cost_usd":12.5,"first_unix_ns":1795993200000000000,)"
             R"("last_unix_ns":1795996800000000000})");
 }
 

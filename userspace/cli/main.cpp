@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
                 "project, model or day");
   report->add_option("files", report_opts.files, "record files (profile/daemon --out, spool segments)");
   report->add_option("--db", report_opts.db, "a database instead: sqlite:PATH or postgresql://...");
-  report->add_option("--by", report_opts.by, "group by user, host, harness, session, project, model or day");
+  report->add_option("--by", report_opts.by, "group by user, host, harness, session, project, provider, model or day");
   report->add_option("--since", report_opts.since,
                      "requests started at or after T: 2026-11-30, 2026-11-30T10:00:00Z, or before now: 24h, 7d");
   report->add_option("--until", report_opts.until, "requests started before T (as --since)");

@@ -68,16 +68,14 @@ Route bedrock_route(std::string_view path) {
   size_t slash = rest.rfind('/');
   if (slash == std::string_view::npos || slash == 0) return r;
   std::string_view action = rest.substr(slash + 1);
-  if (action == "invoke") {
-    r = {WireFormat::BedrockInvoke, "invoke_model"};
-  } else if (action == "invoke-with-response-stream") {
-    r = {WireFormat::BedrockInvoke, "invoke_model_stream"};
-    r.stream = true;
-  } else if (action == "converse") {
-    r = {WireFormat::BedrockConverse, "converse"};
-  } else if (action == "converse-stream") {
-    r = {WireFormat::BedrockConverse, "converse_stream"};
-    r.stream = true;
+  if (action == "invoke" || action == "invoke-with-response-stream") {
+    r.wire = WireFormat::BedrockInvoke;
+    r.stream = action != "invoke";
+    r.api = r.stream ? "invoke_model_stream" : "invoke_model";
+  } else if (action == "converse" || action == "converse-stream") {
+    r.wire = WireFormat::BedrockConverse;
+    r.stream = action != "converse";
+    r.api = r.stream ? "converse_stream" : "converse";
   } else {
     return r;
   }

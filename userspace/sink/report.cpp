@@ -54,11 +54,35 @@ std::string resync_lines(const aggregate::v1::CaptureStats& c) {
   return out;
 }
 
+// "$0.0123" below a cent, "$1.23" above; money is never shown rounded to nothing.
+std::string usd(double v) { return v != 0 && v < 0.01 ? fmt("$%.4f", v) : fmt("$%.2f", v); }
+
+// A request's cost: dollars, "?" (no price known for its model), "local", "-" (not
+// billable), "" (a record from before prices).
+std::string cost_cell(const aggregate::v1::ApiRequest& r) {
+  const std::string& src = r.cost_source();
+  if (src == "unknown_model") return "?";
+  if (src == "local") return "local";
+  if (src == "not_billable") return "-";
+  if (src.empty()) return "";
+  return usd(r.cost_usd()) + (r.billing() == "subscription" ? "*" : "");
+}
+
+// A total's money, saying what it leaves out.
+std::string cost_total(const aggregate::v1::TokenCounts& t) {
+  std::string out = usd(t.cost_usd());
+  if (t.unpriced_requests()) out += fmt(" + %s request(s) of unknown price", num(t.unpriced_requests()).c_str());
+  return out;
+}
+
 struct Sum {
   uint64_t requests = 0, input = 0, cache_read = 0, cache_write = 0, output = 0, req_bytes = 0, resp_bytes = 0;
-  uint64_t estimated = 0;
+  uint64_t estimated = 0, unpriced = 0;
+  double cost = 0;
   void add(const aggregate::v1::ApiRequest& r) {
     requests++;
+    cost += r.cost_usd();
+    if (r.cost_source() == "unknown_model") unpriced++;
     input += r.input_tokens();
     cache_read += r.cache_read_tokens();
     cache_write += r.cache_write_tokens();
@@ -137,18 +161,19 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
   if (run.other_http_requests()) out += fmt(", plus %" PRIu64 " other HTTP requests", run.other_http_requests());
   out += "\n";
   if (!reqs.empty()) {
-    out += fmt("  %3s %7s  %-9s %-22s %-24s %4s %9s %9s %9s %8s %9s %9s %8s %9s\n", "#", "pid", "provider", "api",
-               "model", "http", "input", "cache_rd", "cache_wr", "output", "req_B", "resp_B", "ttfb_ms", "total_ms");
+    out += fmt("  %3s %7s  %-9s %-22s %-24s %4s %9s %9s %9s %8s %9s %9s %8s %9s %9s\n", "#", "pid", "provider", "api",
+               "model", "http", "input", "cache_rd", "cache_wr", "output", "req_B", "resp_B", "ttfb_ms", "total_ms",
+               "cost");
     size_t i = 0;
     for (const auto& r : reqs) {
       if (++i > opts.max_request_rows) break;
       const char* mark = r.usage_source() == "estimated" ? "~" : " ";
-      out += fmt("  %3zu %7u  %-9s %-22s %-24s %4u %8s%s %9s %9s %8s %9s %9s %8.1f %9.1f%s\n", i, r.pid(),
-                 r.provider().c_str(), clip(r.api() + (r.stream() ? " (sse)" : ""), 22).c_str(),
+      out += fmt("  %3zu %7u  %-9s %-22s %-24s %4u %8s%s %9s %9s %8s %9s %9s %8.1f %9.1f %9s%s\n", i, r.pid(),
+                 clip(r.provider(), 9).c_str(), clip(r.api() + (r.stream() ? " (sse)" : ""), 22).c_str(),
                  clip(r.model(), 24).c_str(), r.status(), num(r.input_tokens()).c_str(), mark,
                  num(r.cache_read_tokens()).c_str(), num(r.cache_write_tokens()).c_str(),
                  num(r.output_tokens()).c_str(), num(r.request_bytes()).c_str(), num(r.response_bytes()).c_str(),
-                 r.ttfb_ms(), r.latency_ms(), r.complete() ? "" : "  [incomplete]");
+                 r.ttfb_ms(), r.latency_ms(), cost_cell(r).c_str(), r.complete() ? "" : "  [incomplete]");
     }
     if (reqs.size() > opts.max_request_rows)
       out += fmt("  ... %zu more requests (all of them: --json FILE)\n", reqs.size() - opts.max_request_rows);
@@ -158,9 +183,10 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
     out += "\nBy provider, endpoint and model:\n";
     for (auto& [k, s] : by_model) {
       auto& [prov, api, model] = k;
-      out += fmt("  %-9s %-18s %-26s %4" PRIu64 " req  in %s  cache rd %s  cache wr %s  out %s\n", prov.c_str(),
+      out += fmt("  %-9s %-18s %-26s %4" PRIu64 " req  in %s  cache rd %s  cache wr %s  out %s  %s\n", prov.c_str(),
                  clip(api, 18).c_str(), clip(model.empty() ? "-" : model, 26).c_str(), s.requests,
-                 num(s.input).c_str(), num(s.cache_read).c_str(), num(s.cache_write).c_str(), num(s.output).c_str());
+                 num(s.input).c_str(), num(s.cache_read).c_str(), num(s.cache_write).c_str(), num(s.output).c_str(),
+                 s.unpriced == s.requests ? "price unknown" : (usd(s.cost) + (s.unpriced ? " + unknown" : "")).c_str());
     }
   }
 
@@ -181,14 +207,18 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
                num(prompt).c_str());
   out += fmt("  request bodies %s, response bodies %s\n", bytes(run.request_bytes()).c_str(),
              bytes(run.response_bytes()).c_str());
+  out += fmt("  cost              %14s", cost_total(t).c_str());
+  if (t.subscription_cost_usd() > 0)
+    out += fmt("  (%s of it API-equivalent: subscription traffic, marked *)", usd(t.subscription_cost_usd()).c_str());
+  out += "\n";
 
   bool any_proc = false;
   for (const auto& p : agg.process_summaries()) {
     if (!p.api_requests() && !p.other_http_requests()) continue;
     if (!any_proc) out += "\nProcesses with HTTP traffic:\n";
     any_proc = true;
-    out += fmt("  %7u %-16s %4" PRIu64 " API req  %s tokens  %-22s %s\n", p.pid(), clip(p.comm(), 16).c_str(),
-               p.api_requests(), num(token_sum(p.totals())).c_str(),
+    out += fmt("  %7u %-16s %4" PRIu64 " API req  %s tokens  %s  %-22s %s\n", p.pid(), clip(p.comm(), 16).c_str(),
+               p.api_requests(), num(token_sum(p.totals())).c_str(), usd(p.totals().cost_usd()).c_str(),
                clip(harness_label(p.harness(), p.harness_version()), 22).c_str(), clip(p.exe(), 60).c_str());
   }
 
@@ -197,11 +227,11 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
     const auto& t = s.totals();
     std::string pids;
     for (uint32_t pid : s.pids()) pids += (pids.empty() ? "" : ",") + std::to_string(pid);
-    out += fmt("  %-22s %-38s %4" PRIu64 " req  in %s  cache rd %s  cache wr %s  out %s  pid %s [%s]\n",
+    out += fmt("  %-22s %-38s %4" PRIu64 " req  in %s  cache rd %s  cache wr %s  out %s  %s  pid %s [%s]\n",
                clip(harness_label(s.harness(), s.harness_version()), 22).c_str(), clip(s.session_id(), 38).c_str(),
                s.api_requests(), num(t.input_tokens()).c_str(), num(t.cache_read_tokens()).c_str(),
-               num(t.cache_write_tokens()).c_str(), num(t.output_tokens()).c_str(), clip(pids, 40).c_str(),
-               s.session_source().c_str());
+               num(t.cache_write_tokens()).c_str(), num(t.output_tokens()).c_str(), cost_total(t).c_str(),
+               clip(pids, 40).c_str(), s.session_source().c_str());
   }
 
   const auto& c = run.capture();

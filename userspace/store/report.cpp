@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -107,6 +109,14 @@ void add(ReportRow& sum, const ReportRow& r) {
 
 using Table = std::vector<std::vector<std::string>>;
 
+// "$12.34", or to a hundredth of a cent below a cent.
+std::string usd(uint64_t nano) {
+  double v = nano / 1e9;
+  char buf[48];
+  snprintf(buf, sizeof(buf), v != 0 && v < 0.01 ? "$%.4f" : "$%.2f", v);
+  return buf;
+}
+
 std::vector<std::string> cells(const std::string& label, const ReportRow& r) {
   using sink::thousands;
   return {label,
@@ -117,7 +127,9 @@ std::vector<std::string> cells(const std::string& label, const ReportRow& r) {
           thousands(r.output_tokens),
           thousands(r.reasoning_tokens),
           thousands(r.estimated_requests),
-          thousands(r.incomplete_requests)};
+          thousands(r.incomplete_requests),
+          usd(r.cost_nano_usd),
+          thousands(r.unpriced_requests)};
 }
 
 // The first column left-aligned, the numbers right-aligned, two spaces apart.
@@ -198,7 +210,7 @@ Loaded load_record_files(Store& store, const std::vector<std::string>& files) {
 
 std::string render_table(const std::vector<ReportRow>& rows, GroupBy by) {
   Table t = {{by == GroupBy::none ? "" : group_by_name(by), "requests", "input", "cache read", "cache write", "output",
-              "reasoning", "estimated", "incomplete"}};
+              "reasoning", "estimated", "incomplete", "cost", "unpriced"}};
   ReportRow total;
   for (const ReportRow& r : rows) {
     if (by != GroupBy::none) t.push_back(cells(r.key.empty() ? "-" : r.key, r));
@@ -207,13 +219,18 @@ std::string render_table(const std::vector<ReportRow>& rows, GroupBy by) {
   t.push_back(cells("total", total));
   std::string out = aligned(t);
   if (!total.requests) return out + "no requests\n";
-  return out + sink::thousands(total.requests) + " request(s), " + format_time(total.first_unix_ns) + " to " +
+  out += sink::thousands(total.requests) + " request(s), " + format_time(total.first_unix_ns) + " to " +
          format_time(total.last_unix_ns) + "\n";
+  if (total.unpriced_requests)
+    out += sink::thousands(total.unpriced_requests) +
+           " request(s) of unknown price are not in the cost (`tokentap prices` lists the models priced)\n";
+  return out;
 }
 
 std::string row_to_json(const ReportRow& r, GroupBy by) {
   nlohmann::ordered_json j = {{"by", group_by_name(by)}, {"key", r.key}};
   for (const RowSum& s : kRowSums) j[s.name] = r.*s.member;
+  j["cost_usd"] = r.cost_nano_usd / 1e9;
   j["first_unix_ns"] = r.first_unix_ns;
   j["last_unix_ns"] = r.last_unix_ns;
   // Keys are whatever the traffic said: invalid UTF-8 is replaced, not thrown on.

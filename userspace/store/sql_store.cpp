@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 #include "store/db.h"
 #include "store/report.h"
@@ -67,6 +68,14 @@ const std::vector<std::vector<std::string>> kMigrations = {
         "CREATE INDEX requests_project ON requests (project, start_unix_ns)",
         "CREATE INDEX requests_model ON requests (model, start_unix_ns)",
         "CREATE INDEX records_kind ON records (kind, received_unix_ns)",
+    },
+    {
+        // 2: money and who billed it (#12). Older rows: cost 0, never priced.
+        "ALTER TABLE requests ADD COLUMN cost_nano_usd BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE requests ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE requests ADD COLUMN wire_format TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE requests ADD COLUMN billing TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX requests_provider ON requests (provider, start_unix_ns)",
     },
 };
 
@@ -156,8 +165,15 @@ const char* const kInsertRequest =
     "INSERT INTO requests (run_id, seq, host, start_unix_ns, end_unix_ns, day, user_name, uid, harness,"
     " harness_version, session_id, project, model, provider, api, input_tokens, output_tokens,"
     " cache_read_tokens, cache_write_tokens, reasoning_tokens, request_bytes, response_bytes, complete,"
-    " usage_source, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-    " $18, $19, $20, $21, $22, $23, $24, $25) ON CONFLICT DO NOTHING";
+    " usage_source, status, cost_nano_usd, unpriced, wire_format, billing) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+    " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"
+    " ON CONFLICT DO NOTHING";
+
+// Billionths of a dollar, within the bound every summed counter keeps (acceptable()).
+int64_t nano_usd(double usd) {
+  double n = std::round(usd * 1e9);
+  return n > 0 && n < 281474976710655.0 ? static_cast<int64_t>(n) : 0;
+}
 
 std::vector<Param> request_params(const std::string& host, uint64_t seq, const v1::ApiRequest& r) {
   using P = Param;
@@ -185,7 +201,11 @@ std::vector<Param> request_params(const std::string& host, uint64_t seq, const v
           P::integer(i64(r.response_bytes())),
           P::integer(r.complete() ? 1 : 0),
           P::text(r.usage_source()),
-          P::integer(r.status())};
+          P::integer(r.status()),
+          P::integer(nano_usd(r.cost_usd())),
+          P::integer(r.cost_source() == "unknown_model" ? 1 : 0),
+          P::text(r.wire_format()),
+          P::text(r.billing())};
 }
 
 // Each grouping: its --by name and the SQL expression its key is (only these
@@ -202,6 +222,7 @@ constexpr Grouping kGroupings[] = {
     {GroupBy::harness, "harness", "harness"},
     {GroupBy::session, "session", "COALESCE(NULLIF(harness, ''), 'unknown') || ' ' || session_id"},
     {GroupBy::project, "project", "project"},
+    {GroupBy::provider, "provider", "provider"},
     {GroupBy::model, "model", "model"},
     {GroupBy::day, "day", "day"},
 };
@@ -266,7 +287,8 @@ class SqlStore : public Store {
                       ", COUNT(*), SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),"
                       " SUM(output_tokens), SUM(reasoning_tokens),"
                       " SUM(CASE WHEN usage_source = 'estimated' THEN 1 ELSE 0 END), SUM(1 - complete),"
-                      " SUM(request_bytes), SUM(response_bytes), MIN(start_unix_ns), MAX(end_unix_ns)"
+                      " SUM(request_bytes), SUM(response_bytes), SUM(cost_nano_usd), SUM(unpriced),"
+                      " MIN(start_unix_ns), MAX(end_unix_ns)"
                       " FROM requests WHERE start_unix_ns >= $1 AND start_unix_ns < $2 GROUP BY 1";
     std::vector<ReportRow> rows;
     auto n = db_->query(sql, range_params(q), [&rows](const Row& row) { rows.push_back(read_row(row)); });
@@ -324,7 +346,7 @@ Result<GroupBy> parse_group_by(const std::string& s) {
   if (s.empty()) return GroupBy::none;
   for (const Grouping& g : kGroupings)
     if (s == g.name) return g.by;
-  return make_error("unknown --by '" + s + "' (one of user, host, harness, session, project, model, day)");
+  return make_error("unknown --by '" + s + "' (one of user, host, harness, session, project, provider, model, day)");
 }
 
 const char* group_by_name(GroupBy by) { return grouping(by).name; }

@@ -19,7 +19,7 @@ namespace v1 = ::tokentap::v1;
 
 // The schema version this build writes; open_store migrates older databases to
 // it and refuses newer ones.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct StoreCounts {
   uint64_t stored = 0, duplicates = 0, rejected = 0;
@@ -28,7 +28,7 @@ struct StoreCounts {
 // The inner message's run_id ("" for a record with no kind).
 const std::string& record_run_id(const v1::Record& rec);
 
-enum class GroupBy { none, user, host, harness, session, project, model, day };
+enum class GroupBy { none, user, host, harness, session, project, provider, model, day };
 
 // "user", "host", ... or "" / "none"; anything else is an error naming the choices.
 Result<GroupBy> parse_group_by(const std::string& s);
@@ -49,6 +49,9 @@ struct ReportRow {
   uint64_t estimated_requests = 0;   // usage_source "estimated"
   uint64_t incomplete_requests = 0;  // complete false
   uint64_t request_bytes = 0, response_bytes = 0;
+  // Money in billionths of a US dollar (exact sums), and requests whose price is
+  // unknown (their model is not in the price table: they add nothing to it).
+  uint64_t cost_nano_usd = 0, unpriced_requests = 0;
   uint64_t first_unix_ns = 0;  // earliest request start
   uint64_t last_unix_ns = 0;   // latest request end
 };
@@ -70,6 +73,8 @@ inline constexpr RowSum kRowSums[] = {
     {"incomplete_requests", &ReportRow::incomplete_requests},
     {"request_bytes", &ReportRow::request_bytes},
     {"response_bytes", &ReportRow::response_bytes},
+    {"cost_nano_usd", &ReportRow::cost_nano_usd},
+    {"unpriced_requests", &ReportRow::unpriced_requests},
 };
 
 class Store {
