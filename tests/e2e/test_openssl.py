@@ -229,7 +229,7 @@ class LossAccountingTest(E2ETestCase):
         for r in complete:
             self.assertIn(self.tt_key(r), server_keys)
             self.assertEqual(r["usage_source"], "exact")
-        tokens = {tuple(self.server_key(r)[5:]) for r in srv}
+        tokens = {tuple(self.server_key(r)[6:]) for r in srv}
         for r in prof.requests:
             # Exact unless a body's lost end was never reported: the connection closed first.
             if "connection closed" not in r["error"]:
