@@ -4,6 +4,7 @@ test data at run time (nothing binary is kept in git): make_seeds.py OUT BUILD.
 OUT/<target>/ gets a few dozen small inputs per target, in the framing its
 fuzz/<target>_fuzz.cpp reads. BUILD is the sanitizer build dir (its tokentap
 binary writes the protobuf record files)."""
+import base64
 import glob
 import gzip
 import hashlib
@@ -265,6 +266,59 @@ def provider_seeds(out):
             put(out, "sse", b"\x05" + resp)
 
 
+def eventstream_frame(event_type, payload, message_type="event"):
+    """One AWS event stream message (Bedrock's framing), as tests/llmserver writes them."""
+    def header(name, value):
+        return bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value)) + value.encode()
+    headers = header(":message-type", message_type) + header(":event-type", event_type) + \
+        header(":content-type", "application/json")
+    total = 16 + len(headers) + len(payload)
+    prelude = struct.pack(">II", total, len(headers))
+    msg = prelude + struct.pack(">I", zlib.crc32(prelude)) + headers + payload
+    return msg + struct.pack(">I", zlib.crc32(msg))
+
+
+def cloud_provider_seeds(out):
+    """The cloud and vendor formats: Bedrock's event streams and Converse, Ollama's NDJSON, vendors' usage."""
+    events = [{"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 5, "output_tokens": 1}}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
+              {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}},
+              {"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 5, "outputTokenCount": 9}}]
+    invoke = b"".join(eventstream_frame("chunk", json.dumps(
+        {"bytes": base64.b64encode(json.dumps(e).encode()).decode()}).encode()) for e in events)
+    converse = b"".join(eventstream_frame(t, json.dumps(p).encode()) for t, p in (
+        ("messageStart", {"role": "assistant"}), ("contentBlockDelta", {"delta": {"text": "hi"}}),
+        ("messageStop", {"stopReason": "end_turn"}),
+        ("metadata", {"usage": {"inputTokens": 3, "outputTokens": 4, "cacheReadInputTokens": 2}})))
+    put(out, "eventstream", invoke)
+    put(out, "eventstream", converse)
+    put(out, "eventstream", eventstream_frame("throttlingException", b'{"message":"slow down"}', "exception"))
+    chat_usage = {"prompt_tokens": 10, "completion_tokens": 2, "prompt_cache_hit_tokens": 6, "cached_tokens": 1,
+                  "cost": 0.001, "is_byok": True, "cost_details": {"upstream_inference_cost": 0.01},
+                  "prompt_tokens_details": {"cached_tokens": 3, "cache_write_tokens": 4}}
+    cases = [
+        ("POST /model/us.anthropic.claude-sonnet-4-5-v1%3A0/invoke-with-response-stream",
+         "bedrock-runtime.us-east-1.amazonaws.com", {"anthropic_version": "bedrock-2023-05-31", "messages": []},
+         invoke),
+        ("POST /model/us.amazon.nova-lite-v1%3A0/converse-stream", "bedrock-runtime.us-east-1.amazonaws.com",
+         {"messages": []}, converse),
+        ("POST /model/m/converse", "bedrock-runtime.us-east-1.amazonaws.com", {"messages": []},
+         json.dumps({"output": {}, "stopReason": "end_turn", "usage": {"inputTokens": 1, "outputTokens": 2}}).encode()),
+        ("POST /api/chat", "localhost:11434", {"model": "llama3.2", "messages": []},
+         b'{"model":"llama3.2","done":false}\n{"done":true,"prompt_eval_count":3,"eval_count":4}\n'),
+        ("POST /chat/completions", "api.deepseek.com", {"model": "deepseek-chat", "messages": []},
+         json.dumps({"choices": [], "usage": chat_usage}).encode()),
+        ("POST /v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-x@1:rawPredict",
+         "us-east5-aiplatform.googleapis.com", {"anthropic_version": "vertex-2023-10-16", "messages": []},
+         json.dumps({"type": "message", "usage": {"input_tokens": 1, "output_tokens": 2}}).encode()),
+    ]
+    for line, host, body, resp in cases:
+        req_head = f"{line}\nHost: {host}\nContent-Type: application/json\nAuthorization: Bearer sk-ant-oat01-x".encode()
+        resp_head = b"200\nContent-Type: application/vnd.amazon.eventstream\nX-Amzn-Bedrock-Input-Token-Count: 7"
+        for flags in (3, 3 | 4 | 8 | 16):
+            put(out, "provider", bytes([flags]) + SEP.join([req_head, json.dumps(body).encode(), resp_head, resp]))
+
+
 def harness_seeds(out):
     for path in sorted(glob.glob(os.path.join(DATA, "harnesses", "*.server.jsonl"))):
         with open(path) as f:
@@ -311,6 +365,7 @@ def main():
     content_seeds(out)
     websocket_seeds(out)
     provider_seeds(out)
+    cloud_provider_seeds(out)
     harness_seeds(out)
     elf_seeds(out, tmp)
     record_seeds(out, build, tmp)
