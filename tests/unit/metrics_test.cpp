@@ -22,6 +22,9 @@ v1::Record request(const std::string& model, uint32_t status, uint64_t in, uint6
   r->set_cache_read_tokens(7);
   r->set_output_tokens(out);
   r->set_usage_source(status == 200 ? "exact" : "estimated");
+  // Priced at $1 per token in, $2 per token out, when answered; else the model has no price.
+  r->set_cost_usd(status == 200 ? in + 2.0 * out : 0);
+  r->set_cost_source(status == 200 ? "price_table" : "unknown_model");
   return rec;
 }
 
@@ -46,6 +49,9 @@ TEST(MetricsTest, CountsTokensAndRequestsExactly) {
   EXPECT_TRUE(has_line(t, "tokentap_requests_total{" + l + R"(,status_class="5xx",)" + u + "} 1")) << t;
   EXPECT_TRUE(has_line(t, "tokentap_request_errors_total{" + l + "," + u + "} 1")) << t;
   EXPECT_TRUE(has_line(t, "tokentap_estimated_requests_total{" + l + "," + u + "} 1")) << t;
+  // 100 + 40 + 50 + 10 dollars; the 529 had no price.
+  EXPECT_TRUE(has_line(t, "tokentap_cost_usd_total{" + l + "," + u + "} 200")) << t;
+  EXPECT_TRUE(has_line(t, "tokentap_unpriced_requests_total{" + l + "," + u + "} 1")) << t;
   EXPECT_TRUE(has_line(t, "# TYPE tokentap_tokens_total counter")) << t;
 }
 

@@ -54,6 +54,11 @@ struct Metrics::Families {
         requests(counter(r, "tokentap_requests_total", "LLM API requests, by HTTP status class")),
         errors(counter(r, "tokentap_request_errors_total", "LLM API requests answered with status >= 400 or carrying an error")),
         estimated(counter(r, "tokentap_estimated_requests_total", "LLM API requests whose usage was estimated, not reported")),
+        cost(counter(r, "tokentap_cost_usd_total",
+                     "What LLM API requests cost in US dollars (provider-reported or from the price table; "
+                     "subscription traffic at its API equivalent)")),
+        unpriced(counter(r, "tokentap_unpriced_requests_total",
+                         "LLM API requests of a model the price table does not know: not in tokentap_cost_usd_total")),
         capture(counter(r, "tokentap_capture_total", "Capture counters, by kind (events, bytes)")),
         losses(counter(r, "tokentap_capture_losses_total", "What the capture lost or could not decode, by kind")),
         limits(counter(r, "tokentap_limit_hits_total", "Times a bound on what traffic can make the parsers do was hit")),
@@ -62,7 +67,7 @@ struct Metrics::Families {
         ring(gauge(r, "tokentap_ring_buffer_size_bytes", "Size of the BPF ring buffer")),
         ring_used(gauge(r, "tokentap_ring_buffer_used_bytes",
                         "Bytes in the BPF ring buffer not read yet (at the last health sample)")) {}
-  Family<Counter>&tokens, &requests, &errors, &estimated, &capture, &losses, &limits, &cpu;
+  Family<Counter>&tokens, &requests, &errors, &estimated, &cost, &unpriced, &capture, &losses, &limits, &cpu;
   Family<Gauge>&rss, &ring, &ring_used;
 };
 
@@ -98,6 +103,8 @@ void Metrics::count_request(const v1::ApiRequest& r) {
   }
   f_->errors.Add(l).Increment(r.status() >= 400 || !r.error().empty() ? 1 : 0);
   f_->estimated.Add(l).Increment(r.usage_source() == "estimated" ? 1 : 0);
+  f_->cost.Add(l).Increment(r.cost_usd() > 0 ? r.cost_usd() : 0);
+  f_->unpriced.Add(l).Increment(r.cost_source() == "unknown_model" ? 1 : 0);
   l["status_class"] = status_class(r.status());
   f_->requests.Add(l).Increment();
 }
