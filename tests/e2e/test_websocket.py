@@ -29,8 +29,8 @@ class WebSocketTest(E2ETestCase):
         self.assertEqual(len({r["connection_id"] for r in prof.requests}), 1)
         self.assertEqual(sorted(r["sequence_on_connection"] for r in prof.requests), list(range(2, n + 2)))
         for r in prof.requests:
-            self.assertEqual((r["provider"], r["api"], r["method"], r["path"]),
-                             ("openai", "responses", "POST", "/v1/responses"))
+            self.assertEqual((r["provider"], r["wire_format"], r["api"], r["method"], r["path"]),
+                             ("local", "openai_responses", "responses", "POST", "/v1/responses"))
             self.assertEqual(r["user_agent"], "tokentap-ws-client/1.0")
         self.assertEqual(prof.run["other_http_requests"], 1)  # the upgrade itself
 
