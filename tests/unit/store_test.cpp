@@ -204,6 +204,50 @@ TEST_P(StoreTest, ABatchStopsAtItsFirstError) {
   EXPECT_EQ(rows, 3u);  // schema_version, a, b
 }
 
+// Money per group, in billionths of a dollar (m-large: $10 per million input
+// tokens; m-small unpriced), and by provider.
+TEST_P(StoreTest, CostAndUnpricedPerGroup) {
+  put_both();
+  auto rows = store_->group(ReportQuery{GroupBy::model, 0, 0});
+  ASSERT_TRUE(rows) << rows.error();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].key, "m-large");
+  EXPECT_EQ((*rows)[0].cost_nano_usd, 8'000'000u);  // 100 + 300 + 400 input tokens
+  EXPECT_EQ((*rows)[0].unpriced_requests, 0u);
+  EXPECT_EQ((*rows)[1].cost_nano_usd, 0u);
+  EXPECT_EQ((*rows)[1].unpriced_requests, 2u);
+  EXPECT_EQ(group(GroupBy::provider), (std::vector<Sums>{{"", 5, 1500, 150, 4000, 450, 12, 1, 1}}));
+}
+
+// A schema 1 database (before money) is brought to 2: its rows kept, priced at
+// nothing and not counted unpriced (they predate prices), new rows priced.
+TEST_P(StoreTest, MigratesSchemaOne) {
+  put_both();
+  store_.reset();
+  {
+    auto db = tt::store::open_db(url_);
+    ASSERT_TRUE(db) << db.error();
+    for (const char* sql : {"DROP INDEX requests_provider", "ALTER TABLE requests DROP COLUMN cost_nano_usd",
+                            "ALTER TABLE requests DROP COLUMN unpriced", "ALTER TABLE requests DROP COLUMN wire_format",
+                            "ALTER TABLE requests DROP COLUMN billing", "UPDATE meta SET value = '1' WHERE key = 'schema_version'"})
+      ASSERT_TRUE((*db)->run(sql)) << sql;
+  }
+  store_ = open();
+  ASSERT_TRUE(store_);
+  auto rows = store_->group(ReportQuery{GroupBy::none, 0, 0});
+  ASSERT_TRUE(rows) << rows.error();
+  EXPECT_EQ((*rows)[0].requests, 5u);
+  EXPECT_EQ((*rows)[0].cost_nano_usd, 0u);
+  EXPECT_EQ((*rows)[0].unpriced_requests, 0u);
+  auto more = run_a();
+  for (auto& r : more) r.mutable_request()->set_run_id("C");
+  ASSERT_TRUE(store_->put("gamma", more));
+  rows = store_->group(ReportQuery{GroupBy::none, 0, 0});
+  ASSERT_TRUE(rows) << rows.error();
+  EXPECT_EQ((*rows)[0].cost_nano_usd, 4'000'000u);  // run A again: 100 + 300 input tokens of m-large
+  EXPECT_EQ((*rows)[0].unpriced_requests, 1u);
+}
+
 TEST_P(StoreTest, RefusesANewerSchema) {
   store_.reset();
   {
