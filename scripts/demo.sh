@@ -20,7 +20,10 @@ srv=$!
 for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.1; done
 [[ -s $work/port ]] || { echo "demo: test server did not start:" >&2; cat "$work/server.err" >&2; exit 1; }
 port=$(cat "$work/port")
-echo "demo: test LLM server on https://127.0.0.1:$port; running the demo agent under tokentap profile"
+echo "demo: test LLM server on https://127.0.0.1:$port, playing api.anthropic.com and api.openai.com" \
+  "(the agent resolves those names to it); running the demo agent under tokentap profile"
 ./build/tokentap profile --json "$work/records.jsonl" -- \
-  /usr/bin/node tests/clients/demo_agent.mjs --base-url "https://127.0.0.1:$port" --ca "$work/certs/ca.pem"
+  /usr/bin/node tests/clients/demo_agent.mjs --base-url "https://api.anthropic.com:$port" \
+  --openai-base-url "https://api.openai.com:$port/v1" --ca "$work/certs/ca.pem" \
+  --resolve api.anthropic.com:127.0.0.1 --resolve api.openai.com:127.0.0.1
 echo "demo: the server logged $(grep -vc '"provider": *"none"' "$work/server.log" || true) LLM calls"

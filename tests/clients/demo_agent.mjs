@@ -12,10 +12,13 @@
 //   ANTHROPIC_BASE_URL=https://127.0.0.1:PORT NODE_EXTRA_CA_CERTS=ca.pem demo_agent.mjs
 //
 // Options: --openai-base-url URL (default $OPENAI_BASE_URL or BASE/v1),
+//          --resolve HOST:ADDRESS (repeatable: connect to ADDRESS for HOST, as curl's
+//          --resolve; the demo plays api.anthropic.com and api.openai.com on loopback),
 //          --model M, --openai-model M, --event-delay-ms N (server-side pacing, default 10),
 //          --quiet (totals only).
 // Talks to tests/llmserver/llmserver.py: usage numbers are steered with the
 // server's x-test-usage / x-test-reply-words / x-test-tool-use headers.
+import dns from 'node:dns';
 import https from 'node:https';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -32,6 +35,11 @@ function parseArgs(argv) {
       case '--base-url': a.baseUrl = val(); break;
       case '--ca': a.ca = val(); break;
       case '--openai-base-url': a.openaiBaseUrl = val(); break;
+      case '--resolve': {
+        const [host, addr] = val().split(/:(.*)/s);
+        (a.resolve ||= {})[host] = addr;
+        break;
+      }
       case '--model': a.model = val(); break;
       case '--openai-model': a.openaiModel = val(); break;
       case '--event-delay-ms': a.eventDelayMs = parseInt(val(), 10); break;
@@ -170,6 +178,14 @@ async function main() {
   const a = parseArgs(process.argv.slice(2));
   const agentOpts = { keepAlive: true };
   if (a.ca) agentOpts.ca = fs.readFileSync(a.ca);
+  if (a.resolve) {
+    agentOpts.lookup = (host, opts, cb) => {
+      const addr = a.resolve[host];
+      if (!addr) return dns.lookup(host, opts, cb);
+      const family = addr.includes(':') ? 6 : 4;
+      return opts && opts.all ? cb(null, [{ address: addr, family }]) : cb(null, addr, family);
+    };
+  }
   const agent = new https.Agent(agentOpts);
   const anthropicHeaders = {
     'x-api-key': process.env.ANTHROPIC_API_KEY || 'sk-ant-demo',

@@ -54,9 +54,6 @@ std::string resync_lines(const aggregate::v1::CaptureStats& c) {
   return out;
 }
 
-// "$0.0123" below a cent, "$1.23" above; money is never shown rounded to nothing.
-std::string usd(double v) { return v != 0 && v < 0.01 ? fmt("$%.4f", v) : fmt("$%.2f", v); }
-
 // A request's cost: dollars, "?" (no price known for its model), "local", "-" (not
 // billable), "" (a record from before prices).
 std::string cost_cell(const aggregate::v1::ApiRequest& r) {
@@ -104,6 +101,11 @@ uint64_t token_sum(const aggregate::v1::TokenCounts& t) {
 }
 
 }  // namespace
+
+std::string usd(double v) {
+  if (v == 0 || v >= 1) return fmt("$%.2f", v);
+  return fmt(v < 0.0001 ? "$%.6f" : "$%.4f", v);
+}
 
 // What the capture engine itself counted: failures (never silent) and work saved.
 // The parsers' bounds (docs/security.md): what a peer's traffic was refused.
@@ -161,14 +163,14 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
   if (run.other_http_requests()) out += fmt(", plus %" PRIu64 " other HTTP requests", run.other_http_requests());
   out += "\n";
   if (!reqs.empty()) {
-    out += fmt("  %3s %7s  %-9s %-22s %-24s %4s %9s %9s %9s %8s %9s %9s %8s %9s %9s\n", "#", "pid", "provider", "api",
+    out += fmt("  %3s %7s  %-9s %-22s %-24s %4s %9s %9s %9s %8s %9s %9s %8s %9s %10s\n", "#", "pid", "provider", "api",
                "model", "http", "input", "cache_rd", "cache_wr", "output", "req_B", "resp_B", "ttfb_ms", "total_ms",
                "cost");
     size_t i = 0;
     for (const auto& r : reqs) {
       if (++i > opts.max_request_rows) break;
       const char* mark = r.usage_source() == "estimated" ? "~" : " ";
-      out += fmt("  %3zu %7u  %-9s %-22s %-24s %4u %8s%s %9s %9s %8s %9s %9s %8.1f %9.1f %9s%s\n", i, r.pid(),
+      out += fmt("  %3zu %7u  %-9s %-22s %-24s %4u %8s%s %9s %9s %8s %9s %9s %8.1f %9.1f %10s%s\n", i, r.pid(),
                  clip(r.provider(), 9).c_str(), clip(r.api() + (r.stream() ? " (sse)" : ""), 22).c_str(),
                  clip(r.model(), 24).c_str(), r.status(), num(r.input_tokens()).c_str(), mark,
                  num(r.cache_read_tokens()).c_str(), num(r.cache_write_tokens()).c_str(),

@@ -109,13 +109,7 @@ void add(ReportRow& sum, const ReportRow& r) {
 
 using Table = std::vector<std::vector<std::string>>;
 
-// "$12.34", or to a hundredth of a cent below a cent.
-std::string usd(uint64_t nano) {
-  double v = nano / 1e9;
-  char buf[48];
-  snprintf(buf, sizeof(buf), v != 0 && v < 0.01 ? "$%.4f" : "$%.2f", v);
-  return buf;
-}
+std::string usd(uint64_t nano) { return sink::usd(nano / 1e9); }
 
 std::vector<std::string> cells(const std::string& label, const ReportRow& r) {
   using sink::thousands;
