@@ -90,7 +90,8 @@ void unread_writes(Acc& acc, Analysis& a, const Convs& convs, const pricing::Pri
   for (const auto& [conv, idx] : convs)
     for (size_t k = 0; k < idx.size(); ++k) {
       Request& q = a.requests[idx[k]];
-      if (!q.record->cache_write_tokens()) continue;
+      // Without its anatomy (an older record, TLS seen at the socket) its conversation is unknown.
+      if (!q.record->cache_write_tokens() || !q.record->anatomy().prefix_hashes_size()) continue;
       uint64_t end = q.record->end_unix_ns() ? q.record->end_unix_ns() : q.record->start_unix_ns();
       bool read = false;
       for (size_t j = k + 1; j < idx.size() && !read; ++j) {

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <set>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ struct OutputOptions {
   uint64_t rotate_bytes = 0;  // daemon: --out and --json rotated past this size (0: never)
   uint32_t rotate_keep = 5;   // ... keeping this many rotated files
   std::string otlp_endpoint;  // profile/replay --otlp-endpoint URL: OTLP/HTTP export (otlp/exporter.h); "" = none
+  uint64_t cache_ttl_s = 300;  // --cache-ttl: the analysis's cache lifetime where a request names none
 };
 
 // What profile and daemon capture, and how.
@@ -70,8 +72,23 @@ struct ReportOptions {
   std::string by, since, until;    // --by, --since, --until as given
   bool json = false;
   std::string out;  // -o FILE ("" or "-": stdout)
+  // Where the tokens went (docs/analysis.md): --analysis prints it (the summary,
+  // or with --json its JSON document); --html FILE writes the page. --session and
+  // --run narrow the requests analysed.
+  bool analysis = false;
+  std::string html, session, run;
+  uint64_t cache_ttl_s = 300;
 };
 int run_report(const ReportOptions& opts);
+// The HTML report of an analysis document (docs/analysis.md) to `path`; 0 on success.
+int write_html_report(const nlohmann::ordered_json& analysis, const std::string& path);
+// tokentap diff: two runs' analyses side by side.
+struct DiffOptions {
+  std::string a, b;  // record files (--out protobuf or --json lines)
+  bool json = false;
+  uint64_t cache_ttl_s = 300;
+};
+int run_diff(const DiffOptions& opts);
 // tokentap prices: the price table in use (pricing/pricing.h).
 struct PricesOptions {
   std::string provider, model;     // filters ("" = all)

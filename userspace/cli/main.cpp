@@ -22,6 +22,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
 
+  // The report's analysis (docs/analysis.md).
+  auto add_analysis = [](CLI::App* sub, uint64_t& ttl) {
+    sub->add_option("--cache-ttl", ttl,
+                    "SECONDS a provider's prompt cache lives where a request does not say (analysis: expired caches)")
+        ->capture_default_str();
+  };
+
   // OTLP export (docs/otlp.md); the daemon's confined parser cannot reach the network.
   auto add_otlp = [](CLI::App* sub, tt::cli::OutputOptions& o) {
     sub->add_option("--otlp-endpoint", o.otlp_endpoint,
@@ -45,6 +52,7 @@ int main(int argc, char** argv) {
   CLI::App* profile = app.add_subcommand("profile", "run a command and report the LLM API calls it and its children make");
   add_output(profile, prof.output);
   add_otlp(profile, prof.output);
+  add_analysis(profile, prof.output.cache_ttl_s);
   add_capture(profile, prof.cap);
   profile->add_option("command", prof.command, "the command to run (put it after --)");
 
@@ -107,6 +115,7 @@ int main(int argc, char** argv) {
   CLI::App* replay = app.add_subcommand("replay", "run the userspace pipeline over a capture file");
   add_output(replay, replay_out);
   add_otlp(replay, replay_out);
+  add_analysis(replay, replay_out.cache_ttl_s);
   replay->add_option("file", replay_file, "capture file written by profile --capture")->required();
   bool replay_isolate = false;
   replay->add_flag("--isolate", replay_isolate, "parse in a confined process (no privileges, seccomp), as the daemon does");
@@ -130,6 +139,21 @@ int main(int argc, char** argv) {
                    "JSON lines for scripts: one object per group with --by; without it one request record per "
                    "line (record files, no --since/--until: every record, summaries too)");
   report->add_option("-o,--output", report_opts.out, "write to FILE instead of stdout");
+  report->add_flag("--analysis", report_opts.analysis,
+                   "where the tokens went: turns, prompt anatomy, cache waste, findings and a verdict "
+                   "(docs/analysis.md); with --json its JSON document");
+  report->add_option("--session", report_opts.session, "only this session id (--analysis, --html)");
+  report->add_option("--run", report_opts.run, "only this run id (--analysis, --html)");
+  add_analysis(report, report_opts.cache_ttl_s);
+
+  tt::cli::DiffOptions diff_opts;
+  CLI::App* diff = app.add_subcommand(
+      "diff", "compare two runs of the same task (two harnesses, or before and after a change): cost, "
+              "context, cache use and waste");
+  diff->add_option("a", diff_opts.a, "records of run A (--out or --json file)")->required();
+  diff->add_option("b", diff_opts.b, "records of run B")->required();
+  diff->add_flag("--json", diff_opts.json, "one JSON document for scripts");
+  add_analysis(diff, diff_opts.cache_ttl_s);
 
   tt::cli::TopOptions top_opts;
   top_opts.socket = "/run/tokentap/top.sock";
@@ -192,6 +216,7 @@ int main(int argc, char** argv) {
   if (*inspect) return tt::cli::run_inspect(inspect_files);
   if (*top) return tt::cli::run_top(top_opts);
   if (*report) return tt::cli::run_report(report_opts);
+  if (*diff) return tt::cli::run_diff(diff_opts);
   if (*prices) return tt::cli::run_prices(prices_opts);
   return 2;
 }

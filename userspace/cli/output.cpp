@@ -1,6 +1,7 @@
 #include "cli/output.h"
 
 #include "common/provider_name.h"
+#include "analysis/analysis.h"
 #include "pricing/pricing.h"
 
 #include <cerrno>
@@ -147,7 +148,16 @@ bool Outputs::finish(const aggregate::Aggregator& agg) {
     }
   }
   if (opts_.quiet) return ok;
-  return write_report(sink::render_report(agg)) && ok;
+  std::string text = sink::render_report(agg);
+  if (prices_ && !agg.requests().empty()) {
+    analysis::Scope scope;
+    scope.run_id = agg.run_summary().run_id();
+    for (const auto& c : agg.run_summary().command()) scope.label += (scope.label.empty() ? "" : " ") + c;
+    analysis::Options o;
+    o.default_cache_ttl_s = opts_.cache_ttl_s;
+    text += analysis::render_summary(analysis::analyze(agg.requests(), *prices_, std::move(scope), o));
+  }
+  return write_report(text) && ok;
 }
 
 std::string new_run_id() {

@@ -9,6 +9,7 @@
 #include "capture/bpf/tracer.h"
 #include "common/result.h"
 #include "engine/engine.h"
+#include "pricing/pricing.h"
 #include "engine/live_capture.h"
 #include "metrics/server.h"
 #include "otlp/exporter.h"
@@ -24,8 +25,10 @@ class Outputs {
   sink::RecordSink* sink() { return &multi_; }
   // One more sink for every record (metrics); it must outlive the outputs' use.
   void add_sink(sink::RecordSink* s) { multi_.add(s); }
-  // Closes the files and prints the report. Returns false if a file failed.
+  // Closes the files and prints the report (ending with the analysis of its
+  // requests, when set_analysis gave the prices). Returns false if a file failed.
   bool finish(const aggregate::Aggregator& agg);
+  void set_analysis(std::shared_ptr<const pricing::PriceTable> prices) { prices_ = std::move(prices); }
   // The files it writes (records, report), for a parser process that may not open any.
   std::vector<int> fds() const;
   // The spool's directory (the parser creates and deletes its segments there), or -1.
@@ -48,6 +51,7 @@ class Outputs {
   ~Outputs();
 
  private:
+  std::shared_ptr<const pricing::PriceTable> prices_;
   bool write_report(const std::string& text);
   sink::FileSink* file(uint32_t slot) const;  // the rotating output of a slot (out, json), if open
   Result<void> open_spool(const OutputOptions& opts);

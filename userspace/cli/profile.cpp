@@ -124,6 +124,7 @@ int run_profile(const ProfileOptions& opts) {
     fprintf(stderr, "tokentap: %s\n", eopts.error().c_str());
     return 2;
   }
+  outputs.set_analysis(eopts->pipeline.prices);
   auto run = start_live(engine::Scope::ProcessTree, std::move(*eopts), opts.cap, outputs.sink(), info);
   if (!run) {
     fprintf(stderr, "tokentap: %s\n", run.error().c_str());

@@ -45,6 +45,7 @@ int run_replay(const std::string& file, const OutputOptions& opts, bool isolate)
     fprintf(stderr, "tokentap: %s\n", eopts.error().c_str());
     return 2;
   }
+  outputs.set_analysis(eopts->pipeline.prices);
   auto eng = engine::Engine::create(std::move(*eopts), outputs.sink(), "");
   if (!eng) {
     fprintf(stderr, "tokentap: %s\n", eng.error().c_str());

@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "analysis/analysis.h"
 #include "cli/commands.h"
+#include "pricing/pricing.h"
 #include "sink/sink.h"
 
 namespace tt::cli {
@@ -86,12 +88,49 @@ int print_report(store::Store& s, const store::ReportQuery& q, bool json, FILE* 
   return 0;
 }
 
+analysis::Scope scope_of(const ReportOptions& o, const store::ReportQuery& q) {
+  analysis::Scope s;
+  s.kind = !o.session.empty() ? "session" : !o.run.empty() ? "run" : q.since_unix_ns || q.until_unix_ns ? "range" : "all";
+  s.run_id = o.run;
+  s.since_unix_ns = q.since_unix_ns;
+  s.until_unix_ns = q.until_unix_ns;
+  for (const std::string& f : o.files) s.label += (s.label.empty() ? "" : " ") + f;
+  if (!o.db.empty()) s.label = "database";  // not its URL: it may hold a password
+  if (!o.session.empty()) s.label += ", session " + o.session;
+  if (!o.run.empty()) s.label += ", run " + o.run;
+  return s;
+}
+
+// The requests in the range (and session or run), analysed: the summary, its
+// JSON, and/or the HTML page.
+int analysis_report(const ReportOptions& o, store::Store& s, const store::ReportQuery& q, FILE* out) {
+  std::vector<sink::v1::ApiRequest> recs;
+  auto n = s.for_each_request(q, [&](const sink::v1::ApiRequest& r, const std::string&) {
+    if ((o.session.empty() || r.session_id() == o.session) && (o.run.empty() || r.run_id() == o.run)) recs.push_back(r);
+  });
+  if (!n) {
+    fprintf(stderr, "tokentap: %s\n", n.error().c_str());
+    return 1;
+  }
+  auto prices = pricing::PriceTable::load_default();
+  if (!prices) return usage_error("price table: " + prices.error());
+  analysis::Options opts;
+  opts.default_cache_ttl_s = o.cache_ttl_s;
+  analysis::Analysis a = analysis::analyze(std::move(recs), *prices, scope_of(o, q), opts);
+  int rc = 0;
+  if (!o.html.empty()) rc = write_html_report(analysis::to_json(a), o.html);
+  if (o.analysis && !put_text(out, o.json ? analysis::to_json(a).dump() + "\n" : analysis::render_summary(a))) rc = 1;
+  return rc;
+}
+
 int report_to(const ReportOptions& o, const store::ReportQuery& q, FILE* out) {
-  bool everything = o.json && q.by == store::GroupBy::none && !q.since_unix_ns && !q.until_unix_ns;
+  bool analysed = o.analysis || !o.html.empty();
+  bool everything = o.json && q.by == store::GroupBy::none && !q.since_unix_ns && !q.until_unix_ns && !analysed;
   if (!o.files.empty() && everything) return dump_records(o.files, out);
   int rc = 0;
   auto s = o.files.empty() ? store::open_store(o.db, false) : load_files(o.files, rc);
   if (!s) return usage_error(s.error());
+  if (analysed) return std::max(rc, analysis_report(o, **s, q, out));
   return std::max(rc, print_report(**s, q, o.json, out));
 }
 
@@ -99,6 +138,7 @@ int report_to(const ReportOptions& o, const store::ReportQuery& q, FILE* out) {
 
 int run_report(const ReportOptions& o) {
   if (o.files.empty() == o.db.empty()) return usage_error("give record files or --db DATABASE (one of them)");
+  if ((o.analysis || !o.html.empty()) && !o.by.empty()) return usage_error("--by groups sums; --analysis and --html analyse requests: use one or the other");
   auto q = query_of(o);
   if (!q) return usage_error(q.error());
   bool to_stdout = o.out.empty() || o.out == "-";
