@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -70,8 +71,12 @@ struct ReportOptions {
   std::string by, since, until;    // --by, --since, --until as given
   bool json = false;
   std::string out;  // -o FILE ("" or "-": stdout)
+  std::string html;  // --html FILE: the analysis as one self-contained page
 };
 int run_report(const ReportOptions& opts);
+// The analysis document (docs/analysis.md) as a self-contained HTML page in path
+// ("-": stdout), replacing it whole; 0, or 1 with the reason on stderr.
+int write_html_report(const nlohmann::ordered_json& analysis, const std::string& path);
 // tokentap prices: the price table in use (pricing/pricing.h).
 struct PricesOptions {
   std::string provider, model;     // filters ("" = all)

@@ -130,6 +130,9 @@ int main(int argc, char** argv) {
                    "JSON lines for scripts: one object per group with --by; without it one request record per "
                    "line (record files, no --since/--until: every record, summaries too)");
   report->add_option("-o,--output", report_opts.out, "write to FILE instead of stdout");
+  report->add_option("--html", report_opts.html,
+                     "write the analysis as one self-contained HTML page to FILE: charts, findings, requests; "
+                     "opens offline (docs/analysis.md)");
 
   tt::cli::TopOptions top_opts;
   top_opts.socket = "/run/tokentap/top.sock";
