@@ -377,9 +377,9 @@ constexpr std::string_view kScript = R"js(
     }
     if (title) s('text', {'class': 'title', x: box.x + box.w / 2, y: box.y + box.h + 36, 'text-anchor': 'middle'}, g, title);
   }
-  function emptyChart(svg, w, hgt, text) {
-    s('text', {'class': 'empty', x: w / 2, y: hgt / 2, 'text-anchor': 'middle'}, svg, text);
-    attrs(svg, {'data-mode': 'empty', 'data-drawn': 0});
+  function emptyChart(svg, w, text) {
+    s('text', {'class': 'empty', x: w / 2, y: 34, 'text-anchor': 'middle'}, svg, text);
+    attrs(svg, {viewBox: '0 0 ' + w + ' 60', 'data-mode': 'empty', 'data-drawn': 0});
   }
   function legend(parent, items) {
     var ul = h('ul', {'class': 'legend'}, parent);
@@ -406,7 +406,7 @@ constexpr std::string_view kScript = R"js(
     var W = 1160, H = 340, box = {x: 72, y: 12, w: W - 72 - 24, h: H - 12 - 50};
     var svg = newChart(parent, id, W, H, label);
     var N = requests.length;
-    if (!N) return emptyChart(svg, W, H, 'No requests in this scope.');
+    if (!N) return emptyChart(svg, W, 'No requests in this scope.');
     var max = 0;
     requests.forEach(function (r) {
       var sum = 0;
@@ -478,7 +478,7 @@ constexpr std::string_view kScript = R"js(
     var W = 1160, H = 300, box = {x: 72, y: 26, w: W - 72 - 78, h: H - 26 - 56};
     var svg = newChart(parent, 'turns', W, H, 'tokens and cost per turn of ' + sessionName(si));
     svg.setAttribute('data-session', si);
-    if (!N) return emptyChart(svg, W, H, 'No turns in this session.');
+    if (!N) return emptyChart(svg, W, 'No turns in this session.');
     var maxP = 0, maxO = 0;
     turns.forEach(function (u) { maxP = Math.max(maxP, num(u.prompt_tokens)); maxO = Math.max(maxO, num(u.output_tokens)); });
     var tp = ticks(maxP, 5, true), to = ticks(maxO, tp.ticks.length - 1, true, true);
@@ -543,10 +543,7 @@ constexpr std::string_view kScript = R"js(
     var W = 560, rowH = 30, box = {x: 190, y: 8, w: W - 190 - 112, h: Math.max(1, rows.length) * rowH};
     var H = box.y + box.h + 40;
     var svg = newChart(parent, id, W, H, label);
-    if (!rows.length) {
-      svg.setAttribute('viewBox', '0 0 ' + W + ' 60');
-      return emptyChart(svg, W, 60, 'Nothing to show.');
-    }
+    if (!rows.length) return emptyChart(svg, W, 'Nothing to show.');
     var max = 0;
     rows.forEach(function (r) { max = Math.max(max, r.value); });
     var t = ticks(max, 4, false);
@@ -610,9 +607,10 @@ constexpr std::string_view kScript = R"js(
   var turnCount = 0;
   sessions.forEach(function (ss) { turnCount += list(ss.turns).length; });
   card('cost_usd', num(totals.cost_usd), usd(totals.cost_usd), 'total cost',
-       num(totals.unpriced_requests) ? plural(totals.unpriced_requests, 'request', 'requests') + ' not priced' : 'every request priced');
+       num(totals.unpriced_requests) ? plural(totals.unpriced_requests, 'request', 'requests') + ' not priced'
+                                     : num(totals.requests) ? 'every request priced' : 'no requests');
   card('waste_usd', num(totals.waste_usd), usd(totals.waste_usd), 'avoidable', percent(num(totals.waste_usd), num(totals.cost_usd)) +
-       ' of the cost', 'waste');
+       ' of the cost', num(totals.waste_usd) > 0 ? 'waste' : '');
   card('requests', num(totals.requests), thousands(totals.requests), 'requests',
        plural(sessions.length, 'session', 'sessions') + ', ' + plural(turnCount, 'turn', 'turns'));
   card('prompt_tokens', num(totals.prompt_tokens), short(num(totals.prompt_tokens)), 'prompt tokens',
@@ -675,8 +673,12 @@ constexpr std::string_view kScript = R"js(
   sec = h('section', {'class': 'panel', id: 'models'}, pair);
   h('h2', null, sec, 'Cost by model');
   guard('models', sec, function () {
+    var seen = {};
+    models.forEach(function (m) { seen[str(m.model)] = (seen[str(m.model)] || 0) + 1; });
     dollarBars(sec, 'models', 'cost by model', models.map(function (m) {
-      return {key: str(m.provider) + '/' + str(m.model), label: str(m.model) || '(no model)', value: num(m.cost_usd),
+      // the provider too where one model is billed by several (anthropic, aws.bedrock, ...)
+      var name = (str(m.model) || '(no model)') + (seen[str(m.model)] > 1 ? ' (' + str(m.provider) + ')' : '');
+      return {key: str(m.provider) + '/' + str(m.model), label: name, value: num(m.cost_usd),
               tip: str(m.model) + ' (' + str(m.provider) + '): ' + usd(m.cost_usd) + ', ' +
                    plural(m.requests, 'request', 'requests') + ', ' + thousands(m.tokens) + ' tokens'};
     }), 's-cost');
@@ -722,7 +724,7 @@ constexpr std::string_view kScript = R"js(
   sec = h('section', {'class': 'panel', id: 'requests'}, root);
   guard('requests', sec, function () {
     var det = h('details', null, sec);
-    h('summary', null, det, 'All ' + plural(requests.length, 'request', 'requests'));
+    h('summary', null, det, requests.length ? 'All ' + plural(requests.length, 'request', 'requests') : 'No requests');
     var cols = [['#', 'num'], ['start (UTC)'], ['session'], ['turn', 'num'], ['role'], ['model'], ['status', 'num'],
                 ['uncached', 'num'], ['cache read', 'num'], ['cache write', 'num'], ['output', 'num'],
                 ['unchanged prefix', 'num'], ['cost', 'num'], ['findings']];
