@@ -86,6 +86,25 @@ Replayed replay_against_log(const std::string& name, size_t n, bool server_side 
   return got;
 }
 
+uint64_t prompt_of(const tokentap::v1::ApiRequest& r) {
+  return r.input_tokens() + r.cache_read_tokens() + r.cache_write_tokens();
+}
+
+// A real request's anatomy: read, and its parts add up to the prompt exactly.
+void expect_anatomy(const tokentap::v1::ApiRequest& r) {
+  const auto& a = r.anatomy();
+  SCOPED_TRACE(r.api() + " " + std::to_string(r.sequence_on_connection()));
+  ASSERT_GT(a.prefix_hashes_size(), 0);
+  EXPECT_EQ(a.prefix_hashes_size(), a.prefix_bytes_size());
+  const tokentap::v1::PromptPart* parts[] = {&a.system(), &a.tools(), &a.history(), &a.tool_results(), &a.new_content()};
+  uint64_t bytes = 0, tokens = 0;
+  for (const auto* p : parts) bytes += p->bytes(), tokens += p->tokens();
+  EXPECT_GT(bytes, 0u);
+  EXPECT_EQ(tokens, prompt_of(r));
+  EXPECT_LE(a.prefix_bytes(a.prefix_bytes_size() - 1), r.request_bytes());
+  EXPECT_NE(a.conversation_hash(), 0u);
+}
+
 TEST(RecordedCapture, NodeDemoAgentMatchesServerLog) {
   auto got = replay(data("demo_agent.ttcap"));
   auto want = server_keys(data("demo_agent.server.jsonl"));
@@ -99,6 +118,41 @@ TEST(RecordedCapture, NodeDemoAgentMatchesServerLog) {
   EXPECT_EQ(got.run.capture().events_lost(), 0u);
   EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
   EXPECT_EQ(got.run.command(0), "/usr/bin/node");
+
+  // Its anatomy (the agent: tests/clients/demo_agent.mjs): two turns of tool rounds
+  // with Claude Code's cache breakpoints, and a title call per turn.
+  std::vector<const tokentap::v1::ApiRequest*> rounds;
+  for (const auto& r : got.requests) {
+    expect_anatomy(r);
+    if (r.api() == "messages") rounds.push_back(&r);
+    if (r.wire_format() == "anthropic_messages") {
+      EXPECT_EQ(r.anatomy().tool_names_size(), 4);
+      EXPECT_EQ(r.anatomy().cache_ttl_seconds(), 300u);
+    }
+  }
+  ASSERT_EQ(rounds.size(), 8u);
+  std::vector<std::string> called;
+  for (const auto* r : rounds) called.push_back(r->tools_called_size() ? r->tools_called(0) : "-");
+  EXPECT_EQ(called, (std::vector<std::string>{"read_file", "run_command", "edit_file", "run_command", "-", "write_file",
+                                              "run_command", "-"}));
+  // A turn opens with the user's text; its tool rounds send tool results only.
+  for (size_t i = 0; i < rounds.size(); ++i) EXPECT_EQ(rounds[i]->anatomy().new_user_turn(), i == 0 || i == 5) << i;
+  EXPECT_NE(rounds[0]->anatomy().new_content_hash(), rounds[5]->anatomy().new_content_hash());
+  EXPECT_EQ(rounds[1]->anatomy().largest_tool_result_hash(), rounds[7]->anatomy().largest_tool_result_hash());
+  // Each round re-sends the one before it: its chain goes on from the previous one's
+  // (the breakpoint that moved from the last message on is no part of the hashes),
+  // but for the user's text that opened a turn: the agent sent it as a list of
+  // blocks to put the breakpoint on it, and as a string ever after.
+  for (size_t i = 1; i < rounds.size(); ++i) {
+    const auto &prev = rounds[i - 1]->anatomy(), &cur = rounds[i]->anatomy();
+    ASSERT_LT(prev.prefix_hashes_size(), cur.prefix_hashes_size()) << i;
+    int same = prev.prefix_hashes_size() - (prev.new_user_turn() ? 1 : 0);
+    for (int k = 0; k < prev.prefix_hashes_size(); ++k)
+      EXPECT_EQ(prev.prefix_hashes(k) == cur.prefix_hashes(k), k < same) << i << " " << k;
+    if (i > 1) {
+      EXPECT_EQ(prev.conversation_hash(), cur.conversation_hash()) << i;
+    }
+  }
 }
 
 TEST(RecordedCapture, PythonGeminiGzipStreamsMatchServerLog) {
@@ -106,6 +160,7 @@ TEST(RecordedCapture, PythonGeminiGzipStreamsMatchServerLog) {
   auto want = server_keys(data("python_gemini_gzip.server.jsonl"));
   ASSERT_EQ(want.size(), 3u);
   EXPECT_EQ(got.keys, want);
+  for (const auto& r : got.requests) expect_anatomy(r);
 }
 
 // curl --http2: a streaming Anthropic call and a gzip'd Gemini call multiplexed
@@ -122,6 +177,7 @@ TEST(RecordedCapture, CurlHttp2MatchesServerLog) {
     EXPECT_EQ(r.response_content_encoding(), r.api() == "messages" ? "" : "gzip");
     EXPECT_EQ(r.stream(), r.api() == "messages");
     EXPECT_EQ(r.harness(), "curl");
+    expect_anatomy(r);
     EXPECT_GT(r.ttfb_ms(), 0);
     EXPECT_GE(r.latency_ms(), r.ttfb_ms());
   }
@@ -154,6 +210,7 @@ TEST(RecordedCapture, ResponsesWebSocketMatchesServerLog) {
     EXPECT_EQ(r.user_agent(), "tokentap-ws-client/1.0");
     EXPECT_EQ(r.stop_reason(), "completed");
     EXPECT_GE(r.latency_ms(), r.ttfb_ms());
+    expect_anatomy(r);
   }
   EXPECT_EQ(got.run.other_http_requests(), 1u);
   EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
@@ -175,6 +232,7 @@ TEST(RecordedCapture, CodexWebSocketSeenFromTheServerMatchesServerLog) {
   EXPECT_EQ(got.requests[1].request_bytes(), 67932u);
   EXPECT_EQ(got.requests[1].input_tokens(), 11322u);
   EXPECT_EQ(got.requests[1].cache_read_tokens(), 5661u);
+  expect_anatomy(got.requests[1]);
   for (const auto& r : got.requests) {
     EXPECT_EQ(r.harness(), "codex");
     EXPECT_EQ(r.harness_version(), "0.169.0");
@@ -227,6 +285,17 @@ TEST(RecordedCapture, CodexRustlsWebSocketMatchesServerLog) {
   EXPECT_EQ(got.requests[1].cache_read_tokens(), 5661u);
   EXPECT_EQ(got.requests[1].output_tokens(), 24u);
   expect_codex(got, "01a2087c-c00b-7e43-9d0a-ed767c6d90b2");
+  // The prewarm ("generate": false) sends no input, no instructions, no tools: no
+  // anatomy. The turn: Codex's instructions as developer messages, then the
+  // user's context and question.
+  EXPECT_EQ(got.requests[0].anatomy().prefix_hashes_size(), 0);
+  const auto& turn = got.requests[1];
+  expect_anatomy(turn);
+  EXPECT_GT(turn.anatomy().system().bytes(), 50'000u);
+  EXPECT_GT(turn.anatomy().system().tokens(), turn.anatomy().new_content().tokens());
+  EXPECT_TRUE(turn.anatomy().new_user_turn());
+  EXPECT_EQ(turn.anatomy().new_content().count(), 2u);
+  EXPECT_EQ(turn.anatomy().messages(), 7u);
   EXPECT_EQ(got.run.other_http_requests(), 1u);  // the upgrade
 }
 
@@ -237,6 +306,8 @@ TEST(RecordedCapture, CodexRustlsHttp2MatchesServerLog) {
   EXPECT_EQ(got.requests[0].request_bytes(), 67850u);
   EXPECT_EQ(got.requests[0].input_tokens(), 11308u);
   expect_codex(got, "01a2087c-cc6c-7123-aafb-ef48433c75bd");
+  expect_anatomy(got.requests[0]);
+  EXPECT_TRUE(got.requests[0].anatomy().new_user_turn());
   EXPECT_EQ(got.run.other_http_requests(), 7u);
 }
 

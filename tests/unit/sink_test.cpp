@@ -71,6 +71,18 @@ TEST(JsonLines, SameBytesAsTheNlohmannDom) {
   a->set_stream(true);
   a->set_latency_ms(12.5);
   a->set_ttfb_ms(0.1);
+  auto* an = a->mutable_anatomy();  // nested messages, fixed64 beyond 2^53, repeated fields
+  an->mutable_tools()->set_bytes(1234);
+  an->mutable_tools()->set_tokens(300);
+  an->mutable_tools()->set_count(2);
+  an->add_tool_names("Bash");
+  an->add_tool_bytes(1234);
+  an->add_prefix_hashes(UINT64_MAX);
+  an->add_prefix_hashes(0x9e3779b97f4a7c15);
+  an->add_prefix_bytes(77);
+  an->set_conversation_hash(0x8000000000000001);
+  an->set_new_user_turn(true);
+  a->add_tools_called("Bash");
   v1::Record run;
   run.mutable_run()->set_tokentap_version("0.1.0");
   run.mutable_run()->add_command("claude");
@@ -106,6 +118,10 @@ TEST(JsonLines, SameBytesAsTheNlohmannDom) {
   EXPECT_EQ(j["comm"], "ab\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
   EXPECT_EQ(j["input_tokens"].get<uint64_t>(), UINT64_MAX);
   EXPECT_EQ(j["latency_ms"].get<double>(), 12.5);
+  EXPECT_EQ(j["anatomy"]["prefix_hashes"][0].get<uint64_t>(), UINT64_MAX);
+  EXPECT_EQ(j["anatomy"]["conversation_hash"].get<uint64_t>(), 0x8000000000000001u);
+  EXPECT_EQ(j["anatomy"]["tools"]["tokens"], 300);
+  EXPECT_EQ(j["tools_called"][0], "Bash");
   EXPECT_TRUE(nlohmann::json::parse(tt::sink::record_to_json(odd))["latency_ms"].is_null());
 }
 
