@@ -12,12 +12,22 @@
 
 #include "aggregate/aggregator.h"
 #include "capture/file/capture_file.h"
+#include "analysis/analysis.h"
 #include "pipeline/pipeline.h"
+#include "pricing/pricing.h"
 
 namespace {
 
 using Key = std::tuple<std::string, std::string, std::string, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
                        uint64_t, uint64_t>;
+
+// The recorded server logs name the wire format's owner as the provider (newer
+// ones log the wire format apart); tokentap names who bills (on loopback: "local").
+std::string owner(const std::string& wire) {
+  if (wire == "anthropic_messages") return "anthropic";
+  if (wire == "openai_chat" || wire == "openai_responses") return "openai";
+  return wire;
+}
 
 std::vector<Key> server_keys(const std::string& path) {
   std::vector<Key> out;
@@ -29,7 +39,8 @@ std::vector<Key> server_keys(const std::string& path) {
     auto u = j["usage"];
     bool charged = j["billable"].get<bool>() && j["usage_sent"].get<bool>();
     auto tok = [&](const char* k) -> uint64_t { return charged ? u[k].get<uint64_t>() : 0; };
-    out.emplace_back(j["provider"], j["api"], j["model"], j["request_body_bytes"], j["response_body_bytes"],
+    std::string prov = j.contains("wire") ? owner(j["wire"]) : j["provider"].get<std::string>();
+    out.emplace_back(prov, j["api"], j["model"], j["request_body_bytes"], j["response_body_bytes"],
                      tok("input_tokens"), tok("cache_read_tokens"), tok("cache_write_tokens"),
                      tok("output_tokens"), tok("reasoning_tokens"));
   }
@@ -55,13 +66,6 @@ Replayed replay(const std::string& path, bool server_side = false) {
   pipe.finish(pipe.run_facts().end_mono_ns);
   agg.finish(pipe.run_facts().command, 0, 0, pipe.run_facts().exit_code);
   Replayed out;
-  // The recorded server logs name the wire format's owner as the provider; tokentap
-  // names who bills (a test server on loopback: "local").
-  auto owner = [](const std::string& wire) -> std::string {
-    if (wire == "anthropic_messages") return "anthropic";
-    if (wire == "openai_chat" || wire == "openai_responses") return "openai";
-    return wire;
-  };
   for (const auto& r : agg.requests()) {
     EXPECT_TRUE(r.complete()) << r.DebugString();
     EXPECT_EQ(r.usage_source(), "exact");
@@ -369,6 +373,81 @@ TEST(RecordedCapture, EveryLostRecordIsSafe) {
       EXPECT_EQ(agg.run_summary().capture().non_http_connections(), 0u);
     }
   }
+}
+
+}  // namespace
+
+// ---- Where the tokens went, on recorded harness sessions (docs/analysis.md) ----
+namespace {
+
+const tt::pricing::PriceTable& builtin_prices() {
+  static const tt::pricing::PriceTable t = *tt::pricing::PriceTable::parse(tt::pricing::PriceTable::builtin_text(), "built-in");
+  return t;
+}
+
+uint64_t parts_of(const tokentap::v1::ContextAnatomy& a) {
+  return a.system().tokens() + a.tools().tokens() + a.history().tokens() + a.tool_results().tokens() +
+         a.new_content().tokens();
+}
+
+// Claude Code 2.1.330, `-p "Summarise notes.txt for me" --max-turns 5`, the server
+// answering every call with a Read tool call: one turn of five tool rounds.
+TEST(RecordedAnalysis, ClaudeCodeSession) {
+  Replayed got = replay_against_log("claude_code_session", 5);
+  for (const auto& r : got.requests) {
+    EXPECT_EQ(parts_of(r.anatomy()), prompt_of(r)) << "the anatomy adds up to the exact prompt";
+    EXPECT_EQ(r.anatomy().tool_names_size(), 12);
+    EXPECT_EQ(r.anatomy().cache_breakpoints(), 3u);
+    EXPECT_EQ(std::vector<std::string>(r.tools_called().begin(), r.tools_called().end()),
+              std::vector<std::string>{"Read"});
+  }
+  tt::analysis::Analysis a = tt::analysis::analyze(got.requests, builtin_prices(), {});
+  ASSERT_EQ(a.sessions.size(), 1u);
+  EXPECT_EQ(a.sessions[0].harness, "claude-code");
+  ASSERT_EQ(a.sessions[0].turns.size(), 1u);
+  EXPECT_EQ(a.sessions[0].turns[0].main, 5);
+  // Each tool round re-sends the whole previous prompt: its unchanged prefix is
+  // all of the previous request but the newest tool result.
+  for (int n = 3; n <= 5; ++n) {
+    const auto& q = a.requests[n - 1];
+    EXPECT_GE(q.unchanged_prefix_tokens, a.requests[n - 2].prompt_tokens - 1) << n;
+    EXPECT_LT(q.unchanged_prefix_tokens, q.prompt_tokens) << n;
+  }
+  // Only Read was ever called: the other 11 tools' definitions are the finding.
+  ASSERT_EQ(a.findings.size(), 1u);
+  const tt::analysis::Finding& f = a.findings[0];
+  EXPECT_EQ(f.kind, "unused_tools");
+  EXPECT_EQ(f.requests, (std::vector<int>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(f.names, (std::vector<std::string>{"Agent", "Bash", "DeferredToolPlaceholder", "Edit", "ListAgents",
+                                                "ReportFindings", "ScheduleWakeup", "Skill", "ToolSearch", "Workflow",
+                                                "Write"}));
+  uint64_t want = 0;  // each request's unused tools' bytes, scaled to its prompt
+  for (const auto& r : got.requests) {
+    const auto& an = r.anatomy();
+    uint64_t bytes = 0;
+    for (int k = 0; k < an.tool_names_size(); ++k)
+      if (an.tool_names(k) != "Read") bytes += an.tool_bytes(k);
+    uint64_t total = an.prefix_bytes(an.prefix_bytes_size() - 1);
+    want += static_cast<uint64_t>(static_cast<long double>(prompt_of(r)) * bytes / total + 0.5L);
+  }
+  EXPECT_EQ(f.tokens, want);
+  EXPECT_EQ(f.waste_usd, 0);  // loopback: "local", nothing to price
+}
+
+// Codex 0.169.0 over its Responses WebSocket: a prewarm (no input: no anatomy, a
+// side call) and the turn itself.
+TEST(RecordedAnalysis, CodexSession) {
+  Replayed got = replay_against_log("codex_rustls_ws", 2);
+  tt::analysis::Analysis a = tt::analysis::analyze(got.requests, builtin_prices(), {});
+  ASSERT_EQ(a.sessions.size(), 1u);
+  EXPECT_EQ(a.sessions[0].harness, "codex");
+  ASSERT_EQ(a.sessions[0].turns.size(), 1u);
+  EXPECT_EQ(a.sessions[0].turns[0].main, 1);
+  EXPECT_EQ(a.sessions[0].turns[0].side, 1);
+  EXPECT_EQ(a.requests[1].role, "main");
+  EXPECT_EQ(parts_of(a.requests[1].record->anatomy()), a.requests[1].prompt_tokens);
+  EXPECT_GT(a.requests[1].anatomy.system, a.requests[1].prompt_tokens / 2);  // Codex's instructions
+  EXPECT_TRUE(a.findings.empty());
 }
 
 }  // namespace
