@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include "sink/sink.h"
 
 namespace {
@@ -130,6 +132,34 @@ TEST(JsonLines, EmptyRecord) {
   v1::Record empty_request;
   empty_request.mutable_request();
   EXPECT_EQ(tt::sink::record_to_json(empty_request), reference_json("request", empty_request.request()));
+}
+
+// --json lines read back into the records they came from (report and diff take
+// either kind of file): every kind, 64-bit hashes and a spool number kept exactly.
+TEST(JsonLines, ReadBackIntoRecords) {
+  v1::Record req;
+  req.set_seq(7);
+  auto* r = req.mutable_request();
+  r->set_run_id("run");
+  r->set_model("m\xc3\xa9");
+  r->set_input_tokens(UINT64_MAX - 1);
+  r->set_cost_usd(0.0123);
+  r->mutable_anatomy()->add_prefix_hashes(0xfedcba9876543210ull);
+  r->mutable_anatomy()->mutable_system()->set_tokens(42);
+  r->add_tools_called("Read");
+  v1::Record run;
+  run.mutable_run()->set_run_id("run");
+  run.mutable_run()->add_command("claude");
+  for (const v1::Record& rec : {req, run}) {
+    v1::Record back;
+    ASSERT_TRUE(tt::sink::record_from_json(tt::sink::record_to_json(rec), back));
+    // Equivalent: the JSON names every field, so empty sub-messages come back present.
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equivalent(back, rec)) << back.DebugString();
+    EXPECT_EQ(back.seq(), rec.seq());
+  }
+  v1::Record bad;
+  for (const char* line : {"", "{}", R"({"type":"nope"})", R"({"type":"request","input_tokens":"x"})", "[1]"})
+    EXPECT_FALSE(tt::sink::record_from_json(line, bad)) << line;
 }
 
 }  // namespace
