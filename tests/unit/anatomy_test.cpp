@@ -534,8 +534,10 @@ TEST(Anatomy, CostPerMegabyte) {
   };
   double anatomy = ms_per_mb([&] { read_anatomy(WireFormat::AnthropicMessages, body, body.capacity()); });
   const std::string_view paths[] = {"model", "stream", "messages", "metadata.user_id"};
-  double fields = ms_per_mb([&] { RequestJson(body, paths, body.capacity(), /*count_text=*/true); });
-  std::printf("%zu-byte body: anatomy %.2f ms per MB, fields and text %.2f ms per MB\n", body.size(), anatomy, fields);
+  double fields = ms_per_mb([&] { RequestJson(body, paths, body.capacity()); });
+  double text = ms_per_mb([&] { RequestJson(body, paths, body.capacity(), /*count_text=*/true); });
+  std::printf("%zu-byte body, ms per MB: anatomy %.2f; decoding's fields %.2f, with the text for estimation %.2f\n",
+              body.size(), anatomy, fields, text);
   RecordProperty("anatomy_ms_per_mb", std::to_string(anatomy));
 }
 
