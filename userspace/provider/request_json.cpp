@@ -65,8 +65,9 @@ bool escape_at(std::string_view s, size_t& j, uint64_t& saved) {
 // Where a block's characters are one of the escapes \" \/ \b \f \n \r \t stand for
 // (not \\ nor \u, which need a closer look): a bit per character.
 unsigned short_escaped(__m128i chars) {
-  __m128i hit = _mm_cmpeq_epi8(chars, _mm_set1_epi8('"'));
-  for (char c : {'/', 'b', 'f', 'n', 'r', 't'}) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(chars, _mm_set1_epi8(c)));
+  auto is = [chars](char c) { return _mm_cmpeq_epi8(chars, _mm_set1_epi8(c)); };  // constants, written out
+  __m128i hit = _mm_or_si128(_mm_or_si128(_mm_or_si128(is('"'), is('/')), _mm_or_si128(is('b'), is('f'))),
+                             _mm_or_si128(_mm_or_si128(is('n'), is('r')), is('t')));
   return _mm_movemask_epi8(hit);
 }
 
