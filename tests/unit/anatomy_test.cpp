@@ -433,6 +433,13 @@ TEST(Anatomy, BoundsOnWhatOneBodyPutsInARecord) {
   EXPECT_EQ(a.parts[kTools].bytes, 400 * (kMaxToolNames + 5));
   ASSERT_EQ(a.tool_names.size(), kMaxToolNames);
   EXPECT_EQ(a.tool_names[0].size(), kMaxToolNameBytes);
+  // A long name is cut between characters ("é" is 2 bytes: after "x", 127 of them fit).
+  EXPECT_EQ(tool_name("x" + std::string(300, 'y')).size(), kMaxToolNameBytes);
+  std::string accents;
+  for (int i = 0; i < 200; ++i) accents += "\xc3\xa9";
+  EXPECT_EQ(tool_name(accents).size(), 256u);
+  EXPECT_EQ(tool_name("x" + accents).size(), 255u);
+  EXPECT_EQ(tool_name("read_file"), "read_file");
 }
 
 // ---- tokens ----
