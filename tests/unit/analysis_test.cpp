@@ -59,10 +59,13 @@ v1::ApiRequest make(const Spec& s) {
   r.set_output_tokens(s.output);
   r.set_cost_usd((s.input * 3 + s.cache_read * 0.3 + s.cache_write * 3.75 + s.output * 15) / 1e6);
   r.set_cost_source("price_table");
+  r.set_complete(true);
   auto* a = r.mutable_anatomy();
   a->set_conversation_hash(s.conv);
   for (uint64_t h : s.hashes) a->add_prefix_hashes(h);
   for (uint64_t b : s.bytes) a->add_prefix_bytes(b);
+  // The parts' text bytes: all of it, here, as the history (only their sum is read).
+  if (!s.bytes.empty()) a->mutable_history()->set_bytes(s.bytes.back());
   a->set_new_user_turn(s.new_content != 0);
   a->set_new_content_hash(s.new_content);
   a->set_cache_breakpoints(s.breakpoints);
@@ -197,7 +200,10 @@ TEST(Analysis, EveryFindingWithItsWaste) {
     total += w.waste;
   }
   EXPECT_EQ(a.findings.size(), std::size(wants));
-  EXPECT_NEAR(a.totals.waste_usd, total, 1e-12);
+  // The total charges no request more than it cost: R3 (the aborted attempt, $0.0105)
+  // is charged its expiry ($0.0081), its unused tools ($0.0015) and the retry's
+  // repeat of it ($0.0105): $0.0201, capped at $0.0105.
+  EXPECT_NEAR(a.totals.waste_usd, total - (0.0201 - 0.0105), 1e-12);
   EXPECT_EQ(find(a, "unused_tools")->names, std::vector<std::string>{"write"});
   // Sorted costliest first; the verdict names the three costliest.
   EXPECT_EQ(a.findings[0].kind, "low_value");

@@ -230,7 +230,7 @@ TEST(Anatomy, CacheMarkersAndTheirTtl) {
                                  marker + "}]}]}");
     return std::pair{a.cache_breakpoints, a.cache_ttl_seconds};
   };
-  EXPECT_EQ(ttl(R"({"type":"ephemeral"})"), std::pair(1u, 300u));
+  EXPECT_EQ(ttl(R"({"type":"ephemeral"})"), std::pair(1u, 0u));  // names none: the provider's default
   EXPECT_EQ(ttl(R"({"type":"ephemeral","ttl":"5m"})"), std::pair(1u, 300u));
   EXPECT_EQ(ttl(R"({"type":"ephemeral","ttl":"1h"})"), std::pair(1u, 3600u));
   EXPECT_EQ(ttl("null"), std::pair(0u, 0u));
@@ -372,7 +372,7 @@ TEST(Anatomy, BedrockConversePartsByHand) {
   expect_part(a, kToolResults, 4 + 2 + 1 + 7, 1);       // "user" "u1" "2" "success"; its block 10
   EXPECT_EQ(a.largest_tool_result_bytes, 10u);
   EXPECT_EQ(a.cache_breakpoints, 2u);
-  EXPECT_EQ(a.cache_ttl_seconds, 300u);
+  EXPECT_EQ(a.cache_ttl_seconds, 0u);  // cachePoint names no ttl
   std::vector<std::string> blocks = {tools[0]};  // tools, system, messages
   blocks.push_back(system);
   blocks.insert(blocks.end(), messages.begin(), messages.end());

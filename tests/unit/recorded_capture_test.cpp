@@ -131,7 +131,7 @@ TEST(RecordedCapture, NodeDemoAgentMatchesServerLog) {
     if (r.api() == "messages") rounds.push_back(&r);
     if (r.wire_format() == "anthropic_messages") {
       EXPECT_EQ(r.anatomy().tool_names_size(), 4);
-      EXPECT_EQ(r.anatomy().cache_ttl_seconds(), 300u);
+      EXPECT_EQ(r.anatomy().cache_ttl_seconds(), 0u);  // its markers name no ttl
     }
   }
   ASSERT_EQ(rounds.size(), 8u);
@@ -421,13 +421,14 @@ TEST(RecordedAnalysis, ClaudeCodeSession) {
   EXPECT_EQ(f.names, (std::vector<std::string>{"Agent", "Bash", "DeferredToolPlaceholder", "Edit", "ListAgents",
                                                 "ReportFindings", "ScheduleWakeup", "Skill", "ToolSearch", "Workflow",
                                                 "Write"}));
-  uint64_t want = 0;  // each request's unused tools' bytes, scaled to its prompt
+  uint64_t want = 0;  // each request's unused tools' share of its text, scaled to its prompt
   for (const auto& r : got.requests) {
     const auto& an = r.anatomy();
     uint64_t bytes = 0;
     for (int k = 0; k < an.tool_names_size(); ++k)
       if (an.tool_names(k) != "Read") bytes += an.tool_bytes(k);
-    uint64_t total = an.prefix_bytes(an.prefix_bytes_size() - 1);
+    uint64_t total = an.system().bytes() + an.tools().bytes() + an.history().bytes() + an.tool_results().bytes() +
+                     an.new_content().bytes();  // text bytes, as the tools' sizes
     want += static_cast<uint64_t>(static_cast<long double>(prompt_of(r)) * bytes / total + 0.5L);
   }
   EXPECT_EQ(f.tokens, want);

@@ -55,6 +55,7 @@ struct Request {
   uint64_t unchanged_prefix_tokens = 0;
   PromptTokens anatomy;
   double prompt_rate = 0;       // USD per prompt token (0: not priced)
+  double waste_usd = 0;         // the findings' waste charged to it (a retry's: to the attempt before)
   std::vector<std::string> findings;  // kinds
 };
 

@@ -29,6 +29,7 @@ class Acc {
     if (f.requests.empty() || f.requests.back() != q.n) f.requests.push_back(q.n);
     f.tokens += tokens;
     f.waste_usd += waste;
+    q.waste_usd += waste;
     if (std::find(q.findings.begin(), q.findings.end(), kind) == q.findings.end()) q.findings.push_back(kind);
     return f;
   }
@@ -127,7 +128,7 @@ void resets_and_compactions(Acc& acc, Analysis& a, const Convs& convs) {
 void retries(Acc& acc, Analysis& a, const Convs& convs) {
   for (const auto& [conv, idx] : convs)
     for (size_t k = 1; k < idx.size(); ++k) {
-      const Request& p = a.requests[idx[k - 1]];
+      Request& p = a.requests[idx[k - 1]];
       Request& q = a.requests[idx[k]];
       const auto &pa = p.record->anatomy(), &qa = q.record->anatomy();
       if (!pa.prefix_hashes_size() || pa.prefix_hashes_size() != qa.prefix_hashes_size()) continue;
@@ -135,6 +136,8 @@ void retries(Acc& acc, Analysis& a, const Convs& convs) {
           pa.new_content_hash() != qa.new_content_hash())
         continue;
       acc.add("retry", "", q, p.prompt_tokens, p.record->cost_usd());
+      q.waste_usd -= p.record->cost_usd();  // what was spent twice is the attempt before
+      p.waste_usd += p.record->cost_usd();
     }
 }
 
@@ -142,14 +145,18 @@ void low_value(Acc& acc, Analysis& a, const std::vector<int>& members) {
   for (int i : members) {
     Request& q = a.requests[i];
     const v1::ApiRequest& r = *q.record;
-    if (q.prompt_tokens < kLowValuePrompt || r.output_tokens() > kLowValueOutput || r.status() != 200 || !r.billable())
+    if (q.prompt_tokens < kLowValuePrompt || r.output_tokens() > kLowValueOutput || r.status() != 200 ||
+        !r.billable() || !r.complete())
       continue;
     acc.add("low_value", "", q, q.prompt_tokens, q.prompt_rate * q.prompt_tokens);
   }
 }
 
-uint64_t total_bytes(const v1::ContextAnatomy& an) {
-  return an.prefix_bytes_size() ? an.prefix_bytes(an.prefix_bytes_size() - 1) : 0;
+// The prompt's text bytes (its parts'), the unit tool definitions and tool
+// results are measured in.
+uint64_t text_bytes(const v1::ContextAnatomy& an) {
+  return an.system().bytes() + an.tools().bytes() + an.history().bytes() + an.tool_results().bytes() +
+         an.new_content().bytes();
 }
 
 void unused_tools(Acc& acc, Analysis& a, const std::vector<int>& members) {
@@ -167,7 +174,7 @@ void unused_tools(Acc& acc, Analysis& a, const std::vector<int>& members) {
     uint64_t bytes = 0;
     for (int k = 0; k < an.tool_names_size() && k < an.tool_bytes_size(); ++k)
       if (unused.count(an.tool_names(k))) bytes += an.tool_bytes(k);
-    uint64_t tokens = scaled(bytes, total_bytes(an), q.prompt_tokens);
+    uint64_t tokens = scaled(bytes, text_bytes(an), q.prompt_tokens);
     if (tokens) acc.add("unused_tools", "", q, tokens, tokens * q.prompt_rate).names.assign(unused.begin(), unused.end());
   }
 }
@@ -178,8 +185,8 @@ void huge_tool_results(Acc& acc, Analysis& a, const Convs& convs) {
     for (size_t k = 0; k < idx.size(); ++k) {
       const auto& an = a.requests[idx[k]].record->anatomy();
       uint64_t h = an.largest_tool_result_hash(), bytes = an.largest_tool_result_bytes();
-      uint64_t tokens = scaled(bytes, total_bytes(an), a.requests[idx[k]].prompt_tokens);
-      if (!h || seen.count(h) || tokens < kHugeResult || bytes * 4 < total_bytes(an)) continue;
+      uint64_t tokens = scaled(bytes, text_bytes(an), a.requests[idx[k]].prompt_tokens);
+      if (!h || seen.count(h) || tokens < kHugeResult || bytes * 4 < text_bytes(an)) continue;
       seen.insert(h);
       std::vector<int> later;
       for (size_t j = k + 1; j < idx.size(); ++j)
@@ -188,7 +195,7 @@ void huge_tool_results(Acc& acc, Analysis& a, const Convs& convs) {
       for (int j : later) {
         Request& q = a.requests[j];
         const auto& qa = q.record->anatomy();
-        uint64_t t = scaled(qa.largest_tool_result_bytes(), total_bytes(qa), q.prompt_tokens);
+        uint64_t t = scaled(qa.largest_tool_result_bytes(), text_bytes(qa), q.prompt_tokens);
         acc.add("huge_tool_result", "", q, t, t * q.prompt_rate);
       }
     }

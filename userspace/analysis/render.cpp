@@ -105,8 +105,13 @@ void summarise(Analysis& a) {
   for (Finding& f : a.findings) {
     f.text = text_of(f);
     a.waste_by_category[f.kind] += f.waste_usd;
-    a.totals.waste_usd += f.waste_usd;
-    if (f.session >= 0) a.sessions[f.session].waste_usd += f.waste_usd;
+  }
+  // The kinds overlap (a huge tool result that also missed the cache counts in
+  // both): the totals charge no request more than it cost.
+  for (const Request& q : a.requests) {
+    double w = std::min(std::max(0.0, q.waste_usd), q.record->cost_usd());
+    a.totals.waste_usd += w;
+    a.sessions[q.session].waste_usd += w;
   }
   std::stable_sort(a.findings.begin(), a.findings.end(), costlier);
   std::vector<const Finding*> all;

@@ -42,7 +42,9 @@ namespace {
 namespace od = simdjson::ondemand;
 
 constexpr size_t kMaxDepth = 1024;
-constexpr uint32_t kDefaultTtl = 300;  // a cache marker without a ttl: 5 minutes
+// A cache marker that names no ttl: the provider's default, which the analysis
+// assumes (its --cache-ttl, 5 minutes unless told).
+constexpr uint32_t kDefaultTtl = 0;
 
 // How a wire format lays out its prompt.
 enum class Dialect { None, Anthropic, Chat, Responses, Gemini, Converse };
@@ -94,7 +96,7 @@ bool is(od::value& v, od::json_type want) {
 
 bool is_marker(const od::raw_json_string& key) { return key == "cache_control" || key == "cachePoint"; }
 
-// "5m" -> 300, "1h" -> 3600, "90s" -> 90; anything else is the default.
+// "5m" -> 300, "1h" -> 3600, "90s" -> 90; anything else names none.
 uint32_t ttl_seconds(std::string_view s) {
   uint64_t v = 0;
   size_t i = 0;
