@@ -141,6 +141,8 @@ void assign_turns(Analysis& a, Session& s, const std::vector<int>& members) {
     t.prompt_tokens += q.prompt_tokens;
     t.output_tokens += q.record->output_tokens();
     t.cost_usd += q.record->cost_usd();
+    if (q.role == "subagent") t.subagent_cost_usd += q.record->cost_usd();
+    if (q.role == "side") t.side_cost_usd += q.record->cost_usd();
   }
 }
 

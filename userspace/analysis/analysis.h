@@ -64,6 +64,7 @@ struct Turn {
   int main = 0, subagent = 0, side = 0;
   uint64_t prompt_tokens = 0, output_tokens = 0;
   double cost_usd = 0;
+  double subagent_cost_usd = 0, side_cost_usd = 0;  // of cost_usd
 };
 
 struct Session {

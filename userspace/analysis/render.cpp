@@ -160,7 +160,8 @@ nlohmann::ordered_json to_json(const Analysis& a) {
     for (const Turn& u : s.turns)
       turns.push_back({{"turn", u.turn}, {"requests", u.requests}, {"main", u.main}, {"subagent", u.subagent},
                        {"side", u.side}, {"prompt_tokens", u.prompt_tokens}, {"output_tokens", u.output_tokens},
-                       {"cost_usd", u.cost_usd}});
+                       {"cost_usd", u.cost_usd}, {"subagent_cost_usd", u.subagent_cost_usd},
+                       {"side_cost_usd", u.side_cost_usd}});
     j["sessions"].push_back({{"harness", s.harness}, {"session_id", s.session_id}, {"requests", s.requests},
                              {"cost_usd", s.cost_usd}, {"waste_usd", s.waste_usd}, {"verdict", s.verdict},
                              {"turns", turns}});
@@ -196,9 +197,12 @@ std::string render_summary(const Analysis& a) {
                s.session_id.c_str(), s.requests, s.turns.size(), usd(s.cost_usd).c_str());
     for (size_t i = 0; i < s.turns.size() && i < 10; ++i) {
       const Turn& u = s.turns[i];
-      out += fmt("    turn %d: %zu calls (%d main, %d subagent, %d side), %s prompt tokens, %s\n", u.turn,
+      out += fmt("    turn %d: %zu calls (%d main, %d subagent, %d side), %s prompt tokens, %s", u.turn,
                  u.requests.size(), u.main, u.subagent, u.side, thousands(u.prompt_tokens).c_str(),
                  usd(u.cost_usd).c_str());
+      if (u.subagent_cost_usd + u.side_cost_usd > 0 && u.cost_usd > 0)
+        out += fmt(" (%.0f%% subagents and side calls)", 100.0 * (u.subagent_cost_usd + u.side_cost_usd) / u.cost_usd);
+      out += "\n";
     }
     if (s.turns.size() > 10) out += fmt("    ... %zu more turns (tokentap report --html)\n", s.turns.size() - 10);
   }
