@@ -103,7 +103,7 @@ function cFile(name, functions) {
     '}'].join('\n');
 }
 
-// `make test VERBOSE=1`: about 60 KB of test log (some 15,000 tokens), or its tail when tidy.
+// `make test VERBOSE=1`: about 53 KB of test log (some 13,000 tokens), or its tail when tidy.
 function testLog(tidy) {
   const lines = ['$ make test VERBOSE=1'];
   for (let i = 0; i < 640; i++) {
@@ -144,7 +144,8 @@ function hasMarker(v) {
   return false;
 }
 
-// Text bytes as docs/analysis.md's anatomy counts them: every string value, no keys.
+// Text bytes as docs/analysis.md's anatomy counts them: every string value, no keys
+// (of a block without its cache markers: they are no prompt text).
 function textBytes(v) {
   if (typeof v === 'string') return Buffer.byteLength(v);
   if (Array.isArray(v)) return v.reduce((n, x) => n + textBytes(x), 0);
@@ -228,7 +229,10 @@ class Session {
   async call(c, { words, tool = null, input = {}, shows = [], miss = null, abortAfter = 0, what = '' }) {
     const body = c.body();
     const blocks = blocksOf(body);
-    const raw = blocks.map((b) => JSON.stringify(b));
+    // The blocks without their cache markers, which move from request to request: what the
+    // provider caches, and what the anatomy measures and hashes.
+    const plain = blocks.map(withoutMarkers);
+    const raw = plain.map((b) => JSON.stringify(b));
     const u = this.cache.usage(c.model, blocks);
     const output = words + (tool ? 15 : 0);
     const headers = {
@@ -249,11 +253,11 @@ class Session {
       usage: { input_tokens: u.input, cache_read_tokens: u.read, cache_write_5m_tokens: u.write, output_tokens: output },
       prompt_tokens: u.total, new_user_turn: false, new_content: '',
       bytes: { total: raw.reduce((n, s) => n + Buffer.byteLength(s), 0), unchanged: 0,
-        text: blocks.reduce((n, b) => n + textBytes(b), 0),
+        text: plain.reduce((n, b) => n + textBytes(b), 0),
         tools: Object.fromEntries(c.tools.map((n) => [n, textBytes(TOOL_DEFS[n])])), huge_result: 0 },
       start_ms: Date.now() - this.t0, end_ms: 0,
     };
-    // The unchanged prefix: leading blocks equal, as sent, to the previous request's of the conversation.
+    // The unchanged prefix: leading blocks equal to the previous request's of the conversation.
     if (prev) {
       for (let i = 0; i < raw.length && i < prev.raw.length && raw[i] === prev.raw[i]; i++) rec.bytes.unchanged += Buffer.byteLength(raw[i]);
     }
@@ -267,7 +271,7 @@ class Session {
     if (this.huge) {
       const carried = msgs.flatMap((m) => (Array.isArray(m.content) ? m.content : []))
         .find((b) => b.type === 'tool_result' && b.content === this.huge);
-      if (carried) rec.bytes.huge_result = textBytes(carried);
+      if (carried) rec.bytes.huge_result = textBytes(withoutMarkers(carried));
     }
 
     let text = '', stopReason = '';

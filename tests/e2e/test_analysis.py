@@ -297,7 +297,7 @@ class SessionAnalysisTest(E2ETestCase):
         for line in verdict:
             self.assertIn(line, tail)
         self.assertIn("Avoidable by kind:", tail)
-        self.assertIn("6 turn(s)", tail)
+        self.assertIn("22 requests in %d turn(s)" % self.truth["turns"], tail)
 
     def test_diff_against_the_tidy_run(self):
         """The same task without the agent's faults: less waste, and none of the kinds it fixed."""
