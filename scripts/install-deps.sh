@@ -38,6 +38,8 @@ PKGS=(
   gnutls-bin
   # a terminal for `tokentap top`'s e2e test (its screen, read with capture-pane)
   tmux
+  # headless Chromium opens the HTML report in its e2e test (the charts' data, no network, a screenshot)
+  chromium
   # builds the Go crypto/tls test client (standard library only)
   golang-go
 )

@@ -107,7 +107,8 @@ std::vector<v1::ApiRequest> session_two() {
   for (int i = 0; i < 4; ++i) {
     std::vector<uint64_t> h, b;
     for (int k = 0; k <= i; ++k) h.push_back(41 + k), b.push_back(50000 + 2000 * k);
-    v1::ApiRequest r = make({"s2", 400, 20.0 + 5 * i, h, b, i ? 500 : 12500, cr[i], 0, 100, i ? 0u : 20u});
+    uint64_t in = i ? 500 : 12500, new_content = i ? 0 : 20;
+    v1::ApiRequest r = make({"s2", 400, 20.0 + 5 * i, h, b, in, cr[i], 0, 100, new_content});
     r.mutable_anatomy()->set_largest_tool_result_hash(77);
     r.mutable_anatomy()->set_largest_tool_result_bytes(40000);
     out.push_back(r);  // B1..B4

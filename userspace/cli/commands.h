@@ -1,7 +1,7 @@
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -80,7 +80,8 @@ struct ReportOptions {
   uint64_t cache_ttl_s = 300;
 };
 int run_report(const ReportOptions& opts);
-// The HTML report of an analysis document (docs/analysis.md) to `path`; 0 on success.
+// The analysis document (docs/analysis.md) as a self-contained HTML page in path
+// ("-": stdout), replacing it whole; 0, or 1 with the reason on stderr.
 int write_html_report(const nlohmann::ordered_json& analysis, const std::string& path);
 // tokentap diff: two runs' analyses side by side.
 struct DiffOptions {

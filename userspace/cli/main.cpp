@@ -145,6 +145,9 @@ int main(int argc, char** argv) {
   report->add_option("--session", report_opts.session, "only this session id (--analysis, --html)");
   report->add_option("--run", report_opts.run, "only this run id (--analysis, --html)");
   add_analysis(report, report_opts.cache_ttl_s);
+  report->add_option("--html", report_opts.html,
+                     "write the analysis as one self-contained HTML page to FILE: charts, findings, requests; "
+                     "opens offline (docs/analysis.md)");
 
   tt::cli::DiffOptions diff_opts;
   CLI::App* diff = app.add_subcommand(
