@@ -169,6 +169,12 @@ class SessionAnalysisTest(E2ETestCase):
         totals = run.analysis["totals"]
         self.assertAlmostEqual(totals["cost_usd"], sum(r["cost_usd"] for r in run.records), places=9)
         self.assertEqual(totals["unpriced_requests"], 0)
+        by_model = {m["model"]: m for m in run.analysis["by_model"]}
+        self.assertEqual(set(by_model), {self.truth["model"], self.truth["title_model"]})
+        for model, m in by_model.items():
+            mine = [r for r in run.records if r["model"] == model]
+            self.assertEqual((m["provider"], m["requests"]), ("anthropic", len(mine)))
+            self.assertAlmostEqual(m["cost_usd"], sum(r["cost_usd"] for r in mine), places=9)
 
     def test_turns_and_roles(self):
         an = self.run.analysis
