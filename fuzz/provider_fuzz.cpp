@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::optional<tt::provider::RequestDigest> digest;
   size_t readable = flags & 8 ? req_body.capacity() : 0;
   if (flags & 4)
-    ex.request_digest = &digest.emplace(req_body, readable);
+    ex.request_digest = &digest.emplace(req, req_body, readable);
   else
     ex.request_body = req_body, ex.request_body_readable = readable;
   std::vector<tt::provider::ProcessFacts> procs{{"/usr/bin/node", "node", {"node", "/x/cli.js"}, "pkg@1.0"}};

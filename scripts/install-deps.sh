@@ -8,6 +8,8 @@ PKGS=(
   # userspace libraries
   libprotobuf-dev protobuf-compiler libcli11-dev nlohmann-json3-dev libhttp-parser-dev
   libsimdjson-dev
+  # XXH3 hashes of the prompt's blocks (the request's prefix chain, without its text)
+  libxxhash-dev
   # linear-time regular expressions for the harness rules (no backtracking on traffic)
   libre2-dev
   libnghttp2-dev

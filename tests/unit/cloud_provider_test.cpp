@@ -244,6 +244,32 @@ TEST(Bedrock, Converse) {
   EXPECT_EQ(c.usage_source, UsageSource::Estimated);
 }
 
+TEST(Bedrock, ToolsCalled) {
+  using Names = std::vector<std::string>;
+  // InvokeModel streams Anthropic's events inside the chunks.
+  HttpMessage req = post("/model/anthropic.claude-sonnet-4-5/invoke-with-response-stream", "bedrock-runtime.us-east-1.amazonaws.com");
+  std::string body =
+      chunk(R"({"type":"message_start","message":{"id":"m","usage":{"input_tokens":5,"output_tokens":1}}})") +
+      chunk(R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"get_time","input":{}}})") +
+      chunk(R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":4}})");
+  EXPECT_EQ(run(req, R"({"anthropic_version":"bedrock-2023-05-31","messages":[]})", body).tools_called, Names{"get_time"});
+
+  // Converse: the message's toolUse blocks, or the stream's contentBlockStart.
+  req = post("/model/us.amazon.nova-lite-v1%3A0/converse", "bedrock-runtime.us-east-1.amazonaws.com");
+  ApiCall c = run(req, R"({"messages":[]})",
+                  R"({"output":{"message":{"role":"assistant","content":[{"text":"ok"},{"toolUse":{"toolUseId":"1","name":"calc","input":{}}},)"
+                  R"({"toolUse":{"toolUseId":"2","name":"plot","input":{}}}]}},"stopReason":"tool_use","usage":{"inputTokens":1,"outputTokens":2}})");
+  EXPECT_EQ(c.tools_called, (Names{"calc", "plot"}));
+  req = post("/model/us.amazon.nova-lite-v1%3A0/converse-stream", "bedrock-runtime.us-east-1.amazonaws.com");
+  body = frame("messageStart", R"({"role":"assistant"})") +
+         frame("contentBlockStart", R"({"start":{"toolUse":{"toolUseId":"1","name":"calc"}},"contentBlockIndex":0})") +
+         frame("contentBlockDelta", R"({"delta":{"toolUse":{"input":"{}"}},"contentBlockIndex":0})") +
+         frame("contentBlockStart", R"({"start":{"toolUse":{"toolUseId":"2","name":"plot"}},"contentBlockIndex":1})") +
+         frame("messageStop", R"({"stopReason":"tool_use"})") +
+         frame("metadata", R"({"usage":{"inputTokens":20,"outputTokens":64}})");
+  EXPECT_EQ(run(req, R"({"messages":[]})", body).tools_called, (Names{"calc", "plot"}));
+}
+
 TEST(Vertex, ClaudeRawPredictStream) {
   HttpMessage req = post(
       "/v1/projects/my-proj/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:streamRawPredict",
@@ -335,6 +361,14 @@ TEST(Ollama, NativeChatStreamsNdjson) {
   EXPECT_FALSE(c.stream);
   EXPECT_EQ(c.usage.input_tokens, 3u);
   EXPECT_EQ(c.usage.output_tokens, 7u);
+
+  // A tool call comes whole, in one chunk.
+  body = R"({"model":"llama3.2","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"get_weather","arguments":{"city":"Oslo"}}}]},"done":false})"
+         "\n"
+         R"({"model":"llama3.2","message":{"role":"assistant","content":""},"done":true,"prompt_eval_count":26,"eval_count":9})"
+         "\n";
+  c = run(post("/api/chat", "localhost:11434"), R"({"model":"llama3.2","messages":[]})", body);
+  EXPECT_EQ(c.tools_called, std::vector<std::string>{"get_weather"});
 
   // Cut off before done: estimated.
   c = run(post("/api/chat", "localhost:11434"), R"({"model":"llama3.2","messages":[]})",

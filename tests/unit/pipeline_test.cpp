@@ -53,8 +53,8 @@ const char* kAnthropicRequestBody =
     R"({"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]})";
 
 std::string anthropic_request(std::string_view id_headers = "x-claude-code-session-id: sess-42\r\n"
-                                                            "User-Agent: claude-cli/2.0.0\r\n") {
-  std::string body = kAnthropicRequestBody;
+                                                            "User-Agent: claude-cli/2.0.0\r\n",
+                              std::string body = kAnthropicRequestBody) {
   return "POST /v1/messages?beta=true HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: sk-secret\r\n" +
          std::string(id_headers) + "Content-Type: application/json\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -150,6 +150,41 @@ TEST_P(PipelineTest, StreamingAnthropicExchangeBecomesOneExactRecord) {
   EXPECT_EQ(r.connection_id(), 1u);
   EXPECT_EQ(r.sequence_on_connection(), 1u);
   EXPECT_EQ(r.run_id(), "run-1");
+}
+
+// The request's anatomy, its parts scaled to the prompt's 12 + 4000 + 300 tokens:
+// the same whether the body was kept whole or read as it ended (the two params).
+TEST_P(PipelineTest, AnatomyScaledToThePrompt) {
+  std::string body = R"({"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"system":"Be brief.",)"
+                     R"("tools":[{"name":"ls","description":"List files"}],"messages":[{"role":"user","content":"hi"}]})";
+  one_exchange(100, 0xabc, 1'000'000'000, anthropic_request("User-Agent: claude-cli/2.0.0\r\n", body));
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  const auto& a = reqs[0].anatomy();
+  // bytes: system 9 ("Be brief."), tools 12 ("ls", "List files"), new content 6 ("user", "hi");
+  // tokens: 4312 x 9/27 = 1437.33, x 12/27 = 1916.44, x 6/27 = 958.22: the one left over
+  // goes to the largest remainder (tools).
+  EXPECT_EQ(a.system().bytes(), 9u);
+  EXPECT_EQ(a.system().tokens(), 1437u);
+  EXPECT_EQ(a.tools().bytes(), 12u);
+  EXPECT_EQ(a.tools().tokens(), 1917u);
+  EXPECT_EQ(a.tools().count(), 1u);
+  EXPECT_EQ(a.new_content().bytes(), 6u);
+  EXPECT_EQ(a.new_content().tokens(), 958u);
+  EXPECT_EQ(a.history().tokens() + a.tool_results().tokens(), 0u);
+  EXPECT_EQ(a.tool_names(0), "ls");
+  EXPECT_EQ(a.prefix_hashes_size(), 3);  // the tool, the system, the message
+  EXPECT_TRUE(a.new_user_turn());
+  EXPECT_NE(a.conversation_hash(), 0u);
+  EXPECT_EQ(a.messages(), 1u);
+  EXPECT_EQ(reqs[0].tools_called_size(), 0);
+  // --json writes it all.
+  auto j = nlohmann::json::parse(tt::sink::record_to_json(sink.recs.at(0)));
+  EXPECT_EQ(j["anatomy"]["tools"]["tokens"], 1917);
+  EXPECT_EQ(j["anatomy"]["prefix_hashes"].size(), 3u);
+  EXPECT_EQ(j["anatomy"]["prefix_hashes"][2].get<uint64_t>(), a.prefix_hashes(2));
+  EXPECT_EQ(j["anatomy"]["tool_names"][0], "ls");
+  EXPECT_TRUE(j["tools_called"].is_array());
 }
 
 // rustls: each direction has its own AEAD context. The request's records are

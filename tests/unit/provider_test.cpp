@@ -1067,6 +1067,97 @@ namespace {
 
 // One host table for the request classifier and the socket fallback: case and
 // port do not matter; an IPv6 literal keeps its own colons.
+// ---- the tools a response called (ApiCall::tools_called), in order ----
+
+using Names = std::vector<std::string>;
+
+TEST(ProviderToolsCalled, FromRecordedBodies) {
+  HttpMessage anthropic = request("/v1/messages", "api.anthropic.com");
+  EXPECT_EQ(run_ok(anthropic, kAnthropicReq, data("anthropic_message.json")).tools_called, Names{"get_weather"});
+  EXPECT_EQ(run_ok(anthropic, kAnthropicReq, data("anthropic_stream.sse")).tools_called, Names{"Bash"});
+  // The provider's own tool (server_tool_use) counts: its definition is a tool too.
+  EXPECT_EQ(run_ok(anthropic, kAnthropicReq, data("anthropic_stream_server_tool.sse")).tools_called, Names{"web_search"});
+  HttpMessage chat = request("/v1/chat/completions", "api.openai.com");
+  EXPECT_EQ(run_ok(chat, R"({"model":"gpt-4o","stream":true})", data("openai_chat_stream.sse")).tools_called,
+            Names{"shell"});
+  EXPECT_TRUE(run_ok(chat, R"({"model":"gpt-4o"})", data("openai_chat.json")).tools_called.empty());
+  // output_item.added, .done and response.completed all list it: once.
+  HttpMessage responses = request("/v1/responses", "api.openai.com");
+  EXPECT_EQ(run_ok(responses, R"({"model":"gpt-5","stream":true})", data("openai_responses_stream.sse")).tools_called,
+            Names{"shell"});
+  HttpMessage code_assist = request("/v1internal:streamGenerateContent?alt=sse", "cloudcode-pa.googleapis.com");
+  EXPECT_EQ(run_ok(code_assist, R"({"model":"gemini-2.5-pro"})", data("cloudcode_stream.sse")).tools_called,
+            Names{"read_file"});
+}
+
+TEST(ProviderToolsCalled, AnthropicJsonAndStream) {
+  HttpMessage req = request("/v1/messages", "api.anthropic.com");
+  std::string json = R"({"type":"message","id":"m","content":[{"type":"text","text":"hi"},)"
+                     R"({"type":"tool_use","id":"a","name":"read","input":{}},{"type":"tool_use","id":"b","name":"bash","input":{}},)"
+                     R"({"type":"tool_use","id":"c","name":"read","input":{}}],"usage":{"input_tokens":1,"output_tokens":2}})";
+  EXPECT_EQ(run_ok(req, kAnthropicReq, json).tools_called, (Names{"read", "bash", "read"}));
+  auto ev = [](std::string data) { return "data: " + data + "\n\n"; };
+  std::string sse = ev(R"({"type":"message_start","message":{"id":"m","content":[],"usage":{"input_tokens":1,"output_tokens":1}}})") +
+                    ev(R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})") +
+                    ev(R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"a","name":"read","input":{}}})") +
+                    ev(R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{}"}})") +
+                    ev(R"({"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"b","name":"bash","input":{}}})") +
+                    ev(R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}})");
+  EXPECT_EQ(run_ok(req, kAnthropicReq, sse).tools_called, (Names{"read", "bash"}));
+}
+
+TEST(ProviderToolsCalled, OpenAIChatJsonAndStream) {
+  HttpMessage req = request("/v1/chat/completions", "api.openai.com");
+  std::string json = R"({"id":"x","choices":[{"index":0,"message":{"role":"assistant","tool_calls":[)"
+                     R"({"id":"1","type":"function","function":{"name":"ls","arguments":"{}"}},)"
+                     R"({"id":"2","type":"function","function":{"name":"cat","arguments":"{}"}}]},"finish_reason":"tool_calls"}],)"
+                     R"("usage":{"prompt_tokens":5,"completion_tokens":3}})";
+  EXPECT_EQ(run_ok(req, R"({"model":"gpt-4o"})", json).tools_called, (Names{"ls", "cat"}));
+  // The name comes with each call's first delta; a vendor that repeats it is not
+  // counted twice; the arguments' deltas name nothing.
+  auto delta = [](std::string calls) {
+    return "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":" + calls + "}}]}\n\n";
+  };
+  std::string sse = delta(R"([{"index":0,"id":"1","type":"function","function":{"name":"ls","arguments":""}}])") +
+                    delta(R"([{"index":0,"function":{"arguments":"{}"}}])") +
+                    delta(R"([{"index":1,"id":"2","type":"function","function":{"name":"cat","arguments":""}}])") +
+                    delta(R"([{"index":1,"function":{"name":"cat","arguments":"{}"}}])") +
+                    "data: {\"id\":\"x\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3}}\n\ndata: [DONE]\n\n";
+  EXPECT_EQ(run_ok(req, R"({"model":"gpt-4o","stream":true})", sse).tools_called, (Names{"ls", "cat"}));
+}
+
+TEST(ProviderToolsCalled, OpenAIResponsesJsonAndStream) {
+  HttpMessage req = request("/v1/responses", "api.openai.com");
+  std::string json = R"({"id":"r","object":"response","status":"completed","output":[{"type":"reasoning","summary":[]},)"
+                     R"({"type":"function_call","call_id":"c1","name":"shell","arguments":"{}"},)"
+                     R"({"type":"custom_tool_call","call_id":"c2","name":"apply_patch","input":"x"},)"
+                     R"({"type":"message","role":"assistant","content":[]}],"usage":{"input_tokens":5,"output_tokens":3}})";
+  EXPECT_EQ(run_ok(req, R"({"model":"gpt-5"})", json).tools_called, (Names{"shell", "apply_patch"}));
+  // A stream whose final response lists no output: the items streamed, once each.
+  auto ev = [](std::string type, std::string rest) {
+    return "event: " + type + "\ndata: {\"type\":\"" + type + "\"," + rest + "}\n\n";
+  };
+  std::string sse =
+      ev("response.output_item.added", R"("output_index":0,"item":{"type":"function_call","name":"shell","arguments":""})") +
+      ev("response.output_item.added", R"("output_index":1,"item":{"type":"function_call","name":"grep","arguments":""})") +
+      ev("response.output_item.done", R"("output_index":0,"item":{"type":"function_call","name":"shell","arguments":"{}"})") +
+      ev("response.output_item.done", R"("output_index":1,"item":{"type":"function_call","name":"grep","arguments":"{}"})") +
+      ev("response.completed", R"("response":{"id":"r","status":"completed","output":[],"usage":{"input_tokens":5,"output_tokens":3}})");
+  EXPECT_EQ(run_ok(req, R"({"model":"gpt-5","stream":true})", sse).tools_called, (Names{"shell", "grep"}));
+}
+
+TEST(ProviderToolsCalled, GeminiChunksEachCarryTheirOwnCalls) {
+  HttpMessage req = request("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+                            "generativelanguage.googleapis.com");
+  auto chunk = [](std::string parts, std::string tail = "") {
+    return R"(data: {"candidates":[{"content":{"role":"model","parts":)" + parts + "}" + tail + "}]}\n\n";
+  };
+  std::string sse = chunk(R"([{"text":"Let me look."}])") +
+                    chunk(R"([{"functionCall":{"name":"read_file","args":{"path":"a"}}},{"functionCall":{"name":"ls","args":{}}}])") +
+                    chunk(R"([{"functionCall":{"name":"read_file","args":{"path":"b"}}}])", R"(,"finishReason":"STOP")");
+  EXPECT_EQ(run_ok(req, R"({"contents":[]})", sse).tools_called, (Names{"read_file", "ls", "read_file"}));
+}
+
 TEST(ProviderHosts, OneTableCaseAndPortInsensitive) {
   using tt::provider::provider_for_host;
   EXPECT_EQ(provider_for_host("api.anthropic.com"), "anthropic");

@@ -12,12 +12,22 @@
 
 #include "aggregate/aggregator.h"
 #include "capture/file/capture_file.h"
+#include "analysis/analysis.h"
 #include "pipeline/pipeline.h"
+#include "pricing/pricing.h"
 
 namespace {
 
 using Key = std::tuple<std::string, std::string, std::string, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
                        uint64_t, uint64_t>;
+
+// The recorded server logs name the wire format's owner as the provider (newer
+// ones log the wire format apart); tokentap names who bills (on loopback: "local").
+std::string owner(const std::string& wire) {
+  if (wire == "anthropic_messages") return "anthropic";
+  if (wire == "openai_chat" || wire == "openai_responses") return "openai";
+  return wire;
+}
 
 std::vector<Key> server_keys(const std::string& path) {
   std::vector<Key> out;
@@ -29,7 +39,8 @@ std::vector<Key> server_keys(const std::string& path) {
     auto u = j["usage"];
     bool charged = j["billable"].get<bool>() && j["usage_sent"].get<bool>();
     auto tok = [&](const char* k) -> uint64_t { return charged ? u[k].get<uint64_t>() : 0; };
-    out.emplace_back(j["provider"], j["api"], j["model"], j["request_body_bytes"], j["response_body_bytes"],
+    std::string prov = j.contains("wire") ? owner(j["wire"]) : j["provider"].get<std::string>();
+    out.emplace_back(prov, j["api"], j["model"], j["request_body_bytes"], j["response_body_bytes"],
                      tok("input_tokens"), tok("cache_read_tokens"), tok("cache_write_tokens"),
                      tok("output_tokens"), tok("reasoning_tokens"));
   }
@@ -55,13 +66,6 @@ Replayed replay(const std::string& path, bool server_side = false) {
   pipe.finish(pipe.run_facts().end_mono_ns);
   agg.finish(pipe.run_facts().command, 0, 0, pipe.run_facts().exit_code);
   Replayed out;
-  // The recorded server logs name the wire format's owner as the provider; tokentap
-  // names who bills (a test server on loopback: "local").
-  auto owner = [](const std::string& wire) -> std::string {
-    if (wire == "anthropic_messages") return "anthropic";
-    if (wire == "openai_chat" || wire == "openai_responses") return "openai";
-    return wire;
-  };
   for (const auto& r : agg.requests()) {
     EXPECT_TRUE(r.complete()) << r.DebugString();
     EXPECT_EQ(r.usage_source(), "exact");
@@ -86,6 +90,25 @@ Replayed replay_against_log(const std::string& name, size_t n, bool server_side 
   return got;
 }
 
+uint64_t prompt_of(const tokentap::v1::ApiRequest& r) {
+  return r.input_tokens() + r.cache_read_tokens() + r.cache_write_tokens();
+}
+
+// A real request's anatomy: read, and its parts add up to the prompt exactly.
+void expect_anatomy(const tokentap::v1::ApiRequest& r) {
+  const auto& a = r.anatomy();
+  SCOPED_TRACE(r.api() + " " + std::to_string(r.sequence_on_connection()));
+  ASSERT_GT(a.prefix_hashes_size(), 0);
+  EXPECT_EQ(a.prefix_hashes_size(), a.prefix_bytes_size());
+  const tokentap::v1::PromptPart* parts[] = {&a.system(), &a.tools(), &a.history(), &a.tool_results(), &a.new_content()};
+  uint64_t bytes = 0, tokens = 0;
+  for (const auto* p : parts) bytes += p->bytes(), tokens += p->tokens();
+  EXPECT_GT(bytes, 0u);
+  EXPECT_EQ(tokens, prompt_of(r));
+  EXPECT_LE(a.prefix_bytes(a.prefix_bytes_size() - 1), r.request_bytes());
+  EXPECT_NE(a.conversation_hash(), 0u);
+}
+
 TEST(RecordedCapture, NodeDemoAgentMatchesServerLog) {
   auto got = replay(data("demo_agent.ttcap"));
   auto want = server_keys(data("demo_agent.server.jsonl"));
@@ -99,6 +122,41 @@ TEST(RecordedCapture, NodeDemoAgentMatchesServerLog) {
   EXPECT_EQ(got.run.capture().events_lost(), 0u);
   EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
   EXPECT_EQ(got.run.command(0), "/usr/bin/node");
+
+  // Its anatomy (the agent: tests/clients/demo_agent.mjs): two turns of tool rounds
+  // with Claude Code's cache breakpoints, and a title call per turn.
+  std::vector<const tokentap::v1::ApiRequest*> rounds;
+  for (const auto& r : got.requests) {
+    expect_anatomy(r);
+    if (r.api() == "messages") rounds.push_back(&r);
+    if (r.wire_format() == "anthropic_messages") {
+      EXPECT_EQ(r.anatomy().tool_names_size(), 4);
+      EXPECT_EQ(r.anatomy().cache_ttl_seconds(), 300u);
+    }
+  }
+  ASSERT_EQ(rounds.size(), 8u);
+  std::vector<std::string> called;
+  for (const auto* r : rounds) called.push_back(r->tools_called_size() ? r->tools_called(0) : "-");
+  EXPECT_EQ(called, (std::vector<std::string>{"read_file", "run_command", "edit_file", "run_command", "-", "write_file",
+                                              "run_command", "-"}));
+  // A turn opens with the user's text; its tool rounds send tool results only.
+  for (size_t i = 0; i < rounds.size(); ++i) EXPECT_EQ(rounds[i]->anatomy().new_user_turn(), i == 0 || i == 5) << i;
+  EXPECT_NE(rounds[0]->anatomy().new_content_hash(), rounds[5]->anatomy().new_content_hash());
+  EXPECT_EQ(rounds[1]->anatomy().largest_tool_result_hash(), rounds[7]->anatomy().largest_tool_result_hash());
+  // Each round re-sends the one before it: its chain goes on from the previous one's
+  // (the breakpoint that moved from the last message on is no part of the hashes),
+  // but for the user's text that opened a turn: the agent sent it as a list of
+  // blocks to put the breakpoint on it, and as a string ever after.
+  for (size_t i = 1; i < rounds.size(); ++i) {
+    const auto &prev = rounds[i - 1]->anatomy(), &cur = rounds[i]->anatomy();
+    ASSERT_LT(prev.prefix_hashes_size(), cur.prefix_hashes_size()) << i;
+    int same = prev.prefix_hashes_size() - (prev.new_user_turn() ? 1 : 0);
+    for (int k = 0; k < prev.prefix_hashes_size(); ++k)
+      EXPECT_EQ(prev.prefix_hashes(k) == cur.prefix_hashes(k), k < same) << i << " " << k;
+    if (i > 1) {
+      EXPECT_EQ(prev.conversation_hash(), cur.conversation_hash()) << i;
+    }
+  }
 }
 
 TEST(RecordedCapture, PythonGeminiGzipStreamsMatchServerLog) {
@@ -106,6 +164,7 @@ TEST(RecordedCapture, PythonGeminiGzipStreamsMatchServerLog) {
   auto want = server_keys(data("python_gemini_gzip.server.jsonl"));
   ASSERT_EQ(want.size(), 3u);
   EXPECT_EQ(got.keys, want);
+  for (const auto& r : got.requests) expect_anatomy(r);
 }
 
 // curl --http2: a streaming Anthropic call and a gzip'd Gemini call multiplexed
@@ -122,6 +181,7 @@ TEST(RecordedCapture, CurlHttp2MatchesServerLog) {
     EXPECT_EQ(r.response_content_encoding(), r.api() == "messages" ? "" : "gzip");
     EXPECT_EQ(r.stream(), r.api() == "messages");
     EXPECT_EQ(r.harness(), "curl");
+    expect_anatomy(r);
     EXPECT_GT(r.ttfb_ms(), 0);
     EXPECT_GE(r.latency_ms(), r.ttfb_ms());
   }
@@ -154,6 +214,7 @@ TEST(RecordedCapture, ResponsesWebSocketMatchesServerLog) {
     EXPECT_EQ(r.user_agent(), "tokentap-ws-client/1.0");
     EXPECT_EQ(r.stop_reason(), "completed");
     EXPECT_GE(r.latency_ms(), r.ttfb_ms());
+    expect_anatomy(r);
   }
   EXPECT_EQ(got.run.other_http_requests(), 1u);
   EXPECT_EQ(got.run.capture().bytes_unparsed(), 0u);
@@ -175,6 +236,7 @@ TEST(RecordedCapture, CodexWebSocketSeenFromTheServerMatchesServerLog) {
   EXPECT_EQ(got.requests[1].request_bytes(), 67932u);
   EXPECT_EQ(got.requests[1].input_tokens(), 11322u);
   EXPECT_EQ(got.requests[1].cache_read_tokens(), 5661u);
+  expect_anatomy(got.requests[1]);
   for (const auto& r : got.requests) {
     EXPECT_EQ(r.harness(), "codex");
     EXPECT_EQ(r.harness_version(), "0.169.0");
@@ -227,6 +289,17 @@ TEST(RecordedCapture, CodexRustlsWebSocketMatchesServerLog) {
   EXPECT_EQ(got.requests[1].cache_read_tokens(), 5661u);
   EXPECT_EQ(got.requests[1].output_tokens(), 24u);
   expect_codex(got, "01a2087c-c00b-7e43-9d0a-ed767c6d90b2");
+  // The prewarm ("generate": false) sends no input, no instructions, no tools: no
+  // anatomy. The turn: Codex's instructions as developer messages, then the
+  // user's context and question.
+  EXPECT_EQ(got.requests[0].anatomy().prefix_hashes_size(), 0);
+  const auto& turn = got.requests[1];
+  expect_anatomy(turn);
+  EXPECT_GT(turn.anatomy().system().bytes(), 50'000u);
+  EXPECT_GT(turn.anatomy().system().tokens(), turn.anatomy().new_content().tokens());
+  EXPECT_TRUE(turn.anatomy().new_user_turn());
+  EXPECT_EQ(turn.anatomy().new_content().count(), 2u);
+  EXPECT_EQ(turn.anatomy().messages(), 7u);
   EXPECT_EQ(got.run.other_http_requests(), 1u);  // the upgrade
 }
 
@@ -237,6 +310,8 @@ TEST(RecordedCapture, CodexRustlsHttp2MatchesServerLog) {
   EXPECT_EQ(got.requests[0].request_bytes(), 67850u);
   EXPECT_EQ(got.requests[0].input_tokens(), 11308u);
   expect_codex(got, "01a2087c-cc6c-7123-aafb-ef48433c75bd");
+  expect_anatomy(got.requests[0]);
+  EXPECT_TRUE(got.requests[0].anatomy().new_user_turn());
   EXPECT_EQ(got.run.other_http_requests(), 7u);
 }
 
@@ -298,6 +373,81 @@ TEST(RecordedCapture, EveryLostRecordIsSafe) {
       EXPECT_EQ(agg.run_summary().capture().non_http_connections(), 0u);
     }
   }
+}
+
+}  // namespace
+
+// ---- Where the tokens went, on recorded harness sessions (docs/analysis.md) ----
+namespace {
+
+const tt::pricing::PriceTable& builtin_prices() {
+  static const tt::pricing::PriceTable t = *tt::pricing::PriceTable::parse(tt::pricing::PriceTable::builtin_text(), "built-in");
+  return t;
+}
+
+uint64_t parts_of(const tokentap::v1::ContextAnatomy& a) {
+  return a.system().tokens() + a.tools().tokens() + a.history().tokens() + a.tool_results().tokens() +
+         a.new_content().tokens();
+}
+
+// Claude Code 2.1.330, `-p "Summarise notes.txt for me" --max-turns 5`, the server
+// answering every call with a Read tool call: one turn of five tool rounds.
+TEST(RecordedAnalysis, ClaudeCodeSession) {
+  Replayed got = replay_against_log("claude_code_session", 5);
+  for (const auto& r : got.requests) {
+    EXPECT_EQ(parts_of(r.anatomy()), prompt_of(r)) << "the anatomy adds up to the exact prompt";
+    EXPECT_EQ(r.anatomy().tool_names_size(), 12);
+    EXPECT_EQ(r.anatomy().cache_breakpoints(), 3u);
+    EXPECT_EQ(std::vector<std::string>(r.tools_called().begin(), r.tools_called().end()),
+              std::vector<std::string>{"Read"});
+  }
+  tt::analysis::Analysis a = tt::analysis::analyze(got.requests, builtin_prices(), {});
+  ASSERT_EQ(a.sessions.size(), 1u);
+  EXPECT_EQ(a.sessions[0].harness, "claude-code");
+  ASSERT_EQ(a.sessions[0].turns.size(), 1u);
+  EXPECT_EQ(a.sessions[0].turns[0].main, 5);
+  // Each tool round re-sends the whole previous prompt: its unchanged prefix is
+  // all of the previous request but the newest tool result.
+  for (int n = 3; n <= 5; ++n) {
+    const auto& q = a.requests[n - 1];
+    EXPECT_GE(q.unchanged_prefix_tokens, a.requests[n - 2].prompt_tokens - 1) << n;
+    EXPECT_LT(q.unchanged_prefix_tokens, q.prompt_tokens) << n;
+  }
+  // Only Read was ever called: the other 11 tools' definitions are the finding.
+  ASSERT_EQ(a.findings.size(), 1u);
+  const tt::analysis::Finding& f = a.findings[0];
+  EXPECT_EQ(f.kind, "unused_tools");
+  EXPECT_EQ(f.requests, (std::vector<int>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(f.names, (std::vector<std::string>{"Agent", "Bash", "DeferredToolPlaceholder", "Edit", "ListAgents",
+                                                "ReportFindings", "ScheduleWakeup", "Skill", "ToolSearch", "Workflow",
+                                                "Write"}));
+  uint64_t want = 0;  // each request's unused tools' bytes, scaled to its prompt
+  for (const auto& r : got.requests) {
+    const auto& an = r.anatomy();
+    uint64_t bytes = 0;
+    for (int k = 0; k < an.tool_names_size(); ++k)
+      if (an.tool_names(k) != "Read") bytes += an.tool_bytes(k);
+    uint64_t total = an.prefix_bytes(an.prefix_bytes_size() - 1);
+    want += static_cast<uint64_t>(static_cast<long double>(prompt_of(r)) * bytes / total + 0.5L);
+  }
+  EXPECT_EQ(f.tokens, want);
+  EXPECT_EQ(f.waste_usd, 0);  // loopback: "local", nothing to price
+}
+
+// Codex 0.169.0 over its Responses WebSocket: a prewarm (no input: no anatomy, a
+// side call) and the turn itself.
+TEST(RecordedAnalysis, CodexSession) {
+  Replayed got = replay_against_log("codex_rustls_ws", 2);
+  tt::analysis::Analysis a = tt::analysis::analyze(got.requests, builtin_prices(), {});
+  ASSERT_EQ(a.sessions.size(), 1u);
+  EXPECT_EQ(a.sessions[0].harness, "codex");
+  ASSERT_EQ(a.sessions[0].turns.size(), 1u);
+  EXPECT_EQ(a.sessions[0].turns[0].main, 1);
+  EXPECT_EQ(a.sessions[0].turns[0].side, 1);
+  EXPECT_EQ(a.requests[1].role, "main");
+  EXPECT_EQ(parts_of(a.requests[1].record->anatomy()), a.requests[1].prompt_tokens);
+  EXPECT_GT(a.requests[1].anatomy.system, a.requests[1].prompt_tokens / 2);  // Codex's instructions
+  EXPECT_TRUE(a.findings.empty());
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include "sink/sink.h"
 
 namespace {
@@ -71,6 +73,18 @@ TEST(JsonLines, SameBytesAsTheNlohmannDom) {
   a->set_stream(true);
   a->set_latency_ms(12.5);
   a->set_ttfb_ms(0.1);
+  auto* an = a->mutable_anatomy();  // nested messages, fixed64 beyond 2^53, repeated fields
+  an->mutable_tools()->set_bytes(1234);
+  an->mutable_tools()->set_tokens(300);
+  an->mutable_tools()->set_count(2);
+  an->add_tool_names("Bash");
+  an->add_tool_bytes(1234);
+  an->add_prefix_hashes(UINT64_MAX);
+  an->add_prefix_hashes(0x9e3779b97f4a7c15);
+  an->add_prefix_bytes(77);
+  an->set_conversation_hash(0x8000000000000001);
+  an->set_new_user_turn(true);
+  a->add_tools_called("Bash");
   v1::Record run;
   run.mutable_run()->set_tokentap_version("0.1.0");
   run.mutable_run()->add_command("claude");
@@ -106,6 +120,10 @@ TEST(JsonLines, SameBytesAsTheNlohmannDom) {
   EXPECT_EQ(j["comm"], "ab\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
   EXPECT_EQ(j["input_tokens"].get<uint64_t>(), UINT64_MAX);
   EXPECT_EQ(j["latency_ms"].get<double>(), 12.5);
+  EXPECT_EQ(j["anatomy"]["prefix_hashes"][0].get<uint64_t>(), UINT64_MAX);
+  EXPECT_EQ(j["anatomy"]["conversation_hash"].get<uint64_t>(), 0x8000000000000001u);
+  EXPECT_EQ(j["anatomy"]["tools"]["tokens"], 300);
+  EXPECT_EQ(j["tools_called"][0], "Bash");
   EXPECT_TRUE(nlohmann::json::parse(tt::sink::record_to_json(odd))["latency_ms"].is_null());
 }
 
@@ -114,6 +132,34 @@ TEST(JsonLines, EmptyRecord) {
   v1::Record empty_request;
   empty_request.mutable_request();
   EXPECT_EQ(tt::sink::record_to_json(empty_request), reference_json("request", empty_request.request()));
+}
+
+// --json lines read back into the records they came from (report and diff take
+// either kind of file): every kind, 64-bit hashes and a spool number kept exactly.
+TEST(JsonLines, ReadBackIntoRecords) {
+  v1::Record req;
+  req.set_seq(7);
+  auto* r = req.mutable_request();
+  r->set_run_id("run");
+  r->set_model("m\xc3\xa9");
+  r->set_input_tokens(UINT64_MAX - 1);
+  r->set_cost_usd(0.0123);
+  r->mutable_anatomy()->add_prefix_hashes(0xfedcba9876543210ull);
+  r->mutable_anatomy()->mutable_system()->set_tokens(42);
+  r->add_tools_called("Read");
+  v1::Record run;
+  run.mutable_run()->set_run_id("run");
+  run.mutable_run()->add_command("claude");
+  for (const v1::Record& rec : {req, run}) {
+    v1::Record back;
+    ASSERT_TRUE(tt::sink::record_from_json(tt::sink::record_to_json(rec), back));
+    // Equivalent: the JSON names every field, so empty sub-messages come back present.
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equivalent(back, rec)) << back.DebugString();
+    EXPECT_EQ(back.seq(), rec.seq());
+  }
+  v1::Record bad;
+  for (const char* line : {"", "{}", R"({"type":"nope"})", R"({"type":"request","input_tokens":"x"})", "[1]"})
+    EXPECT_FALSE(tt::sink::record_from_json(line, bad)) << line;
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ Result<store::ReportQuery> query_of(const ReportOptions& o) {
 int dump_records(const std::vector<std::string>& files, FILE* out) {
   int rc = 0;
   for (const std::string& f : files) {
-    auto n = sink::for_each_delimited_record(
+    auto n = sink::for_each_record(
         f, [out](const sink::v1::Record& rec) { put_text(out, sink::record_to_json(rec) + '\n'); });
     if (!n) {
       fprintf(stderr, "tokentap: %s\n", n.error().c_str());

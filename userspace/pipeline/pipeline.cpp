@@ -445,6 +445,34 @@ void Pipeline::forget_connection(uint32_t pid, uint64_t conn) {
 
 static std::string strip_query(const std::string& target) { return target.substr(0, target.find('?')); }
 
+// The record's anatomy: the body's, with each part's tokens scaled to the
+// record's prompt (docs/analysis.md).
+static void set_anatomy(v1::ApiRequest& r, const provider::Anatomy& a) {
+  if (a.empty()) return;
+  v1::ContextAnatomy& out = *r.mutable_anatomy();
+  uint64_t prompt = r.input_tokens() + r.cache_read_tokens() + r.cache_write_tokens();
+  auto tokens = provider::part_tokens(a, prompt, r.usage_source() == "exact");
+  v1::PromptPart* parts[provider::kPartCount] = {out.mutable_system(), out.mutable_tools(), out.mutable_history(),
+                                                 out.mutable_tool_results(), out.mutable_new_content()};
+  for (size_t i = 0; i < provider::kPartCount; ++i) {
+    parts[i]->set_bytes(a.parts[i].bytes);
+    parts[i]->set_tokens(tokens[i]);
+    parts[i]->set_count(a.parts[i].count);
+  }
+  out.mutable_tool_names()->Assign(a.tool_names.begin(), a.tool_names.end());
+  out.mutable_tool_bytes()->Assign(a.tool_bytes.begin(), a.tool_bytes.end());
+  out.set_cache_breakpoints(a.cache_breakpoints);
+  out.set_cache_ttl_seconds(a.cache_ttl_seconds);
+  out.mutable_prefix_hashes()->Assign(a.prefix_hashes.begin(), a.prefix_hashes.end());
+  out.mutable_prefix_bytes()->Assign(a.prefix_bytes.begin(), a.prefix_bytes.end());
+  out.set_conversation_hash(a.conversation_hash);
+  out.set_new_content_hash(a.new_content_hash);
+  out.set_new_user_turn(a.new_user_turn);
+  out.set_largest_tool_result_hash(a.largest_tool_result_hash);
+  out.set_largest_tool_result_bytes(a.largest_tool_result_bytes);
+  out.set_messages(a.messages);
+}
+
 static void append_error(std::string& e, const std::string& more) {
   if (more.empty()) return;
   if (!e.empty()) e += "; ";
@@ -518,7 +546,7 @@ void Pipeline::digest_request(protocol::HttpMessage& m, const stream::ConnInfo& 
   }
   std::string decoded, why;
   const std::string& body = content_body(m, c, decoded, why);
-  auto d = std::make_shared<provider::RequestDigest>(body, body.capacity());
+  auto d = std::make_shared<provider::RequestDigest>(m, body, body.capacity());
   d->error = std::move(why);
   m.digest = std::move(d);
   std::string().swap(m.body);
@@ -630,6 +658,8 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   append_error(err, call.error);
   r.set_error(err);
   set_cost(r, call.reported_cost_usd);
+  set_anatomy(r, call.anatomy);
+  r.mutable_tools_called()->Assign(call.tools_called.begin(), call.tools_called.end());
   agg_.add_request(std::move(r));
 }
 

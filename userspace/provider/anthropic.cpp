@@ -49,6 +49,13 @@ struct AnthropicUsage {
   }
 };
 
+// A content block that calls a tool: the client's (tool_use) or the provider's own
+// (server_tool_use, e.g. web_search).
+void add_tool_use(const json& block, ResponseInfo& r) {
+  std::string type = get_string(block, "type");
+  if (type == "tool_use" || type == "server_tool_use") r.add_tool_call(get_string(block, "name"));
+}
+
 }  // namespace
 
 ResponseInfo decode_anthropic_messages(const Documents& d) {
@@ -66,6 +73,10 @@ ResponseInfo decode_anthropic_messages(const Documents& d) {
         usage = AnthropicUsage::from(*u);
         r.final_usage = type == "message";
       }
+      if (auto content = type == "message" ? get_array(*msg, "content") : std::nullopt)
+        for (json block : *content) add_tool_use(block, r);
+    } else if (type == "content_block_start") {
+      if (std::optional<json> block = get_object(doc, "content_block")) add_tool_use(*block, r);
     } else if (type == "message_delta") {
       if (std::optional<json> delta = get_object(doc, "delta")) {
         if (std::string stop = get_string(*delta, "stop_reason"); !stop.empty())

@@ -128,10 +128,17 @@ ResponseInfo decode_bedrock_converse(std::string_view body, bool stream) {
       r.final_usage = true;
     }
   };
+  auto tool_use = [&r](const json& holder) {
+    if (std::optional<json> use = get_object(holder, "toolUse")) r.add_tool_call(get_string(*use, "name"));
+  };
   if (!stream) {
     Documents d = parse_documents(body);
     for (const json& doc : d.docs) {
       read(doc);
+      std::optional<json> out = get_object(doc, "output");
+      std::optional<json> msg = out ? get_object(*out, "message") : std::nullopt;
+      if (auto content = msg ? get_array(*msg, "content") : std::nullopt)
+        for (json block : *content) tool_use(block);
       // An error body is {"message": ...} (its type in a header); a result has "output".
       if (!get_member(doc, "output") && !get_member(doc, "usage"))
         if (std::string msg = get_string(doc, "message"); !msg.empty()) r.error = msg;
@@ -147,6 +154,8 @@ ResponseInfo decode_bedrock_converse(std::string_view body, bool stream) {
     }
     Documents d;
     if ((m.event_type == "messageStop" || m.event_type == "metadata") && add_document(m.payload, d)) read(d.docs[0]);
+    if (m.event_type == "contentBlockStart" && add_document(m.payload, d))
+      if (std::optional<json> start = get_object(d.docs.back(), "start")) tool_use(*start);
   }
   return r;
 }
@@ -156,6 +165,8 @@ ResponseInfo decode_ollama(const Documents& d) {
   for (const json& doc : d.docs) {
     if (std::string err = document_error(doc); !err.empty()) r.error = err;
     if (std::string model = get_string(doc, "model"); !model.empty()) r.model = model;
+    // A streamed call comes whole, in one chunk's message.
+    if (std::optional<json> msg = get_object(doc, "message")) add_chat_tool_calls(*msg, r);
     bool done = false;
     if (std::optional<json> v = get_member(doc, "done"); !v || v->get_bool().get(done) || !done) continue;
     r.stop_reason = get_string(doc, "done_reason");

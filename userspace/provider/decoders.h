@@ -2,6 +2,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/http_message.h"
 #include "provider/json_util.h"
@@ -20,6 +21,11 @@ struct ResponseInfo {
   std::string model;
   std::string error;  // provider error, if the body carried one
   std::optional<double> reported_cost_usd;  // OpenRouter's usage.cost
+  std::vector<std::string> tools_called;    // tool names the response called, in order
+
+  void add_tool_call(std::string name) {
+    if (!name.empty() && tools_called.size() < kMaxToolsCalled) tools_called.push_back(std::move(name));
+  }
 };
 
 ResponseInfo decode_anthropic_messages(const Documents& d);
@@ -35,6 +41,10 @@ ResponseInfo decode_bedrock_invoke(std::string_view body, const protocol::HttpMe
 ResponseInfo decode_bedrock_converse(std::string_view body, bool stream);
 // Ollama's /api/chat and /api/generate: JSON or NDJSON; usage on the done chunk.
 ResponseInfo decode_ollama(const Documents& d);
+
+// The tools an OpenAI Chat (or Ollama) message calls: tool_calls[].function.name,
+// and a legacy function_call's name.
+void add_chat_tool_calls(const json& message, ResponseInfo& r);
 
 // Gemini Code Assist (cloudcode-pa) wraps each response as {"response": {...}}:
 // the inner object, if `doc` is such a wrapper.

@@ -31,6 +31,11 @@ ResponseInfo decode_gemini(const Documents& d) {
           r.stop_reason = fr;
           finished = true;
         }
+        // Each chunk carries parts of its own (not the text so far).
+        std::optional<json> content = get_object(c, "content");
+        if (auto parts = content ? get_array(*content, "parts") : std::nullopt)
+          for (json part : *parts)
+            if (std::optional<json> call = get_object(part, "functionCall")) r.add_tool_call(get_string(*call, "name"));
       }
     }
     // A blocked prompt ends the response without candidates.

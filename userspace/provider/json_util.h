@@ -55,6 +55,10 @@ std::string document_error(const json& doc);
 // simdjson bounds the depth at 1024.
 uint64_t string_bytes(const json& v, bool include_keys);
 
+// Adds the UTF-8 length of a JSON string token ("...", perhaps with whitespace
+// after it) once unescaped, without unescaping it. False on a bad escape.
+bool add_unescaped_length(std::string_view token, uint64_t& n);
+
 // ---- simdjson plumbing (also for request_json.cpp) ----
 
 // Parses one whole JSON document into `doc`; false if simdjson refuses it. A

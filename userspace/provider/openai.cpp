@@ -1,4 +1,9 @@
 // OpenAI Chat Completions (and Completions/Embeddings) and the Responses API.
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
 #include "provider/decoders.h"
 
 namespace tt::provider::detail {
@@ -38,10 +43,35 @@ std::optional<double> reported_cost(const json& u) {
   return cost;
 }
 
+// The function a Chat tool call (or a legacy function_call) names.
+std::string function_name(const json& call) {
+  std::optional<json> f = get_object(call, "function");
+  return f ? get_string(*f, "name") : get_string(call, "name");
+}
+
+// A Responses output item that calls a tool: function_call and custom_tool_call
+// name it; local_shell_call is the local_shell tool.
+void add_output_item(const json& item, std::vector<std::string>& out) {
+  std::string type = get_string(item, "type");
+  if (type == "function_call" || type == "custom_tool_call")
+    out.push_back(get_string(item, "name"));
+  else if (type == "local_shell_call")
+    out.emplace_back("local_shell");
+}
+
 }  // namespace
+
+// A message's tool calls (whole: a JSON body, or Ollama's chunks).
+void add_chat_tool_calls(const json& message, ResponseInfo& r) {
+  if (auto calls = get_array(message, "tool_calls"))
+    for (json call : *calls) r.add_tool_call(function_name(call));
+  if (std::optional<json> fc = get_object(message, "function_call")) r.add_tool_call(get_string(*fc, "name"));
+}
 
 ResponseInfo decode_openai_chat(const Documents& d) {
   ResponseInfo r;
+  // Streamed calls: the name comes in the first delta of each (choice, call index).
+  std::set<std::pair<uint64_t, uint64_t>> named;
   for (const json& doc : d.docs) {
     if (std::string err = document_error(doc); !err.empty()) r.error = err;
     if (r.response_id.empty()) r.response_id = get_string(doc, "id");
@@ -49,6 +79,19 @@ ResponseInfo decode_openai_chat(const Documents& d) {
     if (auto choices = get_array(doc, "choices")) {
       for (json ch : *choices) {
         if (std::string fr = get_string(ch, "finish_reason"); !fr.empty()) r.stop_reason = fr;
+        if (std::optional<json> msg = get_object(ch, "message")) add_chat_tool_calls(*msg, r);
+        std::optional<json> delta = get_object(ch, "delta");
+        if (!delta) continue;
+        uint64_t choice = get_count(ch, "index").value_or(0);
+        if (auto calls = get_array(*delta, "tool_calls")) {
+          for (json call : *calls) {
+            std::string name = function_name(call);
+            if (!name.empty() && named.emplace(choice, get_count(call, "index").value_or(0)).second)
+              r.add_tool_call(std::move(name));
+          }
+        }
+        if (std::optional<json> fc = get_object(*delta, "function_call"); fc && named.emplace(choice, UINT64_MAX).second)
+          r.add_tool_call(get_string(*fc, "name"));
       }
     }
     // Streams send "usage": null on every chunk but the last; only an object counts.
@@ -64,13 +107,30 @@ ResponseInfo decode_openai_chat(const Documents& d) {
 
 ResponseInfo decode_openai_responses(const Documents& d) {
   ResponseInfo r;
+  // Tool calls: the final response's output when it lists any, else the items
+  // streamed (output_item.added, then .done: one per output_index).
+  std::vector<std::string> final_calls;
+  std::map<uint64_t, std::vector<std::string>> streamed;
+  bool final_output = false;
   for (const json& doc : d.docs) {
     if (std::string err = document_error(doc); !err.empty()) r.error = err;
     std::string type = get_string(doc, "type");
+    if (type == "response.output_item.added" || type == "response.output_item.done") {
+      if (std::optional<json> item = get_object(doc, "item")) {
+        std::vector<std::string> calls;
+        add_output_item(*item, calls);
+        streamed[get_count(doc, "output_index").value_or(streamed.size())] = std::move(calls);
+      }
+    }
     // A non-stream body is the response object itself; stream events wrap it.
     bool whole = get_string(doc, "object") == "response";
     std::optional<json> resp = whole ? doc : get_object(doc, "response");
     if (!resp) continue;
+    if (auto output = get_array(*resp, "output"); output && output->size()) {
+      final_calls.clear();
+      for (json item : *output) add_output_item(item, final_calls);
+      final_output = true;
+    }
     if (std::string id = get_string(*resp, "id"); !id.empty()) r.response_id = id;
     if (std::string model = get_string(*resp, "model"); !model.empty()) r.model = model;
     if (std::string status = get_string(*resp, "status"); !status.empty()) r.stop_reason = status;
@@ -87,6 +147,9 @@ ResponseInfo decode_openai_responses(const Documents& d) {
       r.final_usage = true;
     }
   }
+  if (!final_output)
+    for (auto& [index, calls] : streamed) final_calls.insert(final_calls.end(), calls.begin(), calls.end());
+  for (std::string& name : final_calls) r.add_tool_call(std::move(name));
   return r;
 }
 

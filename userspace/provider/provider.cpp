@@ -129,10 +129,14 @@ ApiCall classify(const protocol::HttpMessage& request, std::string_view request_
   return classify_impl(request, request_body, parsed, nullptr, hosts);
 }
 
-RequestDigest::RequestDigest(std::string_view body, size_t readable)
+RequestDigest::RequestDigest(const protocol::HttpMessage& request, std::string_view body, size_t readable)
     : fields(body, request_paths(), readable, /*count_text=*/true),
       // A body that is not one JSON object (rare) takes a pass of its own.
-      text_bytes(fields.text_bytes() ? *fields.text_bytes() : request_text_bytes(body, readable)) {}
+      text_bytes(fields.text_bytes() ? *fields.text_bytes() : request_text_bytes(body, readable)) {
+  std::optional<RequestJson> unused;
+  if (ApiCall c = classify_impl(request, body, unused, &fields, nullptr); c.is_llm)
+    anatomy = read_anatomy(c.wire, body, readable);
+}
 
 namespace {
 
@@ -208,6 +212,7 @@ ApiCall decode(const Exchange& ex) {
   const RequestJson& req = digest  ? digest->fields
                            : parsed ? *parsed
                                     : parsed.emplace(ex.request_body, request_paths(), ex.request_body_readable);
+  c.anatomy = digest ? digest->anatomy : read_anatomy(c.wire, ex.request_body, ex.request_body_readable);
   set_harness(identify_harness(*ex.request, ex.request_body, &req, ex.processes));
   auto text = [&req](std::string_view path) {
     const BodyValue& v = req.at(path);
@@ -239,6 +244,7 @@ ApiCall decode(const Exchange& ex) {
 
   c.stop_reason = info.stop_reason;
   c.response_id = info.response_id;
+  c.tools_called = std::move(info.tools_called);
   if (!info.model.empty()) {
     // OpenAI reports the dated snapshot that served the call; elsewhere the request's
     // model is the name of record and the response only fills a gap.

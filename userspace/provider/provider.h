@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "protocol/http_message.h"
+#include "provider/anatomy.h"
 #include "provider/harness.h"
 #include "provider/request_json.h"
 
@@ -69,12 +70,14 @@ struct Usage {
 
 // A request body read as soon as the request ended, so that the body need not be
 // kept until its response ends (a long stream lasts minutes; a daemon sees many at
-// once): the fields decoding reads and what estimation needs. The body given is
-// content-decoded; `readable` as for Exchange::request_body_readable.
+// once): the fields decoding reads, what estimation needs and the anatomy. The
+// body given is `request`'s, content-decoded; `readable` as for
+// Exchange::request_body_readable.
 struct RequestDigest : protocol::BodyDigest {
-  RequestDigest(std::string_view body, size_t readable);
+  RequestDigest(const protocol::HttpMessage& request, std::string_view body, size_t readable);
   RequestJson fields;
   uint64_t text_bytes;  // estimation's input measure (request_text_bytes)
+  Anatomy anatomy;      // read_anatomy() in the request's wire format
   std::string error;    // the body could not be content-decoded: why
 };
 
@@ -122,7 +125,11 @@ struct ApiCall {
   Usage usage;
   UsageSource usage_source = UsageSource::None;
   std::string error;  // provider error type/message, or why usage is missing
+  Anatomy anatomy;    // of the request body (empty if it has none: see read_anatomy)
+  std::vector<std::string> tools_called;  // by the response, in order (at most kMaxToolsCalled)
 };
+
+inline constexpr size_t kMaxToolsCalled = 1024;
 
 // Cheap check from the request alone (method, path, Host and a peek at the body):
 // is this an LLM API request, and of which provider/api?

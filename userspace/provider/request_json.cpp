@@ -26,10 +26,11 @@ int hex4(std::string_view s, size_t at) {
   return v;
 }
 
-// Adds the UTF-8 length of a string token ("...", perhaps with whitespace
-// after it) once unescaped, without unescaping it: the text of a request is
-// mostly long strings with a few escapes. False on a bad escape.
-bool add_unescaped_length(std::string_view tok, uint64_t& n) {
+}  // namespace
+
+// The text of a request is mostly long strings with a few escapes: measured
+// without unescaping them.
+bool detail::add_unescaped_length(std::string_view tok, uint64_t& n) {
   while (!tok.empty() && tok.back() != '"') tok.remove_suffix(1);
   if (tok.size() < 2 || tok.front() != '"') return false;
   std::string_view s = tok.substr(1, tok.size() - 2);
@@ -67,6 +68,8 @@ bool add_unescaped_length(std::string_view tok, uint64_t& n) {
   return true;
 }
 
+namespace {
+
 constexpr size_t kMaxDepth = 1024;
 
 // Adds the unescaped text of every string value under v (keys not counted);
@@ -74,7 +77,7 @@ constexpr size_t kMaxDepth = 1024;
 // as it would be for a whole-document parse.
 // A string's text. A value's is measured from its raw token; a document that
 // is one string is read (unescaped) so that it counts as consumed.
-bool add_string(od::value& v, uint64_t& n) { return add_unescaped_length(v.raw_json_token(), n); }
+bool add_string(od::value& v, uint64_t& n) { return detail::add_unescaped_length(v.raw_json_token(), n); }
 bool add_string(od::document& d, uint64_t& n) {
   std::string_view s;
   if (d.get_string().get(s)) return false;

@@ -1,5 +1,9 @@
 #include "sink/sink.h"
 
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+
 #include "sink/utf8.h"
 
 #include <google/protobuf/io/coded_stream.h>
@@ -230,6 +234,44 @@ Result<std::vector<v1::Record>> read_delimited_records(const std::string& path) 
   auto n = for_each_delimited_record(path, [&out](const v1::Record& r) { out.push_back(r); });
   if (!n) return Error{n.error()};
   return out;
+}
+
+}  // namespace tt::sink
+
+namespace tt::sink {
+
+bool record_from_json(const std::string& line, v1::Record& rec) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) return false;
+  std::string type = j["type"];
+  uint64_t seq = j.contains("record_seq") && j["record_seq"].is_number_unsigned() ? j["record_seq"].get<uint64_t>() : 0;
+  google::protobuf::Message* m = type == "request" ? static_cast<google::protobuf::Message*>(rec.mutable_request())
+                                 : type == "process" ? static_cast<google::protobuf::Message*>(rec.mutable_process())
+                                 : type == "session" ? static_cast<google::protobuf::Message*>(rec.mutable_session())
+                                 : type == "run"     ? static_cast<google::protobuf::Message*>(rec.mutable_run())
+                                                     : nullptr;
+  if (!m) return false;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;  // "type", "record_seq"
+  if (!google::protobuf::util::JsonStringToMessage(line, m, opts).ok()) return false;
+  rec.set_seq(seq);
+  return true;
+}
+
+Result<uint64_t> for_each_record(const std::string& path, const std::function<void(const v1::Record&)>& fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error("cannot open " + path + ": " + strerror(errno));
+  if (in.peek() != '{') return for_each_delimited_record(path, fn);
+  uint64_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    v1::Record rec;
+    if (!record_from_json(line, rec))
+      return make_error(path + ": line " + std::to_string(n + 1) + " is not a record --json wrote");
+    fn(rec);
+    ++n;
+  }
+  return n;
 }
 
 }  // namespace tt::sink

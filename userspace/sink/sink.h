@@ -76,6 +76,12 @@ Result<std::vector<v1::Record>> read_delimited_records(const std::string& path);
 // memory); stops at the first record that does not parse. Returns how many
 // were read, or an error naming the file and the record's index.
 Result<uint64_t> for_each_delimited_record(const std::string& path, const std::function<void(const v1::Record&)>& fn);
+// Either kind of record file: delimited protobuf (--out, spool segments) or the
+// JSON lines --json writes (told apart by a first '{'); the same contract.
+Result<uint64_t> for_each_record(const std::string& path, const std::function<void(const v1::Record&)>& fn);
+// One JSON line as --json writes it back into a record ("type" says which kind,
+// "record_seq" its spool number); false if it is not one.
+bool record_from_json(const std::string& line, v1::Record& rec);
 
 class MultiSink : public RecordSink {
  public:

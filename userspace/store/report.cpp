@@ -143,7 +143,7 @@ std::string aligned(const Table& t) {
 // One record file into the batch, records without seq numbered per run.
 Result<uint64_t> read_file(const std::string& path, std::map<std::string, uint64_t>& next_seq,
                            std::vector<v1::Record>& batch, const std::function<void()>& flush_full) {
-  return sink::for_each_delimited_record(path, [&](const v1::Record& rec) {
+  return sink::for_each_record(path, [&](const v1::Record& rec) {
     batch.push_back(rec);
     if (!rec.seq()) batch.back().set_seq(++next_seq[record_run_id(rec)]);
     flush_full();
