@@ -252,9 +252,15 @@ class Session {
       cache_miss: miss, aborted: false, tools_defined: [...c.tools],
       usage: { input_tokens: u.input, cache_read_tokens: u.read, cache_write_5m_tokens: u.write, output_tokens: output },
       prompt_tokens: u.total, new_user_turn: false, new_content: '',
+      // Sizes, cache markers cut: total and unchanged are JSON bytes of the prompt's blocks (of
+      // all, of those unchanged); text, tools and huge_result are text bytes (string values, as
+      // the anatomy's parts: of the prompt, of each tool, of the huge tool result's block);
+      // tools_json and huge_result_json the same in JSON bytes.
       bytes: { total: raw.reduce((n, s) => n + Buffer.byteLength(s), 0), unchanged: 0,
         text: plain.reduce((n, b) => n + textBytes(b), 0),
-        tools: Object.fromEntries(c.tools.map((n) => [n, textBytes(TOOL_DEFS[n])])), huge_result: 0 },
+        tools: Object.fromEntries(c.tools.map((n) => [n, textBytes(TOOL_DEFS[n])])), huge_result: 0,
+        tools_json: Object.fromEntries(c.tools.map((n) => [n, Buffer.byteLength(JSON.stringify(TOOL_DEFS[n]))])),
+        huge_result_json: 0 },
       start_ms: Date.now() - this.t0, end_ms: 0,
     };
     // The unchanged prefix: leading blocks equal to the previous request's of the conversation.
@@ -271,7 +277,10 @@ class Session {
     if (this.huge) {
       const carried = msgs.flatMap((m) => (Array.isArray(m.content) ? m.content : []))
         .find((b) => b.type === 'tool_result' && b.content === this.huge);
-      if (carried) rec.bytes.huge_result = textBytes(withoutMarkers(carried));
+      if (carried) {
+        rec.bytes.huge_result = textBytes(withoutMarkers(carried));
+        rec.bytes.huge_result_json = Buffer.byteLength(JSON.stringify(withoutMarkers(carried)));
+      }
     }
 
     let text = '', stopReason = '';
@@ -464,6 +473,7 @@ function truth(s, a) {
   const unused = [...new Set(qs.flatMap((q) => q.tools_defined))].filter((t) => !called.has(t)).sort();
   for (const q of qs) {
     q.bytes.unused_tools = unused.reduce((n, t) => n + (q.bytes.tools[t] || 0), 0);
+    q.bytes.unused_tools_json = unused.reduce((n, t) => n + (q.bytes.tools_json[t] || 0), 0);
     if (qs.length >= 3 && q.bytes.unused_tools > 0) add(q, 'unused_tools');
   }
   // The huge tool result: every request after the first that carries it.
