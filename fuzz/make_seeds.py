@@ -319,6 +319,54 @@ def cloud_provider_seeds(out):
             put(out, "provider", bytes([flags]) + SEP.join([req_head, json.dumps(body).encode(), resp_head, resp]))
 
 
+def anatomy_seeds(out):
+    """Request bodies with every part of a prompt (system, tools, history, tool results, new
+    content, cache markers) in each wire format, for the anatomy (provider/anatomy.cpp)."""
+    marker = {"type": "ephemeral", "ttl": "1h"}
+    anthropic = {"model": "claude-sonnet-4-5", "system": [{"type": "text", "text": "S", "cache_control": marker}],
+                 "tools": [{"name": "read", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}],
+                 "messages": [{"role": "user", "content": "hi \u00e9"},
+                              {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "read", "input": {}}]},
+                              {"role": "user", "content": [{"cache_control": marker, "type": "tool_result",
+                                                            "tool_use_id": "t", "content": "x\n\"y\""},
+                                                           {"type": "text", "text": "go on"}]}]}
+    chat = {"model": "gpt-4o", "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "hi"},
+                                             {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "ls"}}]},
+                                             {"role": "tool", "tool_call_id": "c", "content": "a"}],
+            "tools": [{"type": "function", "function": {"name": "ls", "parameters": {}}}]}
+    responses = {"model": "gpt-5", "instructions": "S", "input": [
+        {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "d"}]},
+        {"type": "message", "role": "user", "content": "hi"}, {"type": "reasoning", "summary": []},
+        {"type": "function_call", "call_id": "c", "name": "sh", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c", "output": "ok"}],
+        "tools": [{"type": "function", "name": "sh"}, {"type": "web_search"}]}
+    gemini = {"model": "gemini-2.5-pro", "project": "p", "request": {
+        "systemInstruction": {"parts": [{"text": "S"}]},
+        "tools": [{"functionDeclarations": [{"name": "read_file"}]}, {"googleSearch": {}}],
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]},
+                     {"role": "model", "parts": [{"functionCall": {"name": "read_file", "args": {}}}]},
+                     {"role": "user", "parts": [{"functionResponse": {"name": "read_file", "response": {"o": "x"}}}]}]}}
+    converse = {"system": [{"text": "S"}, {"cachePoint": {"type": "default"}}],
+                "toolConfig": {"tools": [{"toolSpec": {"name": "calc"}}, {"cachePoint": {"type": "default"}}]},
+                "messages": [{"role": "user", "content": [{"cachePoint": {"type": "default"}}, {"text": "go"}]},
+                             {"role": "assistant", "content": [{"toolUse": {"toolUseId": "u", "name": "calc"}}]},
+                             {"role": "user", "content": [{"toolResult": {"toolUseId": "u", "content": [{"text": "2"}]}}]}]}
+    cases = [("POST /v1/messages", "api.anthropic.com", anthropic, b'{"type":"message","usage":{"input_tokens":9}}'),
+             ("POST /v1/chat/completions", "api.openai.com", chat, b'{"choices":[],"usage":{"prompt_tokens":9}}'),
+             ("POST /v1/responses", "api.openai.com", responses,
+              b'{"object":"response","output":[],"usage":{"input_tokens":9}}'),
+             ("POST /v1internal:generateContent", "cloudcode-pa.googleapis.com", gemini,
+              b'{"response":{"usageMetadata":{"promptTokenCount":9}}}'),
+             ("POST /model/m/converse", "bedrock-runtime.us-east-1.amazonaws.com", converse,
+              b'{"output":{},"usage":{"inputTokens":9,"outputTokens":1}}'),
+             ("POST /api/generate", "localhost:11434", {"model": "l", "system": "S", "prompt": "hi"},
+              b'{"done":true,"prompt_eval_count":9}')]
+    for line, host, body, resp in cases:
+        req_head = f"{line}\nHost: {host}\nContent-Type: application/json".encode()
+        for flags in (3, 3 | 4 | 8):
+            put(out, "provider", bytes([flags]) + SEP.join([req_head, json.dumps(body).encode(), b"200", resp]))
+
+
 def harness_seeds(out):
     for path in sorted(glob.glob(os.path.join(DATA, "harnesses", "*.server.jsonl"))):
         with open(path) as f:
@@ -366,6 +414,7 @@ def main():
     websocket_seeds(out)
     provider_seeds(out)
     cloud_provider_seeds(out)
+    anatomy_seeds(out)
     harness_seeds(out)
     elf_seeds(out, tmp)
     record_seeds(out, build, tmp)

@@ -1,6 +1,7 @@
 // Provider decoding: one request/response pair through provider::decode, so
 // each wire format (Anthropic, OpenAI Chat and Responses, Gemini, Code Assist,
-// unknown), JSON and SSE, usage, errors, estimation and harness rules.
+// unknown), JSON and SSE, usage, errors, estimation, harness rules, the request's
+// anatomy and the tools the response called.
 // Input: a flags byte, then four parts split by "\n--tt--\n": request head
 // (http_text.h), request body, response head, response body.
 #include "fuzz_input.h"
@@ -43,5 +44,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // is checked by a validating parser.
   if (nlohmann::json::accept(req_body) && tt::provider::classify(req, req_body).is_llm != c.is_llm)
     __builtin_trap();
+  // The anatomy is the same whether the body was digested or read whole, and its
+  // parts' tokens add up to any prompt.
+  const tt::provider::Anatomy& a = c.anatomy;
+  tt::provider::Anatomy whole = tt::provider::read_anatomy(c.wire, req_body);
+  bool same = whole.prefix_hashes == a.prefix_hashes && whole.prefix_bytes == a.prefix_bytes &&
+              whole.tool_names == a.tool_names && whole.conversation_hash == a.conversation_hash &&
+              whole.new_content_hash == a.new_content_hash && whole.cache_breakpoints == a.cache_breakpoints;
+  for (size_t i = 0; i < tt::provider::kPartCount; ++i) same &= whole.parts[i].bytes == a.parts[i].bytes;
+  if (c.is_llm && !same) __builtin_trap();
+  if (a.prefix_hashes.size() > tt::provider::kMaxPrefixBlocks || a.tool_names.size() > tt::provider::kMaxToolNames)
+    __builtin_trap();
+  uint64_t prompt = c.usage.input_tokens + c.usage.cache_read_tokens, sum = 0, bytes = 0;
+  for (uint64_t t : tt::provider::part_tokens(a, prompt, true)) sum += t;
+  for (const auto& p : a.parts) bytes += p.bytes;
+  if (bytes && sum != prompt) __builtin_trap();
+  for (const std::string& name : c.tools_called) tt::fuzz::touch(name);
   return 0;
 }

@@ -1,12 +1,15 @@
 // The request body reader (simdjson On-Demand): RequestJson over the paths
-// decoding and the harness rules read, with and without counting text, and
-// json_string_bytes. The body sits at the end of an exact-size buffer and the
-// readable size is declared truthfully, so ASan sees a read past either.
+// decoding and the harness rules read, with and without counting text,
+// json_string_bytes, and the anatomy (provider/anatomy.h) in each wire format.
+// The body sits at the end of an exact-size buffer and the readable size is
+// declared truthfully, so ASan sees a read past either.
 // Input: a flags byte, then the body.
 #include <cstring>
 #include <memory>
 
 #include "fuzz_input.h"
+#include "provider/anatomy.h"
+#include "provider/provider.h"
 #include "provider/request_json.h"
 
 namespace {
@@ -35,5 +38,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto bytes = tt::provider::json_string_bytes(body, readable);
   // One walk counting text must agree with the dedicated pass.
   if (count && rj.text_bytes() && bytes && *rj.text_bytes() != *bytes) __builtin_trap();
+  // The anatomy in each wire format: the same read in place as from a copy.
+  using W = tt::provider::WireFormat;
+  for (W w : {W::AnthropicMessages, W::OpenAIChat, W::OpenAIResponses, W::Gemini, W::BedrockConverse}) {
+    tt::provider::Anatomy a = tt::provider::read_anatomy(w, body, readable), b = tt::provider::read_anatomy(w, body);
+    bool same = a.prefix_hashes == b.prefix_hashes && a.prefix_bytes == b.prefix_bytes && a.tool_names == b.tool_names &&
+                a.conversation_hash == b.conversation_hash && a.largest_tool_result_hash == b.largest_tool_result_hash;
+    for (size_t i = 0; i < tt::provider::kPartCount; ++i) same &= a.parts[i].bytes == b.parts[i].bytes;
+    if (!same) __builtin_trap();
+  }
   return 0;
 }

@@ -450,4 +450,20 @@ TEST(RecordedAnalysis, CodexSession) {
   EXPECT_TRUE(a.findings.empty());
 }
 
+// The demo agent (scripts/demo.sh): two user turns, each a count_tokens call (a
+// call of its own), a tool-use loop and an OpenAI title call (another model: its
+// own conversation).
+TEST(RecordedAnalysis, DemoAgentTwoTurns) {
+  Replayed got = replay_against_log("demo_agent", 12);
+  tt::analysis::Analysis a = tt::analysis::analyze(got.requests, builtin_prices(), {});
+  ASSERT_EQ(a.sessions.size(), 1u);
+  ASSERT_EQ(a.sessions[0].turns.size(), 2u);
+  for (const auto& q : a.requests) {
+    bool own_call = q.record->api() == "count_tokens" || q.record->model() == "gpt-4o-mini";
+    if (own_call) EXPECT_EQ(q.role, "side") << q.n;
+  }
+  EXPECT_EQ(a.sessions[0].turns[0].requests.size() + a.sessions[0].turns[1].requests.size(), 12u);
+  for (const auto& f : a.findings) EXPECT_NE(f.kind, "compaction") << "a token count is no compaction";
+}
+
 }  // namespace

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
 #include <string>
 
 namespace {
@@ -166,6 +168,27 @@ TEST(JsonStringBytes, AgreesWithNlohmannOnRecordedBodies) {
     ++checked;
   }
   EXPECT_EQ(checked, 7);
+}
+
+// Strings made of plain text and every kind of escape (\\, \u, surrogate pairs,
+// bad ones) at every offset from a 16-byte block's edges: the length once
+// unescaped is nlohmann's, and a bad escape is refused as nlohmann refuses it.
+TEST(JsonStringBytes, EscapesAtEveryOffsetAgreeWithNlohmann) {
+  const char* pieces[] = {"a", "long plain text ", "\\n", "\\\"", "\\\\", "\\t", "\\/", "\\u00e9", "\\u20ac",
+                          "\\u0041", "\\ud83d\\ude00", "\xc3\xa9", "\\\\\\n", "\\q", "\\ud83d", "\\u12", "\\"};
+  std::mt19937 rng(13);
+  int bad = 0;
+  for (int round = 0; round < 4000; ++round) {
+    std::string text(rng() % 40, 'x');
+    for (int k = rng() % 12; k > 0; --k) text += pieces[rng() % std::size(pieces)];
+    std::string doc = "[\"" + text + "\"]";
+    auto j = nlohmann::json::parse(doc, nullptr, false);
+    std::optional<uint64_t> want;
+    if (!j.is_discarded()) want = nlohmann_string_bytes(j);
+    bad += !want;
+    EXPECT_EQ(json_string_bytes(doc), want) << doc;
+  }
+  EXPECT_GT(bad, 100);  // bad escapes were among them
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "analysis/analysis.h"
 
 #include <algorithm>
+#include <functional>
 #include <tuple>
 
 #include "analysis/internal.h"
@@ -63,10 +64,15 @@ uint64_t shared_prefix_bytes(const v1::ContextAnatomy& prev, const v1::ContextAn
 
 uint64_t total_bytes(const v1::ContextAnatomy& a) { return a.prefix_bytes_size() ? a.prefix_bytes(a.prefix_bytes_size() - 1) : 0; }
 
-// Conversation key: its first user message's hash, or the request itself.
+// Conversation key: its first user message's hash, with the wire format and
+// model (a title or summary call re-sends the user's first message to another
+// model: its own conversation); or the request itself without an anatomy.
 uint64_t conversation_of(const Request& q) {
   uint64_t h = q.record->anatomy().conversation_hash();
-  return h ? h : (uint64_t{1} << 63) | static_cast<uint64_t>(q.n);
+  // A token count is asked about a prompt, not sent on with it: a call of its own.
+  if (!h || q.record->api() == "count_tokens") return (uint64_t{1} << 63) | static_cast<uint64_t>(q.n);
+  uint64_t mix = std::hash<std::string>{}(q.record->wire_format() + '\n' + q.record->model());
+  return h ^ (mix + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
 }
 
 void build_requests(Analysis& a, const pricing::PriceTable& prices) {
@@ -123,16 +129,16 @@ void assign_roles(Analysis& a, const std::vector<int>& members, std::map<uint64_
 // content again is a retry); other requests join the turn in progress.
 void assign_turns(Analysis& a, Session& s, const std::vector<int>& members) {
   int turn = 1;
-  bool started = false;
+  bool any_main = false;  // the first turn is under way once a main request was seen
   uint64_t last_hash = 0;
   for (int i : members) {
     Request& q = a.requests[i];
     const auto& an = q.record->anatomy();
-    if (q.role == "main" && an.new_user_turn() && (!started || an.new_content_hash() != last_hash)) {
-      if (started) ++turn;
-      started = true;
+    if (q.role == "main" && an.new_user_turn() && (!any_main || an.new_content_hash() != last_hash)) {
+      if (any_main) ++turn;
       last_hash = an.new_content_hash();
     }
+    any_main = any_main || q.role == "main";
     q.turn = turn;
     if (static_cast<int>(s.turns.size()) < turn) s.turns.emplace_back().turn = turn;
     Turn& t = s.turns[turn - 1];

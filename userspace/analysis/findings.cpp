@@ -107,7 +107,9 @@ void resets_and_compactions(Acc& acc, Analysis& a, const Convs& convs) {
     for (size_t k = 1; k < idx.size(); ++k) {
       const Request& p = a.requests[idx[k - 1]];
       Request& q = a.requests[idx[k]];
-      if (p.prompt_tokens >= kMinCompacted && q.prompt_tokens * 2 < p.prompt_tokens)
+      // Only a prompt the provider counted: a refused call reports none.
+      if (p.prompt_tokens >= kMinCompacted && q.prompt_tokens && q.record->billable() &&
+          q.prompt_tokens * 2 < p.prompt_tokens)
         acc.add("compaction", "", q, p.prompt_tokens - q.prompt_tokens, 0);
     }
   // A conversation that starts once an earlier one (of 3 or more requests) is over.

@@ -336,7 +336,7 @@ class Reader {
   void add_tool(std::string_view name, uint64_t bytes) {
     ++a_.parts[kTools].count;
     if (a_.tool_names.size() >= kMaxToolNames) return;
-    a_.tool_names.emplace_back(name.substr(0, kMaxToolNameBytes));
+    a_.tool_names.push_back(tool_name(name));
     a_.tool_bytes.push_back(bytes);
   }
 

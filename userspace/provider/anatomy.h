@@ -48,6 +48,13 @@ inline constexpr size_t kMaxPrefixBlocks = 4096;  // later blocks share the last
 inline constexpr size_t kMaxToolNames = 1024;     // later tools count in the part only
 inline constexpr size_t kMaxToolNameBytes = 256;
 
+// A tool's name as records keep it: at most kMaxToolNameBytes, cut between characters.
+inline std::string tool_name(std::string_view name) {
+  size_t n = name.size() < kMaxToolNameBytes ? name.size() : kMaxToolNameBytes;
+  while (n > 0 && n < name.size() && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80) --n;  // not in a character
+  return std::string(name.substr(0, n));
+}
+
 // The anatomy of a request body (content-decoded) spoken in `wire`, in one
 // simdjson On-Demand pass over it. Empty for formats without one, bodies that
 // are not one JSON object, or that nest deeper than 1024 levels. `readable`:

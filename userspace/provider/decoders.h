@@ -23,8 +23,8 @@ struct ResponseInfo {
   std::optional<double> reported_cost_usd;  // OpenRouter's usage.cost
   std::vector<std::string> tools_called;    // tool names the response called, in order
 
-  void add_tool_call(std::string name) {
-    if (!name.empty() && tools_called.size() < kMaxToolsCalled) tools_called.push_back(std::move(name));
+  void add_tool_call(std::string_view name) {
+    if (!name.empty() && tools_called.size() < kMaxToolsCalled) tools_called.push_back(tool_name(name));
   }
 };
 
