@@ -119,15 +119,15 @@ class SessionAnalysisTest(E2ETestCase):
         return sorted(q["n"] for q in self.truth["requests"]
                       if kind in q["shows"] and (reason is None or q["cache_miss"] == reason))
 
-    def assert_finding(self, kind, reason=None, tokens=None, waste=None, token_slack=0, waste_slack=USD):
+    def assert_finding(self, kind, reason=None, tokens=None, waste=None, token_slack=0, waste_slack=USD, hint=""):
         """The kind (and reason) is found once, on exactly the requests the ground truth says, with
         the tokens and waste given (when given)."""
         want = self.expected(kind, reason)
         fs = self.findings(kind, reason)
         self.assertTrue(want, "the scenario shows no %s %s" % (kind, reason or ""))
-        self.assertEqual(len(fs), 1, "%s %s: findings %s" % (kind, reason or "", fs))
+        self.assertEqual(len(fs), 1, "%s %s: findings %s%s" % (kind, reason or "", fs, hint))
         f = fs[0]
-        self.assertEqual(f["requests"], want, "%s %s: requests" % (kind, reason or ""))
+        self.assertEqual(f["requests"], want, "%s %s: requests%s" % (kind, reason or "", hint))
         if tokens is not None:
             self.assertLessEqual(abs(f["tokens"] - tokens), token_slack, "%s %s: tokens %d, expected %d" % (
                 kind, reason or "", f["tokens"], tokens))
@@ -214,10 +214,17 @@ class SessionAnalysisTest(E2ETestCase):
         rates = self.price[self.gt[n]["model"]]
         return (rates["input"] - rates["cache_read"]) / 1e6
 
+    def ttl_hint(self, n):
+        """What the analysis takes for the cache's lifetime after request n."""
+        ttl = self.rec[n].get("anatomy", {}).get("cache_ttl_seconds", 0)
+        return ("\n(request %d's record says cache_ttl_seconds %s: the lifetime after it is that, or --cache-ttl %s "
+                "where it is 0; its cache_control names no ttl)" % (n, ttl, CACHE_TTL))
+
     def test_cache_miss_expired(self):
         [n] = self.expected("cache_miss", "expired")
         missed = self.unchanged(n) - self.rec[n]["cache_read_tokens"]
-        self.assert_finding("cache_miss", "expired", tokens=missed, waste=missed * self.saving(n))
+        self.assert_finding("cache_miss", "expired", tokens=missed, waste=missed * self.saving(n),
+                            hint=self.ttl_hint(self.previous(n)))
 
     def test_cache_miss_no_breakpoints(self):
         ns = self.expected("cache_miss", "no_breakpoints")
@@ -241,7 +248,7 @@ class SessionAnalysisTest(E2ETestCase):
         written = sum(self.rec[n]["cache_write_tokens"] for n in ns)
         waste = sum(self.rec[n]["cache_write_5m_tokens"] * (self.price[self.gt[n]["model"]]["cache_write_5m"] -
                                                           self.price[self.gt[n]["model"]]["input"]) / 1e6 for n in ns)
-        self.assert_finding("cache_write_unread", tokens=written, waste=waste)
+        self.assert_finding("cache_write_unread", tokens=written, waste=waste, hint=self.ttl_hint(ns[0]))
 
     def test_context_reset(self):
         self.assert_finding("context_reset", waste=0)
