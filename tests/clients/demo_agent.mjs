@@ -18,37 +18,14 @@
 //          --quiet (totals only).
 // Talks to tests/llmserver/llmserver.py: usage numbers are steered with the
 // server's x-test-usage / x-test-reply-words / x-test-tool-use headers.
-import dns from 'node:dns';
-import https from 'node:https';
-import fs from 'node:fs';
-import zlib from 'node:zlib';
+import { httpsAgent, parseAgentArgs, postJson, sseParser } from './agent_util.mjs';
 
 function parseArgs(argv) {
   const a = { eventDelayMs: 10, quiet: false };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) { console.error(`demo_agent: ${k} needs a value`); process.exit(2); }
-      return argv[++i];
-    };
-    switch (k) {
-      case '--base-url': a.baseUrl = val(); break;
-      case '--ca': a.ca = val(); break;
-      case '--openai-base-url': a.openaiBaseUrl = val(); break;
-      case '--resolve': {
-        const [host, addr] = val().split(/:(.*)/s);
-        (a.resolve ||= {})[host] = addr;
-        break;
-      }
-      case '--model': a.model = val(); break;
-      case '--openai-model': a.openaiModel = val(); break;
-      case '--event-delay-ms': a.eventDelayMs = parseInt(val(), 10); break;
-      case '--quiet': a.quiet = true; break;
-      default: console.error(`demo_agent: unknown argument ${k}`); process.exit(2);
-    }
-  }
-  a.baseUrl = (a.baseUrl || process.env.ANTHROPIC_BASE_URL || '').replace(/\/+$/, '');
-  if (!a.baseUrl) { console.error('demo_agent: give --base-url or set ANTHROPIC_BASE_URL'); process.exit(2); }
+  parseAgentArgs('demo_agent', argv, a, {
+    '--openai-base-url': (val) => { a.openaiBaseUrl = val(); },
+    '--openai-model': (val) => { a.openaiModel = val(); },
+  });
   a.openaiBaseUrl = (a.openaiBaseUrl || process.env.OPENAI_BASE_URL || `${a.baseUrl}/v1`).replace(/\/+$/, '');
   a.model = a.model || 'claude-sonnet-4-5';
   a.openaiModel = a.openaiModel || 'gpt-4o-mini';
@@ -120,73 +97,14 @@ const TURNS = [
 
 // ---------------------------------------------------------------- HTTP
 
-function decoderFor(enc) {
-  switch ((enc || 'identity').toLowerCase()) {
-    case 'gzip': return zlib.createGunzip();
-    case 'deflate': return zlib.createInflate();
-    case 'br': return zlib.createBrotliDecompress();
-    default: return null;
-  }
-}
-
-// POSTs JSON; calls onText(str) for each decoded piece; resolves {status, headers, text}.
-function post(agent, url, headers, obj, onText) {
-  const body = Buffer.from(JSON.stringify(obj));
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, {
-      method: 'POST', agent,
-      headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip, deflate, br',
-        'user-agent': 'demo-agent/1.0 (tokentap demo)', 'content-length': String(body.length), ...headers },
-    }, (res) => {
-      let text = '';
-      const dec = decoderFor(res.headers['content-encoding']);
-      const src = dec ? res.pipe(dec) : res;
-      src.setEncoding('utf8');
-      src.on('data', (s) => { text += s; if (onText) onText(s); });
-      src.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
-      src.on('error', reject);
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-// Incremental SSE parser: feed(str) -> calls onEvent(eventName, dataString).
-function sseParser(onEvent) {
-  let buf = '';
-  return (s) => {
-    buf += s;
-    let idx;
-    while ((idx = buf.search(/\r?\n\r?\n/)) >= 0) {
-      const block = buf.slice(0, idx);
-      buf = buf.slice(idx).replace(/^\r?\n\r?\n/, '');
-      let ev = 'message';
-      const data = [];
-      for (const line of block.split(/\r?\n/)) {
-        if (line.startsWith('event:')) ev = line.slice(6).trim();
-        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-      }
-      if (data.length) onEvent(ev, data.join('\n'));
-    }
-  };
-}
+const post = (agent, url, headers, obj, onText) =>
+  postJson(agent, url, headers, obj, onText, 'demo-agent/1.0 (tokentap demo)');
 
 // ---------------------------------------------------------------- agent
 
 async function main() {
   const a = parseArgs(process.argv.slice(2));
-  const agentOpts = { keepAlive: true };
-  if (a.ca) agentOpts.ca = fs.readFileSync(a.ca);
-  if (a.resolve) {
-    agentOpts.lookup = (host, opts, cb) => {
-      const addr = a.resolve[host];
-      if (!addr) return dns.lookup(host, opts, cb);
-      const family = addr.includes(':') ? 6 : 4;
-      return opts && opts.all ? cb(null, [{ address: addr, family }]) : cb(null, addr, family);
-    };
-  }
-  const agent = new https.Agent(agentOpts);
+  const agent = httpsAgent(a);
   const anthropicHeaders = {
     'x-api-key': process.env.ANTHROPIC_API_KEY || 'sk-ant-demo',
     'anthropic-version': '2023-06-01',

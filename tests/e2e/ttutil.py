@@ -54,12 +54,14 @@ def chown_tree(path, uid, gid):
 class Profiled:
     """Result of one `tokentap profile` run."""
 
-    def __init__(self, rc, records, report, stderr, capture):
+    def __init__(self, rc, records, report, stderr, capture, stdout="", json_path=None):
         self.rc = rc
         self.records = records
         self.report = report
         self.stderr = stderr
         self.capture = capture
+        self.stdout = stdout        # the command's standard output (tokentap writes none)
+        self.json_path = json_path  # the --json record file
 
     @property
     def requests(self):
@@ -115,7 +117,7 @@ class E2ETestCase(unittest.TestCase):
         if expect_rc is not None:
             self.assertEqual(rc, expect_rc, "tokentap profile %s exited %d\nstderr:\n%s\nstdout:\n%s" % (
                 cmd, rc, stderr, stdout))
-        return Profiled(rc, records, report, stderr, cap)
+        return Profiled(rc, records, report, stderr, cap, stdout, js)
 
     def client(self, kind, *args):
         """Command line for a test client: kind is 'py' or 'node'."""
