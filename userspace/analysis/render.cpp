@@ -182,7 +182,8 @@ nlohmann::ordered_json to_json(const Analysis& a) {
          {"anatomy",
           {{"system", q.anatomy.system}, {"tools", q.anatomy.tools}, {"history", q.anatomy.history},
            {"tool_results", q.anatomy.tool_results}, {"new_content", q.anatomy.new_content}}},
-         {"unchanged_prefix_tokens", q.unchanged_prefix_tokens}, {"findings", q.findings}});
+         {"unchanged_prefix_tokens", q.unchanged_prefix_tokens}, {"waste_usd", q.waste_usd},
+         {"findings", q.findings}});
   }
   return j;
 }
