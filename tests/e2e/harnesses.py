@@ -189,6 +189,18 @@ def qwen_setup(home, server):
                {"privacy": {"usageStatisticsEnabled": False}, "security": {"auth": {"selectedType": "openai"}}})
 
 
+def continue_config(home):
+    return os.path.join(home, ".continue", "config.yaml")
+
+
+def continue_setup(home, server):
+    """A config file of one OpenAI-compatible model (YAML: JSON is YAML)."""
+    write_json(continue_config(home), {
+        "name": "tokentap", "version": "1.0.0", "schema": "v1",
+        "models": [{"name": "mock", "provider": "openai", "model": "gpt-4o",
+                    "apiBase": server.base_url + "/v1", "apiKey": API_KEY}]})
+
+
 HARNESSES = {h.name: h for h in (
     Harness("claude-code", "claude", "@anthropic-ai/claude-code@2.1.330", "2.1.330",
             # the npm bin (bin/claude.exe) is the native Bun executable, copied from
@@ -247,6 +259,12 @@ HARNESSES = {h.name: h for h in (
             timeout=180, args=[PROMPT], setup=qwen_setup,
             env=lambda s: {"OPENAI_BASE_URL": s.base_url + "/v1", "OPENAI_API_KEY": API_KEY,
                            "OPENAI_MODEL": "gpt-4o"}),
+    # It first checks for a newer version on its own host (fails offline, no LLM request).
+    Harness("continue", "continue", "@continuedev/cli@1.5.47", "1.5.47",
+            "node_modules/@continuedev/cli/dist/cn.js", "node",
+            "openai_chat", "chat_completions", ["/v1/chat/completions"], interp=NODE20,
+            timeout=180, setup=continue_setup,
+            args=["-p", PROMPT]),
 )}
 
 

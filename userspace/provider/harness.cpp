@@ -84,6 +84,10 @@ constexpr std::array kHarnessRules = {
     // OpenClaw: node .../openclaw/openclaw.mjs (Node >= 24); calls with the OpenAI SDK.
     HarnessRule{"openclaw", "process:package", R"(^openclaw@([0-9]\S*)$)"},
     HarnessRule{"openclaw", "process:cmdline", R"((?:^|[\s/])openclaw(?:\.mjs)?(?:\s|$))"},
+    // Continue CLI: node .../@continuedev/cli/dist/cn.js; calls with a renamed OpenAI SDK
+    // ("ls/JS 5.23.2").
+    HarnessRule{"continue", "process:package", R"(^@continuedev/cli@([0-9]\S*)$)"},
+    HarnessRule{"continue", "process:cmdline", R"(/@continuedev/cli/dist/cn\.js(?:\s|$))"},
 
     // Codex from npm, by its process: what names it when only sizes are seen (a TLS stack
     // it might use that tokentap cannot hook; the socket fallback has no headers).
