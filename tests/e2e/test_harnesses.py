@@ -90,7 +90,8 @@ class HarnessRun:
 # One class per harness (ctest runs each as e2e.harness.<Class>).
 for _cls, _name in (("ClaudeCodeTest", "claude-code"), ("OpenCodeTest", "opencode"), ("KiloTest", "kilo"),
                     ("ClineTest", "cline"), ("GeminiCliTest", "gemini-cli"), ("PiTest", "pi"),
-                    ("OpenClawTest", "openclaw"), ("QwenCodeTest", "qwen-code"), ("ContinueTest", "continue")):
+                    ("OpenClawTest", "openclaw"), ("QwenCodeTest", "qwen-code"), ("ContinueTest", "continue"),
+                    ("DroidTest", "droid")):
     globals()[_cls] = type(_cls, (HarnessRun, E2ETestCase), {"harness": _name, "__module__": __name__})
 
 

@@ -67,6 +67,7 @@ constexpr std::array kHarnessRules = {
     HarnessRule{"codex", "header:originator", R"(^codex)"},
     HarnessRule{"codex", "header:version", R"(^([0-9][^\s/()]*)$)", true},
     HarnessRule{"qwen-code", "header:user-agent", R"(^qwencode/([0-9][^\s/()]*))"},
+    HarnessRule{"droid", "header:user-agent", R"(^factory-cli/([0-9][^\s/()]*))"},
 
     // Harnesses that send SDK defaults only (tests/data/harnesses/README.md): the
     // process, or a traced ancestor, names them; the npm package holding the
