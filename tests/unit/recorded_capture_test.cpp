@@ -461,7 +461,9 @@ TEST(RecordedAnalysis, DemoAgentTwoTurns) {
   ASSERT_EQ(a.sessions[0].turns.size(), 2u);
   for (const auto& q : a.requests) {
     bool own_call = q.record->api() == "count_tokens" || q.record->model() == "gpt-4o-mini";
-    if (own_call) EXPECT_EQ(q.role, "side") << q.n;
+    if (own_call) {
+      EXPECT_EQ(q.role, "side") << q.n;
+    }
   }
   EXPECT_EQ(a.sessions[0].turns[0].requests.size() + a.sessions[0].turns[1].requests.size(), 12u);
   for (const auto& f : a.findings) EXPECT_NE(f.kind, "compaction") << "a token count is no compaction";

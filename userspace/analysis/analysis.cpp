@@ -13,11 +13,12 @@ namespace detail {
 
 uint64_t prompt_of(const v1::ApiRequest& r) { return r.input_tokens() + r.cache_read_tokens() + r.cache_write_tokens(); }
 
-std::optional<pricing::Rates> rates_of(const pricing::PriceTable& t, const v1::ApiRequest& r) {
-  const pricing::Entry* e = t.find(r.provider(), r.model(), r.start_unix_ns());
-  if (!e) return std::nullopt;
-  return pricing::rates_for(*e, prompt_of(r), r.start_unix_ns());
+std::pair<uint64_t, uint64_t> writes_of(const v1::ApiRequest& r) {
+  uint64_t w1 = r.cache_write_1h_tokens();
+  return {r.cache_write_tokens() > w1 ? r.cache_write_tokens() - w1 : 0, w1};
 }
+
+uint64_t end_ns(const v1::ApiRequest& r) { return r.end_unix_ns() ? r.end_unix_ns() : r.start_unix_ns(); }
 
 double usd(uint64_t tokens, double rate_per_million) { return tokens * rate_per_million / 1e6; }
 
@@ -38,12 +39,17 @@ namespace {
 
 using detail::prompt_of;
 
+std::optional<pricing::Rates> rates_of(const pricing::PriceTable& t, const v1::ApiRequest& r) {
+  const pricing::Entry* e = t.find(r.provider(), r.model(), r.start_unix_ns());
+  if (!e) return std::nullopt;
+  return pricing::rates_for(*e, prompt_of(r), r.start_unix_ns());
+}
+
 // The cost of a request's prompt per prompt token, at its entry's rates.
-double prompt_rate(const pricing::PriceTable& t, const v1::ApiRequest& r) {
-  auto rates = detail::rates_of(t, r);
+double prompt_rate(const std::optional<pricing::Rates>& rates, const v1::ApiRequest& r) {
   uint64_t prompt = prompt_of(r);
   if (!rates || !prompt) return 0;
-  uint64_t w1 = r.cache_write_1h_tokens(), w5 = r.cache_write_tokens() > w1 ? r.cache_write_tokens() - w1 : 0;
+  auto [w5, w1] = detail::writes_of(r);
   double cost = detail::usd(r.input_tokens(), rates->input) + detail::usd(r.cache_read_tokens(), rates->cache_read) +
                 detail::usd(w5, rates->cache_write_5m) + detail::usd(w1, rates->cache_write_1h);
   return cost / prompt;
@@ -86,7 +92,8 @@ void build_requests(Analysis& a, const pricing::PriceTable& prices) {
     q.record = &r;
     q.prompt_tokens = prompt_of(r);
     q.anatomy = anatomy_tokens(r.anatomy());
-    q.prompt_rate = prompt_rate(prices, r);
+    q.rates = rates_of(prices, r);
+    q.prompt_rate = prompt_rate(q.rates, r);
     a.requests.push_back(std::move(q));
   }
 }
@@ -204,7 +211,7 @@ Analysis analyze(std::vector<v1::ApiRequest> records, const pricing::PriceTable&
     assign_roles(a, members[s], convs);
     assign_turns(a, a.sessions[s], members[s]);
     unchanged_prefixes(a, convs);
-    detail::find_all(a, static_cast<int>(s), members[s], convs, prices, opts);
+    detail::find_all(a, static_cast<int>(s), members[s], convs, opts);
   }
   add_totals(a);
   detail::summarise(a);

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -54,6 +55,7 @@ struct Request {
   uint64_t prompt_tokens = 0;  // input + cache read + cache write
   uint64_t unchanged_prefix_tokens = 0;
   PromptTokens anatomy;
+  std::optional<pricing::Rates> rates;  // its price table entry's, looked up once (none: not priced)
   double prompt_rate = 0;       // USD per prompt token (0: not priced)
   double waste_usd = 0;         // the findings' waste charged to it (a retry's: to the attempt before)
   std::vector<std::string> findings;  // kinds

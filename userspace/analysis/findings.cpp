@@ -43,13 +43,12 @@ class Acc {
   std::map<std::pair<std::string, std::string>, Finding> by_;
 };
 
-double saving_per_token(const pricing::PriceTable& prices, const v1::ApiRequest& r) {
-  auto rates = rates_of(prices, r);
-  return rates ? std::max(0.0, rates->input - rates->cache_read) : 0;
+double saving_per_token(const Request& q) {
+  return q.rates ? std::max(0.0, q.rates->input - q.rates->cache_read) : 0;
 }
 
 uint64_t gap_ns(const v1::ApiRequest& prev, const v1::ApiRequest& cur) {
-  uint64_t end = prev.end_unix_ns() ? prev.end_unix_ns() : prev.start_unix_ns();
+  uint64_t end = end_ns(prev);
   return cur.start_unix_ns() > end ? cur.start_unix_ns() - end : 0;
 }
 
@@ -57,13 +56,13 @@ bool explicit_caching(const v1::ApiRequest& r) {
   return r.wire_format() == "anthropic_messages" || r.wire_format() == "bedrock_invoke";
 }
 
-void cache_misses(Acc& acc, Analysis& a, const Convs& convs, const pricing::PriceTable& prices, const Options& o) {
+void cache_misses(Acc& acc, Analysis& a, const Convs& convs, const Options& o) {
   for (const auto& [conv, idx] : convs)
     for (size_t k = 1; k < idx.size(); ++k) {
       Request& q = a.requests[idx[k]];
       const Request& p = a.requests[idx[k - 1]];
       uint64_t cached = q.record->cache_read_tokens();
-      double save = saving_per_token(prices, *q.record);
+      double save = saving_per_token(q);
       if (q.unchanged_prefix_tokens >= kMinResent && cached * 2 < q.unchanged_prefix_tokens) {
         uint64_t missed = q.unchanged_prefix_tokens - cached;
         const char* why = gap_ns(*p.record, *q.record) > ttl_ns(*p.record, o) ? "expired"
@@ -79,27 +78,26 @@ void cache_misses(Acc& acc, Analysis& a, const Convs& convs, const pricing::Pric
 }
 
 // The write premium over plain input, per cache lifetime.
-double write_premium(const pricing::PriceTable& prices, const v1::ApiRequest& r) {
-  auto rates = rates_of(prices, r);
-  if (!rates) return 0;
-  uint64_t w1 = r.cache_write_1h_tokens(), w5 = r.cache_write_tokens() > w1 ? r.cache_write_tokens() - w1 : 0;
-  return usd(w5, std::max(0.0, rates->cache_write_5m - rates->input)) +
-         usd(w1, std::max(0.0, rates->cache_write_1h - rates->input));
+double write_premium(const Request& q) {
+  if (!q.rates) return 0;
+  auto [w5, w1] = writes_of(*q.record);
+  return usd(w5, std::max(0.0, q.rates->cache_write_5m - q.rates->input)) +
+         usd(w1, std::max(0.0, q.rates->cache_write_1h - q.rates->input));
 }
 
-void unread_writes(Acc& acc, Analysis& a, const Convs& convs, const pricing::PriceTable& prices, const Options& o) {
+void unread_writes(Acc& acc, Analysis& a, const Convs& convs, const Options& o) {
   for (const auto& [conv, idx] : convs)
     for (size_t k = 0; k < idx.size(); ++k) {
       Request& q = a.requests[idx[k]];
       // Without its anatomy (an older record, TLS seen at the socket) its conversation is unknown.
       if (!q.record->cache_write_tokens() || !q.record->anatomy().prefix_hashes_size()) continue;
-      uint64_t end = q.record->end_unix_ns() ? q.record->end_unix_ns() : q.record->start_unix_ns();
+      uint64_t end = end_ns(*q.record);
       bool read = false;
       for (size_t j = k + 1; j < idx.size() && !read; ++j) {
         const v1::ApiRequest& later = *a.requests[idx[j]].record;
         read = later.cache_read_tokens() > 0 && later.start_unix_ns() <= end + ttl_ns(*q.record, o);
       }
-      if (!read) acc.add("cache_write_unread", "", q, q.record->cache_write_tokens(), write_premium(prices, *q.record));
+      if (!read) acc.add("cache_write_unread", "", q, q.record->cache_write_tokens(), write_premium(q));
     }
 }
 
@@ -205,10 +203,10 @@ void huge_tool_results(Acc& acc, Analysis& a, const Convs& convs) {
 }  // namespace
 
 void find_all(Analysis& a, int session, const std::vector<int>& members, const Convs& convs,
-              const pricing::PriceTable& prices, const Options& opts) {
+              const Options& opts) {
   Acc acc(a, session);
-  cache_misses(acc, a, convs, prices, opts);
-  unread_writes(acc, a, convs, prices, opts);
+  cache_misses(acc, a, convs, opts);
+  unread_writes(acc, a, convs, opts);
   resets_and_compactions(acc, a, convs);
   retries(acc, a, convs);
   low_value(acc, a, members);
