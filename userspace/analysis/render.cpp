@@ -118,20 +118,25 @@ void summarise(Analysis& a) {
   for (const Finding& f : a.findings) all.push_back(&f);
   a.verdict = verdict_of(a.totals.cost_usd, a.totals.unpriced_requests, a.totals.waste_usd, all, a.totals.prompt_tokens,
                          a.totals.cache_read_tokens, a.totals.requests);
-  for (size_t s = 0; s < a.sessions.size(); ++s) {
-    std::vector<const Finding*> mine;
-    for (const Finding& f : a.findings)
-      if (f.session == static_cast<int>(s)) mine.push_back(&f);
+  // Each session's findings and prompt figures, in one pass over each list.
+  struct Sums {
+    std::vector<const Finding*> findings;
     uint64_t prompt = 0, cached = 0;
     int unpriced = 0;
-    for (const Request& q : a.requests)
-      if (q.session == static_cast<int>(s)) {
-        prompt += q.prompt_tokens;
-        cached += q.record->cache_read_tokens();
-        unpriced += q.record->cost_source() == "unknown_model";
-      }
+  };
+  std::vector<Sums> per(a.sessions.size());
+  for (const Finding& f : a.findings)
+    if (f.session >= 0) per[f.session].findings.push_back(&f);
+  for (const Request& q : a.requests) {
+    Sums& m = per[q.session];
+    m.prompt += q.prompt_tokens;
+    m.cached += q.record->cache_read_tokens();
+    m.unpriced += q.record->cost_source() == "unknown_model";
+  }
+  for (size_t s = 0; s < a.sessions.size(); ++s) {
     Session& ss = a.sessions[s];
-    ss.verdict = verdict_of(ss.cost_usd, unpriced, ss.waste_usd, mine, prompt, cached, ss.requests);
+    ss.verdict = verdict_of(ss.cost_usd, per[s].unpriced, ss.waste_usd, per[s].findings, per[s].prompt, per[s].cached,
+                            ss.requests);
   }
 }
 
