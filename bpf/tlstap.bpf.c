@@ -468,8 +468,13 @@ static __always_inline struct tt_proc_event *proc_event(__u32 kind, __u32 pid) {
   return ev;
 }
 
-/* Whole host: a process's first plaintext says who it is, once; from then on
- * it is traced (its exec and exit are reported). */
+static __always_inline void inode_key(struct file *f, struct tt_inode_key *k) {
+  k->ino = BPF_CORE_READ(f, f_inode, i_ino);
+  k->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+}
+
+/* Whole host: a process's first plaintext (or TLS ClientHello) says who it
+ * is, once; from then on it is traced (its exec and exit are reported). */
 static __always_inline void note_seen(__u32 tgid) {
   if (bpf_map_lookup_elem(&traced_pids, &tgid)) return;
   __u8 one = 1;
@@ -480,14 +485,13 @@ static __always_inline void note_seen(__u32 tgid) {
   ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
   ev->uid = (__u32)bpf_get_current_uid_gid();
   ev->cgroup_id = bpf_get_current_cgroup_id();
+  struct tt_inode_key exe = {};
+  inode_key(BPF_CORE_READ(task, mm, exe_file), &exe);
+  ev->exe_ino = exe.ino;
+  ev->exe_dev = exe.dev;
   /* Woken now, not at the next poll: userspace reads /proc (cwd, project)
    * while the process lives; a one-shot CLI may be gone 0.1 s later. */
   bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
-}
-
-static __always_inline void inode_key(struct file *f, struct tt_inode_key *k) {
-  k->ino = BPF_CORE_READ(f, f_inode, i_ino);
-  k->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -815,6 +819,9 @@ static __always_inline void sock_head(__u64 pid_tgid, const struct sock *sk, __u
   if (sock_watch && !hello) st.watch = TT_SOCK_IGNORE;
   /* The state exists before userspace can read the record and answer. */
   bpf_map_update_elem(&sock_state, &key, &st, BPF_NOEXIST);
+  /* A TLS client on the whole host: who it is, while it runs (a one-shot CLI
+   * may be gone before userspace reads /proc, and it has no plaintext). */
+  if (sock_watch && hello) note_seen(st.tgid);
   if (st.watch == TT_SOCK_IGNORE)
     bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
   else

@@ -112,7 +112,12 @@ struct tt_proc_event {
   char comm[TT_COMM_LEN];
   union {
     char filename[TT_PATH_LEN]; /* EXEC: as exec'd; DLOPEN: the library */
-    __u64 cgroup_id;            /* SEEN: its cgroup v2 id (the cgroup directory's inode number) */
+    struct {                    /* SEEN: */
+      __u64 cgroup_id;          /* its cgroup v2 id (the cgroup directory's inode number) */
+      __u64 exe_ino;            /* its executable, as struct tt_inode_key (userspace knows the */
+      __u32 exe_dev;            /* path of a binary it examined, should the process be gone) */
+      __u32 _seen_pad;
+    };
   };
 };
 

@@ -44,14 +44,15 @@ def stopped_pids(pgids):
     return out
 
 
-class DaemonTest(E2ETestCase):
+class DaemonRun:
+    """Mixed into the daemon's test cases: starting and stopping it, the clients they run."""
     server_options = {"auto_tool_calls": SERVER_TOOL_CALLS}
 
-    def start_daemon(self, d):
+    def start_daemon(self, d, extra_args=()):
         self.daemon_err = open(os.path.join(d, "daemon.err"), "w+")
         self.addCleanup(self.daemon_err.close)
         js = os.path.join(d, "records.jsonl")
-        p = subprocess.Popen([TOKENTAP, "daemon", "--json", js, "--summary-interval", "1"],
+        p = subprocess.Popen([TOKENTAP, "daemon", "--json", js, "--summary-interval", "1", *extra_args],
                              stdin=subprocess.DEVNULL, stdout=self.daemon_err, stderr=self.daemon_err,
                              start_new_session=True)
         deadline = time.time() + 120
@@ -96,6 +97,8 @@ class DaemonTest(E2ETestCase):
         self.assertEqual(rc, 0, "%s exited %s\n%s" % (name, rc, err[-3000:]))
         return h
 
+
+class DaemonTest(DaemonRun, E2ETestCase):
     def test_whole_host(self):
         d = tempfile.mkdtemp(dir=self.tmp.name)
         env = self.server.client_env({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": d})
@@ -200,6 +203,51 @@ class DaemonTest(E2ETestCase):
         self.assertLess(burst_s, 20, "400 execs took %.1f s under the daemon" % burst_s)
         sessions = [r for r in records if r["type"] == "session" and r["final"]]
         self.assertTrue(sessions)
+
+
+class DaemonUnhookedTlsTest(DaemonRun, E2ETestCase):
+    """A program whose TLS tokentap cannot hook (gnutls-cli: GnuTLS) calls an LLM API while the
+    daemon runs: its requests are counted at the socket, byte-exact, and the daemon's log names the
+    binary and says why, once."""
+
+    def test_unhooked_tls_is_named_and_counted_at_the_socket(self):
+        from test_openssl import CountingProxy
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello from gnutls"}]}'
+        req = os.path.join(d, "req.http")
+        with open(req, "w") as f:
+            f.write("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        proxy = CountingProxy(self.server.port)
+        self.addCleanup(proxy.close)
+        daemon, js = self.start_daemon(d, ["--api-host", "localhost=openai"])
+        one = "gnutls-cli --x509cafile %s --port %d localhost < %s > /dev/null 2>&1" % (
+            self.server.ca_path, proxy.port, req)
+        for _ in range(2):
+            subprocess.run(["/bin/sh", "-c", one], timeout=60)
+        self.stop_daemon(daemon)
+        self.daemon_err.seek(0)
+        log = self.daemon_err.read()
+        with open(js) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        # (The proxy, this test's own process, relays the same TLS: the whole host sees it too.)
+        reqs = [r for r in records if r["type"] == "request" and r["comm"] == "gnutls-cli"]
+        self.assertEqual(sorted((r["request_bytes"], r["response_bytes"]) for r in reqs), sorted(proxy.counts()), log)
+        for r in reqs:  # the second process is not held (its binary is known) and may be gone: still named
+            self.assertEqual((r["exe"], r["provider"], r["capture_method"], r["usage_source"]),
+                             ("/usr/bin/gnutls-cli", "openai", "socket", "estimated"))
+            # Why, on the request: nothing tokentap hooks in the binary, and the library it maps.
+            self.assertIn("/usr/bin/gnutls-cli carries no TLS library tokentap hooks", r["error"])
+            self.assertRegex(r["error"], r"it maps \S*libgnutls\.so\S* \(gnutls\)")
+        # ... and in the log, once for the binary.
+        warnings = [ln for ln in log.splitlines()
+                    if "(/usr/bin/gnutls-cli) talks TLS to an LLM API with no plaintext hook" in ln]
+        self.assertEqual(len(warnings), 1, log)
+        self.assertIn("libgnutls", warnings[0])
+        run = [r for r in records if r["type"] == "run"][-1]
+        hooks = {(h["library"], h["status"]) for h in run.get("tls_hooks", [])}
+        self.assertIn(("gnutls", "unsupported"), hooks)
+        self.assertIn(("openssl", "hooked"), hooks)  # the system libssl, from the start
 
 
 if __name__ == "__main__":

@@ -497,6 +497,13 @@ class SocketFallbackTest(E2ETestCase):
             self.assertGreater(r["output_tokens"], 0)
         self.assertEqual(prof.run["capture"]["socket_fallback_connections"], 2)
         self.assertEqual(prof.run["estimated_requests"], 2)
+        # Why, on each request, in the report and once on stderr: the binary, and what discovery said.
+        why = "/usr/bin/gnutls-cli carries no TLS library tokentap hooks"
+        for r in prof.requests:
+            self.assertIn(why, r["error"])
+        self.assertIn("seen at the socket only (tokens estimated): " + why, prof.report)
+        self.assertEqual(prof.stderr.count("pid "), 1, prof.stderr)
+        self.assertIn("(/usr/bin/gnutls-cli) talks TLS to an LLM API with no plaintext hook", prof.stderr)
 
     def test_hooked_clients_are_not_counted_twice(self):
         """Processes whose TLS is seen in plaintext get no socket records, even to an API host."""

@@ -136,6 +136,7 @@ TEST_P(PipelineTest, StreamingAnthropicExchangeBecomesOneExactRecord) {
   EXPECT_EQ(r.cache_write_1h_tokens(), 100u);
   EXPECT_EQ(r.output_tokens(), 25u);
   EXPECT_EQ(r.usage_source(), "exact");
+  EXPECT_EQ(r.tls_library(), "openssl");
   EXPECT_EQ(r.stop_reason(), "end_turn");
   EXPECT_EQ(r.request_id(), "req_abc");
   EXPECT_EQ(r.session_id(), "sess-42");

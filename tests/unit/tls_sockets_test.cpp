@@ -2,34 +2,13 @@
 // ALPN) from the first bytes a socket sent, and turns as requests.
 #include <gtest/gtest.h>
 
+#include "records.h"
 #include "stream/tls_sockets.h"
 
 namespace tt::stream {
 namespace {
 
-std::string be(uint32_t v, int n) {
-  std::string s;
-  for (int i = n - 1; i >= 0; --i) s += static_cast<char>((v >> (8 * i)) & 0xff);
-  return s;
-}
-
-std::string ext(uint16_t type, const std::string& body) { return be(type, 2) + be(body.size(), 2) + body; }
-
-// A TLS 1.3-style ClientHello record: padding first (as some clients send a
-// big key share before SNI), then SNI and ALPN.
-std::string client_hello(const std::string& sni, const std::vector<std::string>& alpn, size_t padding = 0) {
-  std::string exts;
-  if (padding) exts += ext(21, std::string(padding, '\0'));
-  std::string name = std::string(1, '\0') + be(sni.size(), 2) + sni;
-  exts += ext(0, be(name.size(), 2) + name);
-  std::string protos;
-  for (const auto& p : alpn) protos += be(p.size(), 1) + p;
-  exts += ext(16, be(protos.size(), 2) + protos);
-  std::string hello = be(0x0303, 2) + std::string(32, 'r') + be(32, 1) + std::string(32, 's') + be(4, 2) +
-                      be(0x1301, 2) + be(0x1302, 2) + be(1, 1) + std::string(1, '\0') + be(exts.size(), 2) + exts;
-  std::string hs = be(1, 1) + be(hello.size(), 3) + hello;
-  return be(22, 1) + be(0x0301, 2) + be(hs.size(), 2) + hs;
-}
+using tt::testing::client_hello;
 
 TEST(ClientHello, SniAndAlpn) {
   ClientHello h = parse_client_hello(client_hello("api.anthropic.com", {"h2", "http/1.1"}));

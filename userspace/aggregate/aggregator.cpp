@@ -284,6 +284,7 @@ void Aggregator::finish(const std::vector<std::string>& command, uint64_t start_
   run_.set_request_bytes(running_.request_bytes());
   run_.set_response_bytes(running_.response_bytes());
   run_.set_estimated_requests(running_.estimated_requests());
+  *run_.mutable_tls_hooks() = running_.tls_hooks();
   *run_.mutable_capture() = capture_;
   v1::Record rec;
   *rec.mutable_run() = run_;

@@ -73,6 +73,8 @@ class Aggregator {
   void add_other_http(uint32_t pid, uint64_t request_bytes, uint64_t response_bytes);
 
   v1::CaptureStats& capture_stats() { return capture_; }
+  // A binary with TLS examined during the run (the RunSummary lists them).
+  void add_tls_hook(v1::TlsHook h) { *running_.add_tls_hooks() = std::move(h); }
 
   // pid, then its parent, grandparent... while they were traced (seen by this run).
   std::vector<const ProcessInfo*> ancestry(uint32_t pid);

@@ -30,7 +30,11 @@ enum : uint32_t {
   TT_EV_STATS = 102,      // BPF loss counters at the end of the run
   TT_EV_CONFIG = 103,     // daemon reload: api_hosts (the whole set), summary_interval_ns, session_idle_ns
   TT_EV_HEALTH = 104,     // the same meanwhile, and the daemon's CPU and memory (--metrics-listen)
+  TT_EV_TLS_HOOK = 105,   // a binary examined for TLS: what discovery found, hooked or why not
 };
+
+// tokentap's name for a data record's enum tt_tls_lib ("" for none or unknown).
+const char* tls_library_name(uint8_t lib);
 
 struct DataEvent {
   uint32_t pid = 0, tid = 0, flags = 0;

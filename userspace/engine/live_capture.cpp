@@ -12,6 +12,7 @@
 
 #include "capture/events.h"
 #include "engine/procfs.h"
+#include "engine/tls_hook_report.h"
 #include "provider/harness.h"
 #include "tlstap.h"
 
@@ -51,6 +52,7 @@ void LiveCapture::attach(const std::string& path, bool verbose_fail) {
     if (verbose_fail) fprintf(stderr, "tokentap: warning: %s\n", r.error().c_str());
     return;
   }
+  report_tls_hook(path, *r);
   std::string what = r->library + (r->runtime.empty() ? "" : ", " + r->runtime);
   if (r->refused && warned_.insert(path).second) {
     // Say which binary goes unseen and why: a silent gap would read as "no spend".
@@ -60,6 +62,16 @@ void LiveCapture::attach(const std::string& path, bool verbose_fail) {
     fprintf(stderr, "tokentap: instrumented %s (%s%s): %s\n", path.c_str(), what.c_str(),
             r->from_cache ? ", cached" : "", r->detail.c_str());
   }
+}
+
+// The pipeline hears once per binary (inode) what was found in it (the run
+// summary lists it; a request seen only at the socket says why from it).
+void LiveCapture::report_tls_hook(const std::string& opened, const capture::AttachInfo& a) {
+  if (!a.first_look || reported_hooks_ >= kMaxReportedHooks) return;
+  ++reported_hooks_;
+  SeenPath p = seen_path(opened);
+  paths_by_inode_[{a.kernel_dev, a.ino}] = p.path;
+  emit(capture::make_info_record(capture::TT_EV_TLS_HOOK, p.pid, now_ns(CLOCK_MONOTONIC), tls_hook_json(p.path, a)));
 }
 
 void LiveCapture::attach_loader(const std::string& path) {
@@ -141,6 +153,8 @@ void LiveCapture::note_process(uint32_t pid) {
 void LiveCapture::note_gone_process(const tt_proc_event& seen) {
   nlohmann::json j;
   j["comm"] = std::string(seen.comm, strnlen(seen.comm, sizeof(seen.comm)));
+  // Its binary, if an earlier process of it was examined (a gone process was not).
+  if (auto it = paths_by_inode_.find({seen.exe_dev, seen.exe_ino}); it != paths_by_inode_.end()) j["exe"] = it->second;
   j["ppid"] = seen.ppid;
   j["uid"] = seen.uid;
   j["user"] = user_name(seen.uid);
@@ -194,10 +208,15 @@ bool LiveCapture::instrument_process(uint32_t pid, bool program, bool libraries)
   }
   if (libraries)
     for (const auto& path : *paths) {
-      if (path.find("ssl") == std::string::npos) continue;
-      tracer_->mark_known_library(path);
+      std::string other = unsupported_tls_library(path);
+      if (path.find("ssl") == std::string::npos && other.empty()) continue;
+      if (other.empty()) tracer_->mark_known_library(path);
       if (!checked_maps_paths_.insert(proc + path).second) continue;
-      attach(proc + "/root" + path, true);
+      if (other.empty())
+        attach(proc + "/root" + path, true);
+      else  // per process: the socket-only requests of this one are explained by it
+        emit(capture::make_info_record(capture::TT_EV_TLS_HOOK, pid, now_ns(CLOCK_MONOTONIC),
+                                       unsupported_tls_json(path, other)));
     }
   return true;
 }

@@ -81,6 +81,7 @@ class LiveCapture : public Source {
   void rescan_maps();
   void release_hold(uint32_t pid, bool rescan);
   void attach(const std::string& path, bool verbose_fail);
+  void report_tls_hook(const std::string& opened, const capture::AttachInfo& a);
   void attach_loader(const std::string& path);
   void scan_host();
   bool host() const { return opts_.scope == Scope::Host; }
@@ -94,6 +95,9 @@ class LiveCapture : public Source {
   std::set<std::pair<uint32_t, uint64_t>> joined_conns_;  // their connections, seen once
   std::set<std::string> checked_maps_paths_;
   std::set<std::string> warned_;
+  static constexpr size_t kMaxReportedHooks = 4096;  // distinct binaries a run reports on
+  size_t reported_hooks_ = 0;
+  std::map<std::pair<uint32_t, uint64_t>, std::string> paths_by_inode_;  // binaries examined, by kernel dev and inode
   CgroupPaths cgroup_paths_;  // Host: the cgroup of a process gone before it was described
   std::map<uint32_t, bool> excluded_;  // per process, judged once per program (reset by exec, hold, seen)
   uint64_t last_scan_ns_ = 0;

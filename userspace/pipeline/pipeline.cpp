@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "protocol/content_encoding.h"
@@ -85,6 +86,7 @@ void Pipeline::on_raw(const void* data, size_t size) {
           emit_socket_fallback(ptrs);
         }
         plaintext_pids_.erase(ev.proc.pid);
+        tls_hooks_.process_exited(ev.proc.pid);
         forget_connection(ev.proc.pid, 0);
         drop_pending(ev.proc.pid, 0);
       }
@@ -150,6 +152,8 @@ void Pipeline::on_info(uint32_t kind, uint32_t pid, uint64_t ts, const std::stri
   } else if (kind == capture::TT_EV_HEALTH) {  // the daemon's periodic sample: the run goes on
     take_loss_counters(num);
     facts_.health = std::move(j);
+  } else if (kind == capture::TT_EV_TLS_HOOK) {
+    on_tls_hook(pid, j);
   } else if (kind == capture::TT_EV_STATS) {
     take_loss_counters(num);
     facts_.exit_code = static_cast<int32_t>(num("exit_code"));
@@ -169,6 +173,39 @@ void Pipeline::on_config(const nlohmann::json& j) {
   for (auto [key, dst] : {std::pair{"summary_interval_ns", &facts_.summary_interval_ns},
                           std::pair{"session_idle_ns", &facts_.session_idle_ns}})
     if (j.contains(key) && j[key].is_number_unsigned() && j[key].get<uint64_t>() > 0) *dst = j[key].get<uint64_t>();
+}
+
+// A binary the capture examined for TLS: the run summary lists those with TLS.
+void Pipeline::on_tls_hook(uint32_t pid, const nlohmann::json& j) {
+  TlsHookInfo h;
+  if (!parse_tls_hook(j, h)) {
+    ++malformed_;
+    return;
+  }
+  std::string exe = pid ? agg_.process(pid).exe : "";  // pid 0: examined at start, for no process
+  if (!tls_hooks_.add(pid, exe, h) || h.status == "none") return;
+  v1::TlsHook rec;
+  rec.set_path(h.path);
+  rec.set_library(h.library);
+  rec.set_runtime(h.runtime);
+  rec.set_method(h.method);
+  rec.set_status(h.status);
+  rec.set_detail(h.detail);
+  agg_.add_tls_hook(std::move(rec));
+}
+
+// Why a process's TLS was seen at the socket only, from what the capture found
+// in its binaries. Said once per executable on stderr too (the daemon's log): a
+// harness release that moved its TLS somewhere tokentap does not look must not
+// pass for a quiet one.
+std::string Pipeline::explain_socket_only(uint32_t pid) {
+  const std::string& exe = agg_.process(pid).exe;
+  std::string why = tls_hooks_.why_unhooked(pid, exe);
+  if (why.empty()) why = (exe.empty() ? "its executable" : exe) + " was not examined for TLS";
+  if (unhooked_warned_.size() < 4096 && unhooked_warned_.insert(exe).second)
+    fprintf(stderr, "tokentap: warning: pid %u (%s) talks TLS to an LLM API with no plaintext hook: %s; its requests are "
+            "counted at the socket, with estimated tokens\n", pid, exe.c_str(), why.c_str());
+  return why;
 }
 
 // The kernel side's counters as they stand (STATS at the end, HEALTH meanwhile).
@@ -327,6 +364,7 @@ void Pipeline::emit_socket_fallback(const std::vector<const stream::SocketConn*>
     // No headers to go by: the harness can only be named from its process.
     std::vector<provider::ProcessFacts> procs = process_facts(c->pid);
     provider::Harness harness = provider::identify_harness(protocol::HttpMessage{}, "", nullptr, &procs);
+    std::string why = prov.empty() ? "" : explain_socket_only(c->pid);
     uint32_t seq = 0;
     for (const stream::SocketTurn& t : stream::request_turns(*c)) {
       if (prov.empty()) {
@@ -355,7 +393,7 @@ void Pipeline::emit_socket_fallback(const std::vector<const stream::SocketConn*>
       if (t.first_in_ts_ns >= t.last_out_ts_ns && t.last_out_ts_ns)
         r.set_ttfb_ms((t.first_in_ts_ns - t.last_out_ts_ns) / 1e6);
       r.set_error("TLS stack without a plaintext hook: sizes seen at the socket only (" + c->peer + ":" +
-                  std::to_string(c->dport) + (c->hello.alpn.empty() ? "" : ", ALPN " + c->hello.alpn[0]) + ")");
+                  std::to_string(c->dport) + (c->hello.alpn.empty() ? "" : ", ALPN " + c->hello.alpn[0]) + "): " + why);
       set_cost(r, std::nullopt);  // no model seen: unknown_model, flagged
       agg_.add_request(std::move(r));
     }
@@ -623,6 +661,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   r.set_harness(call.harness);
   r.set_harness_version(call.harness_version);
   r.set_capture_method("plaintext");
+  r.set_tls_library(capture::tls_library_name(conn.lib));
   r.set_user_agent(call.user_agent);
   r.set_input_tokens(call.usage.input_tokens);
   r.set_cache_read_tokens(call.usage.cache_read_tokens);

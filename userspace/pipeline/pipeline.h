@@ -14,6 +14,7 @@
 
 #include "aggregate/aggregator.h"
 #include "provider/harness.h"
+#include "pipeline/tls_hooks.h"
 #include "pricing/pricing.h"
 #include "provider/provider.h"
 #include "protocol/exchange.h"
@@ -98,6 +99,8 @@ class Pipeline {
   void maybe_mute(const protocol::Exchange& ex, const stream::ConnInfo& conn);
   void peek_first_write(const capture::DataEvent& d);
   void on_config(const nlohmann::json& j);
+  void on_tls_hook(uint32_t pid, const nlohmann::json& j);
+  std::string explain_socket_only(uint32_t pid);
   void mute_unless_api_host(uint32_t pid, uint64_t conn, std::string_view host_header);
   void forget_connection(uint32_t pid, uint64_t conn);  // 0 conn: all of pid's
   void mute(uint32_t pid, uint64_t conn);
@@ -114,6 +117,8 @@ class Pipeline {
   stream::ConnectionTable conns_;
   stream::SocketTracker sockets_;
   std::set<uint32_t> plaintext_pids_;  // processes whose TLS we see in plaintext
+  TlsHookBook tls_hooks_;
+  std::set<std::string> unhooked_warned_;  // executables already named in a warning
 
   // rustls (TT_LIB_AWSLC): plaintext arrives per AEAD context; an ALIAS
   // record says which socket a context belongs to, so both directions share

@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdarg>
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace tt::sink {
@@ -147,6 +148,28 @@ static std::string engine_lines(const v1::CaptureStats& c) {
   return out;
 }
 
+// Where the plaintext came from, and, loudly, where none could: a binary whose
+// TLS was refused, and why requests were seen at the socket only.
+static std::string tls_lines(const v1::RunSummary& run, const std::vector<v1::ApiRequest>& reqs) {
+  std::string out, hooked;
+  for (const auto& h : run.tls_hooks()) {
+    std::string what = h.library() + " (" + h.method() + (h.runtime().empty() ? "" : ", " + h.runtime()) + ")";
+    if (h.status() == "hooked")
+      hooked += (hooked.empty() ? "" : "; ") + what + " in " + h.path();
+    else if (h.status() == "refused")  // an unsupported library only matters where a request needed it (below)
+      out += fmt("  NOT hooked: %s: %s %s: %s\n", h.path().c_str(), h.library().c_str(), h.status().c_str(),
+                 h.detail().c_str());
+  }
+  std::set<std::string> whys;
+  for (const auto& r : reqs)
+    if (r.capture_method() == "socket") {
+      size_t at = r.error().find("): ");
+      whys.insert(at == std::string::npos ? r.error() : r.error().substr(at + 3));
+    }
+  for (const auto& w : whys) out += fmt("  seen at the socket only (tokens estimated): %s\n", w.c_str());
+  return (hooked.empty() ? "" : "TLS plaintext from: " + hooked + "\n") + out;
+}
+
 std::string render_report(const aggregate::Aggregator& agg, const ReportOptions& opts) {
   const auto& run = agg.run_summary();
   const auto& reqs = agg.requests();
@@ -268,6 +291,7 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
                num(c.non_http_connections()).c_str());
   out += resync_lines(c);
   out += engine_lines(c);
+  out += tls_lines(run, reqs);
   return out;
 }
 

@@ -202,11 +202,16 @@ bool Tracer::set_socket_watch(uint64_t sk, uint64_t head_ts_ns, bool watch) {
   return bpf_map__update_elem(skel_->maps.sock_state, &sk, sizeof(sk), &st, sizeof(st), BPF_EXIST) == 0;
 }
 
-void Tracer::mark_known(dev_t dev, ino_t ino) {
-  // The kernel's dev_t encoding, as the exec hook reads it from the inode.
+// The kernel's dev_t encoding, as BPF reads it from the inode.
+static tt_inode_key kernel_inode(dev_t dev, ino_t ino) {
   tt_inode_key k{};
   k.ino = ino;
   k.dev = (major(dev) << 20) | minor(dev);
+  return k;
+}
+
+void Tracer::mark_known(dev_t dev, ino_t ino) {
+  tt_inode_key k = kernel_inode(dev, ino);
   uint8_t one = 1;
   bpf_map__update_elem(skel_->maps.known_inodes, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
 }
@@ -231,9 +236,14 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
     mark_known(st.st_dev, st.st_ino);  // again, after forget_known_executables()
     AttachInfo again = it->second;
     again.new_attach = false;
+    again.first_look = false;
     return again;
   }
   AttachInfo info;
+  info.first_look = true;
+  tt_inode_key k = kernel_inode(st.st_dev, st.st_ino);
+  info.kernel_dev = k.dev;
+  info.ino = k.ino;
   auto img = discovery::ElfImage::open(path);
   if (!img) {
     // Scripts and other non-ELF files: nothing to attach, remember that.
@@ -244,6 +254,7 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
   discovery::Discovery d = cache_->discover(**img, &info.from_cache);
   info.library = d.library;
   info.runtime = d.runtime;
+  info.method = d.method;
   if (d.status != discovery::DiscoveryStatus::Found) {
     info.refused = d.status == discovery::DiscoveryStatus::Refused;
     info.detail = d.reason;

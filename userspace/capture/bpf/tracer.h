@@ -41,8 +41,12 @@ struct AttachInfo {
   bool attached = false;    // probes are on this file now (or were already)
   bool refused = false;     // it carries TLS we could not safely instrument
   bool new_attach = false;  // attached by this call
+  bool first_look = false;  // examined by this call (not an inode seen before)
+  uint32_t kernel_dev = 0;  // the file as the kernel names it (a SEEN record's exe_dev, exe_ino)
+  uint64_t ino = 0;
   std::string library;      // "openssl" | "boringssl" | "go" | "aws-lc"
   std::string runtime;      // e.g. "Bun v1.4.4"
+  std::string method;       // how discovery found it: "symbols", "boringssl-error-sites/1", ...
   std::string detail;       // why refused, or the evidence for what was found
   bool from_cache = false;
 };

@@ -14,6 +14,16 @@ std::string make_info_record(uint32_t kind, uint32_t pid, uint64_t ts_ns, std::s
   return out;
 }
 
+const char* tls_library_name(uint8_t lib) {
+  switch (lib) {
+    case TT_LIB_OPENSSL: return "openssl";
+    case TT_LIB_BORINGSSL: return "boringssl";
+    case TT_LIB_GO_TLS: return "go";
+    case TT_LIB_AWSLC: return "aws-lc";
+    default: return "";
+  }
+}
+
 static std::string cstr(const char* p, size_t max) { return std::string(p, strnlen(p, max)); }
 
 ParsedEvent parse_event(const void* raw, size_t size) {
@@ -94,6 +104,7 @@ ParsedEvent parse_event(const void* raw, size_t size) {
     case TT_EV_STATS:
     case TT_EV_CONFIG:
     case TT_EV_HEALTH:
+    case TT_EV_TLS_HOOK:
       ev.info = InfoEvent{h.kind, h.pid, h.ts_ns,
                           std::string(reinterpret_cast<const char*>(bytes) + sizeof(h), size - sizeof(h))};
       ev.status = ParseStatus::Info;

@@ -1,0 +1,144 @@
+// What the capture found in each binary it examined for TLS (TT_EV_TLS_HOOK
+// records): the run summary's list, and why a request was seen at the socket
+// only — on the request, in the report, and named once on stderr.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "aggregate/aggregator.h"
+#include "capture/events.h"
+#include "engine/tls_hook_report.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/tls_hooks.h"
+#include "records.h"
+#include "sink/report.h"
+
+namespace {
+
+using tt::pipeline::TlsHookBook;
+using tt::pipeline::TlsHookInfo;
+
+TlsHookInfo hook(std::string path, std::string library, std::string status, std::string detail) {
+  return {std::move(path), std::move(library), "", "", std::move(detail), std::move(status)};
+}
+
+TEST(TlsHookBook, SaysWhyFromTheExecutableAndTheLibrariesItMaps) {
+  TlsHookBook book;
+  EXPECT_TRUE(book.add(0, "", hook("/usr/lib/libssl.so.3", "openssl", "hooked", "")));
+  EXPECT_TRUE(book.add(10, "/usr/bin/gnutls-cli", hook("/usr/bin/gnutls-cli", "", "none", "no OpenSSL symbols")));
+  EXPECT_TRUE(book.add(10, "/usr/bin/gnutls-cli", hook("/usr/lib/libgnutls.so.30", "gnutls", "unsupported", "no hook")));
+  EXPECT_FALSE(book.add(11, "/usr/bin/gnutls-cli", hook("/usr/bin/gnutls-cli", "", "none", "again")));
+  // A later process of the same binary whose maps were never read: the binary's library still explains it.
+  EXPECT_EQ(book.why_unhooked(12, "/usr/bin/gnutls-cli"),
+            "/usr/bin/gnutls-cli carries no TLS library tokentap hooks (no OpenSSL symbols); "
+            "it maps /usr/lib/libgnutls.so.30 (gnutls): no hook");
+  EXPECT_EQ(book.why_unhooked(13, "/usr/bin/never-seen"), "");
+}
+
+TEST(TlsHookBook, RefusedAndHookedElsewhere) {
+  TlsHookBook book;
+  book.add(5, "/opt/codex", hook("/opt/codex", "aws-lc", "refused", "EVP_AEAD_CTX_seal: 2 candidates"));
+  EXPECT_EQ(book.why_unhooked(5, "/opt/codex"), "/opt/codex carries aws-lc, not hooked: EVP_AEAD_CTX_seal: 2 candidates");
+  book.add(6, "/opt/copilot", hook("/opt/copilot", "openssl", "hooked", ""));
+  EXPECT_EQ(book.why_unhooked(6, "/opt/copilot"),
+            "/opt/copilot's openssl is hooked, but this connection's TLS ran elsewhere (a library or addon it loaded)");
+}
+
+TEST(TlsHookBook, AProcessWithNoKnownExecutableKeepsItsLibrariesUntilItExits) {
+  TlsHookBook book;
+  book.add(7, "", hook("/usr/lib/libnss3.so", "nss", "unsupported", "no hook"));
+  EXPECT_EQ(book.why_unhooked(7, ""), "it maps /usr/lib/libnss3.so (nss): no hook");
+  book.process_exited(7);
+  EXPECT_EQ(book.why_unhooked(7, ""), "");
+}
+
+TEST(TlsHookRecord, ParsedOnlyWithAPathAndAKnownStatus) {
+  TlsHookInfo h;
+  EXPECT_TRUE(tt::pipeline::parse_tls_hook(nlohmann::json{{"path", "/x"}, {"status", "refused"}}, h));
+  EXPECT_FALSE(tt::pipeline::parse_tls_hook(nlohmann::json{{"path", "/x"}, {"status", "maybe"}}, h));
+  EXPECT_FALSE(tt::pipeline::parse_tls_hook(nlohmann::json{{"status", "hooked"}}, h));
+  EXPECT_FALSE(tt::pipeline::parse_tls_hook(nlohmann::json{{"path", 3}, {"status", "hooked"}}, h));
+}
+
+TEST(TlsHookReport, UnsupportedLibrariesByFileName) {
+  using tt::engine::unsupported_tls_library;
+  EXPECT_EQ(unsupported_tls_library("/usr/lib/x86_64-linux-gnu/libgnutls.so.30.34.3"), "gnutls");
+  EXPECT_EQ(unsupported_tls_library("/usr/lib/x86_64-linux-gnu/libnss3.so"), "nss");
+  EXPECT_EQ(unsupported_tls_library("/usr/lib/x86_64-linux-gnu/libssl3.so"), "nss");
+  EXPECT_EQ(unsupported_tls_library("/usr/lib/libwolfssl.so.35"), "wolfssl");
+  EXPECT_EQ(unsupported_tls_library("/usr/lib/x86_64-linux-gnu/libmbedtls.so.14"), "mbedtls");
+  EXPECT_EQ(unsupported_tls_library("/usr/lib/x86_64-linux-gnu/libssl.so.3"), "");
+  EXPECT_EQ(unsupported_tls_library("/opt/gnutls/libgnutls-dane.so.0"), "");
+}
+
+TEST(TlsHookReport, PathsAsTheProcessSeesThem) {
+  auto p = tt::engine::seen_path("/proc/4242/root/usr/lib/x86_64-linux-gnu/libssl.so.3");
+  EXPECT_EQ(p.path, "/usr/lib/x86_64-linux-gnu/libssl.so.3");
+  EXPECT_EQ(p.pid, 4242u);
+  p = tt::engine::seen_path("/proc/self/root/x");  // not a pid: left as it is
+  EXPECT_EQ(p.path, "/proc/self/root/x");
+  EXPECT_EQ(p.pid, 0u);
+}
+
+TEST(TlsHookReport, RecordStatusFromAnAttach) {
+  tt::capture::AttachInfo a;
+  a.library = "boringssl";
+  a.method = "boringssl-error-sites/1";
+  a.attached = true;
+  auto j = nlohmann::json::parse(tt::engine::tls_hook_json("/opt/claude", a));
+  EXPECT_EQ(j["status"], "hooked");
+  EXPECT_EQ(j["method"], "boringssl-error-sites/1");
+  a.refused = true;
+  EXPECT_EQ(nlohmann::json::parse(tt::engine::tls_hook_json("/opt/claude", a))["status"], "refused");
+  EXPECT_EQ(nlohmann::json::parse(tt::engine::tls_hook_json("/bin/sh", tt::capture::AttachInfo{}))["status"], "none");
+}
+
+// The pipeline end to end: a process whose binary has no hook calls an LLM API.
+TEST(TlsHookPipeline, SocketOnlyRequestSaysWhyAndTheRunListsTheHooks) {
+  using tt::capture::make_info_record;
+  tt::testing::CollectSink sink;
+  tt::aggregate::Aggregator agg("run-1", &sink);
+  agg.set_keep_requests(true);
+  tt::pipeline::Pipeline pipe({}, agg);
+  auto feed = [&](const std::string& r) { pipe.on_raw(r.data(), r.size()); };
+  feed(make_info_record(tt::capture::TT_EV_TLS_HOOK, 0, 1,
+                        R"({"path":"/usr/lib/libssl.so.3","library":"openssl","method":"symbols","status":"hooked"})"));
+  feed(make_info_record(tt::capture::TT_EV_PROC_INFO, 9, 2, R"({"exe":"/usr/bin/gnutls-cli","comm":"gnutls-cli"})"));
+  feed(make_info_record(tt::capture::TT_EV_TLS_HOOK, 9, 3,
+                        R"({"path":"/usr/bin/gnutls-cli","status":"none","detail":"no OpenSSL symbols"})"));
+  feed(make_info_record(tt::capture::TT_EV_TLS_HOOK, 9, 4,
+                        tt::engine::unsupported_tls_json("/usr/lib/libgnutls.so.30", "gnutls")));
+  feed(make_info_record(tt::capture::TT_EV_TLS_HOOK, 9, 5, R"({"status":"hooked"})"));  // malformed: counted
+  feed(tt::testing::sock_record(9, 0x77, TT_DIR_WRITE, 0, 10, tt::testing::client_hello("api.openai.com", {})));
+  feed(tt::testing::sock_record(9, 0x77, TT_DIR_WRITE, 400, 11));
+  feed(tt::testing::sock_record(9, 0x77, TT_DIR_READ, 800, 12));
+  pipe.finish(20);
+  agg.finish({"gnutls-cli"}, 0, 20, 0);
+
+  EXPECT_EQ(pipe.malformed_records(), 1u);
+  ASSERT_EQ(agg.requests().size(), 1u);
+  const auto& r = agg.requests()[0];
+  EXPECT_EQ(r.capture_method(), "socket");
+  EXPECT_EQ(r.tls_library(), "");
+  EXPECT_EQ(r.request_bytes(), 400u);
+  const std::string why =
+      "/usr/bin/gnutls-cli carries no TLS library tokentap hooks (no OpenSSL symbols); it maps "
+      "/usr/lib/libgnutls.so.30 (gnutls): tokentap has no plaintext hook for gnutls: its connections are seen at "
+      "the socket only";
+  EXPECT_EQ(r.error(), "TLS stack without a plaintext hook: sizes seen at the socket only (127.0.0.1:443): " + why);
+
+  const auto& hooks = agg.run_summary().tls_hooks();
+  ASSERT_EQ(hooks.size(), 2);  // the executable with no TLS is not listed
+  EXPECT_EQ(hooks[0].path(), "/usr/lib/libssl.so.3");
+  EXPECT_EQ(hooks[0].status(), "hooked");
+  EXPECT_EQ(hooks[1].library(), "gnutls");
+  EXPECT_EQ(hooks[1].status(), "unsupported");
+
+  std::string report = tt::sink::render_report(agg);
+  EXPECT_NE(report.find("TLS plaintext from: openssl (symbols) in /usr/lib/libssl.so.3\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("  seen at the socket only (tokens estimated): " + why + "\n"), std::string::npos) << report;
+}
+
+}  // namespace

@@ -1,0 +1,47 @@
+#include "pipeline/tls_hooks.h"
+
+#include <nlohmann/json.hpp>
+
+namespace tt::pipeline {
+
+bool parse_tls_hook(const nlohmann::json& j, TlsHookInfo& out) {
+  auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  out = {str("path"), str("library"), str("runtime"), str("method"), str("detail"), str("status")};
+  static const char* const kStatuses[] = {"hooked", "refused", "unsupported", "none"};
+  bool known = false;
+  for (const char* s : kStatuses) known |= out.status == s;
+  return known && !out.path.empty();
+}
+
+bool TlsHookBook::add(uint32_t pid, const std::string& exe, const TlsHookInfo& h) {
+  if (h.status == "unsupported" && (unsupported_.size() < kMaxBinaries)) {
+    auto& libs = unsupported_[exe.empty() ? "pid " + std::to_string(pid) : exe];
+    bool known = false;
+    for (const auto& l : libs) known |= l.path == h.path;
+    if (!known && libs.size() < 16) libs.push_back(h);
+  }
+  if (by_path_.count(h.path) || binaries_.size() >= kMaxBinaries) return false;
+  by_path_[h.path] = binaries_.size();
+  binaries_.push_back(h);
+  return true;
+}
+
+std::string TlsHookBook::why_unhooked(uint32_t pid, const std::string& exe) const {
+  std::string why;
+  if (auto it = by_path_.find(exe); it != by_path_.end()) {
+    const TlsHookInfo& h = binaries_[it->second];
+    if (h.status == "none")
+      why = exe + " carries no TLS library tokentap hooks" + (h.detail.empty() ? "" : " (" + h.detail + ")");
+    else if (h.status == "refused")
+      why = exe + " carries " + h.library + ", not hooked: " + h.detail;
+    else if (h.status == "hooked")
+      why = exe + "'s " + h.library + " is hooked, but this connection's TLS ran elsewhere (a library or addon it loaded)";
+  }
+  for (const std::string& key : {exe, "pid " + std::to_string(pid)})
+    if (auto it = unsupported_.find(key); !key.empty() && it != unsupported_.end())
+      for (const auto& l : it->second)
+        why += (why.empty() ? "it maps " : "; it maps ") + l.path + " (" + l.library + "): " + l.detail;
+  return why;
+}
+
+}  // namespace tt::pipeline
