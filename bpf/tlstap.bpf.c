@@ -359,6 +359,14 @@ int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_ex_return, int rc) { return finish(&write_calls, rc, TT_DIR_WRITE); }
 
+/* OpenSSL 3's ssl_write_internal(s, buf, num, flags, size_t *written), under
+ * SSL_write and SSL_write_ex in a stripped static OpenSSL: returns like
+ * SSL_write_ex. Its read side, ssl_read_internal, has SSL_read_ex's arguments. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_internal_entry, void *ssl, const void *buf, size_t num, __u64 flags, size_t *written) {
+  return stash(ctx, &write_calls, ssl, buf, written);
+}
+
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_entry, void *ssl, void *buf, int num) {
   return stash(ctx, &read_calls, ssl, buf, NULL);
@@ -633,6 +641,13 @@ static long walk_link(__u32 i, void *data) {
     w->len = len > 0 ? (__u32)len : 0;
     w->ssl = false;
     bpf_loop(48, find_ssl, data, 0);
+    /* A Node native addon ("runtime.node") may carry its own TLS too. */
+    if (!w->ssl && len >= 6) {
+      __u32 e = (__u32)len - 6;
+      w->ssl = w->name[e & (TT_PATH_LEN - 1)] == '.' && w->name[(e + 1) & (TT_PATH_LEN - 1)] == 'n' &&
+               w->name[(e + 2) & (TT_PATH_LEN - 1)] == 'o' && w->name[(e + 3) & (TT_PATH_LEN - 1)] == 'd' &&
+               w->name[(e + 4) & (TT_PATH_LEN - 1)] == 'e';
+    }
     if (w->ssl) w->found = !bpf_map_lookup_elem(&known_libs, w->name);
   }
   w->n++;

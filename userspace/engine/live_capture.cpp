@@ -194,7 +194,10 @@ bool LiveCapture::instrument_process(uint32_t pid, bool program, bool libraries)
   }
   if (libraries)
     for (const auto& path : *paths) {
-      if (path.find("ssl") == std::string::npos) continue;
+      // Node native addons (.node) may carry their own TLS: Copilot CLI's
+      // runtime.node has a stripped static OpenSSL.
+      bool addon = path.size() > 5 && path.compare(path.size() - 5, 5, ".node") == 0;
+      if (path.find("ssl") == std::string::npos && !addon) continue;
       tracer_->mark_known_library(path);
       if (!checked_maps_paths_.insert(proc + path).second) continue;
       attach(proc + "/root" + path, true);

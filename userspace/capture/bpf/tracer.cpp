@@ -275,6 +275,8 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
       {"SSL_read_ex", skel_->progs.ssl_read_ex_entry, skel_->progs.ssl_read_ex_return},
       {"SSL_write", skel_->progs.ssl_write_entry, skel_->progs.ssl_write_return},
       {"SSL_write_ex", skel_->progs.ssl_write_ex_entry, skel_->progs.ssl_write_ex_return},
+      {"ssl_read_internal", skel_->progs.ssl_read_ex_entry, skel_->progs.ssl_read_ex_return},
+      {"ssl_write_internal", skel_->progs.ssl_write_internal_entry, skel_->progs.ssl_write_ex_return},
       {"SSL_free", skel_->progs.ssl_free_entry, nullptr},
   };
   const Probe go_probes[] = {

@@ -15,7 +15,7 @@ namespace {
 constexpr size_t kVerifyBytes = 32;  // code bytes kept per function to re-verify
 
 // Results of the current error-site methods; any other method is stale.
-bool current_method(const std::string& m) { return m == kBoringSslMethod || m == kAwsLcMethod; }
+bool current_method(const std::string& m) { return m == kBoringSslMethod || m == kAwsLcMethod || m == kOpenSslErrFuncMethod; }
 
 std::string to_hex(std::string_view b) {
   static const char* d = "0123456789abcdef";

@@ -22,6 +22,7 @@ constexpr uint64_t kShouldNotHaveBeenCalled = 66;  // ERR_R_SHOULD_NOT_HAVE_BEEN
 constexpr uint64_t kBadLength = 111;               // SSL_R_BAD_LENGTH
 constexpr uint64_t kHandshakeFailure = 215;        // SSL_R_SSL_HANDSHAKE_FAILURE
 constexpr uint64_t kUninitialized = 226;           // SSL_R_UNINITIALIZED
+constexpr uint64_t kOpenSslErrLibSsl = 20;         // OpenSSL's ERR_LIB_SSL
 
 // BoringSSL's and aws-lc's include/openssl/cipher.h (the same codes in both).
 constexpr uint64_t kErrLibCipher = 30;
@@ -248,8 +249,10 @@ void pointer_targets_in(const ElfImage& img, const std::vector<std::pair<uint64_
 
 class ErrorSiteScan {
  public:
-  ErrorSiteScan(const ElfImage& img, std::string_view file_suffix, uint64_t lib)
-      : img_(img), suffix_(file_suffix), lib_(lib) {}
+  // nop_padding: functions may also be aligned with NOPs (clang's default
+  // padding in a shared object) instead of int3.
+  ErrorSiteScan(const ElfImage& img, std::string_view file_suffix, uint64_t lib, bool nop_padding = false)
+      : img_(img), suffix_(file_suffix), lib_(lib), nop_padding_(nop_padding) {}
   // false: the source file's strings are not in the binary at all.
   bool has_file();
   // Every verifiable function with an error site; `why` says why none was.
@@ -259,11 +262,13 @@ class ErrorSiteScan {
   // Decodes [entry, first int3) and keeps what control can reach from entry.
   bool analyse(uint64_t entry, Function& fn, std::vector<Insn>& body, std::string& why) const;
   bool follows_flow_end(uint64_t entry) const;
+  bool follows_flow_end_bytes(uint64_t entry) const;
   std::set<uint64_t> reasons_in(const std::vector<Insn>& body) const;
 
   const ElfImage& img_;
   std::string suffix_;
   uint64_t lib_;
+  bool nop_padding_ = false;
   Decoder dec_;
   std::set<uint64_t> file_strings_;
 };
@@ -318,7 +323,28 @@ bool ErrorSiteScan::analyse(uint64_t entry, Function& fn, std::vector<Insn>& bod
 
 // A function starts where the previous one cannot fall through: after int3
 // padding, or right after a ret, jmp, ud2 or a call (to a noreturn function).
+// With nop_padding, also after NOPs (under 16 bytes) that end exactly at the
+// entry and follow such an end themselves.
 bool ErrorSiteScan::follows_flow_end(uint64_t entry) const {
+  if (follows_flow_end_bytes(entry)) return true;
+  if (!nop_padding_) return false;
+  for (uint64_t k = 1; k < 16 && k < entry; ++k) {
+    uint64_t a = entry - k;
+    bool nops = true;
+    while (a < entry) {
+      Insn in;
+      if (!dec_.decode(img_, a, {}, in) || in.mnem != ZYDIS_MNEMONIC_NOP) {
+        nops = false;
+        break;
+      }
+      a += in.len;
+    }
+    if (nops && a == entry && follows_flow_end_bytes(entry - k)) return true;
+  }
+  return false;
+}
+
+bool ErrorSiteScan::follows_flow_end_bytes(uint64_t entry) const {
   std::string_view b = img_.bytes_at(entry - 6, 6);
   if (b.size() != 6) return false;
   auto at = [&](int back) { return static_cast<uint8_t>(b[6 - back]); };
@@ -562,7 +588,65 @@ Discovery awslc_run(const ElfImage& img) {
   return d;
 }
 
+// OpenSSL 3 linked statically into a stripped binary (GitHub Copilot CLI's
+// runtime.node: Rust reqwest over native-tls). ERR_raise() records the
+// function's name (ERR_set_debug(__FILE__, __LINE__, __func__)), so the one
+// function raising errors as "ssl_write_internal" is ssl_write_internal(s,
+// buf, num, flags, size_t *written) and "ssl_read_internal" is
+// ssl_read_internal(s, buf, num, size_t *readbytes): every SSL_write,
+// SSL_write_ex(2), SSL_read and SSL_read_ex goes through them.
+Discovery openssl_errfunc_run(const ElfImage& img) {
+  Discovery d;
+  d.library = "openssl";
+  d.method = kOpenSslErrFuncMethod;
+  if (!img.is_x86_64()) {
+    d.reason = "not an x86-64 binary";
+    return d;
+  }
+  if (find_strings(img, "ssl/ssl_lib.c").empty()) {
+    d.reason = "no OpenSSL source strings";
+    return d;
+  }
+  const char kVer[] = "OpenSSL 3.";
+  for (const auto& seg : img.segments()) {
+    if (seg.exec || !d.runtime.empty()) continue;
+    const char* base = reinterpret_cast<const char*>(img.data() + seg.offset);
+    const char* p = static_cast<const char*>(memmem(base, seg.filesz, kVer, sizeof(kVer) - 1));
+    if (!p) continue;
+    const char* e = p + 8;
+    while (e < base + seg.filesz && ((*e >= '0' && *e <= '9') || *e == '.')) ++e;
+    d.runtime = std::string(p, e - p);
+  }
+  auto refuse = [&](std::string why) {
+    d.status = DiscoveryStatus::Refused;
+    d.reason = "OpenSSL is linked in, but " + why + "; tokentap will not attach to a guessed address";
+    d.functions.clear();
+    return d;
+  };
+  for (const char* name : {"ssl_read_internal", "ssl_write_internal"}) {
+    ErrorSiteScan scan(img, name, kOpenSslErrLibSsl, true);
+    if (!scan.has_file()) {
+      if (d.functions.empty()) {
+        d.reason = "OpenSSL without ERR_raise function names";
+        return d;  // NoTls: e.g. OpenSSL 1.1, or built with OPENSSL_NO_ERR
+      }
+      return refuse(std::string("no \"") + name + "\" error sites");
+    }
+    std::string why;
+    std::map<uint64_t, Function> fns = scan.functions(why);
+    if (fns.size() != 1)
+      return refuse(fns.empty() ? why
+                                : std::to_string(fns.size()) + " functions raise errors as " + name + " (want exactly 1)");
+    if (!add_found(img, d, name, fns.begin()->second, name)) return refuse(d.reason);
+  }
+  d.status = DiscoveryStatus::Found;
+  d.reason = "";
+  return d;
+}
+
 }  // namespace
+
+Discovery find_openssl_errfunc(const ElfImage& img) { return openssl_errfunc_run(img); }
 
 Discovery find_openssl_symbols(const ElfImage& img) {
   Discovery d;
@@ -683,11 +767,20 @@ Discovery discover_tls(const ElfImage& img, const DiscoveryCache* cache, bool* f
   }
   // The error-site scans: BoringSSL's TLS layer (Bun), else the AEAD layer
   // under rustls (aws-lc), which a binary with BoringSSL's TLS also has.
+  // A Rust binary may carry both aws-lc (rustls) and a stripped static
+  // OpenSSL 3 (native-tls): Codex talks through rustls, Copilot CLI's
+  // runtime.node through OpenSSL (its aws-lc is refused). One library is
+  // hooked per binary: aws-lc when found, else OpenSSL when found, else the
+  // first refusal.
   b = find_boringssl(img);
   if (b.status == DiscoveryStatus::NoTls) b = find_awslc_aead(img);
+  if (b.status != DiscoveryStatus::Found && b.library != "boringssl") {
+    Discovery o = find_openssl_errfunc(img);
+    if (o.status == DiscoveryStatus::Found || b.status == DiscoveryStatus::NoTls) b = o;
+  }
   if (cache && b.status != DiscoveryStatus::NoTls) cache->store(img, b);
   if (b.status != DiscoveryStatus::NoTls) return b;
-  d.reason = "no OpenSSL symbols, no Go crypto/tls, no BoringSSL and no aws-lc";
+  d.reason = "no OpenSSL (symbols or ERR_raise sites), no Go crypto/tls, no BoringSSL and no aws-lc";
   return d;
 }
 

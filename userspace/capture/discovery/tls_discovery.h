@@ -55,9 +55,13 @@ struct Discovery {
 // Bumped whenever the BoringSSL method changes, so cached results of an older
 // method are not trusted.
 inline constexpr const char* kBoringSslMethod = "boringssl-error-sites/1";
-inline constexpr const char* kAwsLcMethod = "awslc-aead-error-sites/2";
+inline constexpr const char* kAwsLcMethod = "awslc-aead-error-sites/3";  // /3: a refusal now falls back to openssl-errfunc-sites
+inline constexpr const char* kOpenSslErrFuncMethod = "openssl-errfunc-sites/2";
 
 Discovery find_openssl_symbols(const ElfImage& img);
+// OpenSSL 3 in a stripped binary: ssl_write_internal and ssl_read_internal,
+// found from the __func__ names their ERR_raise() sites record.
+Discovery find_openssl_errfunc(const ElfImage& img);
 Discovery find_boringssl(const ElfImage& img);
 // aws-lc's EVP_AEAD_CTX_seal/open (the record layer under rustls), found like
 // BoringSSL's from the error sites of crypto/fipsmodule/cipher/aead.c:
