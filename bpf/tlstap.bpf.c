@@ -359,11 +359,12 @@ int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_ex_return, int rc) { return finish(&write_calls, rc, TT_DIR_WRITE); }
 
-/* OpenSSL 3's ssl_write_internal(s, buf, num, flags, size_t *written), under
- * SSL_write and SSL_write_ex in a stripped static OpenSSL: returns like
- * SSL_write_ex. Its read side, ssl_read_internal, has SSL_read_ex's arguments. */
+/* SSL_write_ex2(s, buf, num, flags, size_t *written) of OpenSSL >= 3.2, and
+ * ssl_write_internal with the same arguments under every SSL_write* in a
+ * stripped static OpenSSL: returns like SSL_write_ex. (ssl_write_internal of
+ * 3.0 and 3.1 has SSL_write_ex's arguments, ssl_read_internal SSL_read_ex's.) */
 SEC("uprobe")
-int BPF_KPROBE(ssl_write_internal_entry, void *ssl, const void *buf, size_t num, __u64 flags, size_t *written) {
+int BPF_KPROBE(ssl_write_ex2_entry, void *ssl, const void *buf, size_t num, __u64 flags, size_t *written) {
   return stash(ctx, &write_calls, ssl, buf, written);
 }
 

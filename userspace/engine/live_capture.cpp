@@ -45,20 +45,35 @@ LiveCapture::~LiveCapture() = default;
 
 void LiveCapture::instrument(const std::string& path) { attach(path, false); }
 
+namespace {
+
+// A refusal beside libraries of the same file that are instrumented says so:
+// its traffic through them is still seen.
+std::string instrumented_beside(const capture::AttachInfo& a) {
+  std::string names;
+  for (const auto& l : a.libraries)
+    if (l.attached) names += (names.empty() ? "" : ", ") + l.library;
+  return names.empty() ? "" : " (its " + names + " is instrumented)";
+}
+
+}  // namespace
+
 void LiveCapture::attach(const std::string& path, bool verbose_fail) {
   auto r = tracer_->attach_tls(path);
   if (!r) {
     if (verbose_fail) fprintf(stderr, "tokentap: warning: %s\n", r.error().c_str());
     return;
   }
-  std::string what = r->library + (r->runtime.empty() ? "" : ", " + r->runtime);
-  if (r->refused && warned_.insert(path).second) {
-    // Say which binary goes unseen and why: a silent gap would read as "no spend".
-    fprintf(stderr, "tokentap: warning: cannot instrument %s (%s): %s\n", path.c_str(), what.c_str(),
-            r->detail.c_str());
-  } else if (r->new_attach && debug()) {
-    fprintf(stderr, "tokentap: instrumented %s (%s%s): %s\n", path.c_str(), what.c_str(),
-            r->from_cache ? ", cached" : "", r->detail.c_str());
+  for (const auto& l : r->libraries) {
+    std::string what = l.library + (l.runtime.empty() ? "" : ", " + l.runtime);
+    if (l.refused && warned_.insert(path + "\n" + l.library).second) {
+      // Say which binary goes unseen and why: a silent gap would read as "no spend".
+      fprintf(stderr, "tokentap: warning: cannot instrument %s (%s): %s%s\n", path.c_str(), what.c_str(),
+              l.detail.c_str(), instrumented_beside(*r).c_str());
+    } else if (l.attached && r->new_attach && debug()) {
+      fprintf(stderr, "tokentap: instrumented %s (%s%s): %s\n", path.c_str(), what.c_str(),
+              r->from_cache ? ", cached" : "", l.detail.c_str());
+    }
   }
 }
 
