@@ -359,6 +359,15 @@ int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_ex_return, int rc) { return finish(&write_calls, rc, TT_DIR_WRITE); }
 
+/* SSL_write_ex2(s, buf, num, flags, size_t *written) of OpenSSL >= 3.2, and
+ * ssl_write_internal with the same arguments under every SSL_write* in a
+ * stripped static OpenSSL: returns like SSL_write_ex. (ssl_write_internal of
+ * 3.0 and 3.1 has SSL_write_ex's arguments, ssl_read_internal SSL_read_ex's.) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex2_entry, void *ssl, const void *buf, size_t num, __u64 flags, size_t *written) {
+  return stash(ctx, &write_calls, ssl, buf, written);
+}
+
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_entry, void *ssl, void *buf, int num) {
   return stash(ctx, &read_calls, ssl, buf, NULL);
@@ -637,6 +646,13 @@ static long walk_link(__u32 i, void *data) {
     w->len = len > 0 ? (__u32)len : 0;
     w->ssl = false;
     bpf_loop(48, find_ssl, data, 0);
+    /* A Node native addon ("runtime.node") may carry its own TLS too. */
+    if (!w->ssl && len >= 6) {
+      __u32 e = (__u32)len - 6;
+      w->ssl = w->name[e & (TT_PATH_LEN - 1)] == '.' && w->name[(e + 1) & (TT_PATH_LEN - 1)] == 'n' &&
+               w->name[(e + 2) & (TT_PATH_LEN - 1)] == 'o' && w->name[(e + 3) & (TT_PATH_LEN - 1)] == 'd' &&
+               w->name[(e + 4) & (TT_PATH_LEN - 1)] == 'e';
+    }
     if (w->ssl) w->found = !bpf_map_lookup_elem(&known_libs, w->name);
   }
   w->n++;

@@ -21,7 +21,7 @@ enum tt_event_kind {
   TT_EV_FORK = 3,  /* traced process created a child process */
   TT_EV_EXEC = 4,  /* traced process called exec */
   TT_EV_EXIT = 5,  /* traced process (thread group) exited */
-  TT_EV_DLOPEN = 6, /* traced process loaded a library whose name has "ssl" in it */
+  TT_EV_DLOPEN = 6, /* traced process loaded a library whose name has "ssl" in it, or a Node addon (.node) */
   TT_EV_SOCK = 7,   /* bytes a traced process moved over a TCP socket (fallback) */
   TT_EV_ALIAS = 8,  /* an AEAD context carries the records of a TCP socket (or, sock 0, a new key) */
   TT_EV_HOLD = 9,   /* whole host: a process whose binary userspace has not examined opened a TCP

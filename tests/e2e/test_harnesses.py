@@ -113,7 +113,7 @@ class HarnessRun:
 for _cls, _name in (("ClaudeCodeTest", "claude-code"), ("OpenCodeTest", "opencode"), ("KiloTest", "kilo"),
                     ("ClineTest", "cline"), ("GeminiCliTest", "gemini-cli"), ("PiTest", "pi"),
                     ("OpenClawTest", "openclaw"), ("QwenCodeTest", "qwen-code"), ("ContinueTest", "continue"),
-                    ("DroidTest", "droid")):
+                    ("DroidTest", "droid"), ("CopilotTest", "copilot-cli")):
     globals()[_cls] = type(_cls, (HarnessRun, E2ETestCase), {"harness": _name, "__module__": __name__})
 
 

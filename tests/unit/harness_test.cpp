@@ -249,6 +249,19 @@ const std::map<std::string, Expected>& expected_harnesses() {
           "openclaw@2026.9.6"}}}},
       {"qwen-code", {"0.24.4", nullptr, {}}},
       {"droid", {"0.225.2", nullptr, {}}},
+      {"copilot-cli",
+       {"1.0.102",
+        nullptr,
+        {// the Node single executable the npm wrapper spawns...
+         {kPrefix + "copilot/node_modules/@github/copilot-linux-x64/copilot",
+          "copilot",
+          {kPrefix + "copilot/node_modules/@github/copilot-linux-x64/copilot"},
+          "@github/copilot-linux-x64@1.0.102"},
+         // ...and the wrapper
+         {"/usr/bin/node",
+          "node",
+          {"/usr/bin/node", kPrefix + "copilot/node_modules/@github/copilot/npm-loader.js"},
+          "@github/copilot@1.0.102"}}}},
       {"continue",
        {"1.5.47",
         nullptr,
@@ -323,7 +336,8 @@ TEST(HarnessRecorded, EachHarnessAndVersion) {
 // With the process of another program it stays the SDK.
 TEST(HarnessRecorded, WithoutTheProcessTheSdkIsNamed) {
   const std::map<std::string, std::string> sdk = {
-      {"cline", "ai-sdk"}, {"pi", "anthropic-sdk-js"}, {"openclaw", "openai-sdk-js"}, {"continue", ""}};
+      {"cline", "ai-sdk"}, {"pi", "anthropic-sdk-js"}, {"openclaw", "openai-sdk-js"}, {"continue", ""},
+      {"copilot-cli", "openai-sdk-js"}};
   std::vector<ProcessFacts> other = {{"/usr/bin/python3", "python3", {"/usr/bin/python3", "/srv/app.py"}, ""}};
   for (const auto& [name, generic] : sdk) {
     SCOPED_TRACE(name);
@@ -332,6 +346,26 @@ TEST(HarnessRecorded, WithoutTheProcessTheSdkIsNamed) {
       EXPECT_EQ(identify_harness(l.request, l.body, nullptr, &other).name, generic);
     }
   }
+}
+
+// Copilot CLI sends the OpenAI SDK's defaults only: any one of its processes
+// names it, the package.json beside its program gives the version, and a
+// Copilot binary found elsewhere (no package) is still named, without one.
+TEST(HarnessRecorded, CopilotIsNamedByItsProcess) {
+  const auto& procs = expected_harnesses().at("copilot-cli").processes;
+  ProcessFacts elsewhere = procs[0];
+  elsewhere.exe = "/opt/lib/node_modules/@github/copilot-linuxmusl-x64/copilot";
+  elsewhere.cmdline = {elsewhere.exe};
+  elsewhere.package = "";
+  const std::vector<std::pair<std::vector<ProcessFacts>, std::string>> cases = {
+      {{procs[0]}, "1.0.102"}, {{procs[1]}, "1.0.102"}, {{elsewhere}, ""}};
+  for (const auto& l : server_log(fs::path(TT_TEST_DATA_DIR) / "harnesses" / "copilot-cli.server.jsonl"))
+    for (const auto& [tree, version] : cases) {
+      SCOPED_TRACE(tree[0].exe);
+      Harness h = identify_harness(l.request, l.body, nullptr, &tree);
+      EXPECT_EQ(h.name, "copilot-cli");
+      EXPECT_EQ(h.version, version);
+    }
 }
 
 // Claude Code's body repeats its session id in metadata.user_id (a JSON string).

@@ -39,8 +39,12 @@ TEST(TlsHookBook, SaysWhyFromTheExecutableAndTheLibrariesItMaps) {
 
 TEST(TlsHookBook, RefusedAndHookedElsewhere) {
   TlsHookBook book;
-  book.add(5, "/opt/codex", hook("/opt/codex", "aws-lc", "refused", "EVP_AEAD_CTX_seal: 2 candidates"));
-  EXPECT_EQ(book.why_unhooked(5, "/opt/codex"), "/opt/codex carries aws-lc, not hooked: EVP_AEAD_CTX_seal: 2 candidates");
+  EXPECT_TRUE(book.add(5, "/opt/codex", hook("/opt/codex", "aws-lc", "refused", "EVP_AEAD_CTX_seal: 2 candidates")));
+  EXPECT_TRUE(book.add(5, "/opt/codex", hook("/opt/codex", "openssl", "hooked", "")));  // the same file's other library
+  EXPECT_FALSE(book.add(6, "/opt/codex", hook("/opt/codex", "openssl", "hooked", "")));
+  EXPECT_EQ(book.why_unhooked(5, "/opt/codex"),
+            "/opt/codex carries aws-lc, not hooked: EVP_AEAD_CTX_seal: 2 candidates; /opt/codex's openssl is hooked, "
+            "but this connection's TLS ran elsewhere (a library or addon it loaded)");
   book.add(6, "/opt/copilot", hook("/opt/copilot", "openssl", "hooked", ""));
   EXPECT_EQ(book.why_unhooked(6, "/opt/copilot"),
             "/opt/copilot's openssl is hooked, but this connection's TLS ran elsewhere (a library or addon it loaded)");
@@ -82,17 +86,25 @@ TEST(TlsHookReport, PathsAsTheProcessSeesThem) {
   EXPECT_EQ(p.pid, 0u);
 }
 
-TEST(TlsHookReport, RecordStatusFromAnAttach) {
-  tt::capture::AttachInfo a;
-  a.library = "boringssl";
-  a.method = "boringssl-error-sites/1";
-  a.attached = true;
-  auto j = nlohmann::json::parse(tt::engine::tls_hook_json("/opt/claude", a));
+TEST(TlsHookReport, OneRecordPerLibraryOfTheFile) {
+  tt::capture::AttachInfo a;  // Codex: rustls over aws-lc, and a static OpenSSL beside it
+  a.libraries.push_back({"aws-lc", "awslc-aead-error-sites/3", "", false, true, "2 candidates"});
+  a.libraries.push_back({"openssl", "openssl-errfunc-sites/3", "OpenSSL 3.6.4", true, false, ""});
+  auto recs = tt::engine::tls_hook_jsons("/opt/codex", a);
+  ASSERT_EQ(recs.size(), 2u);
+  auto j = nlohmann::json::parse(recs[0]);
+  EXPECT_EQ(j["status"], "refused");
+  EXPECT_EQ(j["detail"], "2 candidates");
+  j = nlohmann::json::parse(recs[1]);
   EXPECT_EQ(j["status"], "hooked");
-  EXPECT_EQ(j["method"], "boringssl-error-sites/1");
-  a.refused = true;
-  EXPECT_EQ(nlohmann::json::parse(tt::engine::tls_hook_json("/opt/claude", a))["status"], "refused");
-  EXPECT_EQ(nlohmann::json::parse(tt::engine::tls_hook_json("/bin/sh", tt::capture::AttachInfo{}))["status"], "none");
+  EXPECT_EQ(j["method"], "openssl-errfunc-sites/3");
+  EXPECT_EQ(j["runtime"], "OpenSSL 3.6.4");
+  tt::capture::AttachInfo none;
+  none.reason = "no OpenSSL symbols";
+  recs = tt::engine::tls_hook_jsons("/bin/sh", none);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(recs[0]), (nlohmann::json{{"path", "/bin/sh"}, {"status", "none"},
+                                                             {"detail", "no OpenSSL symbols"}}));
 }
 
 // The pipeline end to end: a process whose binary has no hook calls an LLM API.

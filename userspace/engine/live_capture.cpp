@@ -46,6 +46,19 @@ LiveCapture::~LiveCapture() = default;
 
 void LiveCapture::instrument(const std::string& path) { attach(path, false); }
 
+namespace {
+
+// A refusal beside libraries of the same file that are instrumented says so:
+// its traffic through them is still seen.
+std::string instrumented_beside(const capture::AttachInfo& a) {
+  std::string names;
+  for (const auto& l : a.libraries)
+    if (l.attached) names += (names.empty() ? "" : ", ") + l.library;
+  return names.empty() ? "" : " (its " + names + " is instrumented)";
+}
+
+}  // namespace
+
 void LiveCapture::attach(const std::string& path, bool verbose_fail) {
   auto r = tracer_->attach_tls(path);
   if (!r) {
@@ -53,14 +66,16 @@ void LiveCapture::attach(const std::string& path, bool verbose_fail) {
     return;
   }
   report_tls_hook(path, *r);
-  std::string what = r->library + (r->runtime.empty() ? "" : ", " + r->runtime);
-  if (r->refused && warned_.insert(path).second) {
-    // Say which binary goes unseen and why: a silent gap would read as "no spend".
-    fprintf(stderr, "tokentap: warning: cannot instrument %s (%s): %s\n", path.c_str(), what.c_str(),
-            r->detail.c_str());
-  } else if (r->new_attach && debug()) {
-    fprintf(stderr, "tokentap: instrumented %s (%s%s): %s\n", path.c_str(), what.c_str(),
-            r->from_cache ? ", cached" : "", r->detail.c_str());
+  for (const auto& l : r->libraries) {
+    std::string what = l.library + (l.runtime.empty() ? "" : ", " + l.runtime);
+    if (l.refused && warned_.insert(path + "\n" + l.library).second) {
+      // Say which binary goes unseen and why: a silent gap would read as "no spend".
+      fprintf(stderr, "tokentap: warning: cannot instrument %s (%s): %s%s\n", path.c_str(), what.c_str(),
+              l.detail.c_str(), instrumented_beside(*r).c_str());
+    } else if (l.attached && r->new_attach && debug()) {
+      fprintf(stderr, "tokentap: instrumented %s (%s%s): %s\n", path.c_str(), what.c_str(),
+              r->from_cache ? ", cached" : "", l.detail.c_str());
+    }
   }
 }
 
@@ -71,7 +86,8 @@ void LiveCapture::report_tls_hook(const std::string& opened, const capture::Atta
   ++reported_hooks_;
   SeenPath p = seen_path(opened);
   paths_by_inode_[{a.kernel_dev, a.ino}] = p.path;
-  emit(capture::make_info_record(capture::TT_EV_TLS_HOOK, p.pid, now_ns(CLOCK_MONOTONIC), tls_hook_json(p.path, a)));
+  for (const std::string& j : tls_hook_jsons(p.path, a))
+    emit(capture::make_info_record(capture::TT_EV_TLS_HOOK, p.pid, now_ns(CLOCK_MONOTONIC), j));
 }
 
 void LiveCapture::attach_loader(const std::string& path) {
@@ -209,7 +225,10 @@ bool LiveCapture::instrument_process(uint32_t pid, bool program, bool libraries)
   if (libraries)
     for (const auto& path : *paths) {
       std::string other = unsupported_tls_library(path);
-      if (path.find("ssl") == std::string::npos && other.empty()) continue;
+      // Node native addons (.node) may carry their own TLS: Copilot CLI's
+      // runtime.node has a stripped static OpenSSL.
+      bool addon = path.size() > 5 && path.compare(path.size() - 5, 5, ".node") == 0;
+      if (path.find("ssl") == std::string::npos && !addon && other.empty()) continue;
       if (other.empty()) tracer_->mark_known_library(path);
       if (!checked_maps_paths_.insert(proc + path).second) continue;
       if (other.empty())

@@ -42,15 +42,20 @@ SeenPath seen_path(const std::string& opened) {
   return {opened, pid};
 }
 
-std::string tls_hook_json(const std::string& path, const capture::AttachInfo& a) {
-  nlohmann::json j;
-  j["path"] = path;
-  j["library"] = a.library;
-  j["runtime"] = a.runtime;
-  j["method"] = a.method;
-  j["status"] = a.refused ? "refused" : a.attached ? "hooked" : "none";
-  j["detail"] = a.detail;
-  return j.dump();
+std::vector<std::string> tls_hook_jsons(const std::string& path, const capture::AttachInfo& a) {
+  std::vector<std::string> out;
+  for (const auto& l : a.libraries) {
+    nlohmann::json j;
+    j["path"] = path;
+    j["library"] = l.library;
+    j["runtime"] = l.runtime;
+    j["method"] = l.method;
+    j["status"] = l.refused ? "refused" : l.attached ? "hooked" : "none";
+    j["detail"] = l.detail;
+    out.push_back(j.dump());
+  }
+  if (out.empty()) out.push_back(nlohmann::json{{"path", path}, {"status", "none"}, {"detail", a.reason}}.dump());
+  return out;
 }
 
 std::string unsupported_tls_json(const std::string& path, const std::string& library) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "capture/bpf/tracer.h"
 
@@ -23,8 +24,9 @@ struct SeenPath {
 };
 SeenPath seen_path(const std::string& opened);
 
-// The record's JSON: status "hooked" | "refused" | "none" from an attach.
-std::string tls_hook_json(const std::string& path, const capture::AttachInfo& a);
+// The records' JSON from an attach: one per TLS library in the file (status
+// "hooked" | "refused"), or one of status "none" when it has none.
+std::vector<std::string> tls_hook_jsons(const std::string& path, const capture::AttachInfo& a);
 // A mapped library of a kind tokentap cannot hook.
 std::string unsupported_tls_json(const std::string& path, const std::string& library);
 

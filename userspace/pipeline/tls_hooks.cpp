@@ -20,23 +20,31 @@ bool TlsHookBook::add(uint32_t pid, const std::string& exe, const TlsHookInfo& h
     for (const auto& l : libs) known |= l.path == h.path;
     if (!known && libs.size() < 16) libs.push_back(h);
   }
-  if (by_path_.count(h.path) || binaries_.size() >= kMaxBinaries) return false;
-  by_path_[h.path] = binaries_.size();
+  auto& at = by_path_[h.path];
+  for (size_t i : at)
+    if (binaries_[i].library == h.library) return false;
+  if (binaries_.size() >= kMaxBinaries) return false;
+  at.push_back(binaries_.size());
   binaries_.push_back(h);
   return true;
 }
 
+static std::string why_of(const std::string& exe, const TlsHookInfo& h) {
+  if (h.status == "none")
+    return exe + " carries no TLS library tokentap hooks" + (h.detail.empty() ? "" : " (" + h.detail + ")");
+  if (h.status == "refused") return exe + " carries " + h.library + ", not hooked: " + h.detail;
+  if (h.status == "hooked")
+    return exe + "'s " + h.library + " is hooked, but this connection's TLS ran elsewhere (a library or addon it loaded)";
+  return "";
+}
+
 std::string TlsHookBook::why_unhooked(uint32_t pid, const std::string& exe) const {
   std::string why;
-  if (auto it = by_path_.find(exe); it != by_path_.end()) {
-    const TlsHookInfo& h = binaries_[it->second];
-    if (h.status == "none")
-      why = exe + " carries no TLS library tokentap hooks" + (h.detail.empty() ? "" : " (" + h.detail + ")");
-    else if (h.status == "refused")
-      why = exe + " carries " + h.library + ", not hooked: " + h.detail;
-    else if (h.status == "hooked")
-      why = exe + "'s " + h.library + " is hooked, but this connection's TLS ran elsewhere (a library or addon it loaded)";
-  }
+  if (auto it = by_path_.find(exe); it != by_path_.end())
+    for (size_t i : it->second) {
+      std::string w = why_of(exe, binaries_[i]);
+      if (!w.empty()) why += (why.empty() ? "" : "; ") + w;
+    }
   for (const std::string& key : {exe, "pid " + std::to_string(pid)})
     if (auto it = unsupported_.find(key); !key.empty() && it != unsupported_.end())
       for (const auto& l : it->second)

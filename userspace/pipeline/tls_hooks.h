@@ -25,7 +25,7 @@ class TlsHookBook {
   // system libssl at start), running exe ("" if unknown). An unsupported
   // library is noted for that executable (it is usually linked in: a later
   // process of it may be gone before its maps are read), else for the process.
-  // True when the binary is new to the book (its first result).
+  // True when the binary's library is new to the book (its first result).
   bool add(uint32_t pid, const std::string& exe, const TlsHookInfo& h);
   void process_exited(uint32_t pid) { unsupported_.erase("pid " + std::to_string(pid)); }
   // Why a process running `exe` had no plaintext hook, in a sentence; "" when
@@ -35,7 +35,7 @@ class TlsHookBook {
  private:
   static constexpr size_t kMaxBinaries = 4096;  // a long daemon run: distinct binaries, not processes
   std::vector<TlsHookInfo> binaries_;
-  std::map<std::string, size_t> by_path_;
+  std::map<std::string, std::vector<size_t>> by_path_;  // a binary may carry several libraries
   std::map<std::string, std::vector<TlsHookInfo>> unsupported_;  // by executable, or "pid N"
 };
 

@@ -90,6 +90,13 @@ constexpr std::array kHarnessRules = {
     HarnessRule{"continue", "process:package", R"(^@continuedev/cli@([0-9]\S*)$)"},
     HarnessRule{"continue", "process:cmdline", R"(/@continuedev/cli/dist/cn\.js(?:\s|$))"},
 
+    // GitHub Copilot CLI: node .../@github/copilot/npm-loader.js runs the Node single
+    // executable of @github/copilot-linux-x64 (or -linuxmusl-x64, -linux-arm64), whose package.json
+    // gives the version; calls with the OpenAI SDK ("OpenAI/JS 5.20.1").
+    HarnessRule{"copilot-cli", "process:package", R"(^@github/copilot(?:-linux[a-z0-9-]*)?@([0-9]\S*)$)"},
+    HarnessRule{"copilot-cli", "process:exe", R"((?:^|/)@github/copilot-linux[a-z0-9-]*/copilot$)"},
+    HarnessRule{"copilot-cli", "process:cmdline", R"(/@github/copilot/npm-loader\.js(?:\s|$))"},
+
     // Codex from npm, by its process: what names it when only sizes are seen (a TLS stack
     // it might use that tokentap cannot hook; the socket fallback has no headers).
     HarnessRule{"codex", "process:package", R"(^@openai/codex(?:-linux-[a-z0-9-]+)?@([0-9]+\.[0-9]+\.[0-9]+))"},

@@ -228,6 +228,89 @@ void Tracer::forget_known_executables() {
   for (const auto& key : keys) bpf_map__delete_elem(skel_->maps.known_inodes, &key, sizeof(key), 0);
 }
 
+struct Tracer::Probe {
+  const char* sym;  // the FoundFunction name
+  bpf_program* entry;
+  bpf_program* ret;
+};
+
+// Each library's probes, under the names discovery gives its functions. A
+// running process (the daemon's start) goes on calling while its probes go
+// in one by one. The read side goes in first, and each return probe before
+// its entry probe: a request that is captured then always has its response
+// captured too. Else, joined between a request and its response, the next
+// response would be paired with the request before it, and so on (the
+// protocol layer skips a response seen before any request instead).
+// Go: Write is taken whole at entry; Read's return side is a uprobe on each RET.
+std::vector<Tracer::Probe> Tracer::probes_for(const std::string& library) const {
+  auto& p = skel_->progs;
+  if (library == "go") return {{"SSL_read", p.go_tls_read_entry, nullptr}, {"SSL_write", p.go_tls_write, nullptr}};
+  // rustls: plaintext at the record layer; the socket hooks pair each AEAD
+  // context with its socket.
+  if (library == "aws-lc")
+    return {{"AEAD_open", p.aead_open_entry, p.aead_open_return},
+            {"AEAD_init", p.aead_init_entry, nullptr},
+            {"AEAD_seal", p.aead_seal_entry, nullptr},
+            {"AEAD_seal_scatter", p.aead_seal_scatter_entry, nullptr}};
+  // OpenSSL by its exports, BoringSSL (SSL_read/SSL_write only) and a stripped
+  // OpenSSL 3 (ssl_*_internal, which take SSL_read_ex's, SSL_write_ex's or,
+  // from 3.2 on, SSL_write_ex2's arguments).
+  return {{"SSL_read", p.ssl_read_entry, p.ssl_read_return},
+          {"SSL_read_ex", p.ssl_read_ex_entry, p.ssl_read_ex_return},
+          {"ssl_read_internal", p.ssl_read_ex_entry, p.ssl_read_ex_return},
+          {"SSL_write", p.ssl_write_entry, p.ssl_write_return},
+          {"SSL_write_ex", p.ssl_write_ex_entry, p.ssl_write_ex_return},
+          {"ssl_write_internal", p.ssl_write_ex_entry, p.ssl_write_ex_return},
+          {"ssl_write_internal_flags", p.ssl_write_ex2_entry, p.ssl_write_ex_return},
+          {"SSL_free", p.ssl_free_entry, nullptr}};
+}
+
+namespace {
+
+// Each library has its own attach cookie, which BPF reads as the data's
+// library: aws-lc's records go by AEAD context, the others' by SSL object.
+uint64_t library_cookie(const std::string& library) {
+  if (library == "go") return TT_LIB_GO_TLS;
+  if (library == "aws-lc") return TT_LIB_AWSLC;
+  if (library == "boringssl") return TT_LIB_BORINGSSL;
+  return TT_LIB_OPENSSL;
+}
+
+}  // namespace
+
+// The probes of one found library, into `links`; `out` gets the evidence.
+Result<void> Tracer::attach_library(const std::string& path, const discovery::Discovery& d, LibraryAttach& out,
+                                    std::vector<LinkOwner>& links) {
+  uint64_t cookie = library_cookie(d.library);
+  auto attach_at = [&](bpf_program* prog, uint64_t offset, bool retprobe, const char* what) -> Result<void> {
+    LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie, .retprobe = retprobe);
+    bpf_link* l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &uo);
+    if (!l) return make_error("cannot attach uprobe to " + std::string(what) + " in " + path + ": " + strerror(errno));
+    links.emplace_back(l);
+    return {};
+  };
+  if (d.library == "aws-lc" && !socket_hooks_)
+    if (auto r = attach_socket_hooks(); !r) return r;
+  for (const Probe& p : probes_for(d.library)) {
+    const discovery::FoundFunction* fn = d.function(p.sym);
+    if (!fn) continue;
+    if (!out.detail.empty()) out.detail += "; ";
+    out.detail += std::string(p.sym) + ": " + fn->evidence;
+    if (p.ret)
+      if (auto r = attach_at(p.ret, fn->file_offset, true, p.sym); !r) return r;
+    if (d.library == "go")
+      for (uint64_t ret : fn->return_offsets)
+        if (auto r = attach_at(skel_->progs.go_tls_read_return, ret, false, "a RET of crypto/tls.(*Conn).Read"); !r)
+          return r;
+    if (auto r = attach_at(p.entry, fn->file_offset, false, p.sym); !r) return r;
+  }
+  if (d.library == "aws-lc") skel_->bss->aead_hooks = true;
+  out.attached = true;
+  return {};
+}
+
+// Every TLS library of the file, each with its own probes and cookie; a
+// refused one is reported beside those attached.
 Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return make_error("cannot stat " + path + ": " + strerror(errno));
@@ -244,96 +327,29 @@ Result<AttachInfo> Tracer::attach_tls(const std::string& path) {
   tt_inode_key k = kernel_inode(st.st_dev, st.st_ino);
   info.kernel_dev = k.dev;
   info.ino = k.ino;
-  auto img = discovery::ElfImage::open(path);
-  if (!img) {
-    // Scripts and other non-ELF files: nothing to attach, remember that.
-    examined_[id] = info;
-    mark_known(st.st_dev, st.st_ino);
-    return info;
+  // Scripts and other non-ELF files: nothing to attach, remember that.
+  if (auto img = discovery::ElfImage::open(path)) {
+    discovery::BinaryDiscovery b = cache_->discover(**img, &info.from_cache);
+    info.reason = b.reason;
+    std::vector<LinkOwner> links;  // all of the file's, or none if one fails
+    for (const discovery::Discovery& d : b.libraries) {
+      LibraryAttach& l = info.libraries.emplace_back();
+      l.library = d.library;
+      l.method = d.method;
+      l.runtime = d.runtime;
+      l.refused = d.status == discovery::DiscoveryStatus::Refused;
+      if (d.status != discovery::DiscoveryStatus::Found) {
+        l.detail = d.reason;
+        continue;
+      }
+      if (auto r = attach_library(path, d, l, links); !r) return Error{r.error()};
+    }
+    for (auto& l : links) links_.push_back(std::move(l));
+    info.new_attach = info.attached();
+    if (info.attached()) attached_paths_.push_back(path);
   }
-  discovery::Discovery d = cache_->discover(**img, &info.from_cache);
-  info.library = d.library;
-  info.runtime = d.runtime;
-  info.method = d.method;
-  if (d.status != discovery::DiscoveryStatus::Found) {
-    info.refused = d.status == discovery::DiscoveryStatus::Refused;
-    info.detail = d.reason;
-    examined_[id] = info;
-    mark_known(st.st_dev, st.st_ino);
-    return info;
-  }
-  bool go = d.library == "go";
-  bool aead = d.library == "aws-lc";
-  uint64_t cookie = go     ? TT_LIB_GO_TLS
-                    : aead ? TT_LIB_AWSLC
-                    : d.library == "boringssl" ? TT_LIB_BORINGSSL
-                                               : TT_LIB_OPENSSL;
-
-  struct Probe {
-    const char* sym;
-    bpf_program* entry;
-    bpf_program* ret;
-  };
-  // A running process (the daemon's start) goes on calling while its probes go
-  // in one by one. The read side goes in first, and each return probe before
-  // its entry probe: a request that is captured then always has its response
-  // captured too. Else, joined between a request and its response, the next
-  // response would be paired with the request before it, and so on (the
-  // protocol layer skips a response seen before any request instead).
-  // Go: Write is taken whole at entry; Read's return side is a uprobe on each RET.
-  const Probe openssl_probes[] = {
-      {"SSL_read", skel_->progs.ssl_read_entry, skel_->progs.ssl_read_return},
-      {"SSL_read_ex", skel_->progs.ssl_read_ex_entry, skel_->progs.ssl_read_ex_return},
-      {"SSL_write", skel_->progs.ssl_write_entry, skel_->progs.ssl_write_return},
-      {"SSL_write_ex", skel_->progs.ssl_write_ex_entry, skel_->progs.ssl_write_ex_return},
-      {"SSL_free", skel_->progs.ssl_free_entry, nullptr},
-  };
-  const Probe go_probes[] = {
-      {"SSL_read", skel_->progs.go_tls_read_entry, nullptr},
-      {"SSL_write", skel_->progs.go_tls_write, nullptr},
-  };
-  // rustls: plaintext at the record layer; the socket hooks pair each AEAD
-  // context with its socket.
-  const Probe aead_probes[] = {
-      {"AEAD_open", skel_->progs.aead_open_entry, skel_->progs.aead_open_return},
-      {"AEAD_init", skel_->progs.aead_init_entry, nullptr},
-      {"AEAD_seal", skel_->progs.aead_seal_entry, nullptr},
-      {"AEAD_seal_scatter", skel_->progs.aead_seal_scatter_entry, nullptr},
-  };
-  if (aead && !socket_hooks_) {
-    if (auto r = attach_socket_hooks(); !r) return Error{r.error()};
-  }
-  std::vector<LinkOwner> links;
-  auto attach_at = [&](bpf_program* prog, uint64_t offset, bool retprobe, const char* what) -> Result<void> {
-    LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie, .retprobe = retprobe);
-    bpf_link* l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &uo);
-    if (!l) return make_error("cannot attach uprobe to " + std::string(what) + " in " + path + ": " + strerror(errno));
-    links.emplace_back(l);
-    return {};
-  };
-  std::vector<Probe> probes = go     ? std::vector<Probe>(std::begin(go_probes), std::end(go_probes))
-                              : aead ? std::vector<Probe>(std::begin(aead_probes), std::end(aead_probes))
-                                     : std::vector<Probe>(std::begin(openssl_probes), std::end(openssl_probes));
-  for (const Probe& p : probes) {
-    const discovery::FoundFunction* fn = d.function(p.sym);
-    if (!fn) continue;
-    if (!info.detail.empty()) info.detail += "; ";
-    info.detail += std::string(p.sym) + ": " + fn->evidence;
-    if (p.ret)
-      if (auto r = attach_at(p.ret, fn->file_offset, true, p.sym); !r) return Error{r.error()};
-    if (go)
-      for (uint64_t ret : fn->return_offsets)
-        if (auto r = attach_at(skel_->progs.go_tls_read_return, ret, false, "a RET of crypto/tls.(*Conn).Read"); !r)
-          return Error{r.error()};
-    if (auto r = attach_at(p.entry, fn->file_offset, false, p.sym); !r) return Error{r.error()};
-  }
-  for (auto& l : links) links_.push_back(std::move(l));
-  if (aead) skel_->bss->aead_hooks = true;
-  info.attached = true;
-  info.new_attach = true;
   examined_[id] = info;
   mark_known(st.st_dev, st.st_ino);
-  attached_paths_.push_back(path);
   return info;
 }
 

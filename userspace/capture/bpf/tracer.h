@@ -36,19 +36,32 @@ struct TracerOptions {
   std::string discovery_cache_dir;         // "" = no cache
 };
 
-// What attaching to one file found.
+// What attaching to one TLS library of a file found.
+struct LibraryAttach {
+  std::string library;  // "openssl" | "boringssl" | "go" | "aws-lc"
+  std::string method;   // how it was found (discovery/tls_discovery.h)
+  std::string runtime;  // e.g. "Bun v1.4.4"
+  bool attached = false;  // probes are on it now (or were already)
+  bool refused = false;   // it carries TLS we could not safely instrument
+  std::string detail;     // why refused, or the evidence for what was found
+};
+
+// What attaching to one file found: every TLS library in it (a binary can
+// carry several, each hooked on its own), none for a file without TLS.
 struct AttachInfo {
-  bool attached = false;    // probes are on this file now (or were already)
-  bool refused = false;     // it carries TLS we could not safely instrument
+  std::vector<LibraryAttach> libraries;
   bool new_attach = false;  // attached by this call
   bool first_look = false;  // examined by this call (not an inode seen before)
   uint32_t kernel_dev = 0;  // the file as the kernel names it (a SEEN record's exe_dev, exe_ino)
   uint64_t ino = 0;
-  std::string library;      // "openssl" | "boringssl" | "go" | "aws-lc"
-  std::string runtime;      // e.g. "Bun v1.4.4"
-  std::string method;       // how discovery found it: "symbols", "boringssl-error-sites/1", ...
-  std::string detail;       // why refused, or the evidence for what was found
+  std::string reason;       // no TLS library in it: what discovery looked for
   bool from_cache = false;
+
+  bool attached() const {
+    for (const auto& l : libraries)
+      if (l.attached) return true;
+    return false;
+  }
 };
 
 struct TracerStats {
@@ -133,6 +146,10 @@ class Tracer {
   RecordFn on_record_;
   std::vector<LinkOwner> links_;
   void mark_known(dev_t dev, ino_t ino);
+  struct Probe;
+  std::vector<Probe> probes_for(const std::string& library) const;
+  Result<void> attach_library(const std::string& path, const discovery::Discovery& d, LibraryAttach& out,
+                              std::vector<LinkOwner>& links);
   Result<void> attach_socket_hooks();
   std::vector<bpf_program*> socket_programs() const;
   static std::optional<std::string> missing_socket_tracepoint();

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace tt::discovery {
 
@@ -14,8 +15,21 @@ namespace {
 
 constexpr size_t kVerifyBytes = 32;  // code bytes kept per function to re-verify
 
+// An entry is one file layout's whole scan: {"format": 2, "file_size",
+// "libraries": [...]}. Format 1 (one library per entry, "method" at the top)
+// is what older tokentap versions sharing the directory read and write: they
+// skip these entries, these skip theirs, and neither drops the other's.
+constexpr int kEntryFormat = 2;
+
 // Results of the current error-site methods; any other method is stale.
-bool current_method(const std::string& m) { return m == kBoringSslMethod || m == kAwsLcMethod; }
+bool current_method(const std::string& m) {
+  return m == kBoringSslMethod || m == kAwsLcMethod || m == kOpenSslErrFuncMethod;
+}
+
+// This version's entry for a file of this size.
+bool ours(const nlohmann::json& e, const ElfImage& img) {
+  return e.value("format", 0) == kEntryFormat && e.value("file_size", uint64_t{0}) == img.size();
+}
 
 std::string to_hex(std::string_view b) {
   static const char* d = "0123456789abcdef";
@@ -72,73 +86,91 @@ std::string DiscoveryCache::entry_path(const std::string& build_id) const {
   return dir_ + "/" + build_id + ".json";
 }
 
-bool DiscoveryCache::load(const ElfImage& img, Discovery& out) const {
+namespace {
+
+// A cached library, if its method is current and the code bytes at every
+// function are still the ones seen when it was found: the verification that
+// makes a cache hit as safe as a fresh analysis.
+std::optional<Discovery> library_from_json(const ElfImage& img, const nlohmann::json& l) {
+  if (!l.is_object() || !current_method(l.value("method", ""))) return std::nullopt;
+  Discovery d;
+  d.library = l.value("library", "");
+  d.method = l.value("method", "");
+  d.runtime = l.value("runtime", "");
+  d.reason = l.value("reason", "");
+  d.status = static_cast<DiscoveryStatus>(l.value("status", 1));
+  for (const auto& fj : l.value("functions", nlohmann::json::array())) {
+    FoundFunction fn;
+    fn.name = fj.value("name", "");
+    fn.vaddr = fj.value("vaddr", uint64_t{0});
+    fn.evidence = fj.value("evidence", "") + " (cached)";
+    auto off = img.vaddr_to_offset(fn.vaddr);
+    if (!off || to_hex(img.bytes_at(fn.vaddr, kVerifyBytes)) != fj.value("code", "")) return std::nullopt;
+    fn.file_offset = *off;
+    d.functions.push_back(fn);
+  }
+  return d;
+}
+
+nlohmann::json library_to_json(const ElfImage& img, const Discovery& d) {
+  nlohmann::json l;
+  l["method"] = d.method;
+  l["library"] = d.library;
+  l["runtime"] = d.runtime;
+  l["status"] = static_cast<int>(d.status);
+  l["reason"] = d.reason;
+  l["functions"] = nlohmann::json::array();
+  for (const auto& fn : d.functions)
+    l["functions"].push_back({{"name", fn.name},
+                              {"vaddr", fn.vaddr},
+                              {"evidence", fn.evidence},
+                              {"code", to_hex(img.bytes_at(fn.vaddr, kVerifyBytes))}});
+  return l;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream f(path);
+  nlohmann::json j = f ? nlohmann::json::parse(f, nullptr, false) : nlohmann::json();
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+}  // namespace
+
+bool DiscoveryCache::load(const ElfImage& img, BinaryDiscovery& out) const {
   std::string id = cache_key(img);
   if (dir_.empty() || id.empty()) return false;
-  std::ifstream f(entry_path(id));
-  if (!f) return false;
-  auto j = nlohmann::json::parse(f, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return false;
-  // Several files can share a build id: keep one record per file layout.
+  nlohmann::json j = read_json(entry_path(id));
+  // Several files can share a build id: one entry per file layout.
   for (const auto& e : j.value("entries", nlohmann::json::array())) {
-    if (!current_method(e.value("method", "")) || e.value("file_size", uint64_t{0}) != img.size()) continue;
-    Discovery d;
-    d.library = e.value("library", "");
-    d.method = e.value("method", "");
-    d.runtime = e.value("runtime", "");
-    d.reason = e.value("reason", "");
-    d.status = static_cast<DiscoveryStatus>(e.value("status", 1));
-    bool ok = true;
-    for (const auto& fj : e.value("functions", nlohmann::json::array())) {
-      FoundFunction fn;
-      fn.name = fj.value("name", "");
-      fn.vaddr = fj.value("vaddr", uint64_t{0});
-      fn.evidence = fj.value("evidence", "") + " (cached)";
-      auto off = img.vaddr_to_offset(fn.vaddr);
-      // The verification that makes a cache hit as safe as a fresh analysis.
-      if (!off || to_hex(img.bytes_at(fn.vaddr, kVerifyBytes)) != fj.value("code", "")) {
-        ok = false;
-        break;
-      }
-      fn.file_offset = *off;
-      d.functions.push_back(fn);
+    if (!e.is_object() || !ours(e, img)) continue;
+    BinaryDiscovery b;
+    for (const auto& l : e.value("libraries", nlohmann::json::array())) {
+      std::optional<Discovery> d = library_from_json(img, l);
+      if (!d) break;
+      b.libraries.push_back(std::move(*d));
     }
-    if (!ok) continue;
-    out = d;
+    if (b.libraries.empty() || b.libraries.size() != e.value("libraries", nlohmann::json::array()).size()) continue;
+    out = std::move(b);
     return true;
   }
   return false;
 }
 
-void DiscoveryCache::store(const ElfImage& img, const Discovery& d) const {
+void DiscoveryCache::store(const ElfImage& img, const BinaryDiscovery& b) const {
   std::string id = cache_key(img);
   if (dir_.empty() || id.empty()) return;
   mkdirs(dir_);
   std::string path = entry_path(id);
-  nlohmann::json j;
-  {
-    std::ifstream f(path);
-    if (f) j = nlohmann::json::parse(f, nullptr, false);
-  }
-  if (j.is_discarded() || !j.is_object()) j = nlohmann::json::object();
+  nlohmann::json j = read_json(path);
   nlohmann::json entries = nlohmann::json::array();
   for (const auto& e : j.value("entries", nlohmann::json::array()))
-    if (e.value("file_size", uint64_t{0}) != img.size() || !current_method(e.value("method", "")))
-      entries.push_back(e);
+    if (!e.is_object() || !ours(e, img)) entries.push_back(e);
   nlohmann::json e;
-  e["method"] = d.method;
-  e["library"] = d.library;
-  e["runtime"] = d.runtime;
-  e["status"] = static_cast<int>(d.status);
-  e["reason"] = d.reason;
+  e["format"] = kEntryFormat;
   e["file_size"] = img.size();
   e["example_path"] = img.path();
-  e["functions"] = nlohmann::json::array();
-  for (const auto& fn : d.functions)
-    e["functions"].push_back({{"name", fn.name},
-                              {"vaddr", fn.vaddr},
-                              {"evidence", fn.evidence},
-                              {"code", to_hex(img.bytes_at(fn.vaddr, kVerifyBytes))}});
+  e["libraries"] = nlohmann::json::array();
+  for (const auto& d : b.libraries) e["libraries"].push_back(library_to_json(img, d));
   entries.push_back(e);
   j["build_id"] = id;
   j["entries"] = entries;
@@ -152,7 +184,7 @@ void DiscoveryCache::store(const ElfImage& img, const Discovery& d) const {
   rename(tmp.c_str(), path.c_str());
 }
 
-Discovery DiscoveryCache::discover(const ElfImage& img, bool* from_cache) const {
+BinaryDiscovery DiscoveryCache::discover(const ElfImage& img, bool* from_cache) const {
   return discover_tls(img, this, from_cache);
 }
 

@@ -18,11 +18,12 @@ class DiscoveryCache {
   static std::string default_dir();
 
   // discover_tls(), through the cache. `from_cache` says whether it was a hit.
-  Discovery discover(const ElfImage& img, bool* from_cache = nullptr) const;
+  BinaryDiscovery discover(const ElfImage& img, bool* from_cache = nullptr) const;
 
-  // A verified error-site (BoringSSL, aws-lc) result for this file, if one was stored.
-  bool load(const ElfImage& img, Discovery& out) const;
-  void store(const ElfImage& img, const Discovery& d) const;
+  // A verified error-site scan result (BoringSSL, aws-lc, OpenSSL 3: every
+  // library of the file) for this file, if one was stored.
+  bool load(const ElfImage& img, BinaryDiscovery& out) const;
+  void store(const ElfImage& img, const BinaryDiscovery& b) const;
 
  private:
   std::string entry_path(const std::string& build_id) const;

@@ -22,6 +22,7 @@ constexpr uint64_t kShouldNotHaveBeenCalled = 66;  // ERR_R_SHOULD_NOT_HAVE_BEEN
 constexpr uint64_t kBadLength = 111;               // SSL_R_BAD_LENGTH
 constexpr uint64_t kHandshakeFailure = 215;        // SSL_R_SSL_HANDSHAKE_FAILURE
 constexpr uint64_t kUninitialized = 226;           // SSL_R_UNINITIALIZED
+constexpr uint64_t kOpenSslErrLibSsl = 20;         // OpenSSL's ERR_LIB_SSL
 
 // BoringSSL's and aws-lc's include/openssl/cipher.h (the same codes in both).
 constexpr uint64_t kErrLibCipher = 30;
@@ -156,21 +157,30 @@ std::set<uint64_t> find_strings(const ElfImage& img, std::string_view suffix) {
   return out;
 }
 
-std::string find_bun_version(const ElfImage& img) {
-  for (std::string_view needle : {std::string_view("Bun v1."), std::string_view("bun-v1.")}) {
-    for (const auto& seg : img.segments()) {
-      if (seg.exec) continue;
-      const char* base = reinterpret_cast<const char*>(img.data() + seg.offset);
-      const char* p = static_cast<const char*>(memmem(base, seg.filesz, needle.data(), needle.size()));
-      if (!p) continue;
-      const char* v = p + needle.size() - 2;  // at "1."
-      const char* e = v;
-      while (e < base + seg.filesz && ((*e >= '0' && *e <= '9') || *e == '.')) ++e;
-      while (e > v && e[-1] == '.') --e;
-      return "Bun v" + std::string(v, e);
+// The first "<needle><digits and dots>" in the binary's data, trailing dots
+// cut ("Bun v1.3.14", "OpenSSL 3.5.8"), or "". path_component: the needle
+// must start the string or follow a '/' ("rustls-0.23.46" in a crate path).
+std::string version_text(const ElfImage& img, std::string_view needle, bool path_component = false) {
+  for (const auto& seg : img.segments()) {
+    if (seg.exec) continue;
+    const char* base = reinterpret_cast<const char*>(img.data() + seg.offset);
+    const char* end = base + seg.filesz;
+    for (const char* p = base; (p = static_cast<const char*>(memmem(p, end - p, needle.data(), needle.size())));
+         p += needle.size()) {
+      if (path_component && p > base && p[-1] != '/' && p[-1] != '\0') continue;
+      const char* e = p + needle.size();
+      while (e < end && ((*e >= '0' && *e <= '9') || *e == '.')) ++e;
+      while (e > p && e[-1] == '.') --e;
+      return std::string(p, e);
     }
   }
   return "";
+}
+
+std::string find_bun_version(const ElfImage& img) {
+  std::string v = version_text(img, "Bun v1.");
+  if (v.empty() && !(v = version_text(img, "bun-v1.")).empty()) v.replace(0, 5, "Bun v");
+  return v;
 }
 
 // Addresses of instructions that load one of `targets`: `mov r32, imm32` in
@@ -248,8 +258,10 @@ void pointer_targets_in(const ElfImage& img, const std::vector<std::pair<uint64_
 
 class ErrorSiteScan {
  public:
-  ErrorSiteScan(const ElfImage& img, std::string_view file_suffix, uint64_t lib)
-      : img_(img), suffix_(file_suffix), lib_(lib) {}
+  // nop_padding: functions may also be aligned with NOPs (clang's default
+  // padding in a shared object) instead of int3.
+  ErrorSiteScan(const ElfImage& img, std::string_view file_suffix, uint64_t lib, bool nop_padding = false)
+      : img_(img), suffix_(file_suffix), lib_(lib), nop_padding_(nop_padding) {}
   // false: the source file's strings are not in the binary at all.
   bool has_file();
   // Every verifiable function with an error site; `why` says why none was.
@@ -259,11 +271,14 @@ class ErrorSiteScan {
   // Decodes [entry, first int3) and keeps what control can reach from entry.
   bool analyse(uint64_t entry, Function& fn, std::vector<Insn>& body, std::string& why) const;
   bool follows_flow_end(uint64_t entry) const;
+  bool follows_flow_end_bytes(uint64_t entry) const;
+  bool follows_jmp_mem(uint64_t end) const;
   std::set<uint64_t> reasons_in(const std::vector<Insn>& body) const;
 
   const ElfImage& img_;
   std::string suffix_;
   uint64_t lib_;
+  bool nop_padding_ = false;
   Decoder dec_;
   std::set<uint64_t> file_strings_;
 };
@@ -318,7 +333,40 @@ bool ErrorSiteScan::analyse(uint64_t entry, Function& fn, std::vector<Insn>& bod
 
 // A function starts where the previous one cannot fall through: after int3
 // padding, or right after a ret, jmp, ud2 or a call (to a noreturn function).
+// With nop_padding (gcc's and clang's alignment in shared objects), also
+// after NOPs (under 16 bytes) that end exactly at the entry and follow such
+// an end or an indirect jump through memory themselves.
 bool ErrorSiteScan::follows_flow_end(uint64_t entry) const {
+  if (follows_flow_end_bytes(entry)) return true;
+  if (!nop_padding_) return false;
+  for (uint64_t k = 1; k < 16 && k < entry; ++k) {
+    uint64_t a = entry - k;
+    bool nops = true;
+    while (a < entry) {
+      Insn in;
+      if (!dec_.decode(img_, a, {}, in) || in.mnem != ZYDIS_MNEMONIC_NOP) {
+        nops = false;
+        break;
+      }
+      a += in.len;
+    }
+    if (nops && a == entry && (follows_flow_end_bytes(entry - k) || follows_jmp_mem(entry - k))) return true;
+  }
+  return false;
+}
+
+// gcc ends a function that tail-calls through a table with `jmp [reg+disp]`
+// (OpenSSL's SSL_get_default_timeout before ssl_read_internal): ff /4 with a
+// base register and no SIB byte, disp32 or disp8.
+bool ErrorSiteScan::follows_jmp_mem(uint64_t end) const {
+  std::string_view b = img_.bytes_at(end - 6, 6);
+  if (b.size() != 6) return false;
+  auto at = [&](int back) { return static_cast<uint8_t>(b[6 - back]); };
+  if (at(6) == 0xff && (at(5) & 0xf8) == 0xa0 && at(5) != 0xa4) return true;  // jmp [reg+disp32]
+  return at(3) == 0xff && (at(2) & 0xf8) == 0x60 && at(2) != 0x64;              // jmp [reg+disp8]
+}
+
+bool ErrorSiteScan::follows_flow_end_bytes(uint64_t entry) const {
   std::string_view b = img_.bytes_at(entry - 6, 6);
   if (b.size() != 6) return false;
   auto at = [&](int back) { return static_cast<uint8_t>(b[6 - back]); };
@@ -436,7 +484,9 @@ bool add_found(const ElfImage& img, Discovery& d, const char* name, const Functi
   f.name = name;
   f.vaddr = fn.entry;
   f.file_offset = *off;
-  f.evidence = evidence + " reasons {" + join(fn.reasons) + "}, " + std::to_string(fn.direct_refs) + " direct callers or pointers";
+  // OpenSSL 3's sites pass the reason to a later call: none are read there.
+  std::string reasons = fn.reasons.empty() ? "" : " reasons {" + join(fn.reasons) + "},";
+  f.evidence = evidence + reasons + " " + std::to_string(fn.direct_refs) + " direct callers or pointers";
   d.functions.push_back(f);
   return true;
 }
@@ -513,17 +563,11 @@ Discovery awslc_run(const ElfImage& img) {
     d.reason = "no aws-lc/BoringSSL AEAD source strings";
     return d;
   }
-  for (std::string_view rt : {std::string_view("rustls-0."), std::string_view("aws-lc-rs-1.")})
-    for (const auto& seg : img.segments()) {
-      if (seg.exec || !d.runtime.empty()) continue;
-      const char* base = reinterpret_cast<const char*>(img.data() + seg.offset);
-      const char* p = static_cast<const char*>(memmem(base, seg.filesz, rt.data(), rt.size()));
-      if (!p || (p > base && p[-1] != '/')) continue;
-      const char* e = p + rt.size();
-      while (e < base + seg.filesz && ((*e >= '0' && *e <= '9') || *e == '.')) ++e;
-      d.runtime = std::string(p, e - p);
-      d.runtime[rt.size() - 3] = ' ';  // "rustls 0.23.46"
-    }
+  for (std::string_view rt : {std::string_view("rustls-0."), std::string_view("aws-lc-rs-1.")}) {
+    if (!d.runtime.empty()) break;
+    d.runtime = version_text(img, rt, true);
+    if (!d.runtime.empty()) d.runtime[rt.size() - 3] = ' ';  // "rustls 0.23.46"
+  }
   d.status = DiscoveryStatus::Refused;
   auto refuse = [&](std::string why) {
     d.reason = "aws-lc's AEAD is linked in, but " + why + "; tokentap will not attach to a guessed address";
@@ -562,7 +606,76 @@ Discovery awslc_run(const ElfImage& img) {
   return d;
 }
 
+// OpenSSL 3 linked statically into a stripped binary (GitHub Copilot CLI's
+// runtime.node: Rust reqwest over native-tls). ERR_raise() records its
+// function's name (ERR_set_debug(__FILE__, __LINE__, __func__)), so the one
+// function raising errors as "ssl_read_internal" is ssl_read_internal(s, buf,
+// num, size_t *readbytes), and likewise ssl_write_internal: every SSL_read,
+// SSL_read_ex, SSL_write and SSL_write_ex goes through them, so only they are
+// hooked (hooking the public functions too would count each call twice).
+// ssl_write_internal(s, buf, num, written) took a flags argument before
+// `written` in OpenSSL 3.2: which one a binary has is told by its version.
+struct OpenSslEntry {
+  const char* func;  // the __func__ its error sites record
+  const char* name;  // the FoundFunction name, which says how to read its arguments
+};
+
+// The ssl_write_internal of this OpenSSL 3 version ("OpenSSL 3.5.8"), or
+// nullptr for a version that is not 3.x.
+const char* openssl_write_name(const std::string& version) {
+  if (version.rfind("OpenSSL 3.", 0) != 0) return nullptr;
+  return atoi(version.c_str() + 10) >= 2 ? "ssl_write_internal_flags" : "ssl_write_internal";
+}
+
+// Adds the one function whose error sites name `e.func`, or says why not.
+bool add_errfunc(const ElfImage& img, Discovery& d, const OpenSslEntry& e) {
+  ErrorSiteScan scan(img, e.func, kOpenSslErrLibSsl, true);
+  if (!scan.has_file()) {
+    d.reason = std::string("no \"") + e.func + "\" error sites";
+    return false;
+  }
+  std::string why;
+  std::map<uint64_t, Function> fns = scan.functions(why);
+  if (fns.size() != 1) {
+    d.reason = fns.empty() ? why : std::to_string(fns.size()) + " functions raise errors as " + e.func + " (want exactly 1)";
+    return false;
+  }
+  return add_found(img, d, e.name, fns.begin()->second, std::string("__func__ \"") + e.func + "\",");
+}
+
+Discovery openssl_errfunc_run(const ElfImage& img) {
+  Discovery d;
+  d.library = "openssl";
+  d.method = kOpenSslErrFuncMethod;
+  if (!img.is_x86_64()) {
+    d.reason = "not an x86-64 binary";
+    return d;
+  }
+  // OpenSSL 1.1 or a build with OPENSSL_NO_ERR names no functions: not this method's.
+  if (find_strings(img, "ssl/ssl_lib.c").empty() || find_strings(img, "ssl_read_internal").empty()) {
+    d.reason = "no OpenSSL 3 ssl_lib.c error sites";
+    return d;
+  }
+  d.runtime = version_text(img, "OpenSSL 3.");
+  d.status = DiscoveryStatus::Refused;
+  auto refuse = [&](std::string why) {
+    d.reason = "OpenSSL is linked in, but " + why + "; tokentap will not attach to a guessed address";
+    d.functions.clear();
+    return d;
+  };
+  const char* write_name = openssl_write_name(d.runtime);
+  if (!write_name) return refuse("its version text (\"OpenSSL 3.x.y\", which tells ssl_write_internal's arguments) is not in the binary");
+  // The read side first: attach_tls keeps this order.
+  for (OpenSslEntry e : {OpenSslEntry{"ssl_read_internal", "ssl_read_internal"}, OpenSslEntry{"ssl_write_internal", write_name}})
+    if (!add_errfunc(img, d, e)) return refuse(d.reason);
+  d.status = DiscoveryStatus::Found;
+  d.reason = "";
+  return d;
+}
+
 }  // namespace
+
+Discovery find_openssl_errfunc(const ElfImage& img) { return openssl_errfunc_run(img); }
 
 Discovery find_openssl_symbols(const ElfImage& img) {
   Discovery d;
@@ -670,25 +783,41 @@ Discovery find_go_tls(const ElfImage& img) {
   return d;
 }
 
-Discovery discover_tls(const ElfImage& img, const DiscoveryCache* cache, bool* from_cache) {
+namespace {
+
+// The libraries found by their error sites. BoringSSL's TLS layer (Bun) runs
+// on its own AEAD code, so the AEAD is looked for only without it: hooking
+// both would count each record twice. A static OpenSSL 3 is a library of its
+// own (its record layer and ciphers), looked for beside either.
+BinaryDiscovery scan_error_sites(const ElfImage& img) {
+  BinaryDiscovery b;
+  Discovery tls = find_boringssl(img);
+  if (tls.status == DiscoveryStatus::NoTls) tls = find_awslc_aead(img);
+  Discovery openssl = find_openssl_errfunc(img);
+  for (Discovery* d : {&tls, &openssl})
+    if (d->status != DiscoveryStatus::NoTls) b.libraries.push_back(std::move(*d));
+  if (b.libraries.empty())
+    b.reason = "no OpenSSL (symbols or ERR_raise sites), no Go crypto/tls, no BoringSSL and no aws-lc";
+  return b;
+}
+
+}  // namespace
+
+BinaryDiscovery discover_tls(const ElfImage& img, const DiscoveryCache* cache, bool* from_cache) {
   if (from_cache) *from_cache = false;
+  // Exported symbols name the binary's TLS library outright: no scan.
   Discovery d = find_openssl_symbols(img);
-  if (d.status == DiscoveryStatus::Found) return d;
+  if (d.status == DiscoveryStatus::Found) return {{d}, ""};
   Discovery go = find_go_tls(img);
-  if (go.status != DiscoveryStatus::NoTls) return go;
-  Discovery b;
+  if (go.status != DiscoveryStatus::NoTls) return {{go}, ""};
+  BinaryDiscovery b;
   if (cache && cache->load(img, b)) {
     if (from_cache) *from_cache = true;
     return b;
   }
-  // The error-site scans: BoringSSL's TLS layer (Bun), else the AEAD layer
-  // under rustls (aws-lc), which a binary with BoringSSL's TLS also has.
-  b = find_boringssl(img);
-  if (b.status == DiscoveryStatus::NoTls) b = find_awslc_aead(img);
-  if (cache && b.status != DiscoveryStatus::NoTls) cache->store(img, b);
-  if (b.status != DiscoveryStatus::NoTls) return b;
-  d.reason = "no OpenSSL symbols, no Go crypto/tls, no BoringSSL and no aws-lc";
-  return d;
+  b = scan_error_sites(img);
+  if (cache && !b.libraries.empty()) cache->store(img, b);
+  return b;
 }
 
 }  // namespace tt::discovery
