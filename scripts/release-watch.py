@@ -72,18 +72,26 @@ def run_test(cls, watch_dir):
 
 
 def hook_text(facts):
-    """How tokentap reached the plaintext: each TLS library it hooked, and its method."""
-    hooks = facts.get("tls_hooks") or []
-    seen = []
-    for t in hooks:
-        if t.get("status") != "hooked":
+    """How tokentap reached the harness's plaintext: the TLS library its requests came through, and
+    the hooked file of that library most likely the harness's own (found by a scan of a stripped
+    binary, else the harness's own file, else the system's)."""
+    hooks = [t for t in facts.get("tls_hooks") or [] if t.get("status") == "hooked"]
+    out = []
+    for lib in facts.get("tls_libraries") or []:
+        if not lib:
+            out.append("socket only (estimates)")
             continue
-        what = t.get("library", "?") + (" by " + t["method"] if t.get("method") else "")
-        if what not in seen:
-            seen.append(what)
-    if seen:
-        return "; ".join(seen)
-    return ", ".join(m for m in facts.get("capture_methods", []) if m) or "-"
+        cands = [t for t in hooks if t.get("library") == lib]
+        cands.sort(key=lambda t: (t.get("method") == "symbols", HARNESS_DIR_MARK not in t.get("path", "")))
+        if not cands:
+            out.append(lib)
+            continue
+        t = cands[0]
+        out.append("%s by %s in %s" % (lib, t.get("method") or "?", os.path.basename(t.get("path", "?"))))
+    return "; ".join(out) or "-"
+
+
+HARNESS_DIR_MARK = "/harnesses"  # the harness installs live under .../harnesses(-latest)/
 
 
 def row(h, cls, passed, why, facts):

@@ -102,6 +102,7 @@ class HarnessRun:
             "requests_seen": len(prof.requests),
             "requests_served": len([r for r in srv if r["provider"] != "none"]),
             "capture_methods": sorted({r.get("capture_method", "") for r in prof.requests}),
+            "tls_libraries": sorted({r.get("tls_library", "") for r in prof.requests}),
             "exit_code": prof.rc,
             "tls_hooks": runs[0].get("tls_hooks", []) if runs else [],
         }
