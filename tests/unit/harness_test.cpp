@@ -298,6 +298,9 @@ struct Expected {
   // records them (PROC_INFO exe, comm, and probe_process's cmdline and package)
   // when the end-to-end suite runs the harness. Empty: the traffic names it.
   std::vector<ProcessFacts> processes;
+  // Body field whose value is the session id where the request has it (the log's
+  // body_ids keep it), nullptr: none.
+  const char* session_body = nullptr;
 };
 
 const std::map<std::string, Expected>& expected_harnesses() {
@@ -332,6 +335,8 @@ const std::map<std::string, Expected>& expected_harnesses() {
           "openclaw@2026.9.6"}}}},
       {"qwen-code", {"0.24.4", nullptr, {}}},
       {"droid", {"0.225.2", nullptr, {}}},
+      // Its support calls (get-models, settings...) carry no conversation.
+      {"auggie", {"0.36.0", nullptr, {}, "root_conversation_id"}},
       {"continue",
        {"1.5.47",
         nullptr,
@@ -395,6 +400,10 @@ TEST(HarnessRecorded, EachHarnessAndVersion) {
       if (want.session_header) {
         EXPECT_EQ(h.session_id, l.line["headers"][want.session_header]);
         EXPECT_EQ(h.session_source, std::string("header:") + want.session_header);
+      } else if (want.session_body) {
+        std::string id = l.line["body_ids"].value(want.session_body, "");
+        EXPECT_EQ(h.session_id, id);
+        EXPECT_EQ(h.session_source, id.empty() ? "" : std::string("body:") + want.session_body);
       } else {
         EXPECT_EQ(h.session_id, "") << h.session_source;
       }
