@@ -33,6 +33,10 @@ HARNESSES=(
   "continue|@continuedev/cli@1.5.47"
   "droid|--ignore-scripts @factory/cli@0.225.1 @factory/cli-linux-x64@0.225.2"
   "copilot|@github/copilot@1.0.102 @github/copilot-linux-x64@1.0.102"
+  # The Claude Agent SDK runs the Claude Code binary of its own platform package (it
+  # resolves @anthropic-ai/claude-agent-sdk-linux-x64/claude next to itself).
+  "agent-sdk|@anthropic-ai/claude-agent-sdk@0.3.332 @anthropic-ai/claude-agent-sdk-linux-x64@0.3.332"
+  "auggie|@augmentcode/auggie@0.36.0"
 )
 
 want=("$@")

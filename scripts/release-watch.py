@@ -32,8 +32,11 @@ import harnesses  # noqa: E402
 import test_harnesses  # noqa: E402
 
 
+ALL = dict(harnesses.HARNESSES, **harnesses.EMBEDDED)  # harnesses, and programs embedding one (by key)
+
+
 def test_classes(name):
-    """The e2e test classes that run harness `name`, in the module's order."""
+    """The e2e test classes that run harness (or embedding program) `name`, in the module's order."""
     return [c for c in vars(test_harnesses).values()
             if isinstance(c, type) and getattr(c, "harness", None) == name]
 
@@ -98,7 +101,7 @@ def row(h, cls, passed, why, facts):
     served, seen = facts.get("requests_served"), facts.get("requests_seen")
     counts = "%s/%s" % (seen, served) if facts else "-"
     result = "pass" if passed else "FAIL: " + why
-    return [cls.__name__, h.pinned_version, h.installed_version() or "?", hook_text(facts),
+    return [cls.__name__, h.pinned_version, h.version or "?", hook_text(facts),
             ", ".join(facts.get("identified", [])) or "-", counts, result]
 
 
@@ -120,11 +123,11 @@ def print_table(rows, markdown):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown (docs/harnesses.md)")
-    ap.add_argument("names", nargs="*", help="harness names (default: all): %s" % " ".join(harnesses.HARNESSES))
+    ap.add_argument("names", nargs="*", help="harness names (default: all): %s" % " ".join(ALL))
     args = ap.parse_args(argv)
-    unknown = [n for n in args.names if n not in harnesses.HARNESSES]
+    unknown = [n for n in args.names if n not in ALL]
     if unknown:
-        ap.error("unknown harness %s (known: %s)" % (" ".join(unknown), " ".join(harnesses.HARNESSES)))
+        ap.error("unknown harness %s (known: %s)" % (" ".join(unknown), " ".join(ALL)))
     if os.geteuid() != 0:
         sys.exit("release-watch: the harness tests load BPF programs: run it as root (sudo %s)" % sys.argv[0])
     for step in ("install-deps.sh", "build.sh"):
@@ -132,8 +135,8 @@ def main(argv=None):
     rows, ok = [], True
     started = time.strftime("%Y-%m-%d")
     with tempfile.TemporaryDirectory(prefix="tokentap-watch-") as watch_dir:
-        for name in args.names or list(harnesses.HARNESSES):
-            h = harnesses.HARNESSES[name]
+        for name in args.names or list(ALL):
+            h = ALL[name]
             print("release-watch: %s ..." % name, file=sys.stderr, flush=True)
             why = install(h)
             for cls in test_classes(name):

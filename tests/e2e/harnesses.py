@@ -22,6 +22,7 @@ lines) for the unit tests:
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -242,6 +243,21 @@ def copilot_env(server):
             "COPILOT_PKG_CACHE_HOME": os.path.join(HARNESS_DIR, "copilot", "pkg-cache")}
 
 
+# Auggie talks only to Augment's backend, at the tenant URL of its sign-in: the test server under
+# a tenant's name, which resolve_preload.cjs (NODE_OPTIONS --require) resolves to it inside the
+# Node process (the certificate carries *.api.augmentcode.com). The session JSON is what
+# `auggie login` saves; its accessToken is the fake key.
+AUGMENT_HOST = "d1.api.augmentcode.com"
+RESOLVE_PRELOAD = os.path.join(TESTS, "clients", "resolve_preload.cjs")
+
+
+def auggie_env(server):
+    return {"AUGMENT_SESSION_AUTH": json.dumps({"accessToken": API_KEY, "tenantURL": server.url_for(AUGMENT_HOST) + "/",
+                                                "scopes": ["email"]}),
+            "AUGMENT_DISABLE_AUTO_UPDATE": "1",
+            "NODE_OPTIONS": "--require " + RESOLVE_PRELOAD, "TT_RESOLVE": "%s=%s" % (AUGMENT_HOST, server.host)}
+
+
 HARNESSES = {h.name: h for h in (
     Harness("claude-code", "claude", "@anthropic-ai/claude-code@2.1.330", "2.1.330",
             # the npm bin (bin/claude.exe) is the native Bun executable, copied from
@@ -322,13 +338,74 @@ HARNESSES = {h.name: h for h in (
             "openai_chat", "chat_completions", ["/v1/chat/completions"], interp=NODE20,
             timeout=180, args=["-p", PROMPT, "--allow-all-tools"], env=copilot_env,
             version_package="@github/copilot-linux-x64"),
+    # Augment's own chat format, which carries no token usage: estimated (test_harnesses.AuggieTest).
+    # --output-format json prints its session id (= the body's conversation_id).
+    Harness("auggie", "auggie", "@augmentcode/auggie@0.36.0", "0.36.0",
+            "node_modules/@augmentcode/auggie/augment.mjs", "node",
+            "augment", "chat_stream", ["/chat-stream"], interp=NODE20,
+            timeout=180, args=["--print", "--output-format", "json", PROMPT], env=auggie_env),
+)}
+
+
+class EmbeddedHarness(Harness):
+    """A harness run by a program built on its SDK: `entry` is that program (a test client),
+    `sdk` the SDK's entry file in the install prefix; `name` and `version` are the harness's."""
+
+    def __init__(self, key, sdk, harness_binary, **kw):
+        super().__init__(**kw)
+        self.key = key
+        self.sdk = sdk
+        self.harness_binary = harness_binary  # the harness executable the SDK runs, in the prefix
+
+    @property
+    def version(self):
+        """The harness's version (not the SDK's): under the release watch, what the installed
+        harness executable says it is."""
+        if not LATEST:
+            return self.pinned_version
+        try:
+            out = subprocess.run([os.path.join(self.prefix, self.harness_binary), "--version"], timeout=60,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True).stdout.split()
+        except OSError:
+            return None
+        return out[0] if out else None
+
+    @property
+    def sdk_path(self):
+        return os.path.join(self.prefix, self.sdk)
+
+    def missing(self):
+        if not os.access(self.sdk_path, os.R_OK):
+            return ("%s is not installed (%s not found): run scripts/install-harnesses.sh %s"
+                    % (self.key, self.sdk_path, self.install))
+        return super().missing()
+
+
+AGENT_SDK_APP_NAME = "tokentap-e2e/1.0"  # what the app calls itself (CLAUDE_AGENT_SDK_CLIENT_APP)
+AGENT_SDK_ENTRY = "node_modules/@anthropic-ai/claude-agent-sdk/sdk.mjs"
+
+# Programs that embed a harness, by key.
+EMBEDDED = {h.key: h for h in (
+    # tests/clients/agent_sdk_app.mjs: one query() of the Claude Agent SDK, which runs the Claude
+    # Code binary of its platform package (2.1.332 under SDK 0.3.332) with the app's environment.
+    EmbeddedHarness(
+        "claude-agent-sdk", AGENT_SDK_ENTRY, "node_modules/@anthropic-ai/claude-agent-sdk-linux-x64/claude",
+        name="claude-code", install="agent-sdk",
+        package="@anthropic-ai/claude-agent-sdk@0.3.332 + @anthropic-ai/claude-agent-sdk-linux-x64@0.3.332",
+        version="2.1.332", entry=os.path.join(TESTS, "clients", "agent_sdk_app.mjs"), runtime="node",
+        wire="anthropic_messages", api="messages", paths=["/v1/messages"], interp=NODE20,
+        session_header="x-claude-code-session-id", timeout=180,
+        args=lambda s: ["--sdk", os.path.join(HARNESS_DIR, "agent-sdk", AGENT_SDK_ENTRY),
+                        "--client-app", AGENT_SDK_APP_NAME, PROMPT],
+        env=lambda s: {"ANTHROPIC_API_KEY": API_KEY, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}),
 )}
 
 
 def installed(test, name):
-    """HARNESSES[name] if it is installed; else fails the test (skips it if
+    """HARNESSES[name] (or EMBEDDED[name]) if it is installed; else fails the test (skips it if
     TOKENTAP_SKIP_HARNESSES=1)."""
-    h = HARNESSES[name]
+    h = HARNESSES.get(name) or EMBEDDED[name]
     why = h.missing()
     if why:
         if os.environ.get("TOKENTAP_SKIP_HARNESSES") == "1":

@@ -1098,6 +1098,65 @@ def do_ollama(req, call, j, decoded, rid):
     return r, fields
 
 
+def json_text_bytes(v):
+    """UTF-8 bytes of every string value (not keys) in a parsed JSON document: the text a
+    request carries, as tokentap measures it (request_text_bytes)."""
+    if isinstance(v, str):
+        return len(v.encode("utf-8", "surrogatepass"))
+    if isinstance(v, dict):
+        return sum(json_text_bytes(x) for x in v.values())
+    if isinstance(v, list):
+        return sum(json_text_bytes(x) for x in v)
+    return 0
+
+
+def estimate_tokens(n_bytes):
+    """About 4 bytes of text per token, rounded up (tokentap's estimate_tokens_from_text_bytes)."""
+    return (n_bytes + 3) // 4
+
+
+def augment_estimate(j, output_text):
+    """What tokentap must estimate for an Augment call, whose answer carries no usage: input from
+    the request's string values, output from the "text" of the answer's lines."""
+    in_bytes, out_bytes = json_text_bytes(j), len(output_text.encode("utf-8"))
+    return {"input_tokens": estimate_tokens(in_bytes), "output_tokens": estimate_tokens(out_bytes),
+            "request_text_bytes": in_bytes, "response_text_bytes": out_bytes}
+
+
+def do_augment_chat(req, call, j, decoded, rid):
+    """Augment's /chat-stream (and /prompt-enhancer): NDJSON, one object per line, each with the
+    "text" it adds and the same text again as a raw-response node (type 0); the last line has
+    stop_reason 1 (END_TURN). No token usage: the log's estimated_usage says what tokentap must
+    estimate instead."""
+    text = reply_text(reply_words(req))
+    r = Reply(200, "application/json", [("x-request-id", req.h("x-request-id") or rid)])
+    r.events = [json_bytes({"text": piece, "nodes": [{"id": i + 1, "type": 0, "content": piece}]}) + b"\n"
+                for i, piece in enumerate(split_text(text))]
+    r.events.append(json_bytes({"text": "", "nodes": [], "stop_reason": 1}) + b"\n")
+    fields = {"usage": zero_usage(), "usage_sent": False, "billable": True, "stop_reason": "end_turn",
+              "response_id": None, "request_id": req.h("x-request-id"),
+              "estimated_usage": augment_estimate(j, text)}
+    return r, fields
+
+
+# The answers Auggie needs from the rest of Augment's API to run a prompt: its model list (it
+# sends the default model's name with each chat) and its remote tools (none); every other call
+# (settings, MCP configs, events, error reports) accepts an empty object.
+AUGMENT_MODEL = "claude-sonnet-4-5"
+AUGMENT_SUPPORT = {
+    "/get-models": {"default_model": AUGMENT_MODEL, "models": [
+        {"name": AUGMENT_MODEL, "suggested_prefix_char_count": 0, "suggested_suffix_char_count": 0}],
+        "languages": [], "feature_flags": {}, "user_tier": "COMMUNITY_TIER"},
+    "/agents/list-remote-tools": {"tools": []},
+}
+
+
+def do_augment_support(req, call, j, decoded, rid):
+    r = Reply(200, "application/json")
+    r.body = json_bytes(AUGMENT_SUPPORT.get(req.path, {}))
+    return r, {"usage_sent": False, "billable": False}
+
+
 # --------------------------------------------------------------------------
 # Routing: the wire format from the path; the provider (who bills the call) from the path where
 # it belongs to one provider, else from the Host header.  tokentap implements the same rules on
@@ -1115,6 +1174,8 @@ VERTEX_RE = re.compile(r"^/v1(?:beta1)?/projects/[^/]+/locations/[^/]+/publisher
                        r"/models/([^/:]+):([A-Za-z]+)$")
 AZURE_RE = re.compile(r"^/openai/(?:deployments/([^/]+)|v1)/")
 OLLAMA_PATHS = ("/api/chat", "/api/generate")
+# Augment's backend (Auggie): its LLM endpoints; everything else it calls is support traffic.
+AUGMENT_LLM_PATHS = {"/chat-stream": "chat_stream", "/prompt-enhancer": "prompt_enhancer"}
 
 # Host (lower-case, port dropped) -> provider; then suffixes, then loopback rules.
 HOST_PROVIDERS = {
@@ -1160,6 +1221,8 @@ def provider_for_host(host):
             return provider
     if name.startswith("bedrock-runtime.") and name.endswith(".amazonaws.com"):
         return "aws.bedrock"
+    if name == "augmentcode.com" or name.endswith(".augmentcode.com"):
+        return "augment"  # a tenant's backend: dNN.api.augmentcode.com
     if is_loopback(name):
         return "ollama" if port == OLLAMA_PORT else "local"
     return "unknown"
@@ -1176,6 +1239,8 @@ def provider_for(host, path):
         return "azure.ai.openai"
     if path in OLLAMA_PATHS:
         return "ollama"
+    if path in AUGMENT_LLM_PATHS:
+        return "augment"  # only Augment's backend speaks its chat format
     return provider_for_host(host)
 
 
@@ -1214,6 +1279,8 @@ def route(path, method):
         return Route()
     if path in OLLAMA_PATHS:
         return Route("ollama", path[len("/api/"):], do_ollama)
+    if path in AUGMENT_LLM_PATHS:
+        return Route("augment", AUGMENT_LLM_PATHS[path], do_augment_chat, stream=True)
     r = Route()
     if path.endswith("/v1/messages/count_tokens"):
         r = Route("anthropic_messages", "count_tokens", do_anthropic_count, stream=False)
@@ -1288,7 +1355,8 @@ class Call:
 # as body_ids: top level (Anthropic metadata, OpenAI prompt_cache_key/user/..., Code Assist
 # user_prompt_id) and inside Code Assist's "request" wrapper.
 BODY_ID_FIELDS = ("metadata", "prompt_cache_key", "user", "session_id", "user_prompt_id",
-                  "previous_response_id", "conversation", "safety_identifier")
+                  "previous_response_id", "conversation", "safety_identifier",
+                  "conversation_id", "root_conversation_id")  # Augment's
 
 
 def body_ids(j):
@@ -1302,6 +1370,8 @@ def body_ids(j):
 def handle(req):
     """Computes the Reply and the log record for a request."""
     rt = route(req.path, req.method)
+    if rt.api == "not_found" and req.method == "POST" and provider_for_host(req.h("host")) == "augment":
+        rt = Route("none", "augment_support", do_augment_support)
     provider = provider_for(req.h("host"), req.path) if rt.wire != "none" else "none"
     if rt.wire in ("anthropic_messages", "openai_chat", "openai_responses"):
         rid = "req_" + rand_id(24)

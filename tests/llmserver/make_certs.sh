@@ -23,7 +23,7 @@ names="localhost api.anthropic.com api.openai.com chatgpt.com
   myres.openai.azure.com *.openai.azure.com myres.cognitiveservices.azure.com
   *.cognitiveservices.azure.com myres.services.ai.azure.com *.services.ai.azure.com
   api.deepseek.com openrouter.ai api.moonshot.ai api.moonshot.cn api.z.ai open.bigmodel.cn
-  api.minimax.io api.minimaxi.com api.x.ai"
+  api.minimax.io api.minimaxi.com api.x.ai api.augmentcode.com *.api.augmentcode.com"
 for r in $regions; do
   names+=" bedrock-runtime.$r.amazonaws.com bedrock.$r.amazonaws.com *.$r.amazonaws.com"
 done

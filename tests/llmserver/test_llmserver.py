@@ -1754,6 +1754,45 @@ class VendorTest(ServerCase):
         finally:
             h1.close()
 
+    def test_augment_backend(self):
+        """Augment's tenant backend (Auggie): /chat-stream answers NDJSON text lines and no usage,
+        logging the estimate its text makes; other POSTs on its host are 200 support calls."""
+        host = "d1.api.augmentcode.com"
+        h1 = H1Client(self.s.port, self.s.ca_path, server_hostname=host)
+        try:
+            # String values: "" + "say hi" 6 + "é" 2 + "c-1" 3 = 11 bytes -> 3 tokens.
+            obj = {"model": "", "chat_history": [], "nodes": [{"type": 0, "text_node": {"content": "say hi"}}],
+                   "message": "\u00e9", "conversation_id": "c-1", "silent": False}
+            r, rec, _, text = self.post(h1, host, "/chat-stream", obj, {"x-test-reply-words": "7"})
+            lines = [json.loads(line) for line in text.splitlines()]
+            self.assertEqual(len(lines), len(r.chunks), "one line per chunk")
+            reply = "".join(line["text"] for line in lines)
+            self.assertEqual(len(reply.split()), 7)
+            self.assertEqual([n["content"] for line in lines for n in line["nodes"]], [line["text"] for line in lines[:-1]])
+            self.assertEqual(lines[-1], {"text": "", "nodes": [], "stop_reason": 1})
+            self.assertEqual((rec["provider"], rec["wire"], rec["api"], rec["stream"], rec["sni"]),
+                             ("augment", "augment", "chat_stream", True, host))
+            self.assertEqual((rec["usage_sent"], rec["billable"], rec["body_ids"]["conversation_id"]), (False, True, "c-1"))
+            n = len(reply.encode())
+            self.assertEqual(rec["estimated_usage"], {"input_tokens": 3, "output_tokens": (n + 3) // 4,
+                                                      "request_text_bytes": 11, "response_text_bytes": n})
+            r, rec, _, text = self.post(h1, host, "/get-models", {})
+            self.assertEqual((r.status, rec["provider"], rec["api"]), (200, "none", "augment_support"))
+            self.assertEqual(json.loads(text)["default_model"], "claude-sonnet-4-5")
+            r, rec, _, text = self.post(h1, host, "/record-session-events", {"events": []})
+            self.assertEqual((r.status, json.loads(text), rec["api"]), (200, {}, "augment_support"))
+        finally:
+            h1.close()
+        # Its chat path names the provider on any host; its support paths do not exist elsewhere.
+        h1 = H1Client(self.s.port, self.s.ca_path)
+        try:
+            r, rec, _, _ = self.post(h1, "127.0.0.1", "/chat-stream", obj)
+            self.assertEqual((rec["provider"], rec["wire"]), ("augment", "augment"))
+            r, rec, _, _ = self.post(h1, "127.0.0.1", "/get-models", {})
+            self.assertEqual((r.status, rec["api"]), (404, "not_found"))
+        finally:
+            h1.close()
+
     def test_legacy_completions_and_embeddings(self):
         h1 = H1Client(self.s.port, self.s.ca_path)
         try:

@@ -203,6 +203,89 @@ TEST(Harness, DecodeFillsTheApiCall) {
   EXPECT_EQ(c.session_source, "header:x-claude-code-session-id");
 }
 
+// --- programs that embed a harness -----------------------------------------
+
+// Claude Code launched by the Claude Agent SDK (what 2.1.332 sends under SDK 0.3.332):
+// the SDK's entrypoint and version in the User-Agent, the app's own name in
+// x-client-app when it gives one.
+const std::vector<Header> kSdkHeaders = {
+    {"User-Agent", "claude-cli/2.1.332 (external, sdk-ts, agent-sdk/0.3.332, client-app/my-app/1.2)"},
+    {"x-app", "cli"},
+    {"x-client-app", "my-app/1.2"},
+    {"x-claude-code-session-id", "0d6c3c1e-3f5a-4d59-9a1b-6c0e2f9b7a11"}};
+
+// The Claude Code binary of the SDK's platform package, started by node running the app.
+const std::vector<ProcessFacts> kSdkProcesses = {
+    {"/opt/app/node_modules/@anthropic-ai/claude-agent-sdk-linux-x64/claude", "claude",
+     {"/opt/app/node_modules/@anthropic-ai/claude-agent-sdk-linux-x64/claude"}, "", 4242},
+    {"/usr/bin/node", "node", {"/usr/bin/node", "/opt/app/agent.mjs"}, "my-app@1.2.0", 4200},
+    {"/bin/bash", "bash", {"/bin/bash"}, "", 4100}};
+
+TEST(HarnessApp, ClaudeCodeUnderTheAgentSdkNamesTheApp) {
+  Harness h = identify_harness(request(kSdkHeaders), "{}", nullptr, &kSdkProcesses);
+  EXPECT_EQ(h.name, "claude-code");
+  EXPECT_EQ(h.version, "2.1.332");
+  EXPECT_EQ(h.session_id, "0d6c3c1e-3f5a-4d59-9a1b-6c0e2f9b7a11");
+  EXPECT_EQ(h.app.sdk, "claude-agent-sdk");
+  EXPECT_EQ(h.app.sdk_version, "0.3.332");
+  EXPECT_EQ(h.app.name, "my-app/1.2");
+  // The nearest ancestor running another program: the app, not the shell above it.
+  EXPECT_EQ(h.app.pid, 4200u);
+  EXPECT_EQ(h.app.program, "/opt/app/agent.mjs");
+  EXPECT_EQ(h.app.package, "my-app@1.2.0");
+}
+
+TEST(HarnessApp, WhatTheTrafficAloneSays) {
+  // No process known (a replayed capture of another host), no name given.
+  Harness h = identify({{"User-Agent", "claude-cli/2.1.332 (external, sdk-ts, agent-sdk/0.3.332)"}});
+  EXPECT_EQ(h.app.sdk, "claude-agent-sdk");
+  EXPECT_EQ(h.app.sdk_version, "0.3.332");
+  EXPECT_EQ(h.app.name, "");
+  EXPECT_EQ(h.app.pid, 0u);
+  EXPECT_EQ(h.app.program, "");
+  // Older SDKs set only the entrypoint; the Python SDK its own.
+  h = identify({{"User-Agent", "claude-cli/1.0.90 (external, sdk-ts)"}});
+  EXPECT_EQ(h.app.sdk, "claude-agent-sdk");
+  EXPECT_EQ(h.app.sdk_version, "");
+  h = identify({{"User-Agent", "claude-cli/2.1.332 (external, sdk-py, agent-sdk/0.1.9)"}});
+  EXPECT_EQ(h.app.sdk, "claude-agent-sdk-python");
+  EXPECT_EQ(h.app.sdk_version, "0.1.9");
+}
+
+TEST(HarnessApp, NoAppUnlessTheHarnessSaysItIsEmbedded) {
+  // `claude -p` (entrypoint sdk-cli) and interactive Claude Code, whatever runs them.
+  for (const char* ua : {"claude-cli/2.1.330 (external, sdk-cli)", "claude-cli/2.1.330 (external, cli)"}) {
+    Harness h = identify_harness(request({{"User-Agent", ua}, {"x-client-app", "x"}}), "{}", nullptr, &kSdkProcesses);
+    EXPECT_EQ(h.name, "claude-code");
+    EXPECT_EQ(h.app.sdk, "") << ua;
+    EXPECT_EQ(h.app.pid, 0u);
+  }
+  // Another harness's User-Agent saying "sdk-ts" is not Claude Code's SDK.
+  EXPECT_EQ(identify({{"User-Agent", "opencode/1.0 (external, sdk-ts, agent-sdk/1)"}}).app.sdk, "");
+  // Only the harness process known: the app's process is unknown, not the harness's.
+  std::vector<ProcessFacts> alone(kSdkProcesses.begin(), kSdkProcesses.begin() + 1);
+  Harness h = identify_harness(request(kSdkHeaders), "{}", nullptr, &alone);
+  EXPECT_EQ(h.app.sdk, "claude-agent-sdk");
+  EXPECT_EQ(h.app.pid, 0u);
+  EXPECT_EQ(h.app.program, "");
+}
+
+// Auggie (Augment's CLI): its user agent, and its conversation as the session.
+TEST(HarnessAuggie, NamedWithItsConversation) {
+  Harness h = identify({{"User-Agent", "augment.cli/0.36.0 (commit 7c61e5bb)/noninteractive"},
+                        {"x-request-session-id", "313cfe17-1efc-4671-8f13-9a5e843fdcfe"}},
+                       R"({"conversation_id":"child","root_conversation_id":"root-1"})");
+  EXPECT_EQ(h.name, "auggie");
+  EXPECT_EQ(h.version, "0.36.0");
+  EXPECT_EQ(h.session_id, "root-1");
+  EXPECT_EQ(h.session_source, "body:root_conversation_id");
+  h = identify({{"User-Agent", "augment.cli/0.36.0 (commit 7c61e5bb)/interactive"}}, R"({"conversation_id":"c"})");
+  EXPECT_EQ(h.session_id, "c");
+  EXPECT_EQ(h.session_source, "body:conversation_id");
+  // Another client's conversation_id is not taken for a session.
+  EXPECT_EQ(identify({{"User-Agent", "curl/8.0"}}, R"({"conversation_id":"c"})").session_id, "");
+}
+
 // --- the real harnesses -----------------------------------------------------
 
 // Where tests/e2e/harnesses.py installs and runs them (install-harnesses.sh).
@@ -215,6 +298,9 @@ struct Expected {
   // records them (PROC_INFO exe, comm, and probe_process's cmdline and package)
   // when the end-to-end suite runs the harness. Empty: the traffic names it.
   std::vector<ProcessFacts> processes;
+  // Body field whose value is the session id where the request has it (the log's
+  // body_ids keep it), nullptr: none.
+  const char* session_body = nullptr;
 };
 
 const std::map<std::string, Expected>& expected_harnesses() {
@@ -262,6 +348,8 @@ const std::map<std::string, Expected>& expected_harnesses() {
           "node",
           {"/usr/bin/node", kPrefix + "copilot/node_modules/@github/copilot/npm-loader.js"},
           "@github/copilot@1.0.102"}}}},
+      // Its support calls (get-models, settings...) carry no conversation.
+      {"auggie", {"0.36.0", nullptr, {}, "root_conversation_id"}},
       {"continue",
        {"1.5.47",
         nullptr,
@@ -325,6 +413,10 @@ TEST(HarnessRecorded, EachHarnessAndVersion) {
       if (want.session_header) {
         EXPECT_EQ(h.session_id, l.line["headers"][want.session_header]);
         EXPECT_EQ(h.session_source, std::string("header:") + want.session_header);
+      } else if (want.session_body) {
+        std::string id = l.line["body_ids"].value(want.session_body, "");
+        EXPECT_EQ(h.session_id, id);
+        EXPECT_EQ(h.session_source, id.empty() ? "" : std::string("body:") + want.session_body);
       } else {
         EXPECT_EQ(h.session_id, "") << h.session_source;
       }

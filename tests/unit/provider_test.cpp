@@ -114,6 +114,7 @@ TEST(ProviderNames, StableStrings) {
   EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::BedrockInvoke), "bedrock_invoke");
   EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::BedrockConverse), "bedrock_converse");
   EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::Ollama), "ollama");
+  EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::Augment), "augment");
   EXPECT_STREQ(tt::provider::wire_format_name(WireFormat::Unknown), "unknown");
   EXPECT_STREQ(tt::provider::usage_source_name(UsageSource::None), "none");
   EXPECT_STREQ(tt::provider::usage_source_name(UsageSource::Exact), "exact");
@@ -279,6 +280,8 @@ TEST(ProviderHosts, Table) {
   EXPECT_EQ(provider_for_host("foo.localhost"), "local");
   EXPECT_EQ(provider_for_host("127.0.0.1.nip.io"), "");
   EXPECT_EQ(provider_for_host("10.0.0.5:8000"), "");
+  EXPECT_EQ(provider_for_host("d1.api.augmentcode.com:443"), "augment");
+  EXPECT_EQ(provider_for_host("augmentcode.com.evil.example"), "");
 }
 
 TEST(ProviderClassify, AbsoluteTargetAndHttp2Authority) {
@@ -841,6 +844,79 @@ TEST(ProviderUnknown, EstimatedFromBodies) {
   EXPECT_EQ(c.error, "unknown api");
   // Unrecognised response shape: its 106 bytes -> 27.
   EXPECT_USAGE(c.usage, 7, 0, 0, 0, 0, 27, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Augment's chat stream, shaped as Auggie 0.36.0 sends and reads it: the prompt in a
+// text node, the answer as NDJSON lines whose "text" is new and whose type-0 nodes
+// repeat it, a tool call as a type-5 node, the stop reason an enum number.
+// String values: "" + "" + "say hi" 6 + "c-1" 3 + "c-1" 3 + "CLI_NONINTERACTIVE" 18 = 30 bytes -> 8.
+constexpr std::string_view kAugmentReq =
+    R"({"model":"","message":"","chat_history":[],"nodes":[{"id":1,"type":0,"text_node":{"content":"say hi"}}],)"
+    R"("conversation_id":"c-1","root_conversation_id":"c-1","mode":"CLI_NONINTERACTIVE","silent":false})";
+// Generated text: "Hello" 5 + " there!" 7 + the tool input {"path":"a.txt"} 16 = 28 bytes -> 7;
+// the nodes' copies of the text are not counted again.
+constexpr std::string_view kAugmentStream =
+    "{\"text\":\"Hello\",\"nodes\":[{\"id\":1,\"type\":0,\"content\":\"Hello\"}]}\n"
+    "{\"text\":\" there!\",\"nodes\":[{\"id\":2,\"type\":0,\"content\":\" there!\"}]}\n"
+    "{\"text\":\"\",\"nodes\":[{\"id\":3,\"type\":5,\"tool_use\":{\"tool_use_id\":\"t1\",\"tool_name\":\"view\","
+    "\"input_json\":\"{\\\"path\\\":\\\"a.txt\\\"}\"}}],\"stop_reason\":3}\n";
+
+HttpMessage augment_request(std::string host = "d1.api.augmentcode.com") {
+  return request("/chat-stream", std::move(host),
+                 {{"User-Agent", "augment.cli/0.36.0 (commit 7c61e5bb)/noninteractive"},
+                  {"Authorization", "Bearer tok"}});
+}
+
+TEST(ProviderAugment, ChatStreamIsEstimatedFromItsText) {
+  ApiCall c = run_ok(augment_request(), kAugmentReq, kAugmentStream);
+  EXPECT_TRUE(c.is_llm);
+  EXPECT_EQ(c.provider, "augment");
+  EXPECT_EQ(c.wire, WireFormat::Augment);
+  EXPECT_EQ(c.api, "chat_stream");
+  EXPECT_TRUE(c.stream);
+  EXPECT_TRUE(c.billable);
+  EXPECT_EQ(c.billing, "subscription");
+  EXPECT_EQ(c.model, "");  // Auggie leaves the model to its backend
+  EXPECT_EQ(c.stop_reason, "tool_use_requested");
+  EXPECT_EQ(c.tools_called, (std::vector<std::string>{"view"}));
+  // Never exact: the stream carries no usage to check.
+  EXPECT_EQ(c.usage_source, UsageSource::Estimated);
+  EXPECT_EQ(c.error, "response has no usage");
+  EXPECT_USAGE(c.usage, 8, 0, 0, 0, 0, 7, 0);
+  EXPECT_EQ(c.harness, "auggie");
+  EXPECT_EQ(c.harness_version, "0.36.0");
+  EXPECT_EQ(c.session_id, "c-1");
+  EXPECT_EQ(c.session_source, "body:root_conversation_id");
+}
+
+TEST(ProviderAugment, StopReasonsByNumberOrName) {
+  ApiCall c = run_ok(augment_request(), kAugmentReq, "{\"text\":\"ok\",\"stop_reason\":1}\n");
+  EXPECT_EQ(c.stop_reason, "end_turn");
+  EXPECT_USAGE(c.usage, 8, 0, 0, 0, 0, 1, 0);
+  EXPECT_EQ(run_ok(augment_request(), kAugmentReq, "{\"text\":\"\",\"stop_reason\":\"MAX_TOKENS\"}\n").stop_reason,
+            "MAX_TOKENS");
+  EXPECT_EQ(run_ok(augment_request(), kAugmentReq, "{\"text\":\"\",\"stop_reason\":42}\n").stop_reason, "42");
+}
+
+TEST(ProviderAugment, CutStreamIsEstimatedFromWhatCame) {
+  std::string_view cut = kAugmentStream.substr(0, kAugmentStream.find('\n') + 10);
+  ApiCall c = run_ok(augment_request(), kAugmentReq, cut, /*complete=*/false);
+  EXPECT_EQ(c.usage_source, UsageSource::Estimated);
+  EXPECT_EQ(c.error, "stream ended before usage");
+  EXPECT_USAGE(c.usage, 8, 0, 0, 0, 0, 2, 0);  // "Hello": 5 bytes
+}
+
+// /chat-stream is Augment's on its own hosts, or wherever the body is Augment's (a
+// tenant URL at a test or proxy address); another service's /chat-stream is not.
+TEST(ProviderAugment, ChatStreamElsewhereOnlyWithAugmentsBody) {
+  ApiCall c = classify(augment_request("127.0.0.1:4430"), kAugmentReq);
+  EXPECT_TRUE(c.is_llm);
+  EXPECT_EQ(c.provider, "augment");
+  EXPECT_FALSE(classify(augment_request("chat.example.com"), R"({"message":"hi"})").is_llm);
+  EXPECT_TRUE(classify(augment_request(), "").is_llm);
+  // Its support calls are not LLM calls.
+  EXPECT_FALSE(classify(request("/get-models", "d1.api.augmentcode.com"), "{}").is_llm);
 }
 
 // ---------------------------------------------------------------------------

@@ -298,7 +298,8 @@ void Pipeline::sync_connection_limit() {
 // The sending process, then its traced ancestors: what harness rules look at.
 std::vector<provider::ProcessFacts> Pipeline::process_facts(uint32_t pid) {
   std::vector<provider::ProcessFacts> out;
-  for (const aggregate::ProcessInfo* p : agg_.ancestry(pid)) out.push_back({p->exe, p->comm, p->cmdline, p->package});
+  for (const aggregate::ProcessInfo* p : agg_.ancestry(pid))
+    out.push_back({p->exe, p->comm, p->cmdline, p->package, p->pid});
   return out;
 }
 
@@ -340,6 +341,19 @@ void Pipeline::set_cost(v1::ApiRequest& r, std::optional<double> reported_usd) c
   r.set_cost_source(c.source);
   if (c.entry) r.set_price_entry(c.entry->provider + "/" + c.entry->model);
 }
+
+namespace {
+
+void set_app(v1::EmbeddingApp& out, const provider::EmbeddingApp& app) {
+  out.set_sdk(app.sdk);
+  out.set_sdk_version(app.sdk_version);
+  out.set_name(app.name);
+  out.set_pid(app.pid);
+  out.set_program(app.program);
+  out.set_package(app.package);
+}
+
+}  // namespace
 
 std::string Pipeline::provider_for_host(const std::string& host) const {
   if (const std::string* p = provider::mapped_provider(&opts_.api_hosts, host)) return *p;
@@ -660,6 +674,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   r.set_session_source(call.session_source);
   r.set_harness(call.harness);
   r.set_harness_version(call.harness_version);
+  if (!call.app.sdk.empty()) set_app(*r.mutable_app(), call.app);
   r.set_capture_method("plaintext");
   r.set_tls_library(capture::tls_library_name(conn.lib));
   r.set_user_agent(call.user_agent);

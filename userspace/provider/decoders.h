@@ -22,6 +22,9 @@ struct ResponseInfo {
   std::string error;  // provider error, if the body carried one
   std::optional<double> reported_cost_usd;  // OpenRouter's usage.cost
   std::vector<std::string> tools_called;    // tool names the response called, in order
+  // Wire formats whose answers never carry usage (Augment): the bytes of text the
+  // answer generated, what its output estimate is made from.
+  std::optional<uint64_t> output_text_bytes;
 
   void add_tool_call(std::string_view name) {
     if (!name.empty() && tools_called.size() < kMaxToolsCalled) tools_called.push_back(tool_name(name));
@@ -41,6 +44,9 @@ ResponseInfo decode_bedrock_invoke(std::string_view body, const protocol::HttpMe
 ResponseInfo decode_bedrock_converse(std::string_view body, bool stream);
 // Ollama's /api/chat and /api/generate: JSON or NDJSON; usage on the done chunk.
 ResponseInfo decode_ollama(const Documents& d);
+// Augment's chat stream (NDJSON): stop reason, tools called and output_text_bytes;
+// never usage.
+ResponseInfo decode_augment(const Documents& d);
 
 // The tools an OpenAI Chat (or Ollama) message calls: tool_calls[].function.name,
 // and a legacy function_call's name.

@@ -125,6 +125,10 @@ Usage estimate_usage(uint64_t in_bytes, std::string_view response_body) {
     recognised |= output_text_bytes(doc, out_bytes);
   if (!recognised) out_bytes = response_body.size();
 
+  return estimate_usage_from_bytes(in_bytes, out_bytes);
+}
+
+Usage estimate_usage_from_bytes(uint64_t in_bytes, uint64_t out_bytes) {
   Usage u;
   u.input_tokens = estimate_tokens_from_text_bytes(in_bytes);
   u.output_tokens = estimate_tokens_from_text_bytes(out_bytes);

@@ -68,6 +68,8 @@ constexpr std::array kHarnessRules = {
     HarnessRule{"codex", "header:version", R"(^([0-9][^\s/()]*)$)", true},
     HarnessRule{"qwen-code", "header:user-agent", R"(^qwencode/([0-9][^\s/()]*))"},
     HarnessRule{"droid", "header:user-agent", R"(^factory-cli/([0-9][^\s/()]*))"},
+    // Auggie (Augment's CLI): "augment.cli/0.36.0 (commit 7c61e5bb)/noninteractive".
+    HarnessRule{"auggie", "header:user-agent", R"(^augment\.cli/([0-9][^\s/()]*))"},
 
     // Harnesses that send SDK defaults only (tests/data/harnesses/README.md): the
     // process, or a traced ancestor, names them; the npm package holding the
@@ -148,9 +150,35 @@ constexpr std::array kSessionRules = {
     SessionRule{"", "header:x-opencode-session", ""},
     SessionRule{"", "header:conversation_id", ""},
     SessionRule{"", "header:x-task-id", ""},  // Cline
+    // Auggie: the conversation is its session (the session_id it prints, the id
+    // --resume takes); a sub-agent's requests name their root conversation too.
+    SessionRule{"auggie", "body:root_conversation_id", ""},
+    SessionRule{"auggie", "body:conversation_id", ""},
 };
 
+struct AppRule {
+  std::string_view harness;  // the harness that reports it
+  std::string_view sdk;      // the embedding SDK's name in records
+  std::string_view source;   // "header:<name>"
+  std::string_view pattern;  // a match says the harness runs embedded; the first
+                             // group that starts with a digit is the SDK's version
+};
+
+// Harnesses that say they run inside another program. Claude Code launched by an
+// Agent SDK: "claude-cli/2.1.332 (external, sdk-ts, agent-sdk/0.3.332[, client-app/NAME])"
+// (sdk-cli is `claude -p` on its own).
+constexpr std::array kAppRules = {
+    AppRule{"claude-code", "claude-agent-sdk", "header:user-agent",
+            R"(\(external, sdk-ts\b(?:[^)]*\bagent-sdk/([0-9][^\s,()]*))?)"},
+    AppRule{"claude-code", "claude-agent-sdk-python", "header:user-agent",
+            R"(\(external, sdk-py\b(?:[^)]*\bagent-sdk/([0-9][^\s,()]*))?)"},
+};
+
+// What an embedded Claude Code's app calls itself (the SDK's CLAUDE_AGENT_SDK_CLIENT_APP).
+constexpr std::string_view kAppNameHeader = "x-client-app";
+
 constexpr size_t kMaxVersion = 64;
+constexpr size_t kMaxAppName = 128;
 constexpr size_t kMaxSessionId = 256;
 
 constexpr std::array<std::string_view, 8> kSecretHeaders = {
@@ -222,6 +250,11 @@ const std::vector<Compiled<HarnessRule>>& harness_rules() {
 
 const std::vector<Compiled<SessionRule>>& session_rules() {
   static const auto rules = compile_all(kSessionRules);
+  return rules;
+}
+
+const std::vector<Compiled<AppRule>>& app_rules() {
+  static const auto rules = compile_all(kAppRules);
   return rules;
 }
 
@@ -329,6 +362,42 @@ bool match_rule(const Compiled<HarnessRule>& r, Fields& fields, std::string& ver
   return false;
 }
 
+// A process's program: the script an interpreter runs (the last of its kept argv),
+// else its executable.
+std::string program_of(const ProcessFacts& p) { return p.cmdline.empty() ? p.exe : p.cmdline.back(); }
+
+// The app's process: the nearest ancestor of the sending process (processes[0])
+// that runs another program (the SDK's own helpers run the harness's).
+const ProcessFacts* app_process(const std::vector<ProcessFacts>* processes) {
+  if (!processes || processes->empty()) return nullptr;
+  std::string harness = program_of(processes->front());
+  for (size_t i = 1; i < processes->size(); ++i)
+    if (program_of((*processes)[i]) != harness) return &(*processes)[i];
+  return nullptr;
+}
+
+// The program embedding the harness, if its traffic says it runs embedded.
+EmbeddingApp identify_app(const std::string& harness, Fields& fields, const std::vector<ProcessFacts>* processes) {
+  EmbeddingApp app;
+  for (const auto& r : app_rules()) {
+    if (r.rule->harness != harness) continue;
+    HarnessRule as_harness{r.rule->sdk, r.rule->source, r.rule->pattern};
+    Compiled<HarnessRule> c{&as_harness, r.source, r.re};
+    if (!match_rule(c, fields, app.sdk_version)) continue;
+    app.sdk = std::string(r.rule->sdk);
+    break;
+  }
+  if (app.sdk.empty()) return app;
+  if (auto names = fields.values(Source{Source::Header, kAppNameHeader}); !names.empty())
+    app.name = names.front().substr(0, kMaxAppName);
+  if (const ProcessFacts* p = app_process(processes)) {
+    app.pid = p->pid;
+    app.program = program_of(*p);
+    app.package = p->package;
+  }
+  return app;
+}
+
 }  // namespace
 
 bool is_secret_header(std::string_view name) {
@@ -341,6 +410,8 @@ std::vector<std::string_view> harness_rule_sources() {
   std::vector<std::string_view> out;
   for (const auto& r : kHarnessRules) out.push_back(r.source);
   for (const auto& r : kSessionRules) out.push_back(r.source);
+  for (const auto& r : kAppRules) out.push_back(r.source);
+  out.push_back("header:x-client-app");  // kAppNameHeader
   return out;
 }
 
@@ -373,6 +444,7 @@ Harness identify_harness(const protocol::HttpMessage& request, std::string_view 
     if (!h.version.empty() || h.name.empty()) break;
     if (r.rule->name == h.name) match_rule(r, fields, h.version);
   }
+  if (!h.name.empty()) h.app = identify_app(h.name, fields, processes);
   for (const auto& r : session_rules()) {
     if (!r.rule->harness.empty() && r.rule->harness != h.name) continue;
     if (r.source.kind == Source::Process) continue;  // the process tree is the aggregator's fallback

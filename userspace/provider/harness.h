@@ -22,11 +22,22 @@
 
 namespace tt::provider {
 
+// A program that runs the harness as its engine (records.proto EmbeddingApp).
+struct EmbeddingApp {
+  std::string sdk;          // "" when the harness does not run embedded
+  std::string sdk_version;
+  std::string name;         // the app's own name for itself, if it gives one
+  uint32_t pid = 0;         // its process (see app_process), 0 if unknown
+  std::string program;
+  std::string package;
+};
+
 struct Harness {
   std::string name;            // short name ("claude-code", "gemini-cli", "curl"...), "" if unknown
   std::string version;         // as the harness reports it, "" if it does not say
   std::string session_id;      // the harness's own session/task id, "" if none
   std::string session_source;  // the rule's source, e.g. "header:x-claude-code-session-id"
+  EmbeddingApp app;            // the program embedding it, when its traffic says it is embedded
 };
 
 // What tokentap knows of a process (PROC_INFO records: exe, comm, and the
@@ -36,6 +47,7 @@ struct ProcessFacts {
   std::string comm;
   std::vector<std::string> cmdline;  // argv up to its program (see probe_process)
   std::string package;               // "name@version" of the npm package holding its program
+  uint32_t pid = 0;                  // 0 if unknown
 };
 
 // `body` is the content-decoded request body. It is parsed only when a body rule

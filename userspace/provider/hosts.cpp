@@ -45,6 +45,7 @@ constexpr HostRule kHosts[] = {
     {"", ".openai.azure.com", false, "azure.ai.openai"},
     {"", ".cognitiveservices.azure.com", false, "azure.ai.openai"},
     {"", ".services.ai.azure.com", false, "azure.ai.openai"},
+    {"", ".augmentcode.com", false, "augment"},  // a tenant's backend: "d1.api.augmentcode.com"
 };
 
 bool matches(const HostRule& r, std::string_view h) {
@@ -119,6 +120,8 @@ const char* wire_format_name(WireFormat w) {
       return "bedrock_converse";
     case WireFormat::Ollama:
       return "ollama";
+    case WireFormat::Augment:
+      return "augment";
     case WireFormat::Unknown:
       return "unknown";
     case WireFormat::None:

@@ -31,7 +31,8 @@ constexpr std::string_view kPromptKeys[] = {"messages", "prompt", "input", "cont
 // Every request body field decoding reads, so that one pass over the body serves all.
 std::span<const std::string_view> request_paths() {
   static const std::vector<std::string_view> paths = [] {
-    std::vector<std::string_view> p = {"model", "stream", "request.model"};
+    // chat_history: what tells Augment's chat body from another service's /chat-stream.
+    std::vector<std::string_view> p = {"model", "stream", "request.model", "chat_history"};
     p.insert(p.end(), std::begin(kPromptKeys), std::end(kPromptKeys));
     for (std::string_view h : harness_body_paths())
       if (std::find(p.begin(), p.end(), h) == p.end()) p.push_back(h);
@@ -58,6 +59,12 @@ std::string provider_of(std::string_view host, std::string_view path, WireFormat
   return by_host.empty() ? std::string(kUnknownProvider) : by_host;
 }
 
+// Whether the host belongs to the provider that alone speaks `wire`.
+bool on_own_host(std::string_view host, std::string_view path, WireFormat wire, const HostMap* hosts) {
+  std::string_view owner = detail::provider_for_path(path, wire);
+  return !owner.empty() && provider_of(host, {}, WireFormat::None, hosts) == owner;
+}
+
 // `body` is parsed only if the path does not say what the call is, and only if
 // `fields` (its fields read earlier) is null.
 ApiCall classify_impl(const protocol::HttpMessage& request, std::string_view body, std::optional<RequestJson>& parsed,
@@ -82,6 +89,8 @@ ApiCall classify_impl(const protocol::HttpMessage& request, std::string_view bod
   if (request.method == "POST") {
     r = detail::route_for_path(path);
     if (r.needs_llm_body && !looks_like_llm_body(body_fields())) r = {};
+    if (r.needs_body_key && !on_own_host(host, path, r.wire, hosts) && !body_fields().at(r.needs_body_key).present())
+      r = {};
     if (r.wire == WireFormat::None && looks_like_llm_body(body_fields())) {
       r.wire = WireFormat::Unknown;
       r.api = "unknown";
@@ -145,6 +154,8 @@ namespace {
 // Google's login for Code Assist); anything else with a key or signature is metered.
 std::string billing_of(const protocol::HttpMessage& req, std::string_view provider) {
   if (provider == kLocalProvider || provider == "ollama") return std::string(kBillingLocal);
+  // Augment bills its plans' credits, never tokens: its sign-in is a plan's.
+  if (provider == "augment") return std::string(kBillingSubscription);
   const std::string* auth = req.header("Authorization");
   if ((auth && auth->find("sk-ant-oat") != std::string::npos) || req.header("chatgpt-account-id") ||
       provider == "gcp.gen_ai")
@@ -166,6 +177,9 @@ detail::ResponseInfo decode_response(const Exchange& ex, const ApiCall& c, detai
     case W::Ollama:
       docs = detail::parse_ndjson(ex.response_body);
       return detail::decode_ollama(docs);
+    case W::Augment:
+      docs = detail::parse_ndjson(ex.response_body);
+      return detail::decode_augment(docs);
     default:
       break;
   }
@@ -202,6 +216,7 @@ ApiCall decode(const Exchange& ex) {
     c.harness_version = std::move(h.version);
     c.session_id = std::move(h.session_id);
     c.session_source = std::move(h.session_source);
+    c.app = std::move(h.app);
   };
   if (!c.is_llm) {
     set_harness(identify_harness(*ex.request, {}, nullptr, ex.processes));  // not the body: no need to parse it
@@ -259,7 +274,9 @@ ApiCall decode(const Exchange& ex) {
     return c;
   }
   std::string_view resp_body = ex.response ? ex.response_body : std::string_view();
-  c.usage = digest ? estimate_usage(digest->text_bytes, resp_body) : estimate_usage(ex.request_body, resp_body);
+  uint64_t in_bytes = digest ? digest->text_bytes : request_text_bytes(ex.request_body, ex.request_body_readable);
+  c.usage = info.output_text_bytes ? estimate_usage_from_bytes(in_bytes, *info.output_text_bytes)
+                                   : estimate_usage(in_bytes, resp_body);
   c.usage_source = UsageSource::Estimated;
   if (c.error.empty()) {
     bool streamed = c.stream || (docs.format != detail::BodyFormat::Json && docs.format != detail::BodyFormat::Empty);

@@ -19,15 +19,17 @@ namespace tt::provider {
 // exists ("anthropic", "openai", "gcp.gemini", "gcp.vertex_ai", "gcp.gen_ai" for
 // Gemini Code Assist, "aws.bedrock", "azure.ai.openai", "deepseek", "x_ai",
 // "mistral_ai", "groq"), else the vendor's own lower-case name ("openrouter",
-// "moonshot", "zai", "minimax", "xiaomi", "ollama"); "local" for a server on the
+// "moonshot", "zai", "minimax", "xiaomi", "ollama", "augment"); "local" for a server on the
 // loopback interface and "unknown" for any other host. See docs/providers.md.
 inline constexpr std::string_view kUnknownProvider = "unknown";
 inline constexpr std::string_view kLocalProvider = "local";
 
 // The format a call is spoken in, independent of who serves it.
-enum class WireFormat { None, AnthropicMessages, OpenAIChat, OpenAIResponses, Gemini, BedrockInvoke, BedrockConverse, Ollama, Unknown };
+// Augment: its backend's own chat format (Auggie's /chat-stream), whose answers
+// carry no token usage: its calls are always estimated.
+enum class WireFormat { None, AnthropicMessages, OpenAIChat, OpenAIResponses, Gemini, BedrockInvoke, BedrockConverse, Ollama, Augment, Unknown };
 // "", "anthropic_messages", "openai_chat", "openai_responses", "gemini",
-// "bedrock_invoke", "bedrock_converse", "ollama", "unknown"
+// "bedrock_invoke", "bedrock_converse", "ollama", "augment", "unknown"
 const char* wire_format_name(WireFormat w);
 
 // "Api.Anthropic.com:443" -> "api.anthropic.com": how hosts are compared.
@@ -109,7 +111,8 @@ struct ApiCall {
   // Endpoint kind, stable strings: "messages", "count_tokens", "chat_completions",
   // "responses", "generate_content", "stream_generate_content", "embeddings",
   // "completions", Bedrock's "invoke_model", "invoke_model_stream", "converse",
-  // "converse_stream", Ollama's "chat" and "generate", "unknown".
+  // "converse_stream", Ollama's "chat" and "generate", Augment's "chat_stream" and
+  // "prompt_enhancer", "unknown".
   std::string api;
   std::string model;
   bool stream = false;
@@ -121,6 +124,7 @@ struct ApiCall {
   std::string session_source;  // "header:<name>" / "body:<path>" it came from
   std::string harness;          // short harness name (see harness.h), "" if unknown
   std::string harness_version;
+  EmbeddingApp app;             // the program the harness runs inside of (see harness.h)
   std::string user_agent;
   Usage usage;
   UsageSource usage_source = UsageSource::None;
@@ -146,6 +150,8 @@ ApiCall decode(const Exchange& ex);
 // the response streamed back (deltas / message content), or its bytes if unparseable.
 Usage estimate_usage(std::string_view request_body, std::string_view response_body);
 Usage estimate_usage(uint64_t request_text_bytes, std::string_view response_body);
+// The same rule on text already measured: ceil(bytes / 4) each way.
+Usage estimate_usage_from_bytes(uint64_t request_text_bytes, uint64_t response_text_bytes);
 // The text of every JSON string value in a request body, or all of it if it is not JSON.
 uint64_t request_text_bytes(std::string_view request_body, size_t readable = 0);
 uint64_t estimate_tokens_from_text_bytes(uint64_t bytes);

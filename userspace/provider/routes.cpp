@@ -130,6 +130,11 @@ Route route_for_path(std::string_view path) {
     set(WireFormat::OpenAIChat, "completions");
   } else if (path.ends_with("/embeddings")) {
     set(WireFormat::OpenAIChat, "embeddings");
+  } else if (path == "/chat-stream" || path == "/prompt-enhancer") {
+    // Augment's tenant backend (Auggie): the chat turn and its prompt rewriter, both NDJSON.
+    set(WireFormat::Augment, path == "/chat-stream" ? "chat_stream" : "prompt_enhancer");
+    r.stream = true;
+    r.needs_body_key = "chat_history";
   } else if (path == "/api/chat" || path == "/api/generate") {
     set(WireFormat::Ollama, path == "/api/chat" ? "chat" : "generate");
     r.stream_by_default = true;
@@ -144,6 +149,7 @@ Route route_for_path(std::string_view path) {
 std::string_view provider_for_path(std::string_view path, WireFormat wire) {
   if (wire == WireFormat::BedrockInvoke || wire == WireFormat::BedrockConverse) return "aws.bedrock";
   if (wire == WireFormat::Ollama) return "ollama";
+  if (wire == WireFormat::Augment) return "augment";  // only Augment's backend speaks it
   if ((path.starts_with("/v1/projects/") || path.starts_with("/v1beta1/projects/")) &&
       path.find("/locations/") != std::string_view::npos)
     return "gcp.vertex_ai";

@@ -15,6 +15,9 @@ struct Route {
   bool stream = false;
   bool stream_by_default = false;  // Ollama streams unless the body says "stream": false
   bool needs_llm_body = false;     // a generic path (/api/chat): only with a model and a prompt
+  // A path another service could serve (Augment's /chat-stream): only on one of the
+  // provider's hosts, or with this key in the body.
+  const char* needs_body_key = nullptr;
   std::string model;               // from the path
 };
 
