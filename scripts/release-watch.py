@@ -75,9 +75,10 @@ def run_test(cls, watch_dir):
 
 
 def hook_text(facts):
-    """How tokentap reached the harness's plaintext: the TLS library its requests came through, and
-    the hooked file of that library most likely the harness's own (found by a scan of a stripped
-    binary, else the harness's own file, else the system's)."""
+    """How tokentap reached the harness's plaintext: the TLS library its requests came through (the
+    records say), and the hooked file of that library most likely theirs (the records do not say):
+    one found by a scan of a stripped binary, else the executable that sent them, else one in the
+    harness's install, else the system's."""
     hooks = [t for t in facts.get("tls_hooks") or [] if t.get("status") == "hooked"]
     out = []
     for lib in facts.get("tls_libraries") or []:
@@ -85,7 +86,9 @@ def hook_text(facts):
             out.append("socket only (estimates)")
             continue
         cands = [t for t in hooks if t.get("library") == lib]
-        cands.sort(key=lambda t: (t.get("method") == "symbols", HARNESS_DIR_MARK not in t.get("path", "")))
+        exes = set(facts.get("request_exes") or [])
+        cands.sort(key=lambda t: (t.get("method") == "symbols", t.get("path") not in exes,
+                                  HARNESS_DIR_MARK not in t.get("path", "")))
         if not cands:
             out.append(lib)
             continue

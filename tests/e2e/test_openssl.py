@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 from ttutil import E2ETestCase, NODE, PY, TOKENTAP, TOKEN_FIELDS
@@ -504,6 +505,32 @@ class SocketFallbackTest(E2ETestCase):
         self.assertIn("seen at the socket only (tokens estimated): " + why, prof.report)
         self.assertEqual(prof.stderr.count("pid "), 1, prof.stderr)
         self.assertIn("(/usr/bin/gnutls-cli) talks TLS to an LLM API with no plaintext hook", prof.stderr)
+
+    def test_inspect_a_running_process(self):
+        """`tokentap inspect --pid`: the executable and every mapped file that may carry TLS, with
+        what discovery found in each: here GnuTLS, which has no hook, beside libssl, which has."""
+        gnutls = subprocess.Popen(["gnutls-cli", "--x509cafile", self.server.ca_path, "--port", str(self.server.port),
+                                   "localhost"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        self.addCleanup(gnutls.kill)
+        pyssl = subprocess.Popen([PY, "-c", "import ssl, sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+        self.addCleanup(pyssl.kill)
+        maps = lambda p: open("/proc/%d/maps" % p.pid).read()  # noqa: E731
+        deadline = time.time() + 20
+        while time.time() < deadline and not ("libgnutls" in maps(gnutls) and "libssl" in maps(pyssl)):
+            time.sleep(0.05)
+        out = subprocess.run([TOKENTAP, "inspect", "--pid", str(gnutls.pid), "--pid", str(pyssl.pid)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout)
+        self.assertIn("pid %d: /usr/bin/gnutls-cli\n/usr/bin/gnutls-cli\n" % gnutls.pid, out.stdout)
+        self.assertRegex(out.stdout, r"/usr/bin/gnutls-cli\n  build id: \w+\n  TLS: none found \(no OpenSSL")
+        self.assertRegex(out.stdout, r"\S+/libgnutls\.so\.30\S*\n  TLS: gnutls: unsupported: tokentap has no plaintext hook")
+        self.assertRegex(out.stdout, r"pid %d: /usr/bin/python3\S*\n" % pyssl.pid)
+        self.assertRegex(out.stdout, r"\S+/libssl\.so\.3\n  build id: \w+\n  TLS: openssl\n    method: symbols")
+        # A process that is gone: said, and a failure.
+        gone = subprocess.run([TOKENTAP, "inspect", "--pid", "999999999"], stdout=subprocess.PIPE, text=True)
+        self.assertEqual(gone.returncode, 1)
+        self.assertIn("pid 999999999: cannot read /proc/999999999/maps", gone.stdout)
 
     def test_hooked_clients_are_not_counted_twice(self):
         """Processes whose TLS is seen in plaintext get no socket records, even to an API host."""

@@ -56,7 +56,7 @@ int run_profile(const ProfileOptions& opts);
 int run_daemon(const DaemonOptions& opts);
 // isolate: parse in a confined process, as the daemon does (a capture from elsewhere).
 int run_replay(const std::string& file, const OutputOptions& opts, bool isolate = false);
-int run_inspect(const std::vector<std::string>& files);
+int run_inspect(const std::vector<std::string>& files, const std::vector<uint32_t>& pids);
 // tokentap top: the daemon's live view (top/client.h).
 struct TopOptions {
   std::string socket;

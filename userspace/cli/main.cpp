@@ -123,7 +123,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> inspect_files;
   CLI::App* inspect = app.add_subcommand(
       "inspect", "show which TLS functions tokentap finds in binaries (no root needed)");
-  inspect->add_option("files", inspect_files, "executables or shared libraries")->required();
+  std::vector<uint32_t> inspect_pids;
+  inspect->add_option("files", inspect_files, "executables or shared libraries");
+  inspect->add_option("--pid", inspect_pids,
+                      "a running process: its executable and each library or Node addon it maps that may carry TLS");
 
   tt::cli::ReportOptions report_opts;
   CLI::App* report = app.add_subcommand(
@@ -216,7 +219,13 @@ int main(int argc, char** argv) {
   }
   if (*collector) return tt::collector::run_collector(col_opts);
   if (*replay) return tt::cli::run_replay(replay_file, replay_out, replay_isolate);
-  if (*inspect) return tt::cli::run_inspect(inspect_files);
+  if (*inspect) {
+    if (inspect_files.empty() && inspect_pids.empty()) {
+      fprintf(stderr, "tokentap inspect: name a binary (tokentap inspect FILE) or a running process (--pid PID)\n");
+      return 2;
+    }
+    return tt::cli::run_inspect(inspect_files, inspect_pids);
+  }
   if (*top) return tt::cli::run_top(top_opts);
   if (*report) return tt::cli::run_report(report_opts);
   if (*diff) return tt::cli::run_diff(diff_opts);

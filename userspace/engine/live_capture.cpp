@@ -224,11 +224,8 @@ bool LiveCapture::instrument_process(uint32_t pid, bool program, bool libraries)
   }
   if (libraries)
     for (const auto& path : *paths) {
+      if (!maybe_tls_library(path)) continue;
       std::string other = unsupported_tls_library(path);
-      // Node native addons (.node) may carry their own TLS: Copilot CLI's
-      // runtime.node has a stripped static OpenSSL.
-      bool addon = path.size() > 5 && path.compare(path.size() - 5, 5, ".node") == 0;
-      if (path.find("ssl") == std::string::npos && !addon && other.empty()) continue;
       if (other.empty()) tracer_->mark_known_library(path);
       if (!checked_maps_paths_.insert(proc + path).second) continue;
       if (other.empty())

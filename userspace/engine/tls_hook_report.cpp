@@ -20,6 +20,10 @@ std::string unsupported_tls_library(std::string_view path) {
   return "";
 }
 
+bool maybe_tls_library(std::string_view path) {
+  return path.find("ssl") != std::string_view::npos || path.ends_with(".node") || !unsupported_tls_library(path).empty();
+}
+
 SeenPath seen_path(const std::string& opened) {
   constexpr std::string_view kProc = "/proc/";
   if (!opened.starts_with(kProc)) {  // the system's libssl, by one of its names

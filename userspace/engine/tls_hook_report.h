@@ -16,6 +16,11 @@ namespace tt::engine {
 // name: these export no SSL_read/SSL_write for discovery to report on.
 std::string unsupported_tls_library(std::string_view path);
 
+// A file a process maps that may carry TLS: a libssl by name, a Node native
+// addon (Copilot CLI's runtime.node has its own OpenSSL), or an unsupported
+// TLS library (reported, not examined).
+bool maybe_tls_library(std::string_view path);
+
 // A path the capture opened ("/proc/PID/root/usr/lib/x.so", "/proc/PID/exe")
 // as the process sees it, and the PID in it; any other path resolved (pid 0).
 struct SeenPath {
