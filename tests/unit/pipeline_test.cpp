@@ -276,6 +276,31 @@ TEST_P(PipelineTest, RustlsRecordsBeyondTheHoldBoundLeaveAGap) {
             0u);
 }
 
+// A client that closes the connection once the stream's final usage came,
+// before the chunked terminator (Copilot CLI after "data: [DONE]"), had its
+// whole answer; one that closes before the usage did not.
+TEST_P(PipelineTest, ClosedAfterTheFinalUsageIsComplete) {
+  auto events = anthropic_sse_events();
+  for (uint32_t pid : {100u, 200u}) {
+    size_t keep = pid == 100 ? events.size() : 2;  // 200: closed before message_delta's usage
+    feed(data_records(pid, 0xabc, TT_DIR_WRITE, anthropic_request(), 1'000'000));
+    feed(data_records(pid, 0xabc, TT_DIR_READ, anthropic_response_head(), 2'000'000));
+    uint64_t t = 3'000'000;
+    for (size_t i = 0; i < keep; ++i) feed(data_records(pid, 0xabc, TT_DIR_READ, chunk(events[i]), t += 1'000'000));
+    feed({close_record(pid, 0xabc, t + 1'000'000)});
+  }
+  pipe.finish(100'000'000);
+  auto reqs = requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_TRUE(reqs[0].complete());
+  EXPECT_EQ(reqs[0].error(), "");
+  EXPECT_EQ(reqs[0].usage_source(), "exact");
+  EXPECT_EQ(reqs[0].output_tokens(), 25u);
+  EXPECT_FALSE(reqs[1].complete());
+  EXPECT_EQ(reqs[1].error(), "response: connection closed; stream ended before usage");
+  EXPECT_EQ(reqs[1].usage_source(), "estimated");
+}
+
 TEST_P(PipelineTest, SecretsNeverReachRecords) {
   one_exchange(100, 0xabc, 1'000'000'000);
   pipe.finish(2'000'000'000);

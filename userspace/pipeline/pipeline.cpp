@@ -703,9 +703,12 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
     r.set_ttfb_ms((resp->first_ts_ns - req.last_ts_ns) / 1e6);
   r.set_request_truncated(req.body_truncated);
   r.set_response_truncated(resp && resp->body_truncated);
-  // A client that reset the stream once the provider's final usage had come
-  // (Codex, on its last SSE event, before the server's END_STREAM) had it all.
-  bool answered = resp && (resp->complete || (resp->cancelled_by_client && call.usage_source == provider::UsageSource::Exact));
+  // A client that reset the stream (Codex, on its last SSE event, before the
+  // server's END_STREAM) or closed the connection (Copilot CLI, after
+  // "data: [DONE]", before the chunked terminator) once the provider's final
+  // usage had come had it all.
+  bool ended_early = resp && (resp->cancelled_by_client || resp->closed_in_body);
+  bool answered = resp && (resp->complete || (ended_early && call.usage_source == provider::UsageSource::Exact));
   r.set_complete(req.complete && answered && !req.body_truncated && !resp->body_truncated);
   append_error(err, req.error.empty() ? "" : "request: " + req.error);
   if (resp && !(answered && !resp->complete)) append_error(err, resp->error.empty() ? "" : "response: " + resp->error);

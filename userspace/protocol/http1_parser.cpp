@@ -543,10 +543,12 @@ void Http1Parser::finish(uint64_t ts_ns, std::vector<HttpMessage>& out) {
   if (s.state == Impl::State::Parse) {
     // Zero bytes tell http-parser the input ended: a close-delimited body completes.
     http_parser_execute(&s.hp, &s.settings, nullptr, 0);
-    if (s.complete)
+    if (s.complete) {
       s.end_message(out);
-    else
+    } else {
+      s.cur.closed_in_body = s.headers_done;
       s.abort_message("connection closed", out);
+    }
   }
   s.skipped += s.hold.size();
   s.clear_hold();

@@ -48,6 +48,9 @@ struct HttpMessage {
   // HTTP/2: the client reset the stream before the server ended it. A client
   // that had all it wanted does that (Codex on its last SSE event).
   bool cancelled_by_client = false;
+  // HTTP/1.x: the connection closed inside the body (a client that had the
+  // stream's last event may close without reading the chunked terminator).
+  bool closed_in_body = false;
 
   bool complete = false;  // message ended per HTTP framing (or connection close for close-delimited)
   std::string error;      // why it is incomplete: parse error, capture gap, connection closed...
