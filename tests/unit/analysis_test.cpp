@@ -227,6 +227,15 @@ TEST(Analysis, TotalsAndJson) {
   std::string summary = tt::analysis::render_summary(a);
   EXPECT_NE(summary.find("Where the tokens went"), std::string::npos);
   EXPECT_NE(summary.find("low_value $0.0270"), std::string::npos) << summary;
+  // A share of side calls under half a percent is "<1%", not "0%".
+  auto& turn = a.sessions[0].turns[0];
+  ASSERT_GT(turn.cost_usd, 0);
+  turn.subagent_cost_usd = 0;
+  turn.side_cost_usd = turn.cost_usd * 0.004;
+  summary = tt::analysis::render_summary(a);
+  EXPECT_NE(summary.find(" (<1% subagents and side calls)\n"), std::string::npos) << summary;
+  turn.side_cost_usd = turn.cost_usd * 0.42;
+  EXPECT_NE(tt::analysis::render_summary(a).find(" (42% subagents and side calls)\n"), std::string::npos);
 }
 
 TEST(Analysis, EmptyAndUnpriced) {

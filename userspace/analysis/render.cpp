@@ -211,8 +211,10 @@ std::string render_summary(const Analysis& a) {
       out += fmt("    turn %d: %zu calls (%d main, %d subagent, %d side), %s prompt tokens, %s", u.turn,
                  u.requests.size(), u.main, u.subagent, u.side, thousands(u.prompt_tokens).c_str(),
                  usd(u.cost_usd).c_str());
-      if (u.subagent_cost_usd + u.side_cost_usd > 0 && u.cost_usd > 0)
-        out += fmt(" (%.0f%% subagents and side calls)", 100.0 * (u.subagent_cost_usd + u.side_cost_usd) / u.cost_usd);
+      if (u.subagent_cost_usd + u.side_cost_usd > 0 && u.cost_usd > 0) {
+        double pct = 100.0 * (u.subagent_cost_usd + u.side_cost_usd) / u.cost_usd;
+        out += pct < 0.5 ? std::string(" (<1% subagents and side calls)") : fmt(" (%.0f%% subagents and side calls)", pct);
+      }
       out += "\n";
     }
     if (s.turns.size() > 10) out += fmt("    ... %zu more turns (tokentap report --html)\n", s.turns.size() - 10);
