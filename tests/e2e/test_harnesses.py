@@ -204,6 +204,11 @@ class AgentSdkTest(E2ETestCase):
             self.assertEqual(r["session_id"], printed["session_ids"][0], "session id: the SDK's")
             self.assertEqual(r["session_source"], "header:x-claude-code-session-id")
         self.assertEqual({s["headers"]["x-claude-code-session-id"] for s in llm}, set(printed["session_ids"]))
+        # Its session names the app too, and the report says so under it.
+        sessions = [r for r in prof.records if r["type"] == "session"]
+        self.assertEqual([s["app"] for s in sessions], [prof.requests[0]["app"]])
+        self.assertIn("\n    run by %s on claude-agent-sdk %s, pid %d %s\n" % (
+            AGENT_SDK_APP_NAME, h.installed_version(), app_pid, h.entry_path), prof.report)
         assert_no_key(self, prof)
 
 

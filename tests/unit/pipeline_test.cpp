@@ -537,6 +537,35 @@ TEST_P(PipelineTest, AttributionFromProcInfo) {
     if (p.pid() == 700) EXPECT_EQ(p.cgroup(), "/user.slice/user-1001.slice/session-3.scope");
 }
 
+// Claude Code run by an app on the Claude Agent SDK: its session names the app
+// (its first request's), and the report says so under the session.
+TEST_P(PipelineTest, SessionNamesTheAppThatEmbedsItsHarness) {
+  feed({root_record(700, 1, 10, {{"cmdline", {"/usr/bin/node", "/srv/app/main.mjs"}}})});
+  feed({fork_record(701, 700, 20)});
+  feed({tt::capture::make_info_record(tt::capture::TT_EV_PROC_INFO, 701, 30,
+                                      R"({"exe":"/opt/sdk/claude","comm":"claude","ppid":700})")});
+  for (uint64_t conn : {1, 2})
+    one_exchange(701, conn, conn * 1'000'000'000,
+                 anthropic_request("x-claude-code-session-id: sess-7\r\nx-client-app: my-app/2.0\r\n"
+                                   "User-Agent: claude-cli/2.1.332 (external, sdk-ts, agent-sdk/0.3.332, "
+                                   "client-app/my-app/2.0)\r\n"));
+  pipe.finish(5'000'000'000);
+  agg.finish({"node", "/srv/app/main.mjs"}, 0, 0, 0);
+  const auto& sessions = agg.session_summaries();
+  ASSERT_EQ(sessions.size(), 1u);
+  const auto& app = sessions[0].app();
+  EXPECT_EQ(app.sdk(), "claude-agent-sdk");
+  EXPECT_EQ(app.sdk_version(), "0.3.332");
+  EXPECT_EQ(app.name(), "my-app/2.0");
+  EXPECT_EQ(app.pid(), 700u);
+  EXPECT_EQ(app.program(), "/srv/app/main.mjs");
+  EXPECT_EQ(sessions[0].api_requests(), 2u);
+  std::string report = tt::sink::render_report(agg);
+  EXPECT_NE(report.find("\n    run by my-app/2.0 on claude-agent-sdk 0.3.332, pid 700 /srv/app/main.mjs\n"),
+            std::string::npos)
+      << report;
+}
+
 TEST(Aggregator, ProcessSessionFallsBackToTheRunIdWithoutAStartTime) {
   Aggregator agg("run-x", nullptr);
   tokentap::v1::ApiRequest r;

@@ -114,6 +114,10 @@ void Aggregator::add_request(v1::ApiRequest req) {
     ns.project = req.project();
   }
   SessionTotals& st = sessions_[at->second];
+  if (!st.has_app && req.has_app()) {
+    st.app = req.app();
+    st.has_app = true;
+  }
   st.add(req);
   st.dirty = true;
   if (std::find(st.pids.begin(), st.pids.end(), req.pid()) == st.pids.end()) st.pids.push_back(req.pid());
@@ -184,6 +188,7 @@ v1::SessionSummary Aggregator::session_summary(const SessionTotals& t, bool fina
   s.set_uid(t.uid);
   s.set_user(t.user);
   s.set_project(t.project);
+  if (t.has_app) *s.mutable_app() = t.app;
   s.set_final(final);
   return s;
 }

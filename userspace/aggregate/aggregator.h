@@ -113,6 +113,8 @@ class Aggregator {
     std::string session_id, session_source;
     uint32_t uid = 0;
     std::string user, project;  // of its first request
+    v1::EmbeddingApp app;       // of its first request that names one
+    bool has_app = false;
     std::vector<uint32_t> pids;
     std::vector<std::string> models;
     uint64_t start_ns = 0, end_ns = 0;

@@ -148,6 +148,16 @@ static std::string engine_lines(const v1::CaptureStats& c) {
   return out;
 }
 
+// The program a session's harness ran inside of (an app on the Claude Agent SDK).
+static std::string app_line(const v1::EmbeddingApp& a) {
+  std::string out = "run by " + (a.name().empty() ? std::string("an app") : a.name()) + " on " +
+                    harness_label(a.sdk(), a.sdk_version());
+  if (a.pid()) out += fmt(", pid %u", a.pid());
+  if (!a.program().empty()) out += " " + a.program();
+  if (!a.package().empty()) out += " (" + a.package() + ")";
+  return out;
+}
+
 // Where the plaintext came from, and, loudly, where none could: a binary whose
 // TLS was refused, and why requests were seen at the socket only.
 static std::string tls_lines(const v1::RunSummary& run, const std::vector<v1::ApiRequest>& reqs) {
@@ -257,6 +267,7 @@ std::string render_report(const aggregate::Aggregator& agg, const ReportOptions&
                s.api_requests(), num(t.input_tokens()).c_str(), num(t.cache_read_tokens()).c_str(),
                num(t.cache_write_tokens()).c_str(), num(t.output_tokens()).c_str(), cost_total(t).c_str(),
                clip(pids, 40).c_str(), s.session_source().c_str());
+    if (s.has_app()) out += "    " + app_line(s.app()) + "\n";
   }
 
   const auto& c = run.capture();
