@@ -51,7 +51,7 @@ struct ssl_call {
   __u64 ssl;
   __u64 buf;
   __u64 len_ptr; /* *_ex: size_t *readbytes / *written; 0 otherwise */
-  __u64 lib;     /* enum tt_tls_lib, from the attach cookie */
+  __u64 lib;     /* the attach cookie: enum tt_tls_lib | hook id << 8 */
 };
 
 struct {
@@ -174,6 +174,7 @@ struct emit_ctx {
   __u32 flags;
   __u8 dir;
   __u8 lib;
+  __u16 hook;
 };
 
 static __always_inline void event_header(struct tt_event_header *h, __u32 kind, __u64 pid_tgid) {
@@ -197,7 +198,7 @@ static __always_inline void fill_header(struct tt_data_event *ev, struct emit_ct
   ev->len = n;
   ev->dir = c->dir;
   ev->lib = c->lib;
-  ev->_pad = 0;
+  ev->hook = c->hook;
   ev->_pad2 = 0;
 }
 
@@ -283,6 +284,7 @@ static __always_inline bool is_muted(__u64 conn, __u32 pid) {
  * dir | lib << 8: a BPF function takes at most five arguments. */
 static __always_inline void note_seen(__u32 tgid);
 
+/* dir_lib: dir | lib << 8 | hook << 16 (the attach cookie's parts). */
 __noinline int emit_call_data(__u64 conn, __u64 buf, __u32 len, __u32 dir_lib, __u64 pid_tgid) {
   __u8 dir = dir_lib & 0xff;
   if (!filter_pids) note_seen(pid_tgid >> 32);
@@ -301,6 +303,7 @@ __noinline int emit_call_data(__u64 conn, __u64 buf, __u32 len, __u32 dir_lib, _
       .flags = 0,
       .dir = dir,
       .lib = (__u8)(dir_lib >> 8),
+      .hook = (__u16)(dir_lib >> 16),
   };
   if (len > max_call_bytes) {
     c.total = max_call_bytes;
@@ -314,7 +317,8 @@ __noinline int emit_call_data(__u64 conn, __u64 buf, __u32 len, __u32 dir_lib, _
 }
 
 static __always_inline void emit_data(struct ssl_call *call, __u32 len, __u8 dir, __u64 pid_tgid) {
-  emit_call_data(call->ssl, call->buf, len, dir | ((__u32)(call->lib & 0xff) << 8), pid_tgid);
+  __u32 dir_lib = dir | ((__u32)(call->lib & 0xff) << 8) | ((__u32)((call->lib >> 8) & 0xffff) << 16);
+  emit_call_data(call->ssl, call->buf, len, dir_lib, pid_tgid);
 }
 
 static __always_inline int stash(void *ctx, void *map, void *ssl, const void *buf, void *len_ptr) {
@@ -1131,7 +1135,7 @@ static __always_inline int aead_seal(struct pt_regs *ctx, __u64 out, __u64 in, _
     if (kind == 2) remember_sealed(out - 13, tgid, &aead);
   }
   /* Sealing may work in place: the plaintext is only there now. */
-  struct ssl_call call = {.ssl = aead, .buf = in, .lib = TT_LIB_AWSLC};
+  struct ssl_call call = {.ssl = aead, .buf = in, .lib = bpf_get_attach_cookie(ctx)};
   if (n > 0) emit_data(&call, (__u32)n, TT_DIR_WRITE, pid_tgid);
   return 0;
 }
@@ -1207,7 +1211,7 @@ int aead_open_return(struct pt_regs *ctx) {
   if (bpf_probe_read_user(&len, sizeof(len), (void *)oc.out_len_ptr)) return 0;
   long n = oc.kind == 1 ? tls13_app_len(oc.out, len) : (len <= 0x7fffffffull ? (long)len : -1);
   if (n <= 0) return 0;
-  struct ssl_call call = {.ssl = oc.ctx, .buf = oc.out, .lib = TT_LIB_AWSLC};
+  struct ssl_call call = {.ssl = oc.ctx, .buf = oc.out, .lib = bpf_get_attach_cookie(ctx)};
   emit_data(&call, (__u32)n, TT_DIR_READ, pid_tgid);
   return 0;
 }

@@ -75,7 +75,7 @@ struct tt_data_event {
   __u32 lost_before; /* bytes of this connection+direction lost just before this chunk */
   __u8 dir;          /* enum tt_direction */
   __u8 lib;          /* enum tt_tls_lib */
-  __u16 _pad;
+  __u16 hook;        /* which hooked library (userspace's id, in the attach cookie); 0: unknown */
   __u32 _pad2;
   __u8 data[TT_CHUNK_MAX];
 };
@@ -91,7 +91,7 @@ struct tt_data_event_small {
   __u32 lost_before;
   __u8 dir;
   __u8 lib;
-  __u16 _pad;
+  __u16 hook;
   __u32 _pad2;
   __u8 data[TT_CHUNK_SMALL];
 };

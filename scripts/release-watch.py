@@ -75,29 +75,18 @@ def run_test(cls, watch_dir):
 
 
 def hook_text(facts):
-    """How tokentap reached the harness's plaintext: the TLS library its requests came through (the
-    records say), and the hooked file of that library most likely theirs (the records do not say):
-    one found by a scan of a stripped binary, else the executable that sent them, else one in the
-    harness's install, else the system's."""
-    hooks = [t for t in facts.get("tls_hooks") or [] if t.get("status") == "hooked"]
+    """How tokentap reached the harness's plaintext: each TLS library and file its requests came
+    through (the records' tls_library and tls_binary), with the method that found it there (the
+    run's tls_hooks)."""
+    methods = {(t.get("library"), t.get("path")): t.get("method") or "?"
+               for t in facts.get("tls_hooks") or [] if t.get("status") == "hooked"}
     out = []
-    for lib in facts.get("tls_libraries") or []:
+    for lib, path in facts.get("tls_paths") or []:
         if not lib:
             out.append("socket only (estimates)")
-            continue
-        cands = [t for t in hooks if t.get("library") == lib]
-        exes = set(facts.get("request_exes") or [])
-        cands.sort(key=lambda t: (t.get("method") == "symbols", t.get("path") not in exes,
-                                  HARNESS_DIR_MARK not in t.get("path", "")))
-        if not cands:
-            out.append(lib)
-            continue
-        t = cands[0]
-        out.append("%s by %s in %s" % (lib, t.get("method") or "?", os.path.basename(t.get("path", "?"))))
+        else:
+            out.append("%s by %s in %s" % (lib, methods.get((lib, path), "?"), os.path.basename(path) or "?"))
     return "; ".join(out) or "-"
-
-
-HARNESS_DIR_MARK = "/harnesses"  # the harness installs live under .../harnesses(-latest)/
 
 
 def row(h, cls, passed, why, facts):

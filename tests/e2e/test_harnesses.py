@@ -37,8 +37,7 @@ def save_for_watch(test, prof, srv):
         "requests_seen": len(prof.requests),
         "requests_served": len([r for r in srv if r["provider"] != "none"]),
         "capture_methods": sorted({r.get("capture_method", "") for r in prof.requests}),
-        "tls_libraries": sorted({r.get("tls_library", "") for r in prof.requests}),
-        "request_exes": sorted({r.get("exe", "") for r in prof.requests}),
+        "tls_paths": sorted({(r.get("tls_library", ""), r.get("tls_binary", "")) for r in prof.requests}),
         "exit_code": prof.rc,
         "tls_hooks": runs[0].get("tls_hooks", []) if runs else [],
     }

@@ -15,7 +15,8 @@ namespace tt::testing {
 
 // Builds raw DATA records the way tlstap.bpf.c does: one call split into chunks.
 inline std::vector<std::string> data_records(uint32_t pid, uint64_t conn, uint8_t dir, std::string_view bytes,
-                                             uint64_t ts, uint32_t lost_before = 0, uint8_t lib = TT_LIB_OPENSSL) {
+                                             uint64_t ts, uint32_t lost_before = 0, uint8_t lib = TT_LIB_OPENSSL,
+                                             uint16_t hook = 0) {
   std::vector<std::string> out;
   uint32_t off = 0;
   do {
@@ -32,6 +33,7 @@ inline std::vector<std::string> data_records(uint32_t pid, uint64_t conn, uint8_
     h.lost_before = off == 0 ? lost_before : 0;
     h.dir = dir;
     h.lib = lib;
+    h.hook = hook;
     std::string rec(reinterpret_cast<const char*>(&h), TT_DATA_EVENT_HDR_SIZE);
     rec.append(bytes.substr(off, n));
     out.push_back(rec);
@@ -82,7 +84,7 @@ inline std::string sock_record(uint32_t pid, uint64_t sock, uint8_t dir, uint64_
   e.daddr[3] = 1;
   size_t n = std::min(head.size(), sizeof(e.head));
   e.head_len = n;
-  memcpy(e.head, head.data(), n);
+  if (n) memcpy(e.head, head.data(), n);
   return std::string(reinterpret_cast<const char*>(&e), n ? sizeof(e) : TT_SOCK_EVENT_BASE);
 }
 

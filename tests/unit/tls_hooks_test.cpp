@@ -153,4 +153,43 @@ TEST(TlsHookPipeline, SocketOnlyRequestSaysWhyAndTheRunListsTheHooks) {
   EXPECT_NE(report.find("  seen at the socket only (tokens estimated): " + why + "\n"), std::string::npos) << report;
 }
 
+// Each data record names the hooked library it came through (its attach
+// cookie's id): the request names that library's file.
+TEST(TlsHookPipeline, RequestNamesTheFileItsPlaintextCameThrough) {
+  using tt::capture::make_info_record;
+  tt::testing::CollectSink sink;
+  tt::aggregate::Aggregator agg("run-1", &sink);
+  agg.set_keep_requests(true);
+  tt::pipeline::Pipeline pipe({}, agg);
+  auto feed = [&](const std::vector<std::string>& recs) {
+    for (const auto& r : recs) pipe.on_raw(r.data(), r.size());
+  };
+  // Copilot CLI's runtime.node: aws-lc refused, its OpenSSL hooked as library 7.
+  feed({make_info_record(tt::capture::TT_EV_TLS_HOOK, 9, 1,
+                         R"({"path":"/c/runtime.node","library":"aws-lc","status":"refused","detail":"x"})"),
+        make_info_record(tt::capture::TT_EV_TLS_HOOK, 9, 2,
+                         R"({"path":"/c/runtime.node","library":"openssl","method":"openssl-errfunc-sites/3",)"
+                         R"("status":"hooked","hook":7})")});
+  std::string body = R"({"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]})";
+  std::string resp_body = R"({"id":"msg_1","type":"message","model":"claude-sonnet-4-5","content":[],)"
+                          R"("stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}})";
+  for (uint16_t hook : {7, 0}) {  // 0: a record from before hook ids (an older capture)
+    uint64_t conn = hook + 1, t = hook * 1'000'000'000ull + 10;
+    feed(tt::testing::data_records(9, conn, TT_DIR_WRITE,
+                                   "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: " +
+                                       std::to_string(body.size()) + "\r\n\r\n" + body,
+                                   t, 0, TT_LIB_OPENSSL, hook));
+    feed(tt::testing::data_records(9, conn, TT_DIR_READ,
+                                   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                                       std::to_string(resp_body.size()) + "\r\n\r\n" + resp_body,
+                                   t + 1000, 0, TT_LIB_OPENSSL, hook));
+  }
+  pipe.finish(20'000'000'000);
+  ASSERT_EQ(agg.requests().size(), 2u);
+  EXPECT_EQ(agg.requests()[0].tls_binary(), "/c/runtime.node");
+  EXPECT_EQ(agg.requests()[0].tls_library(), "openssl");
+  EXPECT_EQ(agg.requests()[0].output_tokens(), 2u);
+  EXPECT_EQ(agg.requests()[1].tls_binary(), "");
+}
+
 }  // namespace

@@ -43,6 +43,7 @@ struct DataEvent {
   uint32_t call_len = 0, offset = 0, lost_before = 0;
   uint8_t dir = 0;
   uint8_t lib = 0;  // enum tt_tls_lib
+  uint16_t hook = 0;  // the hooked library it came through (TT_EV_TLS_HOOK's "hook"); 0: unknown
   std::string_view data;
 };
 

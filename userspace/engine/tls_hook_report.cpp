@@ -56,6 +56,7 @@ std::vector<std::string> tls_hook_jsons(const std::string& path, const capture::
     j["method"] = l.method;
     j["status"] = l.refused ? "refused" : l.attached ? "hooked" : "none";
     j["detail"] = l.detail;
+    if (l.hook) j["hook"] = l.hook;
     out.push_back(j.dump());
   }
   if (out.empty()) out.push_back(nlohmann::json{{"path", path}, {"status", "none"}, {"detail", a.reason}}.dump());

@@ -677,6 +677,7 @@ void Pipeline::on_exchange(protocol::Exchange&& ex, const stream::ConnInfo& conn
   if (!call.app.sdk.empty()) set_app(*r.mutable_app(), call.app);
   r.set_capture_method("plaintext");
   r.set_tls_library(capture::tls_library_name(conn.lib));
+  if (const std::string* bin = tls_hooks_.path_of_hook(conn.hook)) r.set_tls_binary(*bin);
   r.set_user_agent(call.user_agent);
   r.set_input_tokens(call.usage.input_tokens);
   r.set_cache_read_tokens(call.usage.cache_read_tokens);

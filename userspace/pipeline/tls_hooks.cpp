@@ -7,13 +7,21 @@ namespace tt::pipeline {
 bool parse_tls_hook(const nlohmann::json& j, TlsHookInfo& out) {
   auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
   out = {str("path"), str("library"), str("runtime"), str("method"), str("detail"), str("status")};
+  if (j.contains("hook") && j["hook"].is_number_unsigned() && j["hook"].get<uint64_t>() <= UINT16_MAX)
+    out.hook = j["hook"].get<uint32_t>();
   static const char* const kStatuses[] = {"hooked", "refused", "unsupported", "none"};
   bool known = false;
   for (const char* s : kStatuses) known |= out.status == s;
   return known && !out.path.empty();
 }
 
+const std::string* TlsHookBook::path_of_hook(uint32_t hook) const {
+  auto it = path_by_hook_.find(hook);
+  return hook && it != path_by_hook_.end() ? &it->second : nullptr;
+}
+
 bool TlsHookBook::add(uint32_t pid, const std::string& exe, const TlsHookInfo& h) {
+  if (h.hook && h.status == "hooked" && path_by_hook_.size() < kMaxBinaries) path_by_hook_[h.hook] = h.path;
   if (h.status == "unsupported" && (unsupported_.size() < kMaxBinaries)) {
     auto& libs = unsupported_[exe.empty() ? "pid " + std::to_string(pid) : exe];
     bool known = false;

@@ -14,6 +14,7 @@ namespace tt::pipeline {
 struct TlsHookInfo {
   std::string path, library, runtime, method, detail;
   std::string status;  // "hooked" | "refused" | "unsupported" | "none" (no TLS found)
+  uint32_t hook = 0;   // a hooked library's id, as its data records carry it
 };
 
 // Reads a TT_EV_TLS_HOOK record's JSON; false if it is not one (no path or status).
@@ -27,6 +28,8 @@ class TlsHookBook {
   // process of it may be gone before its maps are read), else for the process.
   // True when the binary's library is new to the book (its first result).
   bool add(uint32_t pid, const std::string& exe, const TlsHookInfo& h);
+  // The file a hooked library's data came through; nullptr if not known.
+  const std::string* path_of_hook(uint32_t hook) const;
   void process_exited(uint32_t pid) { unsupported_.erase("pid " + std::to_string(pid)); }
   // Why a process running `exe` had no plaintext hook, in a sentence; "" when
   // nothing was examined for it.
@@ -35,7 +38,8 @@ class TlsHookBook {
  private:
   static constexpr size_t kMaxBinaries = 4096;  // a long daemon run: distinct binaries, not processes
   std::vector<TlsHookInfo> binaries_;
-  std::map<std::string, std::vector<size_t>> by_path_;  // a binary may carry several libraries
+  std::map<std::string, std::vector<size_t>> by_path_;
+  std::map<uint32_t, std::string> path_by_hook_;  // a binary may carry several libraries
   std::map<std::string, std::vector<TlsHookInfo>> unsupported_;  // by executable, or "pid N"
 };
 

@@ -24,6 +24,7 @@ void ConnectionTable::on_data(const capture::DataEvent& ev) {
     c.info.first_ts_ns = ev.ts_ns;
     c.info.midstream = ev.flags & TT_F_MIDSTREAM;
     c.info.lib = ev.lib;
+    c.info.hook = ev.hook;
     c.consumer = factory_(c.info);
     it = conns_.emplace(key, std::move(c)).first;
   }

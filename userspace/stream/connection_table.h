@@ -23,7 +23,8 @@ struct ConnInfo {
   // The first record said the connection may have been open before capture
   // started (TT_F_MIDSTREAM): its first bytes may be the middle of a message.
   bool midstream = false;
-  uint8_t lib = 0;  // enum tt_tls_lib: the hook its plaintext comes from
+  uint8_t lib = 0;    // enum tt_tls_lib: the hook its plaintext comes from
+  uint16_t hook = 0;  // which hooked file (TT_EV_TLS_HOOK's "hook"), 0 if unknown
 };
 
 // What the protocol layer implements. Directions are tt_direction values.

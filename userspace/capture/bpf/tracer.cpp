@@ -281,7 +281,10 @@ uint64_t library_cookie(const std::string& library) {
 // The probes of one found library, into `links`; `out` gets the evidence.
 Result<void> Tracer::attach_library(const std::string& path, const discovery::Discovery& d, LibraryAttach& out,
                                     std::vector<LinkOwner>& links) {
-  uint64_t cookie = library_cookie(d.library);
+  // Its id rides in the cookie's bits above the library: each data record says
+  // which hooked file it came through (0 once 65,535 are used: unknown).
+  out.hook = next_hook_ < UINT16_MAX ? ++next_hook_ : 0;
+  uint64_t cookie = library_cookie(d.library) | uint64_t{out.hook} << 8;
   auto attach_at = [&](bpf_program* prog, uint64_t offset, bool retprobe, const char* what) -> Result<void> {
     LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie, .retprobe = retprobe);
     bpf_link* l = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &uo);

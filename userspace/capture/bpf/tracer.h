@@ -44,6 +44,7 @@ struct LibraryAttach {
   bool attached = false;  // probes are on it now (or were already)
   bool refused = false;   // it carries TLS we could not safely instrument
   std::string detail;     // why refused, or the evidence for what was found
+  uint16_t hook = 0;      // its id in the attach cookie, so in its data records (0: none)
 };
 
 // What attaching to one file found: every TLS library in it (a binary can
@@ -155,6 +156,7 @@ class Tracer {
   static std::optional<std::string> missing_socket_tracepoint();
   int open_and_load(const TracerOptions& opts, bool socket_tps);
   bool socket_hooks_ = false;
+  uint16_t next_hook_ = 0;  // the last hooked library's id (LibraryAttach::hook)
   std::string socket_tp_missing_;  // a socket tracepoint this kernel lacks: those hooks are off
   std::unique_ptr<discovery::DiscoveryCache> cache_;
   std::map<std::pair<dev_t, ino_t>, AttachInfo> examined_;

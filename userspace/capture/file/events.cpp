@@ -39,7 +39,7 @@ ParsedEvent parse_event(const void* raw, size_t size) {
       memcpy(&d, raw, TT_DATA_EVENT_HDR_SIZE);
       if (d.len > TT_CHUNK_MAX || TT_DATA_EVENT_HDR_SIZE + size_t{d.len} > size) return ev;
       ev.data = DataEvent{h.pid, h.tid, h.flags, h.ts_ns, d.conn, d.call_len, d.offset,
-                          d.lost_before, d.dir, d.lib,
+                          d.lost_before, d.dir, d.lib, d.hook,
                           std::string_view(reinterpret_cast<const char*>(bytes) + TT_DATA_EVENT_HDR_SIZE, d.len)};
       if (ev.data.dir > TT_DIR_READ) return ev;
       ev.status = ParseStatus::Data;
