@@ -93,6 +93,12 @@ class HarnessRun:
             self.assertEqual(sum(r[f] for r in prof.requests), sum(r["usage"][f] for r in billed), f)
         self.assert_same_as_server(prof, llm)
 
+        # Every request came through a hooked TLS library, and says which file; nothing of the
+        # harness went unhooked (no warning: a refusal beside a hooked library is not one).
+        for r in prof.requests:
+            self.assertEqual(r["capture_method"], "plaintext")
+            self.assertTrue(r.get("tls_library") and r.get("tls_binary"), r)
+        self.assertNotIn("cannot instrument", prof.stderr)
         # Each request names the harness, its version and a session.
         header_ids = {r["headers"].get(h.session_header) for r in llm} if h.session_header else set()
         for r in prof.requests:

@@ -24,6 +24,20 @@ TlsHookInfo hook(std::string path, std::string library, std::string status, std:
   return {std::move(path), std::move(library), "", "", std::move(detail), std::move(status)};
 }
 
+// A file whose only TLS library was refused: a gap, said in the report.
+TEST(TlsHookPipeline, ARefusedLibraryAloneIsReported) {
+  tt::aggregate::Aggregator agg("run-1", nullptr);
+  tt::pipeline::Pipeline pipe({}, agg);
+  std::string r = tt::capture::make_info_record(
+      tt::capture::TT_EV_TLS_HOOK, 3, 1,
+      R"({"path":"/opt/codex","library":"aws-lc","status":"refused","detail":"2 candidates for EVP_AEAD_CTX_seal"})");
+  pipe.on_raw(r.data(), r.size());
+  agg.finish({"codex"}, 0, 1, 0);
+  EXPECT_NE(tt::sink::render_report(agg).find(
+                "  NOT hooked: /opt/codex: aws-lc refused: 2 candidates for EVP_AEAD_CTX_seal\n"),
+            std::string::npos);
+}
+
 TEST(TlsHookBook, SaysWhyFromTheExecutableAndTheLibrariesItMaps) {
   TlsHookBook book;
   EXPECT_TRUE(book.add(0, "", hook("/usr/lib/libssl.so.3", "openssl", "hooked", "")));
@@ -185,6 +199,15 @@ TEST(TlsHookPipeline, RequestNamesTheFileItsPlaintextCameThrough) {
                                    t + 1000, 0, TT_LIB_OPENSSL, hook));
   }
   pipe.finish(20'000'000'000);
+  agg.finish({"copilot"}, 0, 20'000'000'000, 0);
+  // Its aws-lc refusal beside the hooked OpenSSL is listed, not reported as a gap: no request needed it.
+  ASSERT_EQ(agg.run_summary().tls_hooks().size(), 2);
+  EXPECT_EQ(agg.run_summary().tls_hooks(0).status(), "refused");
+  std::string report = tt::sink::render_report(agg);
+  EXPECT_EQ(report.find("NOT hooked"), std::string::npos) << report;
+  EXPECT_NE(report.find("TLS plaintext from: openssl (openssl-errfunc-sites/3) in /c/runtime.node\n"),
+            std::string::npos)
+      << report;
   ASSERT_EQ(agg.requests().size(), 2u);
   EXPECT_EQ(agg.requests()[0].tls_binary(), "/c/runtime.node");
   EXPECT_EQ(agg.requests()[0].tls_library(), "openssl");

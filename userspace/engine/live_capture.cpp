@@ -68,8 +68,12 @@ void LiveCapture::attach(const std::string& path, bool verbose_fail) {
   report_tls_hook(path, *r);
   for (const auto& l : r->libraries) {
     std::string what = l.library + (l.runtime.empty() ? "" : ", " + l.runtime);
-    if (l.refused && warned_.insert(path + "\n" + l.library).second) {
-      // Say which binary goes unseen and why: a silent gap would read as "no spend".
+    // Say which binary goes unseen and why: a silent gap would read as "no spend". Beside
+    // a library of the same file that is hooked (Copilot CLI's addon: aws-lc refused, its
+    // OpenSSL hooked) the gap may not exist: said only should a request of it be seen at
+    // the socket (its error and the warning then name the refusal) or with TOKENTAP_DEBUG.
+    bool beside = r->attached();
+    if (l.refused && (!beside || debug()) && warned_.insert(path + "\n" + l.library).second) {
       fprintf(stderr, "tokentap: warning: cannot instrument %s (%s): %s%s\n", path.c_str(), what.c_str(),
               l.detail.c_str(), instrumented_beside(*r).c_str());
     } else if (l.attached && r->new_attach && debug()) {

@@ -162,11 +162,14 @@ static std::string app_line(const v1::EmbeddingApp& a) {
 // TLS was refused, and why requests were seen at the socket only.
 static std::string tls_lines(const v1::RunSummary& run, const std::vector<v1::ApiRequest>& reqs) {
   std::string out, hooked;
+  std::set<std::string> hooked_paths;  // a refusal beside a hooked library is said only where a request needed it
+  for (const auto& h : run.tls_hooks())
+    if (h.status() == "hooked") hooked_paths.insert(h.path());
   for (const auto& h : run.tls_hooks()) {
     std::string what = h.library() + " (" + h.method() + (h.runtime().empty() ? "" : ", " + h.runtime()) + ")";
     if (h.status() == "hooked")
       hooked += (hooked.empty() ? "" : "; ") + what + " in " + h.path();
-    else if (h.status() == "refused")  // an unsupported library only matters where a request needed it (below)
+    else if (h.status() == "refused" && !hooked_paths.count(h.path()))  // unsupported ones: likewise, below
       out += fmt("  NOT hooked: %s: %s %s: %s\n", h.path().c_str(), h.library().c_str(), h.status().c_str(),
                  h.detail().c_str());
   }
