@@ -64,6 +64,19 @@ TEST(TlsHookBook, RefusedAndHookedElsewhere) {
             "/opt/copilot's openssl is hooked, but this connection's TLS ran elsewhere (a library or addon it loaded)");
 }
 
+// Copilot CLI: its executable's OpenSSL hooked, its addon's aws-lc refused
+// (no warning then, the addon's OpenSSL being hooked): a socket-only request of
+// it names both.
+TEST(TlsHookBook, ARefusedLibraryItMapsIsNamed) {
+  TlsHookBook book;
+  book.add(8, "/c/copilot", hook("/c/copilot", "openssl", "hooked", ""));
+  book.add(8, "/c/copilot", hook("/c/runtime.node", "aws-lc", "refused", "no seal signature"));
+  book.add(8, "/c/copilot", hook("/c/runtime.node", "openssl", "hooked", ""));
+  EXPECT_EQ(book.why_unhooked(9, "/c/copilot"),
+            "/c/copilot's openssl is hooked, but this connection's TLS ran elsewhere (a library or addon it loaded); "
+            "it maps /c/runtime.node (aws-lc, not hooked): no seal signature");
+}
+
 TEST(TlsHookBook, AProcessWithNoKnownExecutableKeepsItsLibrariesUntilItExits) {
   TlsHookBook book;
   book.add(7, "", hook("/usr/lib/libnss3.so", "nss", "unsupported", "no hook"));

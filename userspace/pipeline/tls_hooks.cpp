@@ -22,8 +22,11 @@ const std::string* TlsHookBook::path_of_hook(uint32_t hook) const {
 
 bool TlsHookBook::add(uint32_t pid, const std::string& exe, const TlsHookInfo& h) {
   if (h.hook && h.status == "hooked" && path_by_hook_.size() < kMaxBinaries) path_by_hook_[h.hook] = h.path;
-  if (h.status == "unsupported" && (unsupported_.size() < kMaxBinaries)) {
-    auto& libs = unsupported_[exe.empty() ? "pid " + std::to_string(pid) : exe];
+  // A library of the process that explains a gap: one with no hook, or one
+  // refused (beside a hooked library no warning named it when it was examined).
+  bool explains = h.status == "unsupported" || (h.status == "refused" && pid && h.path != exe);
+  if (explains && mapped_.size() < kMaxBinaries) {
+    auto& libs = mapped_[exe.empty() ? "pid " + std::to_string(pid) : exe];
     bool known = false;
     for (const auto& l : libs) known |= l.path == h.path;
     if (!known && libs.size() < 16) libs.push_back(h);
@@ -54,9 +57,10 @@ std::string TlsHookBook::why_unhooked(uint32_t pid, const std::string& exe) cons
       if (!w.empty()) why += (why.empty() ? "" : "; ") + w;
     }
   for (const std::string& key : {exe, "pid " + std::to_string(pid)})
-    if (auto it = unsupported_.find(key); !key.empty() && it != unsupported_.end())
+    if (auto it = mapped_.find(key); !key.empty() && it != mapped_.end())
       for (const auto& l : it->second)
-        why += (why.empty() ? "it maps " : "; it maps ") + l.path + " (" + l.library + "): " + l.detail;
+        why += (why.empty() ? "it maps " : "; it maps ") + l.path + " (" + l.library +
+               (l.status == "refused" ? ", not hooked" : "") + "): " + l.detail;
   return why;
 }
 
