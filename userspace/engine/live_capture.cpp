@@ -46,6 +46,10 @@ LiveCapture::~LiveCapture() = default;
 
 void LiveCapture::instrument(const std::string& path) { attach(path, false); }
 
+void LiveCapture::emit_info(uint32_t kind, uint32_t pid, const std::string& json) {
+  emit(capture::make_info_record(kind, pid, now_ns(CLOCK_MONOTONIC), json));
+}
+
 namespace {
 
 // A refusal beside libraries of the same file that are instrumented says so:
@@ -66,13 +70,13 @@ void LiveCapture::attach(const std::string& path, bool verbose_fail) {
     return;
   }
   report_tls_hook(path, *r);
+  // Say which binary goes unseen and why: a silent gap would read as "no spend". Beside
+  // a library of the same file that is hooked (Copilot CLI's addon: aws-lc refused, its
+  // OpenSSL hooked) the gap may not exist: said only should a request of it be seen at
+  // the socket (its error and the warning then name the refusal) or with TOKENTAP_DEBUG.
+  bool beside = r->attached();
   for (const auto& l : r->libraries) {
     std::string what = l.library + (l.runtime.empty() ? "" : ", " + l.runtime);
-    // Say which binary goes unseen and why: a silent gap would read as "no spend". Beside
-    // a library of the same file that is hooked (Copilot CLI's addon: aws-lc refused, its
-    // OpenSSL hooked) the gap may not exist: said only should a request of it be seen at
-    // the socket (its error and the warning then name the refusal) or with TOKENTAP_DEBUG.
-    bool beside = r->attached();
     if (l.refused && (!beside || debug()) && warned_.insert(path + "\n" + l.library).second) {
       fprintf(stderr, "tokentap: warning: cannot instrument %s (%s): %s%s\n", path.c_str(), what.c_str(),
               l.detail.c_str(), instrumented_beside(*r).c_str());
@@ -91,7 +95,7 @@ void LiveCapture::report_tls_hook(const std::string& opened, const capture::Atta
   SeenPath p = seen_path(opened);
   paths_by_inode_[{a.kernel_dev, a.ino}] = p.path;
   for (const std::string& j : tls_hook_jsons(p.path, a))
-    emit(capture::make_info_record(capture::TT_EV_TLS_HOOK, p.pid, now_ns(CLOCK_MONOTONIC), j));
+    emit_info(capture::TT_EV_TLS_HOOK, p.pid, j);
 }
 
 void LiveCapture::attach_loader(const std::string& path) {
@@ -109,7 +113,7 @@ Result<void> LiveCapture::follow(uint32_t pid, const std::string& exe, const std
   j["exe"] = exe;
   j["comm"] = comm;
   j["ppid"] = ppid;
-  emit(capture::make_info_record(capture::TT_EV_PROC_INFO, pid, now_ns(CLOCK_MONOTONIC), j.dump()));
+  emit_info(capture::TT_EV_PROC_INFO, pid, j.dump());
   return {};
 }
 
@@ -164,7 +168,7 @@ void LiveCapture::note_process(uint32_t pid) {
   add_attribution(pid, j);
   std::optional<std::string> args = st.ok && host() ? tracer_->exec_args(pid, st.start_ticks) : std::nullopt;
   j.update(provider::probe_process(pid, "/proc", args ? &*args : nullptr));
-  emit(capture::make_info_record(capture::TT_EV_PROC_INFO, pid, now_ns(CLOCK_MONOTONIC), j.dump()));
+  emit_info(capture::TT_EV_PROC_INFO, pid, j.dump());
 }
 
 // A process gone before /proc was read (a one-shot CLI whose records were
@@ -184,7 +188,7 @@ void LiveCapture::note_gone_process(const tt_proc_event& seen) {
   j["container_id"] = cg.container_id;
   j["systemd_unit"] = cg.systemd_unit;
   j["gone"] = true;
-  emit(capture::make_info_record(capture::TT_EV_PROC_INFO, seen.hdr.pid, now_ns(CLOCK_MONOTONIC), j.dump()));
+  emit_info(capture::TT_EV_PROC_INFO, seen.hdr.pid, j.dump());
 }
 
 // Host scope: the first record of a process we have not described. Its
@@ -235,8 +239,7 @@ bool LiveCapture::instrument_process(uint32_t pid, bool program, bool libraries)
       if (other.empty())
         attach(proc + "/root" + path, true);
       else  // per process: the socket-only requests of this one are explained by it
-        emit(capture::make_info_record(capture::TT_EV_TLS_HOOK, pid, now_ns(CLOCK_MONOTONIC),
-                                       unsupported_tls_json(path, other)));
+        emit_info(capture::TT_EV_TLS_HOOK, pid, unsupported_tls_json(path, other));
     }
   return true;
 }

@@ -82,6 +82,7 @@ class LiveCapture : public Source {
   void release_hold(uint32_t pid, bool rescan);
   void attach(const std::string& path, bool verbose_fail);
   void report_tls_hook(const std::string& opened, const capture::AttachInfo& a);
+  void emit_info(uint32_t kind, uint32_t pid, const std::string& json);  // an info record, stamped now
   void attach_loader(const std::string& path);
   void scan_host();
   bool host() const { return opts_.scope == Scope::Host; }

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <glob.h>
 
+#include "capture/events.h"
 #include "tlstap.h"
 #include "tlstap.skel.h"
 
@@ -270,9 +271,8 @@ namespace {
 // Each library has its own attach cookie, which BPF reads as the data's
 // library: aws-lc's records go by AEAD context, the others' by SSL object.
 uint64_t library_cookie(const std::string& library) {
-  if (library == "go") return TT_LIB_GO_TLS;
-  if (library == "aws-lc") return TT_LIB_AWSLC;
-  if (library == "boringssl") return TT_LIB_BORINGSSL;
+  for (uint8_t lib : {TT_LIB_GO_TLS, TT_LIB_AWSLC, TT_LIB_BORINGSSL})
+    if (library == tls_library_name(lib)) return lib;
   return TT_LIB_OPENSSL;
 }
 

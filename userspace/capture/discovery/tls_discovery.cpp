@@ -491,14 +491,27 @@ bool add_found(const ElfImage& img, Discovery& d, const char* name, const Functi
   return true;
 }
 
-Discovery boringssl_run(const ElfImage& img) {
+// An error-site scan's result before it looks: its library and method, and a
+// reason already if the binary is not x86-64 (the decoder reads x86-64 only).
+Discovery scan_result(const ElfImage& img, const char* library, const char* method) {
   Discovery d;
-  d.library = "boringssl";
-  d.method = kBoringSslMethod;
-  if (!img.is_x86_64()) {
-    d.reason = "not an x86-64 binary";
-    return d;
-  }
+  d.library = library;
+  d.method = method;
+  if (!img.is_x86_64()) d.reason = "not an x86-64 binary";
+  return d;
+}
+
+// A scan that found the library's code but not its functions for certain.
+Discovery refused(Discovery& d, const char* linked, const std::string& why) {
+  d.status = DiscoveryStatus::Refused;
+  d.reason = std::string(linked) + " is linked in, but " + why + "; tokentap will not attach to a guessed address";
+  d.functions.clear();
+  return d;
+}
+
+Discovery boringssl_run(const ElfImage& img) {
+  Discovery d = scan_result(img, "boringssl", kBoringSslMethod);
+  if (!d.reason.empty()) return d;
   ErrorSiteScan scan(img, "ssl/ssl_lib.cc", kErrLibSsl);
   if (!scan.has_file()) {
     d.reason = "no BoringSSL source strings";
@@ -506,11 +519,7 @@ Discovery boringssl_run(const ElfImage& img) {
   }
   d.runtime = find_bun_version(img);
   d.status = DiscoveryStatus::Refused;
-  auto refuse = [&](std::string why) {
-    d.reason = "BoringSSL is linked in, but " + why + "; tokentap will not attach to a guessed address";
-    d.functions.clear();
-    return d;
-  };
+  auto refuse = [&](const std::string& why) { return refused(d, "BoringSSL", why); };
   std::string why;
   std::map<uint64_t, Function> fns = scan.functions(why);
   if (fns.empty()) return refuse(why);
@@ -551,13 +560,8 @@ Discovery boringssl_run(const ElfImage& img) {
 //  - EVP_AEAD_CTX_init_with_direction raises only UNSUPPORTED_KEY_SIZE: a new
 //    key, so a context address seen before may now be another connection's.
 Discovery awslc_run(const ElfImage& img) {
-  Discovery d;
-  d.library = "aws-lc";
-  d.method = kAwsLcMethod;
-  if (!img.is_x86_64()) {
-    d.reason = "not an x86-64 binary";
-    return d;
-  }
+  Discovery d = scan_result(img, "aws-lc", kAwsLcMethod);
+  if (!d.reason.empty()) return d;
   ErrorSiteScan scan(img, "crypto/fipsmodule/cipher/aead.c", kErrLibCipher);
   if (!scan.has_file()) {
     d.reason = "no aws-lc/BoringSSL AEAD source strings";
@@ -569,11 +573,7 @@ Discovery awslc_run(const ElfImage& img) {
     if (!d.runtime.empty()) d.runtime[rt.size() - 3] = ' ';  // "rustls 0.23.46"
   }
   d.status = DiscoveryStatus::Refused;
-  auto refuse = [&](std::string why) {
-    d.reason = "aws-lc's AEAD is linked in, but " + why + "; tokentap will not attach to a guessed address";
-    d.functions.clear();
-    return d;
-  };
+  auto refuse = [&](const std::string& why) { return refused(d, "aws-lc's AEAD", why); };
   std::string why;
   std::map<uint64_t, Function> fns = scan.functions(why);
   if (fns.empty()) return refuse(why);
@@ -644,13 +644,8 @@ bool add_errfunc(const ElfImage& img, Discovery& d, const OpenSslEntry& e) {
 }
 
 Discovery openssl_errfunc_run(const ElfImage& img) {
-  Discovery d;
-  d.library = "openssl";
-  d.method = kOpenSslErrFuncMethod;
-  if (!img.is_x86_64()) {
-    d.reason = "not an x86-64 binary";
-    return d;
-  }
+  Discovery d = scan_result(img, "openssl", kOpenSslErrFuncMethod);
+  if (!d.reason.empty()) return d;
   // OpenSSL 1.1 or a build with OPENSSL_NO_ERR names no functions: not this method's.
   if (find_strings(img, "ssl/ssl_lib.c").empty() || find_strings(img, "ssl_read_internal").empty()) {
     d.reason = "no OpenSSL 3 ssl_lib.c error sites";
@@ -658,11 +653,7 @@ Discovery openssl_errfunc_run(const ElfImage& img) {
   }
   d.runtime = version_text(img, "OpenSSL 3.");
   d.status = DiscoveryStatus::Refused;
-  auto refuse = [&](std::string why) {
-    d.reason = "OpenSSL is linked in, but " + why + "; tokentap will not attach to a guessed address";
-    d.functions.clear();
-    return d;
-  };
+  auto refuse = [&](const std::string& why) { return refused(d, "OpenSSL", why); };
   const char* write_name = openssl_write_name(d.runtime);
   if (!write_name) return refuse("its version text (\"OpenSSL 3.x.y\", which tells ssl_write_internal's arguments) is not in the binary");
   // The read side first: attach_tls keeps this order.
