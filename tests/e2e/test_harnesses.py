@@ -45,6 +45,14 @@ def save_for_watch(test, prof, srv):
         json.dump(facts, f, indent=1)
 
 
+def hook_how(prof, req):
+    """How the run's tls_hooks say the request's library was found in its file: "method[, runtime]"."""
+    for h in prof.run.get("tls_hooks", []):
+        if (h["library"], h["path"], h["status"]) == (req["tls_library"], req["tls_binary"], "hooked"):
+            return h["method"] + (", " + h["runtime"] if h.get("runtime") else "")
+    return "?"
+
+
 class HarnessRun:
     """Mixed into one E2ETestCase per harness; `harness` is its key in HARNESSES."""
 
@@ -99,6 +107,12 @@ class HarnessRun:
             self.assertEqual(r["capture_method"], "plaintext")
             self.assertTrue(r.get("tls_library") and r.get("tls_binary"), r)
         self.assertNotIn("cannot instrument", prof.stderr)
+        # The report names those files, and no other.
+        from_line = [ln for ln in prof.report.splitlines() if ln.startswith("TLS plaintext from: ")]
+        self.assertEqual(len(from_line), 1, prof.report)
+        self.assertEqual(sorted(from_line[0][len("TLS plaintext from: "):].split("; ")),
+                         sorted({"%s (%s) in %s" % (r["tls_library"], hook_how(prof, r), r["tls_binary"])
+                                 for r in prof.requests}))
         # Each request names the harness, its version and a session.
         header_ids = {r["headers"].get(h.session_header) for r in llm} if h.session_header else set()
         for r in prof.requests:

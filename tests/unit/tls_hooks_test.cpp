@@ -176,7 +176,8 @@ TEST(TlsHookPipeline, SocketOnlyRequestSaysWhyAndTheRunListsTheHooks) {
   EXPECT_EQ(hooks[1].status(), "unsupported");
 
   std::string report = tt::sink::render_report(agg);
-  EXPECT_NE(report.find("TLS plaintext from: openssl (symbols) in /usr/lib/libssl.so.3\n"), std::string::npos) << report;
+  // No request's plaintext came through a hook: no "from" line (the unused libssl is not named).
+  EXPECT_EQ(report.find("TLS plaintext from"), std::string::npos) << report;
   EXPECT_NE(report.find("  seen at the socket only (tokens estimated): " + why + "\n"), std::string::npos) << report;
 }
 
@@ -218,7 +219,7 @@ TEST(TlsHookPipeline, RequestNamesTheFileItsPlaintextCameThrough) {
   EXPECT_EQ(agg.run_summary().tls_hooks(0).status(), "refused");
   std::string report = tt::sink::render_report(agg);
   EXPECT_EQ(report.find("NOT hooked"), std::string::npos) << report;
-  EXPECT_NE(report.find("TLS plaintext from: openssl (openssl-errfunc-sites/3) in /c/runtime.node\n"),
+  EXPECT_NE(report.find("TLS plaintext from: openssl (openssl-errfunc-sites/3) in /c/runtime.node; openssl\n"),
             std::string::npos)
       << report;
   ASSERT_EQ(agg.requests().size(), 2u);

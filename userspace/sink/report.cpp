@@ -158,29 +158,38 @@ static std::string app_line(const v1::EmbeddingApp& a) {
   return out;
 }
 
-// Where the plaintext came from, and, loudly, where none could: a binary whose
-// TLS was refused, and why requests were seen at the socket only.
+// Where the requests' plaintext came from (each library and file, with how it
+// was found), and, loudly, where none could: a binary whose TLS was refused,
+// and why requests were seen at the socket only.
 static std::string tls_lines(const v1::RunSummary& run, const std::vector<v1::ApiRequest>& reqs) {
-  std::string out, hooked;
+  std::string out, from;
+  std::map<std::pair<std::string, std::string>, std::string> how;  // hooked (library, path) -> method, runtime
   std::set<std::string> hooked_paths;  // a refusal beside a hooked library is said only where a request needed it
   for (const auto& h : run.tls_hooks())
-    if (h.status() == "hooked") hooked_paths.insert(h.path());
+    if (h.status() == "hooked") {
+      how[{h.library(), h.path()}] = " (" + h.method() + (h.runtime().empty() ? "" : ", " + h.runtime()) + ")";
+      hooked_paths.insert(h.path());
+    }
   for (const auto& h : run.tls_hooks()) {
-    std::string what = h.library() + " (" + h.method() + (h.runtime().empty() ? "" : ", " + h.runtime()) + ")";
-    if (h.status() == "hooked")
-      hooked += (hooked.empty() ? "" : "; ") + what + " in " + h.path();
-    else if (h.status() == "refused" && !hooked_paths.count(h.path()))  // unsupported ones: likewise, below
+    if (h.status() == "refused" && !hooked_paths.count(h.path()))  // unsupported ones: likewise, below
       out += fmt("  NOT hooked: %s: %s %s: %s\n", h.path().c_str(), h.library().c_str(), h.status().c_str(),
                  h.detail().c_str());
   }
+  std::set<std::pair<std::string, std::string>> used;
   std::set<std::string> whys;
-  for (const auto& r : reqs)
+  for (const auto& r : reqs) {
+    if (!r.tls_library().empty() && used.insert({r.tls_library(), r.tls_binary()}).second) {
+      auto it = how.find({r.tls_library(), r.tls_binary()});
+      from += (from.empty() ? "" : "; ") + r.tls_library() + (it == how.end() ? "" : it->second) +
+              (r.tls_binary().empty() ? "" : " in " + r.tls_binary());
+    }
     if (r.capture_method() == "socket") {
       size_t at = r.error().find("): ");
       whys.insert(at == std::string::npos ? r.error() : r.error().substr(at + 3));
     }
+  }
   for (const auto& w : whys) out += fmt("  seen at the socket only (tokens estimated): %s\n", w.c_str());
-  return (hooked.empty() ? "" : "TLS plaintext from: " + hooked + "\n") + out;
+  return (from.empty() ? "" : "TLS plaintext from: " + from + "\n") + out;
 }
 
 std::string render_report(const aggregate::Aggregator& agg, const ReportOptions& opts) {
